@@ -1,0 +1,68 @@
+// `rampart history [--pool P] [--json] [--limit N]`: decisions with their reasons and actions
+// with their outcomes, oldest first.
+
+import { existsSync } from 'node:fs';
+import { createStore } from '../../controller/runtime.ts';
+import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+
+export async function history(argv: string[]): Promise<number> {
+  const flags = parseFlags('history', argv, {
+    ...configFlag,
+    ...jsonFlag,
+    pool: { type: 'string', short: 'p' },
+    limit: { type: 'string', short: 'n' },
+  });
+  const { config } = loadConfigFrom(flags);
+  if (flags.pool !== undefined && !config.pools.some((p) => p.name === flags.pool))
+    throw new UsageError(
+      `rampart history: no pool "${flags.pool}" (pools: ${config.pools.map((p) => p.name).join(', ')})`,
+    );
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UsageError('rampart history: --limit takes a whole number ≥ 1');
+  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
+    process.stderr.write(`no state yet at ${config.controller.store.path}\n`);
+    return 1;
+  }
+  const store = createStore(config);
+  await store.open();
+  try {
+    const q = { pool: flags.pool, limit };
+    const decisions = (await store.listDecisions(q)).map((d) => ({ type: 'decision' as const, at: d.at, d }));
+    const actions = (await store.listActions(q)).map((a) => ({
+      type: 'action' as const,
+      at: a.startedAt,
+      a,
+    }));
+    const events = (await store.listEvents(q)).map((e) => ({ type: 'event' as const, at: e.at, e }));
+    const all = [...decisions, ...actions, ...events].sort((x, y) => x.at - y.at).slice(-limit);
+    for (const item of all) {
+      if (flags.json) {
+        const body = item.type === 'decision' ? item.d : item.type === 'action' ? item.a : item.e;
+        process.stdout.write(`${JSON.stringify({ type: item.type, ...body })}\n`);
+        continue;
+      }
+      const t = new Date(item.at).toISOString().replace('T', ' ').slice(0, 19);
+      if (item.type === 'decision') {
+        const d = item.d;
+        process.stdout.write(
+          `${t}  ${d.pool}  ${d.decision.toUpperCase()}  ${d.ready} ready / ${d.live} live → ${d.desired}\n`,
+        );
+        for (const a of d.actions) process.stdout.write(`      action: ${a}\n`);
+        for (const r of d.reasons.filter((r) => r.code !== 'rule-quiet'))
+          process.stdout.write(`      why: ${r.text}\n`);
+      } else if (item.type === 'action') {
+        const a = item.a;
+        process.stdout.write(
+          `${t}  ${a.pool}  ${a.kind} ${a.nodeId ?? ''} (${a.cause}) → ${a.outcome ?? 'IN FLIGHT'}${a.outcomeDetail ? `: ${a.outcomeDetail}` : ''}\n`,
+        );
+      } else {
+        const e = item.e;
+        process.stdout.write(`${t}  ${e.pool ?? '-'}  ${e.severity.toUpperCase()}  ${e.text}\n`);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return 0;
+}

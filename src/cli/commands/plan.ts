@@ -1,0 +1,71 @@
+// `rampart plan -c FILE [--json]`: what the controller would do now and why, per pool.
+// Changes nothing; answers even when nodes or metric sources are unreachable.
+
+import { existsSync } from 'node:fs';
+import { observe } from '../../controller/observe.ts';
+import { emptyPoolState, planPool } from '../../controller/plan-pool.ts';
+import { createRuntime, type Runtime } from '../../controller/runtime.ts';
+import type { PoolPlan } from '../../core/decide.ts';
+import { SqliteStore } from '../../store/sqlite-store.ts';
+import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';
+
+export async function plan(argv: string[]): Promise<number> {
+  const flags = parseFlags('plan', argv, { ...configFlag, ...jsonFlag });
+  const { config } = loadConfigFrom(flags);
+  let rt: Runtime = createRuntime(config);
+  // No state yet: plan over an empty in-memory store rather than create one.
+  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path))
+    rt = { ...rt, store: new SqliteStore(':memory:') };
+  await rt.store.open();
+  try {
+    const obs = await observe(rt);
+    const staleAfter = new Map(config.metrics.map((m) => [m.name, m.staleAfter]));
+    for (const pool of config.pools) {
+      const po = obs.pools.get(pool.name)!;
+      const state = (await rt.store.getPool(pool.name)) ?? emptyPoolState(pool.name);
+      const providerError = obs.providerErrors.get(pool.provider);
+      const { plan: p } = planPool(
+        pool,
+        po,
+        state,
+        obs.at,
+        { current: obs.samples, previous: [] },
+        staleAfter,
+      );
+      const shown: PoolPlan = providerError
+        ? {
+            ...p,
+            decision: 'hold',
+            actions: [],
+            reasons: [{ code: 'provider-unreachable', text: `provider ${pool.provider}: ${providerError}` }],
+          }
+        : p;
+      if (flags.json) process.stdout.write(`${JSON.stringify(shown)}\n`);
+      else process.stdout.write(formatPlan(shown, pool.size));
+    }
+    if (!flags.json && obs.metricErrors.length > 0) {
+      process.stdout.write('metric sources:\n');
+      for (const e of obs.metricErrors.slice(0, 10))
+        process.stdout.write(`  ${e.source}${e.target ? ` ${e.target}` : ''}: ${e.message}\n`);
+    }
+  } finally {
+    await rt.store.close();
+  }
+  return 0;
+}
+
+export function formatPlan(
+  p: PoolPlan,
+  size: { min: number; capacity: number; max: number } | undefined,
+): string {
+  const bounds = size ? `, min ${size.min} capacity ${size.capacity} max ${size.max}` : '';
+  const lines = [
+    `${p.pool}: ${p.decision} (${p.ready} ready of ${p.live}, heading for ${p.desired}${bounds})`,
+  ];
+  for (const a of p.actions)
+    lines.push(
+      `  would ${a.kind === 'create' ? `create ${a.count} node(s) (${a.cause})` : a.kind === 'remove' ? `remove ${a.nodeId} (${a.cause})` : `rejoin ${a.nodeId}`}`,
+    );
+  for (const r of p.reasons) lines.push(`  - ${r.text}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,107 @@
+// Checks that span several fields of a schema-valid config: references between sections,
+// size bounds, and what a validator pool may not have.
+
+import { parseMetricRef, parseSelector } from '../core/metric-ref.ts';
+import type { Config } from './schema.ts';
+
+export interface CrossIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+export function crossCheck(config: Config): CrossIssue[] {
+  const issues: CrossIssue[] = [];
+  const add = (path: (string | number)[], message: string) => issues.push({ path, message });
+
+  const uniqueNames = (section: 'metrics' | 'providers' | 'pools', items: readonly { name: string }[]) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const first = seen.get(item.name);
+      if (first !== undefined)
+        add([section, i, 'name'], `"${item.name}" is already the name of ${section}[${first}]`);
+      else seen.set(item.name, i);
+    });
+  };
+  uniqueNames('metrics', config.metrics);
+  uniqueNames('providers', config.providers);
+  uniqueNames('pools', config.pools);
+
+  const sources = new Map(config.metrics.map((m) => [m.name, m]));
+  const providers = new Set(config.providers.map((p) => p.name));
+  const pools = new Map(config.pools.map((p) => [p.name, p]));
+  const known = (names: Iterable<string>) => [...names].join(', ') || '(none defined)';
+
+  const checkMetric = (path: (string | number)[], ref: string) => {
+    let parsed: { source: string; expr: string };
+    try {
+      parsed = parseMetricRef(ref);
+    } catch (e) {
+      add(path, (e as Error).message);
+      return;
+    }
+    const source = sources.get(parsed.source);
+    if (!source) {
+      add(
+        path,
+        `metric source "${parsed.source}" is not defined in metrics (defined: ${known(sources.keys())})`,
+      );
+      return;
+    }
+    if (source.kind === 'prometheus') return;
+    try {
+      const selector = parseSelector(parsed.expr);
+      if (source.kind === 'netdata' && selector.matchers.length > 0)
+        add(
+          path,
+          `netdata variables have no labels: write just the name, e.g. ${parsed.source}:NETDATA_SYSTEM_CPU_IDLE`,
+        );
+    } catch (e) {
+      add(path, (e as Error).message);
+    }
+  };
+
+  config.pools.forEach((pool, i) => {
+    const at = (...rest: (string | number)[]) => ['pools', i, ...rest];
+    if (!providers.has(pool.provider))
+      add(
+        at('provider'),
+        `provider "${pool.provider}" is not defined in providers (defined: ${known(providers)})`,
+      );
+
+    const upstream = pool.node.validatorPool;
+    if (upstream !== undefined) {
+      const target = pools.get(upstream);
+      if (!target) add(at('node', 'validatorPool'), `pool "${upstream}" is not defined in pools`);
+      else if (target.role !== 'validator')
+        add(at('node', 'validatorPool'), `pool "${upstream}" has role ${target.role}, not validator`);
+      else if (upstream === pool.name)
+        add(at('node', 'validatorPool'), 'a pool cannot be its own validator pool');
+    }
+
+    if (pool.role === 'validator') {
+      if (pool.size)
+        add(at('size'), 'a validator pool has no size: it is never scaled (its failures go to failover)');
+      if (pool.scaleUp.rules.length > 0)
+        add(at('scaleUp', 'rules'), 'a validator pool is never scaled: scale rules are not allowed on it');
+      if (pool.scaleDown.rules.length > 0)
+        add(at('scaleDown', 'rules'), 'a validator pool is never scaled: scale rules are not allowed on it');
+    } else if (!pool.size) {
+      add(at('size'), `pool of role ${pool.role} needs size: { min, capacity, max }`);
+    } else {
+      const { min, capacity, max } = pool.size;
+      if (min > capacity) add(at('size', 'min'), `min (${min}) must be ≤ capacity (${capacity})`);
+      if (capacity > max) add(at('size', 'capacity'), `capacity (${capacity}) must be ≤ max (${max})`);
+      if (max < 1 && pool.role !== 'standby') add(at('size', 'max'), 'max must be at least 1');
+    }
+
+    for (const phase of ['scaleUp', 'scaleDown'] as const)
+      pool[phase].rules.forEach((rule, j) => {
+        checkMetric(at(phase, 'rules', j, 'metric'), rule.metric);
+        if (rule.kind === 'threshold' && 'percent' in rule.step && rule.step.percent <= 0)
+          add(at(phase, 'rules', j, 'step'), 'a percentage step must be more than 0%');
+      });
+    if (pool.scaleIn.busyMetric !== undefined)
+      checkMetric(at('scaleIn', 'busyMetric'), pool.scaleIn.busyMetric);
+  });
+  return issues;
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { ConfigError, parseConfigText } from './load.ts';
+import { configJsonSchema } from './schema.ts';
+
+const errorsOf = (text: string): string[] => {
+  try {
+    parseConfigText(text, 'rampart.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message.split('\n');
+    throw e;
+  }
+  assert.fail('expected a ConfigError');
+};
+
+const base = (pools: string) => `version: 1
+metrics:
+  - { name: nodes, kind: scrape }
+providers:
+  - { name: laptop, kind: local }
+pools:
+${pools}`;
+
+const sentries = `  - name: sentries
+    role: sentry
+    provider: laptop
+    node: { kind: simnode }
+    size: { min: 2, capacity: 3, max: 5 }`;
+
+describe('config loading', () => {
+  test('the shipped demo config is valid', () => {
+    const { config } = parseConfigText(readFileSync('examples/local.yaml', 'utf8'), 'examples/local.yaml');
+    assert.equal(config.pools.length, 2);
+    assert.equal(config.controller.evaluationInterval, 2000);
+  });
+
+  test('defaults carry seed 003 meanings and units', () => {
+    const { config } = parseConfigText(base(sentries), 'rampart.yaml');
+    const p = config.pools[0]!;
+    assert.equal(p.scaleUp.cooldown, 240_000);
+    assert.equal(p.scaleDown.period, 200_000);
+    assert.equal(p.scaleDown.lockAttemptPeriod, 10_000);
+    assert.deepEqual(p.health, {
+      checkInterval: 10_000,
+      failTolerance: 20,
+      joinRetries: 10,
+      joinTimeout: 600_000,
+    });
+    assert.equal(p.scaleIn.select, 'least-busy');
+    assert.equal(config.controller.store.kind, 'sqlite');
+  });
+
+  test('a seed 003 parameter table maps field for field', () => {
+    const { config } = parseConfigText(
+      `version: 1
+metrics:
+  - { name: netdata, kind: netdata, urlTemplate: "http://{host}:19999" }
+providers:
+  - { name: openstack-like, kind: local }
+pools:
+  - name: etcd
+    role: member
+    provider: openstack-like
+    node: { kind: simnode }
+    size: { min: 3, capacity: 3, max: 5 }           # min_cluster, capacity, max_cluster
+    scaleUp:
+      cooldown: 240s                                 # scaleupcooldown
+      rules: [ { metric: "netdata:NETDATA_SYSTEM_CPU_IDLE", comparator: "<", threshold: 10 } ]
+    scaleDown:
+      period: 200s                                   # scaledownperiod
+      lockAttemptPeriod: 10s                         # lockattemptperiod
+      rules: [ { metric: "netdata:NETDATA_SYSTEM_CPU_IDLE", comparator: ">", threshold: 90 } ]
+    health: { failTolerance: 20, joinRetries: 10 }  # failtolerance, retries
+`,
+      'heat.yaml',
+    );
+    const p = config.pools[0]!;
+    assert.deepEqual(p.size, { min: 3, capacity: 3, max: 5 });
+    assert.deepEqual(p.scaleUp.rules[0], {
+      kind: 'threshold',
+      metric: 'netdata:NETDATA_SYSTEM_CPU_IDLE',
+      aggregate: 'avg',
+      comparator: '<',
+      threshold: 10,
+      step: { nodes: 1 },
+      rate: false,
+    });
+  });
+
+  test('every error at once, each with file, line, column, field and what is allowed', () => {
+    const errors = errorsOf(`version: 1
+controller:
+  evaluationInterval: 10 seconds
+  stor: {}
+metrics:
+  - { name: nodes, kind: scrap }
+providers:
+  - { name: laptop, kind: local }
+pools:
+  - name: sentries
+    role: sentry
+    provider: laptop
+    node: { kind: simnode }
+    size: { min: 2, capacity: 3, max: 5 }
+    scaleUp:
+      rules:
+        - { metric: "nodes:x", comparator: "=>", threshold: 0.7 }
+    scaleIn: { select: random }
+`);
+    assert.deepEqual(errors, [
+      'rampart.yaml:3:23 controller.evaluationInterval: "10 seconds" is not a duration such as 500ms, 10s, 5m, 6h or 1h30m',
+      'rampart.yaml:4:3 controller.stor: unknown field "stor" (allowed here: evaluationInterval, store, coordination, api, log)',
+      'rampart.yaml:6:26 metrics[0].kind: "scrap" is not known: one of scrape, prometheus, netdata',
+      'rampart.yaml:17:44 pools[0].scaleUp.rules[0].comparator: "=>" is not one of < > <= >= ==',
+      'rampart.yaml:18:24 pools[0].scaleIn.select: "random" is not one of least-busy newest oldest',
+    ]);
+  });
+
+  test('cross-field checks: bounds, references, validator pools', () => {
+    const errors = errorsOf(
+      base(`  - name: validator
+    role: validator
+    provider: laptop
+    node: { kind: simnode }
+    scaleUp: { rules: [ { metric: "nodes:x", comparator: ">", threshold: 1 } ] }
+  - name: sentries
+    role: sentry
+    provider: laptp
+    node: { kind: simnode, validatorPool: sentries }
+    size: { min: 4, capacity: 3, max: 2 }
+    scaleDown: { rules: [ { metric: "prom:up", comparator: ">", threshold: 1 } ] }`),
+    );
+    assert.deepEqual(errors, [
+      'rampart.yaml:11:23 pools[0].scaleUp.rules: a validator pool is never scaled: scale rules are not allowed on it',
+      'rampart.yaml:14:15 pools[1].provider: provider "laptp" is not defined in providers (defined: laptop)',
+      'rampart.yaml:15:43 pools[1].node.validatorPool: pool "sentries" has role sentry, not validator',
+      'rampart.yaml:16:18 pools[1].size.min: min (4) must be ≤ capacity (3)',
+      'rampart.yaml:16:31 pools[1].size.capacity: capacity (3) must be ≤ max (2)',
+      'rampart.yaml:17:37 pools[1].scaleDown.rules[0].metric: metric source "prom" is not defined in metrics (defined: nodes)',
+    ]);
+  });
+
+  test('a non-validator pool needs a size; duplicate names are refused', () => {
+    const errors = errorsOf(base(`${sentries}\n${sentries}`));
+    assert.match(errors[0]!, /pools\[1\]\.name: "sentries" is already the name of pools\[0\]/);
+  });
+
+  test('YAML syntax errors name the line', () => {
+    const errors = errorsOf('version: 1\npools: [\n');
+    assert.match(errors[0]!, /^rampart\.yaml:\d+:\d+ \(top level\): YAML: /);
+  });
+
+  test('duplicate keys are an error, not a silent override', () => {
+    const errors = errorsOf('version: 1\nversion: 1\n');
+    assert.match(errors[0]!, /rampart\.yaml:2:1 .*YAML: Map keys must be unique/);
+  });
+
+  test('threshold rules need comparator and threshold; target rules exclude them', () => {
+    const errors = errorsOf(
+      base(`${sentries}
+    scaleUp:
+      rules:
+        - { metric: "nodes:x", threshold: 1 }
+        - { metric: "nodes:x", target: 0.6, comparator: ">", threshold: 1 }`),
+    );
+    assert.equal(errors.length, 2);
+    assert.match(errors[0]!, /rules\[0\]\.comparator: a threshold rule needs both comparator/);
+    assert.match(errors[1]!, /rules\[1\]: a rule is either threshold/);
+  });
+});
+
+test('the JSON Schema describes the file as written: durations as text, unknown keys refused', () => {
+  const schema = configJsonSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.equal(schema.additionalProperties, false);
+  const text = JSON.stringify(schema);
+  assert.match(text, /"cooldown":\{[^}]*"type":"string"/);
+  assert.match(text, /"enum":\["<",">","<=",">=","=="\]/);
+});

@@ -1,0 +1,222 @@
+// The one schema of Rampart's config: its types, its validation and its JSON Schema all
+// come from here. Durations are written as text (`10s`) and come out as milliseconds.
+
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.ts';
+import type { PoolPolicy, ScaleRule } from '../core/policy.ts';
+import { AGGREGATES, COMPARATORS, SCALE_IN_SELECTS } from '../core/types.ts';
+
+const duration = z
+  .string()
+  .regex(/^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/, { message: 'a duration such as 500ms, 10s, 5m, 6h or 1h30m' })
+  .transform((text) => parseDuration(text)!)
+  .meta({ description: 'A duration: 500ms, 10s, 5m, 6h, 1d or combinations like 1h30m.' });
+
+/** A duration with a default, written as text. */
+const durationDefault = (text: string, description: string) =>
+  duration.prefault(text).meta({ description: `${description} Default ${text}.` });
+
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, {
+  message: 'a name of lowercase letters, digits and -, starting with a letter',
+});
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, { message: 'host:port, e.g. 127.0.0.1:8080' });
+
+const sqliteStore = z.strictObject({
+  kind: z.literal('sqlite'),
+  /** Database file, relative to the config file's folder. Default .rampart/state.db. */
+  path: z.string().min(1).default('.rampart/state.db'),
+});
+
+const controller = z.strictObject({
+  evaluationInterval: durationDefault('10s', 'Time between two decisions for every pool.'),
+  store: z.discriminatedUnion('kind', [sqliteStore]).prefault({ kind: 'sqlite' }),
+  coordination: z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('embedded') })]).prefault({
+    kind: 'embedded',
+  }),
+  api: z
+    .strictObject({
+      listen: listen.default('127.0.0.1:8080'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .prefault({}),
+});
+
+const sourceCommon = {
+  name,
+  timeout: durationDefault('2s', 'Longest wait for one fetch.'),
+  staleAfter: durationDefault('30s', 'A sample older than this counts as missing.'),
+};
+
+const metricSource = z.discriminatedUnion('kind', [
+  z.strictObject({ ...sourceCommon, kind: z.literal('scrape') }),
+  z.strictObject({
+    ...sourceCommon,
+    kind: z.literal('prometheus'),
+    url: z.url({ protocol: /^https?$/ }),
+    /** Label whose value names the node a series belongs to. Default instance. */
+    nodeLabel: z.string().default('instance'),
+  }),
+  z.strictObject({
+    ...sourceCommon,
+    kind: z.literal('netdata'),
+    /** Per-node netdata URL; {host} and {node} are replaced. Default http://{host}:19999. */
+    urlTemplate: z.string().default('http://{host}:19999'),
+  }),
+]);
+
+const localProvider = z.strictObject({
+  name,
+  kind: z.literal('local'),
+  /** Where node data dirs live, relative to the config file's folder. Default .rampart/nodes. */
+  dataDir: z.string().default('.rampart/nodes'),
+  /** Address the nodes listen on. Default 127.0.0.1. */
+  host: z.string().default('127.0.0.1'),
+});
+
+const provider = z.discriminatedUnion('kind', [localProvider]);
+
+const simnodeKind = z.strictObject({
+  kind: z.literal('simnode'),
+  /** Pool whose node this pool's nodes peer with (a sentry's validator). */
+  validatorPool: name.optional(),
+  /** Validator block interval in ms. Default 1000. */
+  blockTimeMs: z.number().int().positive().optional(),
+  /** Blocks per second a catching-up node applies. Default 200. */
+  syncRate: z.number().positive().optional(),
+  /** Transactions per second one node serves at full utilization. Default 50. */
+  txCapacity: z.number().positive().optional(),
+  chainId: z.string().optional(),
+});
+
+const nodeKind = z.discriminatedUnion('kind', [simnodeKind]);
+
+const step = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?%$/, { message: 'a number of nodes or a percentage such as 20%' }),
+]);
+
+const rule = z
+  .strictObject({
+    /** `source:expression`, e.g. nodes:cometbft_p2p_peers. */
+    metric: z.string().min(3),
+    aggregate: z.enum(AGGREGATES).default('avg'),
+    comparator: z.enum(COMPARATORS).optional(),
+    threshold: z.number().optional(),
+    step: step.default(1),
+    target: z.number().positive().optional(),
+    tolerance: z.number().min(0).max(1).default(0.1),
+    /** Use the per-second rate of a counter. Default false. */
+    rate: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    const isTarget = r.target !== undefined;
+    const isThreshold = r.threshold !== undefined || r.comparator !== undefined;
+    if (isTarget && isThreshold)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a rule is either threshold (comparator, threshold) or target, not both',
+      });
+    else if (!isTarget && (r.threshold === undefined || r.comparator === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: r.comparator === undefined ? ['comparator'] : ['threshold'],
+        message:
+          'a threshold rule needs both comparator (< > <= >= ==) and threshold; a target rule needs target',
+      });
+  })
+  .transform((r): ScaleRule => {
+    if (r.target !== undefined)
+      return {
+        kind: 'target',
+        metric: r.metric,
+        aggregate: r.aggregate,
+        target: r.target,
+        tolerance: r.tolerance,
+        rate: r.rate,
+      };
+    return {
+      kind: 'threshold',
+      metric: r.metric,
+      aggregate: r.aggregate,
+      comparator: r.comparator!,
+      threshold: r.threshold!,
+      step: typeof r.step === 'number' ? { nodes: r.step } : { percent: Number.parseFloat(r.step) },
+      rate: r.rate,
+    };
+  });
+
+const pool = z.strictObject({
+  name,
+  role: z.enum(['sentry', 'validator', 'standby', 'worker', 'member']),
+  provider: name,
+  node: nodeKind,
+  /** min ≤ capacity ≤ max. Absent for validator pools. */
+  size: z
+    .strictObject({
+      min: z.number().int().min(0),
+      capacity: z.number().int().min(0),
+      max: z.number().int().min(0),
+    })
+    .optional(),
+  scaleUp: z
+    .strictObject({
+      cooldown: durationDefault('240s', 'Minimum time between scale-ups.'),
+      rules: z.array(rule).default([]),
+    })
+    .prefault({}),
+  scaleDown: z
+    .strictObject({
+      period: durationDefault('200s', 'Minimum time between scale-downs.'),
+      lockAttemptPeriod: durationDefault('10s', 'Minimum time between attempts to take the scale-down lock.'),
+      rules: z.array(rule).default([]),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      checkInterval: durationDefault('10s', 'Time between health checks.'),
+      failTolerance: z.number().int().min(0).default(20),
+      joinRetries: z.number().int().min(1).default(10),
+      joinTimeout: durationDefault('10m', 'Longest a provision-to-ready cycle may take.'),
+    })
+    .prefault({}),
+  scaleIn: z
+    .strictObject({
+      select: z.enum(SCALE_IN_SELECTS).default('least-busy'),
+      busyMetric: z.string().optional(),
+    })
+    .prefault({}),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1),
+  controller: controller.prefault({}),
+  metrics: z.array(metricSource).default([]),
+  providers: z.array(provider).min(1),
+  pools: z.array(pool).min(1),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type PoolConfig = Config['pools'][number];
+export type ProviderConfig = Config['providers'][number];
+export type MetricSourceConfig = Config['metrics'][number];
+export type NodeKindConfig = PoolConfig['node'];
+
+// A validated pool is a core policy: the compiler checks the two stay in step.
+const _poolIsPolicy = (p: PoolConfig): PoolPolicy => p;
+void _poolIsPolicy;
+
+/** The JSON Schema of the config file as a person writes it (durations as text). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as Record<string, unknown>;
+}

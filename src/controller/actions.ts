@@ -1,0 +1,246 @@
+// Actions: each one stores its intent before it runs and its outcome after, under the
+// leadership term. Every step is idempotent, so a restart can run a removal again.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { PoolConfig } from '../config/schema.ts';
+import type { NodeAddress } from '../nodes/node-kind.ts';
+import type { Instance } from '../providers/provider.ts';
+import type { ActionIntent, ActionKind, StoredNode } from '../store/store.ts';
+import { addressOf, type Observation, type PoolObservation } from './observe.ts';
+import type { Runtime } from './runtime.ts';
+
+/** A short random id: node and action ids are made of these. */
+export function shortId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export interface ActContext {
+  readonly term: number;
+  readonly log: Logger;
+  /** Throws when this controller must no longer act. Called before every provider call. */
+  guard(): void;
+}
+
+/** Runs one action with its intent stored before and its outcome after. */
+export async function runAction(
+  rt: Runtime,
+  ctx: ActContext,
+  a: {
+    pool: string;
+    kind: ActionKind;
+    nodeId?: string | undefined;
+    cause: string;
+    detail?: Record<string, unknown>;
+  },
+  body: (actionId: string) => Promise<string | undefined>,
+  id = `a-${shortId()}`,
+): Promise<void> {
+  const intent: ActionIntent = {
+    id,
+    term: ctx.term,
+    pool: a.pool,
+    kind: a.kind,
+    nodeId: a.nodeId,
+    cause: a.cause,
+    caller: 'controller',
+    startedAt: Date.now(),
+    detail: a.detail,
+  };
+  await rt.store.beginAction(intent);
+  let detail: string | undefined;
+  try {
+    ctx.guard();
+    detail = await body(id);
+  } catch (e) {
+    const message = (e as Error).message;
+    await rt.store.finishAction(id, 'failed', message, ctx.term, Date.now()).catch(() => undefined);
+    throw e;
+  }
+  await rt.store.finishAction(id, 'succeeded', detail, ctx.term, Date.now());
+}
+
+function upstreamFor(po: PoolObservation): NodeAddress[] {
+  return [...po.upstream];
+}
+
+export async function createNode(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  po: PoolObservation,
+  cause: string,
+): Promise<void> {
+  const nodeId = `${pool.name}-${shortId()}`;
+  const provider = rt.providers.get(pool.provider)!;
+  await runAction(rt, ctx, { pool: pool.name, kind: 'create', nodeId, cause }, async (actionId) => {
+    const now = Date.now();
+    const record: StoredNode = {
+      id: nodeId,
+      pool: pool.name,
+      provider: pool.provider,
+      state: 'provisioning',
+      createdAt: now,
+      joinStartedAt: now,
+      joinAttempts: 0,
+      failMarker: 0,
+      actionId,
+      registered: false,
+      updatedAt: now,
+      stateReason: `created (${cause})`,
+    };
+    await rt.store.putNode(record, ctx.term);
+    ctx.guard();
+    let instance: Instance;
+    try {
+      instance = await provider.create({
+        nodeId,
+        pool: pool.name,
+        actionId,
+        term: ctx.term,
+        kind: rt.nodeKind(pool.name),
+        launch: { role: pool.role, upstream: upstreamFor(po), options: pool.node },
+      });
+    } catch (e) {
+      const reason = `provider ${pool.provider} could not create it: ${(e as Error).message}`;
+      await rt.store.putNode(
+        { ...record, state: 'failed', stateReason: reason, updatedAt: Date.now() },
+        ctx.term,
+      );
+      throw e;
+    }
+    await rt.store.putNode(withInstance(record, instance), ctx.term);
+    ctx.log.info({ pool: pool.name, node: nodeId, instance: instance.id, cause }, 'node created');
+    return `instance ${instance.id}`;
+  });
+}
+
+export function withInstance(node: StoredNode, instance: Instance): StoredNode {
+  return {
+    ...node,
+    instanceId: instance.id,
+    host: instance.host,
+    ports: instance.ports,
+    dataDir: instance.dataDir,
+    actionId: instance.actionId,
+    updatedAt: Date.now(),
+  };
+}
+
+export async function removeNode(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  node: StoredNode,
+  po: Pick<PoolObservation, 'upstream' | 'instances'>,
+  cause: string,
+): Promise<void> {
+  const provider = rt.providers.get(pool.provider)!;
+  const kind = rt.nodeKind(pool.name);
+  await runAction(rt, ctx, { pool: pool.name, kind: 'remove', nodeId: node.id, cause }, async () => {
+    let current: StoredNode = { ...node, state: 'draining', stateReason: cause, updatedAt: Date.now() };
+    await rt.store.putNode(current, ctx.term);
+    const address = addressOf(node, po.instances.get(node.id));
+    if (node.registered && address) {
+      for (const upstream of po.upstream) {
+        try {
+          await kind.deregister(address, upstream);
+        } catch (e) {
+          // A healthy node is never stopped while still wired; a broken one goes anyway.
+          if (cause === 'scale-down' || cause === 'above-max') {
+            await rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
+            throw new Error(
+              `could not deregister ${node.id} from ${upstream.id}: ${(e as Error).message}; kept it`,
+            );
+          }
+          ctx.log.warn(
+            { node: node.id, upstream: upstream.id },
+            `deregistration failed, removing anyway (${cause})`,
+          );
+        }
+      }
+      current = { ...current, registered: false };
+    }
+    current = { ...current, state: 'deleting', updatedAt: Date.now() };
+    await rt.store.putNode(current, ctx.term);
+    ctx.guard();
+    const instance = po.instances.get(node.id);
+    if (instance) await provider.destroy(instance);
+    await rt.store.putNode(
+      { ...current, state: 'gone', instanceId: undefined, updatedAt: Date.now() },
+      ctx.term,
+    );
+    ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');
+    return instance ? `destroyed ${instance.id}` : 'no instance was running';
+  });
+}
+
+export async function rejoinNode(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  node: StoredNode,
+  po: PoolObservation,
+  attempt: number,
+): Promise<void> {
+  const provider = rt.providers.get(pool.provider)!;
+  await runAction(
+    rt,
+    ctx,
+    { pool: pool.name, kind: 'rejoin', nodeId: node.id, cause: `join timed out: attempt ${attempt + 1}` },
+    async (actionId) => {
+      const instance = po.instances.get(node.id);
+      ctx.guard();
+      if (instance) await provider.destroy(instance);
+      const now = Date.now();
+      const record: StoredNode = {
+        ...node,
+        state: 'provisioning',
+        instanceId: undefined,
+        joinStartedAt: now,
+        joinAttempts: attempt,
+        registered: false,
+        actionId,
+        updatedAt: now,
+      };
+      await rt.store.putNode(record, ctx.term);
+      ctx.guard();
+      const fresh = await provider.create({
+        nodeId: node.id,
+        pool: pool.name,
+        actionId,
+        term: ctx.term,
+        kind: rt.nodeKind(pool.name),
+        launch: { role: pool.role, upstream: upstreamFor(po), options: pool.node },
+      });
+      await rt.store.putNode(withInstance(record, fresh), ctx.term);
+      return `instance ${fresh.id}`;
+    },
+  );
+}
+
+/** Instances Rampart created whose node is not live in the store: stopped, never left behind. */
+export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
+  const live = new Set<string>();
+  for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
+  for (const [providerName, instances] of obs.instances) {
+    const provider = rt.providers.get(providerName)!;
+    for (const instance of instances) {
+      if (live.has(instance.nodeId)) continue;
+      await runAction(
+        rt,
+        ctx,
+        {
+          pool: instance.pool,
+          kind: 'cleanup',
+          nodeId: instance.nodeId,
+          cause: 'instance has no live node record',
+        },
+        async () => {
+          await provider.destroy(instance);
+          return `destroyed orphan ${instance.id}`;
+        },
+      ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
+    }
+  }
+}

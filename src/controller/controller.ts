@@ -1,0 +1,368 @@
+// The reconcile loop: observe → decide (core) → act (providers, node kinds) → record.
+// Every action's intent is stored before it runs and its outcome after, under the
+// leadership term, so a controller killed at any point can be reconciled on restart.
+
+import type { Logger } from 'pino';
+import type { PoolConfig } from '../config/schema.ts';
+import type { Leadership } from '../coordination/coordination.ts';
+import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
+import type { Sample } from '../core/types.ts';
+import type { PoolState, StoredNode } from '../store/store.ts';
+import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
+import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
+import { emptyPoolState, planPool } from './plan-pool.ts';
+import { reconcileOnStart } from './reconcile.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface ControllerOptions {
+  readonly runtime: Runtime;
+  readonly log: Logger;
+  /** Name recorded as the leadership holder. */
+  readonly holder?: string | undefined;
+}
+
+export class Controller {
+  readonly #rt: Runtime;
+  readonly #log: Logger;
+  readonly #holder: string;
+  #leadership: Leadership | undefined;
+  #stopping = new AbortController();
+  #previousSamples: Sample[] = [];
+  readonly #lastSignature = new Map<string, string>();
+  #loop: Promise<void> | undefined;
+  readonly #staleAfter: ReadonlyMap<string, number>;
+  /** Resolves after each completed tick (tests and the demo wait on it). */
+  #tickWaiters: (() => void)[] = [];
+
+  constructor(opts: ControllerOptions) {
+    this.#rt = opts.runtime;
+    this.#log = opts.log;
+    this.#holder = opts.holder ?? `pid-${process.pid}`;
+    this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
+  }
+
+  get term(): number {
+    if (!this.#leadership) throw new Error('controller is not leading');
+    return this.#leadership.term;
+  }
+
+  /** Opens the store, takes leadership, reconciles unfinished intents, then loops until stopped. */
+  async start(): Promise<void> {
+    await this.#rt.store.open();
+    this.#leadership = await this.#rt.coordination.campaign(this.#holder, this.#stopping.signal);
+    this.#log.info({ term: this.#leadership.term, store: this.#rt.store.kind }, 'leading');
+    await reconcileOnStart(this.#rt, this.#context());
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const interval = Math.min(
+      this.#rt.config.controller.evaluationInterval,
+      ...this.#rt.config.pools.map((p) => p.health.checkInterval),
+    );
+    while (!this.#stopping.signal.aborted && !this.#leadership?.lost.aborted) {
+      const started = Date.now();
+      try {
+        await this.tick();
+      } catch (e) {
+        this.#log.error({ err: e }, 'tick failed; retrying next interval');
+      }
+      for (const w of this.#tickWaiters.splice(0)) w();
+      const wait = Math.max(0, interval - (Date.now() - started));
+      await sleepUnless(wait, this.#stopping.signal);
+    }
+  }
+
+  /** Waits until the next tick completes. */
+  nextTick(): Promise<void> {
+    return new Promise((resolve) => this.#tickWaiters.push(resolve));
+  }
+
+  /** Stops after the action in flight (if any) finishes; persists; releases leadership. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#loop;
+    await this.#leadership?.resign();
+    await this.#rt.coordination.close();
+    await this.#rt.store.close();
+    for (const w of this.#tickWaiters.splice(0)) w();
+  }
+
+  #context(): ActContext {
+    const leadership = this.#leadership!;
+    return {
+      term: leadership.term,
+      log: this.#log,
+      guard: () => {
+        if (leadership.lost.aborted) throw new Error(`leadership (term ${leadership.term}) lost: not acting`);
+      },
+    };
+  }
+
+  /** One pass over every pool. */
+  async tick(): Promise<void> {
+    const ctx = this.#context();
+    const obs = await observe(this.#rt, this.#stopping.signal);
+    for (const e of obs.metricErrors) this.#log.debug({ source: e.source, target: e.target }, e.message);
+    await cleanUpOrphans(this.#rt, ctx, obs);
+    for (const pool of this.#rt.config.pools) {
+      if (this.#stopping.signal.aborted) break;
+      const po = obs.pools.get(pool.name)!;
+      const providerError = obs.providerErrors.get(pool.provider);
+      if (providerError) {
+        this.#log.warn(
+          { pool: pool.name, provider: pool.provider },
+          `holding: provider listing failed: ${providerError}`,
+        );
+        continue;
+      }
+      await this.#tickPool(pool, po, obs, ctx);
+    }
+    this.#previousSamples = obs.samples as Sample[];
+  }
+
+  async #tickPool(pool: PoolConfig, po: PoolObservation, obs: Observation, ctx: ActContext): Promise<void> {
+    const store = this.#rt.store;
+    const state: PoolState = (await store.getPool(pool.name)) ?? emptyPoolState(pool.name);
+    const { plan, nodes, vanished } = planPool(
+      pool,
+      po,
+      state,
+      obs.at,
+      { current: obs.samples, previous: this.#previousSamples },
+      this.#staleAfter,
+    );
+    // A node whose instance vanished (process died, VM gone) is failed: it no longer holds a slot.
+    for (const n of vanished) {
+      await store.putNode(
+        { ...n, state: 'failed', stateReason: 'its instance is gone', updatedAt: obs.at },
+        ctx.term,
+      );
+      await store.recordEvent(
+        {
+          at: obs.at,
+          pool: pool.name,
+          node: n.id,
+          severity: 'warning',
+          text: `${n.id}: instance is gone (was ${n.state})`,
+        },
+        ctx.term,
+      );
+      this.#log.warn({ pool: pool.name, node: n.id }, 'instance is gone: node marked failed');
+    }
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    for (const u of plan.nodeUpdates) {
+      const n = byId.get(u.id)!;
+      const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
+      byId.set(u.id, updated);
+      await store.putNode(updated, ctx.term);
+      if (u.state !== n.state)
+        this.#log.info({ pool: pool.name, node: u.id, from: n.state, to: u.state }, u.stateReason ?? u.state);
+    }
+
+    let clocks: PoolClocks = plan.clocks;
+    let finalPlan: PoolPlan = plan;
+    let lock: { release(): Promise<void> } | undefined;
+    if (plan.needsLock) {
+      lock = await this.#rt.coordination.tryLock(`scale-down/${pool.name}`, this.#holder);
+      if (!lock) {
+        clocks = { ...plan.clocks, lastScaleDownAt: state.clocks.lastScaleDownAt, lastLockAttemptAt: obs.at };
+        finalPlan = {
+          ...plan,
+          decision: 'hold',
+          actions: [],
+          clocks,
+          reasons: [
+            ...plan.reasons,
+            { code: 'lock-busy', text: 'scale-down lock is held by another holder' },
+          ],
+        };
+      }
+    }
+    const everHadNode = state.everHadNode || finalPlan.actions.some((a) => a.kind === 'create');
+    if (!samePoolState(state, { ...state, clocks, everHadNode }))
+      await store.putPool({ ...state, clocks, everHadNode }, ctx.term);
+    await this.#record(finalPlan, ctx.term);
+    try {
+      await this.#act(pool, finalPlan, po, byId, ctx);
+      await this.#registerReady(pool, po, byId, ctx);
+    } finally {
+      await lock?.release();
+    }
+    await store.putPoolStatus({
+      pool: pool.name,
+      at: obs.at,
+      term: ctx.term,
+      body: poolStatusBody(pool, finalPlan, [...byId.values()], po),
+    });
+  }
+
+  async #record(plan: PoolPlan, term: number): Promise<void> {
+    const signature = JSON.stringify([plan.decision, plan.reasons.map((r) => r.code), plan.actions]);
+    const changed = this.#lastSignature.get(plan.pool) !== signature;
+    if (plan.actions.length === 0 && !changed) return;
+    this.#lastSignature.set(plan.pool, signature);
+    await this.#rt.store.recordDecision({
+      pool: plan.pool,
+      at: plan.at,
+      term,
+      decision: plan.decision,
+      ready: plan.ready,
+      live: plan.live,
+      desired: plan.desired,
+      reasons: plan.reasons,
+      actions: plan.actions.map(describeAction),
+    });
+    const level = plan.actions.length > 0 ? 'info' : 'debug';
+    this.#log[level](
+      { pool: plan.pool, decision: plan.decision, ready: plan.ready, live: plan.live, desired: plan.desired },
+      plan.reasons
+        .filter((r) => r.code !== 'rule-quiet')
+        .map((r) => r.text)
+        .join('; '),
+    );
+    for (const alert of plan.alerts) {
+      await this.#rt.store.recordEvent(
+        { at: plan.at, pool: plan.pool, node: alert.node, severity: alert.severity, text: alert.text },
+        term,
+      );
+      this.#log.error({ pool: plan.pool, node: alert.node, alert: true }, alert.text);
+    }
+  }
+
+  async #act(
+    pool: PoolConfig,
+    plan: PoolPlan,
+    po: PoolObservation,
+    nodes: Map<string, StoredNode>,
+    ctx: ActContext,
+  ): Promise<void> {
+    const removals = plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'rejoin');
+    let removalFailed = false;
+    for (const action of removals) {
+      if (this.#stopping.signal.aborted) return;
+      try {
+        if (action.kind === 'remove')
+          await removeNode(this.#rt, ctx, pool, nodes.get(action.nodeId)!, po, action.cause);
+        else if (action.kind === 'rejoin')
+          await rejoinNode(this.#rt, ctx, pool, nodes.get(action.nodeId)!, po, action.attempt);
+      } catch (e) {
+        removalFailed = true;
+        this.#log.error(
+          { pool: pool.name, node: 'nodeId' in action ? action.nodeId : undefined, err: e },
+          'action failed',
+        );
+      }
+    }
+    for (const action of plan.actions) {
+      if (action.kind !== 'create') continue;
+      if (removalFailed) {
+        this.#log.warn(
+          { pool: pool.name },
+          'not creating: a removal failed this tick, so the slot count is uncertain',
+        );
+        return;
+      }
+      for (let i = 0; i < action.count; i++) {
+        if (this.#stopping.signal.aborted) return;
+        try {
+          await createNode(this.#rt, ctx, pool, po, action.cause);
+        } catch (e) {
+          this.#log.error({ pool: pool.name, err: e }, 'create failed');
+          break;
+        }
+      }
+    }
+  }
+
+  /** Wires ready, unregistered nodes to their upstream (a sentry to its validator). */
+  async #registerReady(
+    pool: PoolConfig,
+    po: PoolObservation,
+    nodes: Map<string, StoredNode>,
+    ctx: ActContext,
+  ) {
+    if (!pool.node.validatorPool || po.upstream.length === 0) return;
+    const kind = this.#rt.nodeKind(pool.name);
+    for (const node of nodes.values()) {
+      if (node.state !== 'ready' || node.registered || this.#stopping.signal.aborted) continue;
+      const address = addressOf(node, po.instances.get(node.id));
+      if (!address) continue;
+      await runAction(
+        this.#rt,
+        ctx,
+        { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
+        async () => {
+          for (const upstream of po.upstream) await kind.register(address, upstream);
+          const updated = { ...node, registered: true, updatedAt: Date.now() };
+          nodes.set(node.id, updated);
+          await this.#rt.store.putNode(updated, ctx.term);
+          return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;
+        },
+      ).catch((e) =>
+        this.#log.warn({ pool: pool.name, node: node.id, err: e }, 'registration failed; retrying next tick'),
+      );
+    }
+  }
+}
+
+function describeAction(a: PlannedAction): string {
+  switch (a.kind) {
+    case 'create':
+      return `create ${a.count} (${a.cause})`;
+    case 'remove':
+      return `remove ${a.nodeId} (${a.cause})`;
+    case 'rejoin':
+      return `rejoin ${a.nodeId} (attempt ${a.attempt + 1})`;
+  }
+}
+
+function samePoolState(a: PoolState, b: PoolState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function poolStatusBody(
+  pool: PoolConfig,
+  plan: PoolPlan,
+  nodes: readonly StoredNode[],
+  po: PoolObservation,
+): Record<string, unknown> {
+  return {
+    role: pool.role,
+    size: pool.size ?? null,
+    decision: plan.decision,
+    ready: plan.ready,
+    live: plan.live,
+    desired: plan.desired,
+    reasons: plan.reasons,
+    nodes: nodes
+      .filter((n) => n.state !== 'gone' && n.state !== 'failed')
+      .map((n) => {
+        const p = po.probes.get(n.id);
+        return {
+          id: n.id,
+          state: n.state,
+          height: p?.height ?? null,
+          peers: p?.peers ?? null,
+          catchingUp: p?.catchingUp ?? null,
+          failMarker: n.failMarker,
+          registered: n.registered,
+          connected: po.connectedToUpstream?.has(n.id) ?? null,
+          detail: p?.detail ?? n.stateReason ?? null,
+        };
+      }),
+  };
+}
+
+function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

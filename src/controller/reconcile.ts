@@ -1,0 +1,100 @@
+// Restart reconciliation: every intent without an outcome is settled against the
+// providers' own listings — adopted, finished or cleaned up; never duplicated, never orphaned.
+
+import type { Instance } from '../providers/provider.ts';
+import type { ActionRecord, StoredNode } from '../store/store.ts';
+import { type ActContext, removeNode, withInstance } from './actions.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface ReconcileReport {
+  readonly adopted: string[];
+  readonly abandoned: string[];
+  readonly finished: string[];
+}
+
+export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<ReconcileReport> {
+  const report: ReconcileReport = { adopted: [], abandoned: [], finished: [] };
+  const open = await rt.store.openActions();
+  if (open.length === 0) return report;
+  const all = new Map<string, Instance[]>();
+  for (const [name, provider] of rt.providers) all.set(name, await provider.list());
+  const poolOf = new Map(rt.config.pools.map((p) => [p.name, p]));
+  const finish = (
+    a: ActionRecord,
+    outcome: 'adopted' | 'abandoned' | 'finished-after-restart',
+    detail: string,
+  ) => rt.store.finishAction(a.id, outcome, detail, ctx.term, Date.now());
+
+  for (const action of open) {
+    const pool = poolOf.get(action.pool);
+    const node = action.nodeId ? await rt.store.getNode(action.nodeId) : undefined;
+    if (!pool) {
+      await finish(action, 'abandoned', `pool ${action.pool} is no longer in the config`);
+      report.abandoned.push(action.id);
+      continue;
+    }
+    const provider = rt.providers.get(pool.provider)!;
+    const instances = (all.get(pool.provider) ?? []).filter((i) => i.nodeId === action.nodeId && i.running);
+    const made = instances.find((i) => i.actionId === action.id);
+    switch (action.kind) {
+      case 'create':
+      case 'rejoin': {
+        // A rejoin replaces the node's instance: any other instance of the node is stale.
+        for (const stale of instances) if (stale !== made) await provider.destroy(stale);
+        if (made && node) {
+          const base: StoredNode = action.kind === 'rejoin' ? { ...node, state: 'provisioning' } : node;
+          await rt.store.putNode(withInstance(base, made), ctx.term);
+          await finish(action, 'adopted', `instance ${made.id} was running`);
+          report.adopted.push(action.id);
+          ctx.log.info({ action: action.id, node: node.id }, 'adopted instance created before restart');
+        } else {
+          if (made) await provider.destroy(made);
+          if (node && node.state !== 'gone')
+            await rt.store.putNode(
+              {
+                ...node,
+                state: 'gone',
+                instanceId: undefined,
+                stateReason: `${action.kind} did not complete before a restart`,
+                updatedAt: Date.now(),
+              },
+              ctx.term,
+            );
+          await finish(action, 'abandoned', 'no instance was created before the restart');
+          report.abandoned.push(action.id);
+        }
+        break;
+      }
+      case 'remove': {
+        if (node && node.state !== 'gone') {
+          const byNode = new Map(instances.map((i) => [i.nodeId, i]));
+          const upstream = [];
+          const upPool = pool.node.validatorPool;
+          if (upPool) {
+            const upInstances = all.get(poolOf.get(upPool)?.provider ?? '') ?? [];
+            for (const i of upInstances)
+              if (i.pool === upPool && i.running)
+                upstream.push({ id: i.nodeId, host: i.host, ports: i.ports });
+          }
+          // The remove runs again from the start: every step is idempotent.
+          await removeNode(
+            rt,
+            ctx,
+            pool,
+            node,
+            { instances: byNode, upstream },
+            `${action.cause} (resumed after restart)`,
+          );
+        }
+        await finish(action, 'finished-after-restart', 'removal completed after restart');
+        report.finished.push(action.id);
+        break;
+      }
+      default:
+        // Registration and the like are re-derived by the next tick.
+        await finish(action, 'abandoned', 'redone by the next tick if still needed');
+        report.abandoned.push(action.id);
+    }
+  }
+  return report;
+}

@@ -1,0 +1,25 @@
+// The contract of coordination: who may act (leadership, with a fencing term) and the
+// named locks that serialise risky work such as scale-down.
+
+export interface Leadership {
+  /** Fencing token: every action and store write carries it. */
+  readonly term: number;
+  readonly holder: string;
+  /** Aborted when leadership is lost; the holder must stop acting at once. */
+  readonly lost: AbortSignal;
+  resign(): Promise<void>;
+}
+
+export interface Lock {
+  readonly name: string;
+  release(): Promise<void>;
+}
+
+export interface Coordination {
+  readonly kind: string;
+  /** Resolves once this process leads. Rejects with a clear reason when it cannot. */
+  campaign(holder: string, signal?: AbortSignal): Promise<Leadership>;
+  /** Takes a named lock if free; undefined when another holder has it. */
+  tryLock(name: string, holder: string): Promise<Lock | undefined>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decidePool } from './decide.ts';
+import { DOWN, downRule, input, node, policy, READY, SYNCING, samples, T0, upRule } from './test-fixtures.ts';
+
+const creates = (p: ReturnType<typeof decidePool>) =>
+  p.actions.reduce((n, a) => n + (a.kind === 'create' ? a.count : 0), 0);
+const removes = (p: ReturnType<typeof decidePool>) => p.actions.filter((a) => a.kind === 'remove');
+
+describe('scale-up', () => {
+  test('a firing rule adds its step and names rule, value and threshold', () => {
+    const p = decidePool(input(3, 0.9));
+    assert.equal(p.decision, 'scale-up');
+    assert.equal(creates(p), 1);
+    assert.equal(p.clocks.lastScaleUpAt, T0);
+    const r = p.reasons.find((x) => x.code === 'rule-fired')!;
+    assert.equal(r.rule, 'scaleUp.rules[0]');
+    assert.equal(r.value, 0.9);
+    assert.equal(r.threshold, 0.8);
+    assert.match(r.text, /avg nodes:load = 0\.9 > 0\.8 → \+1/);
+  });
+
+  test('the cooldown holds a firing rule and says how long remains', () => {
+    const p = decidePool(input(3, 0.9, { clocks: { lastScaleUpAt: T0 - 60_000 } }));
+    assert.equal(p.decision, 'hold');
+    assert.equal(creates(p), 0);
+    const c = p.reasons.find((x) => x.code === 'cooldown')!;
+    assert.equal(c.cooldownRemainingMs, 180_000);
+    assert.match(c.text, /3m of 4m remaining/);
+  });
+
+  test('several rules: the largest result wins, capped by max', () => {
+    const pol = policy({
+      scaleUp: {
+        cooldown: 0,
+        rules: [
+          upRule({ step: { nodes: 1 } }),
+          upRule({ comparator: '>', threshold: 0.5, step: { nodes: 4 } } as never),
+        ],
+      },
+    });
+    const p = decidePool(input(3, 0.9, { policy: pol }));
+    assert.equal(creates(p), 2, 'max 5 caps 3 + 4');
+    assert.ok(p.reasons.some((r) => r.code === 'at-max'));
+  });
+
+  test('percent step rounds up and adds at least one node', () => {
+    const pol = policy({ scaleUp: { cooldown: 0, rules: [upRule({ step: { percent: 10 } } as never)] } });
+    assert.equal(creates(decidePool(input(3, 0.9, { policy: pol }))), 1);
+  });
+
+  test('target tracking: desired = ceil(ready × value / target), dead band holds', () => {
+    const target = {
+      kind: 'target',
+      metric: 'nodes:load',
+      aggregate: 'avg',
+      target: 0.5,
+      tolerance: 0.1,
+      rate: false,
+    } as const;
+    const pol = policy({ size: { min: 1, capacity: 1, max: 20 }, scaleUp: { cooldown: 0, rules: [target] } });
+    assert.equal(creates(decidePool(input(4, 1.0, { policy: pol }))), 4, 'ceil(4 × 1.0 / 0.5) = 8');
+    assert.equal(creates(decidePool(input(4, 0.54, { policy: pol }))), 0, 'within ±10% of target');
+  });
+
+  test('missing metrics never scale up; the reason says so', () => {
+    const p = decidePool(input(3, 0.9, { samples: { current: [], staleAfter: () => 30_000 } }));
+    assert.equal(creates(p), 0);
+    assert.ok(p.reasons.some((r) => /missing/.test(r.text)));
+  });
+
+  test('stale samples count as missing', () => {
+    const stale = samples({ n1: 0.9, n2: 0.9, n3: 0.9 }, T0 - 31_000);
+    const p = decidePool(input(3, 0, { samples: { current: stale, staleAfter: () => 30_000 } }));
+    assert.equal(creates(p), 0);
+    assert.ok(p.reasons.some((r) => /stale/.test(r.text)));
+  });
+
+  test('pool-level samples are used when no node reports', () => {
+    const pool = [{ ref: 'nodes:load', node: undefined, value: 0.95, at: T0 }];
+    const p = decidePool(input(3, 0, { samples: { current: pool, staleAfter: () => 30_000 } }));
+    assert.equal(creates(p), 1);
+  });
+
+  test('rate rules compare the per-second rate of a counter', () => {
+    const pol = policy({
+      scaleUp: { cooldown: 0, rules: [upRule({ rate: true, threshold: 100 } as never)] },
+    });
+    const prev = samples({ n1: 1000, n2: 1000, n3: 1000 }, T0 - 10_000);
+    const cur = samples({ n1: 3000, n2: 3000, n3: 3000 }, T0);
+    const p = decidePool(
+      input(3, 0, { policy: pol, samples: { current: cur, previous: prev, staleAfter: () => 30_000 } }),
+    );
+    assert.equal(creates(p), 1, '200/s > 100');
+    const reset = samples({ n1: 5, n2: 5, n3: 5 }, T0);
+    const q = decidePool(
+      input(3, 0, { policy: pol, samples: { current: reset, previous: prev, staleAfter: () => 30_000 } }),
+    );
+    assert.equal(creates(q), 0, 'a counter reset gives no rate');
+  });
+});
+
+describe('size floors', () => {
+  test('below capacity returns to capacity without any rule firing, ignoring cooldown', () => {
+    const p = decidePool(input(2, 0.5, { clocks: { lastScaleUpAt: T0 } }));
+    assert.equal(p.decision, 'restore');
+    assert.equal(creates(p), 1);
+    assert.equal(p.clocks.lastScaleUpAt, T0, 'restoring does not restart the cooldown');
+  });
+
+  test('below min is restored at once', () => {
+    const p = decidePool(input(1, 0.5));
+    assert.equal(creates(p), 2);
+    assert.ok(p.reasons.some((r) => r.code === 'below-min'));
+  });
+
+  test('max is never exceeded, counting nodes still leaving', () => {
+    const i = input(4, 0.95, {
+      policy: policy({ scaleUp: { cooldown: 0, rules: [upRule({ step: { nodes: 3 } } as never)] } }),
+    });
+    const leaving = node('n9', 'deleting');
+    const p = decidePool({ ...i, nodes: [...i.nodes, leaving] });
+    assert.equal(creates(p), 0, '4 staying + 1 deleting = max 5');
+  });
+});
+
+describe('scale-down', () => {
+  const quiet = (over = {}) => input(5, 0.1, over);
+
+  test('all rules agree, period passed: one node, the least busy, with the lock', () => {
+    const p = decidePool(input(5, [0.2, 0.1, 0.25, 0.05, 0.2]));
+    assert.equal(p.decision, 'scale-down');
+    assert.equal(p.needsLock, true);
+    assert.deepEqual(removes(p), [{ kind: 'remove', nodeId: 'n4', cause: 'scale-down' }]);
+    assert.equal(p.clocks.lastScaleDownAt, T0);
+  });
+
+  test('never below capacity', () => {
+    const p = decidePool(input(3, 0.0));
+    assert.equal(removes(p).length, 0);
+    assert.equal(p.decision, 'steady');
+  });
+
+  test('the scale-down period holds', () => {
+    const p = decidePool(quiet({ clocks: { lastScaleDownAt: T0 - 100_000 } }));
+    assert.equal(removes(p).length, 0);
+    assert.equal(p.reasons.find((r) => r.code === 'cooldown')?.cooldownRemainingMs, 100_000);
+  });
+
+  test('one rule disagreeing holds', () => {
+    const pol = policy({
+      scaleDown: {
+        period: 0,
+        lockAttemptPeriod: 0,
+        rules: [downRule(), downRule({ metric: 'nodes:peers' })],
+      },
+    });
+    const i = quiet({ policy: pol });
+    const p = decidePool({
+      ...i,
+      samples: {
+        ...i.samples,
+        current: [...i.samples.current, ...samples({ n1: 9, n2: 9, n3: 9, n4: 9, n5: 9 }, T0, 'nodes:peers')],
+      },
+    });
+    assert.equal(removes(p).length, 0);
+  });
+
+  test('a node not reporting holds the scale-down', () => {
+    const i = quiet();
+    const p = decidePool({ ...i, samples: { ...i.samples, current: i.samples.current.slice(1) } });
+    assert.equal(removes(p).length, 0);
+    assert.ok(p.reasons.some((r) => /every ready node must report/.test(r.text)));
+  });
+
+  test('one at a time: no scale-down while a node joins or leaves', () => {
+    const i = quiet();
+    const p = decidePool({
+      ...i,
+      nodes: [...i.nodes, node('n6', 'syncing', { joinStartedAt: T0 - 1_000 })],
+      probes: new Map([...i.probes, ['n6', SYNCING]]),
+    });
+    assert.equal(removes(p).length, 0, JSON.stringify(p.reasons));
+    assert.ok(p.reasons.some((r) => r.code === 'one-at-a-time'));
+  });
+
+  test('the validator keeps at least min connected sentries', () => {
+    const p = decidePool(quiet({ connectedToUpstream: new Set(['n1', 'n2']) }));
+    assert.equal(removes(p).length, 1, 'removing an unconnected node is fine');
+    const connected = new Set(['n1', 'n2', 'n3', 'n4', 'n5'].slice(0, 2));
+    const q = decidePool(input(5, [0.2, 0.05, 0.2, 0.2, 0.2], { connectedToUpstream: connected }));
+    assert.equal(removes(q).length, 0, 'n2 is least busy, connected, and 1 < min 2 would remain');
+    assert.ok(q.reasons.some((r) => r.code === 'upstream-min'));
+  });
+
+  test('newest and oldest selection', () => {
+    const newest = decidePool(quiet({ policy: policy({ scaleIn: { select: 'newest' } }) }));
+    assert.equal(removes(newest)[0]?.nodeId, 'n5');
+    const oldest = decidePool(quiet({ policy: policy({ scaleIn: { select: 'oldest' } }) }));
+    assert.equal(removes(oldest)[0]?.nodeId, 'n1');
+  });
+
+  test('missing metrics never scale down', () => {
+    const p = decidePool(quiet({ samples: { current: [], staleAfter: () => 30_000 } }));
+    assert.equal(removes(p).length, 0);
+  });
+});
+
+describe('health', () => {
+  test('fail marker: +5 per failed check, −1 per passed, never below 0', () => {
+    const i = input(3, 0.5);
+    const p = decidePool({
+      ...i,
+      probes: new Map([...i.probes, ['n1', DOWN]]),
+      nodes: i.nodes.map((n) => ({ ...n, failMarker: n.id === 'n2' ? 3 : 0 })),
+    });
+    const u = new Map(p.nodeUpdates.map((x) => [x.id, x.failMarker]));
+    assert.equal(u.get('n1'), 5);
+    assert.equal(u.get('n2'), 2);
+    assert.equal(u.has('n3'), false, 'unchanged at 0');
+  });
+
+  test('checks run only every checkInterval', () => {
+    const i = input(3, 0.5, { clocks: { lastHealthCheckAt: T0 - 5_000 } });
+    const p = decidePool({ ...i, probes: new Map([...i.probes, ['n1', DOWN]]) });
+    assert.equal(p.nodeUpdates.find((u) => u.id === 'n1')?.failMarker ?? 0, 0);
+  });
+
+  test('past failTolerance the node is removed and replaced within max', () => {
+    const i = input(3, 0.5);
+    const nodes = i.nodes.map((n) => (n.id === 'n1' ? { ...n, failMarker: 20 } : n));
+    const p = decidePool({ ...i, nodes, probes: new Map([...i.probes, ['n1', DOWN]]) });
+    assert.equal(p.decision, 'replace');
+    assert.deepEqual(removes(p), [{ kind: 'remove', nodeId: 'n1', cause: 'failed-health' }]);
+    assert.equal(creates(p), 1);
+  });
+
+  test('a join past its timeout retries, then after joinRetries is deleted with an alert', () => {
+    const late = node('n4', 'syncing', { joinStartedAt: T0 - 700_000, createdAt: T0 - 700_000 });
+    const i = input(3, 0.5);
+    const retry = decidePool({
+      ...i,
+      nodes: [...i.nodes, late],
+      probes: new Map([...i.probes, ['n4', SYNCING]]),
+    });
+    assert.deepEqual(retry.actions[0], { kind: 'rejoin', nodeId: 'n4', attempt: 1 });
+    const last = { ...late, joinAttempts: 2 };
+    const gone = decidePool({
+      ...i,
+      nodes: [...i.nodes, last],
+      probes: new Map([...i.probes, ['n4', SYNCING]]),
+    });
+    assert.deepEqual(removes(gone), [{ kind: 'remove', nodeId: 'n4', cause: 'join-exhausted' }]);
+    assert.equal(gone.alerts.length, 1);
+    assert.equal(gone.alerts[0]!.severity, 'critical');
+  });
+
+  test('only ready nodes count as capacity; a ready node that falls behind stops counting', () => {
+    const i = input(3, 0.5);
+    const p = decidePool({ ...i, probes: new Map([...i.probes, ['n3', SYNCING]]) });
+    assert.equal(p.ready, 2);
+    assert.equal(p.nodeUpdates.find((u) => u.id === 'n3')?.state, 'syncing');
+  });
+});
+
+describe('validator pools', () => {
+  const validator = policy({
+    name: 'validator',
+    role: 'validator',
+    size: undefined,
+    scaleUp: { cooldown: 0, rules: [] },
+    scaleDown: { period: 0, lockAttemptPeriod: 0, rules: [] },
+  });
+
+  test('created once, never again', () => {
+    const first = decidePool({ ...input(0, 0), policy: validator, everHadNode: false });
+    assert.deepEqual(first.actions, [{ kind: 'create', count: 1, cause: 'bootstrap' }]);
+    const again = decidePool({ ...input(0, 0), policy: validator, everHadNode: true });
+    assert.equal(again.actions.length, 0);
+  });
+
+  test('never replaced, even failing every check', () => {
+    const i = input(1, 0);
+    const nodes = i.nodes.map((n) => ({ ...n, failMarker: 100 }));
+    const p = decidePool({
+      ...i,
+      nodes,
+      policy: validator,
+      everHadNode: true,
+      probes: new Map([['n1', DOWN]]),
+    });
+    assert.equal(p.actions.length, 0);
+    assert.ok(p.reasons.some((r) => r.code === 'validator-never-scaled'));
+  });
+});
+
+test('paused pools act on nothing', () => {
+  const p = decidePool(input(1, 0.99, { paused: true }));
+  assert.equal(p.actions.length, 0);
+  assert.equal(p.decision, 'hold');
+});
+
+test('a ready probe makes a joining node ready and stamps readyAt', () => {
+  const i = input(3, 0.5);
+  const joining = node('n4', 'syncing');
+  const p = decidePool({ ...i, nodes: [...i.nodes, joining], probes: new Map([...i.probes, ['n4', READY]]) });
+  const u = p.nodeUpdates.find((x) => x.id === 'n4')!;
+  assert.equal(u.state, 'ready');
+  assert.equal(u.readyAt, T0);
+});

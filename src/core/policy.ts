@@ -1,0 +1,79 @@
+// The policy the core decides with: what a pool's config means once validated. Durations
+// are milliseconds. The config module produces values of exactly these shapes.
+
+import type { Aggregate, Comparator, PoolRole, ScaleInSelect } from './types.ts';
+
+/** How many nodes a threshold rule adds or removes when it fires. */
+export type Step = { readonly nodes: number } | { readonly percent: number };
+
+/** `metric COMPARATOR threshold`: fires when true. */
+export interface ThresholdRule {
+  readonly kind: 'threshold';
+  /** `source:expression`, e.g. `nodes:cometbft_p2p_peers`. */
+  readonly metric: string;
+  readonly aggregate: Aggregate;
+  readonly comparator: Comparator;
+  readonly threshold: number;
+  /** Default 1 node. */
+  readonly step: Step;
+  /** Use the per-second rate of a counter instead of its value. Default false. */
+  readonly rate: boolean;
+}
+
+/** Target tracking: desired = ceil(current × value / target), outside a dead band of ±tolerance. */
+export interface TargetRule {
+  readonly kind: 'target';
+  readonly metric: string;
+  readonly aggregate: Aggregate;
+  readonly target: number;
+  /** Dead band as a fraction of the target. Default 0.1. */
+  readonly tolerance: number;
+  readonly rate: boolean;
+}
+
+export type ScaleRule = ThresholdRule | TargetRule;
+
+export interface SizePolicy {
+  /** Floor that health replacement restores. */
+  readonly min: number;
+  /** Size the pool returns to when load is low; metric-driven scale-down never goes below it. */
+  readonly capacity: number;
+  /** Never exceeded, not even during replacement. */
+  readonly max: number;
+}
+
+export interface HealthPolicy {
+  /** Time between health checks, ms. Default 10s. */
+  readonly checkInterval: number;
+  /** A node whose fail marker exceeds this is replaced. Each failed check adds 5, each success takes 1. Default 20. */
+  readonly failTolerance: number;
+  /** Failed joins before a node is deleted and an alert raised. Default 10. */
+  readonly joinRetries: number;
+  /** Longest a provision-to-ready cycle may take, ms. Default 10m. */
+  readonly joinTimeout: number;
+}
+
+export interface PoolPolicy {
+  readonly name: string;
+  readonly role: PoolRole;
+  /** Absent for validator pools, which are never scaled. */
+  readonly size?: SizePolicy | undefined;
+  readonly scaleUp: {
+    /** Minimum time between scale-ups, ms. Default 240s. */
+    readonly cooldown: number;
+    readonly rules: readonly ScaleRule[];
+  };
+  readonly scaleDown: {
+    /** Minimum time between scale-downs, ms. Default 200s. */
+    readonly period: number;
+    /** Minimum time between two attempts to take the scale-down lock, ms. Default 10s. */
+    readonly lockAttemptPeriod: number;
+    readonly rules: readonly ScaleRule[];
+  };
+  readonly health: HealthPolicy;
+  readonly scaleIn: {
+    readonly select: ScaleInSelect;
+    /** Metric that says how busy a node is (higher = busier); default: the first scale-up rule's. */
+    readonly busyMetric?: string | undefined;
+  };
+}

@@ -1,0 +1,512 @@
+// Parser for the Prometheus text exposition format 0.0.4, the body a node's /metrics serves.
+// Built for scrape loops: one pass over the text, no regex per line, and unwanted names skipped early.
+
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
+
+const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+export interface ParsedSample {
+  readonly name: string;
+  /** Label values are unescaped. Samples without labels share one frozen empty object. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** May be NaN or ±Infinity: the format allows them and a parser must not judge. */
+  readonly value: number;
+  /** The optional exposition timestamp, ms since the epoch. */
+  readonly timestampMs?: number | undefined;
+}
+
+/** A malformed line. Lines are numbered from 1, counting every `\n` in the body. */
+export interface ParseError {
+  readonly line: number;
+  readonly message: string;
+}
+
+export interface ParseOptions {
+  /**
+   * Keep only samples with these exact names (e.g. `x_bucket`, not the family `x`). Lines of
+   * other metrics are dropped after reading their name, unchecked: a malformed line of a metric
+   * nobody asked for is not reported.
+   */
+  readonly names?: Iterable<string> | undefined;
+  /** Errors recorded in `errors` at most (the rest are only counted in `errorCount`). Default 100. */
+  readonly maxErrors?: number | undefined;
+}
+
+export interface ParseResult {
+  readonly samples: ParsedSample[];
+  /** The first `maxErrors` malformed lines. A malformed line never stops the parse. */
+  readonly errors: ParseError[];
+  /** All malformed lines, recorded or not. */
+  readonly errorCount: number;
+  /** `# TYPE` per metric family (with `names`, only the families of wanted names). */
+  readonly types: Map<string, MetricType>;
+  /** `# HELP` per metric family, unescaped (with `names`, only the families of wanted names). */
+  readonly help: Map<string, string>;
+}
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+// Character classes, indexed by char code < 128.
+const NAME_START = 1; // [a-zA-Z_:]
+const NAME_CHAR = 2; // [a-zA-Z0-9_:]
+const LABEL_START = 4; // [a-zA-Z_]
+const LABEL_CHAR = 8; // [a-zA-Z0-9_]
+const NUMBER_CHAR = 16; // [0-9.eE+-]
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  const letter = /[a-zA-Z]/.test(ch);
+  const digit = /[0-9]/.test(ch);
+  if (letter || ch === '_' || ch === ':') CLASS[c]! |= NAME_START | NAME_CHAR;
+  if (digit) CLASS[c]! |= NAME_CHAR | LABEL_CHAR | NUMBER_CHAR;
+  if (letter || ch === '_') CLASS[c]! |= LABEL_START | LABEL_CHAR;
+  if ('.eE+-'.includes(ch)) CLASS[c]! |= NUMBER_CHAR;
+}
+
+const SPACE = 32;
+const TAB = 9;
+const CR = 13;
+const HASH = 35;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const COMMA = 44;
+const EQUALS = 61;
+
+function classOf(c: number): number {
+  return c < 128 ? CLASS[c]! : 0;
+}
+
+/** Parses a float the way Go's strconv.ParseFloat (and so Prometheus) reads one, or NaN-free undefined. */
+function parseFloatToken(token: string): number | undefined {
+  let plain = true;
+  for (let k = 0; k < token.length; k++) {
+    if ((classOf(token.charCodeAt(k)) & NUMBER_CHAR) === 0) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    const n = Number(token);
+    return Number.isNaN(n) ? undefined : n;
+  }
+  switch (token.toLowerCase()) {
+    case 'nan':
+      return Number.NaN;
+    case 'inf':
+    case '+inf':
+    case 'infinity':
+    case '+infinity':
+      return Number.POSITIVE_INFINITY;
+    case '-inf':
+    case '-infinity':
+      return Number.NEGATIVE_INFINITY;
+    default:
+      return undefined;
+  }
+}
+
+function parseTimestampToken(token: string): number | undefined {
+  let k = token.charCodeAt(0) === 45 || token.charCodeAt(0) === 43 ? 1 : 0;
+  if (k === token.length) return undefined;
+  for (; k < token.length; k++) {
+    const c = token.charCodeAt(k);
+    if (c < 48 || c > 57) return undefined;
+  }
+  const n = Number(token);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The family a sample name belongs to, so `# TYPE x histogram` is kept when `x_bucket` is wanted. */
+function familiesOf(names: Iterable<string>): Set<string> {
+  const families = new Set<string>();
+  for (const name of names) {
+    families.add(name);
+    for (const suffix of ['_bucket', '_sum', '_count', '_total', '_created', '_info']) {
+      if (name.endsWith(suffix)) families.add(name.slice(0, -suffix.length));
+    }
+  }
+  return families;
+}
+
+/**
+ * Incremental parser: feed the body in chunks as it arrives (`push`), then `end()`. A line split
+ * across chunks is carried over. `parsePrometheusText` is the one-shot form.
+ */
+export class PrometheusTextParser {
+  readonly #wanted: ReadonlySet<string> | undefined;
+  readonly #wantedFamilies: ReadonlySet<string> | undefined;
+  readonly #maxErrors: number;
+  readonly #samples: ParsedSample[] = [];
+  readonly #errors: ParseError[] = [];
+  readonly #types = new Map<string, MetricType>();
+  readonly #help = new Map<string, string>();
+  #errorCount = 0;
+  #line = 0;
+  #pending = '';
+  #ended = false;
+  // Per chunk: where the next backslash is, so a label value is scanned for escapes only when
+  // one can be inside it, without rescanning the rest of the body for every value.
+  #nextBackslash = -1;
+  // Names repeat on consecutive lines (a family's series are grouped); reusing the previous
+  // string avoids an allocation and a hash per line.
+  #lastName = '';
+  #lastNameWanted = false;
+  // Set by #parseLabels: the labels read, or undefined after a malformed label set.
+  #labels: Record<string, string> | undefined;
+  // The previous line's label names and values by position: consecutive series of a family
+  // mostly repeat them, and a reused string needs no allocation or interning as a property key.
+  readonly #labelNames: string[] = [];
+  readonly #labelValues: string[] = [];
+
+  constructor(options: ParseOptions = {}) {
+    if (options.names !== undefined) {
+      this.#wanted = new Set(options.names);
+      this.#wantedFamilies = familiesOf(this.#wanted);
+    }
+    this.#maxErrors = options.maxErrors ?? 100;
+  }
+
+  push(chunk: string): void {
+    if (this.#ended) throw new Error('PrometheusTextParser: push() after end()');
+    let text: string;
+    if (this.#pending === '') {
+      text = chunk;
+    } else {
+      // No newline yet: keep accumulating without rescanning what is pending.
+      if (chunk.indexOf('\n') < 0) {
+        this.#pending += chunk;
+        return;
+      }
+      text = this.#pending + chunk;
+    }
+    this.#nextBackslash = -1;
+    let pos = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', pos);
+      if (nl < 0) break;
+      this.#parseLine(text, pos, nl);
+      pos = nl + 1;
+    }
+    this.#pending = pos === 0 ? text : text.slice(pos);
+  }
+
+  end(): ParseResult {
+    if (!this.#ended) {
+      this.#ended = true;
+      // The format wants a final newline; a body without one is still read to its last byte.
+      if (this.#pending !== '') {
+        const text = this.#pending;
+        this.#pending = '';
+        this.#nextBackslash = -1;
+        this.#parseLine(text, 0, text.length);
+      }
+    }
+    return {
+      samples: this.#samples,
+      errors: this.#errors,
+      errorCount: this.#errorCount,
+      types: this.#types,
+      help: this.#help,
+    };
+  }
+
+  #error(message: string): void {
+    this.#errorCount++;
+    if (this.#errors.length < this.#maxErrors) this.#errors.push({ line: this.#line, message });
+  }
+
+  #parseLine(text: string, start: number, lineEnd: number): void {
+    this.#line++;
+    let end = lineEnd;
+    if (end > start && text.charCodeAt(end - 1) === CR) end--;
+    let i = start;
+    let c = 0;
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    if (i === end) return;
+    if (c === HASH) {
+      this.#parseComment(text, i + 1, end);
+      return;
+    }
+
+    const nameStart = i;
+    if ((classOf(c) & NAME_START) === 0) {
+      this.#error(`expected a metric name, found ${JSON.stringify(text.slice(i, Math.min(end, i + 20)))}`);
+      return;
+    }
+    // Scan the name and compare it with the previous one in the same pass.
+    const last = this.#lastName;
+    let same = c === last.charCodeAt(0);
+    i++;
+    while (i < end) {
+      c = text.charCodeAt(i);
+      if ((classOf(c) & NAME_CHAR) === 0) break;
+      if (same && c !== last.charCodeAt(i - nameStart)) same = false;
+      i++;
+    }
+    let name: string;
+    if (same && i - nameStart === last.length) {
+      if (!this.#lastNameWanted) return;
+      name = last;
+    } else {
+      name = text.slice(nameStart, i);
+      this.#lastName = name;
+      this.#lastNameWanted = this.#wanted === undefined || this.#wanted.has(name);
+      if (!this.#lastNameWanted) return;
+    }
+
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    let labels = NO_LABELS;
+    if (i < end && c === OPEN_BRACE) {
+      i = this.#parseLabels(text, i + 1, end, name);
+      if (this.#labels === undefined) return;
+      labels = this.#labels;
+      if (i >= end || ((c = text.charCodeAt(i)) !== SPACE && c !== TAB)) {
+        this.#error(i >= end ? `${name}: no value` : `${name}: expected a space before the value`);
+        return;
+      }
+    } else if (i === end) {
+      this.#error(`${name}: no value`);
+      return;
+    } else if (i === nameStart + name.length) {
+      this.#error(`${name}: unexpected ${JSON.stringify(text[i])} after the metric name`);
+      return;
+    }
+
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    const valueStart = i;
+    // Counters and many gauges are plain integers: read those digits directly, exactly (up to
+    // 15 digits a double holds every integer), and leave everything else to parseFloatToken.
+    let integer = 0;
+    let digits = 0;
+    while (i < end && (c = text.charCodeAt(i)) >= 48 && c <= 57) {
+      integer = integer * 10 + (c - 48);
+      i++;
+      digits++;
+    }
+    let value: number | undefined;
+    if (digits > 0 && digits <= 15 && (i === end || c === SPACE || c === TAB)) {
+      value = integer;
+    } else {
+      while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+      const valueToken = text.slice(valueStart, i);
+      value = parseFloatToken(valueToken);
+      if (value === undefined) {
+        this.#error(`${name}: ${JSON.stringify(valueToken)} is not a number`);
+        return;
+      }
+    }
+
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    let timestampMs: number | undefined;
+    if (i < end) {
+      const tsStart = i;
+      while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+      const tsToken = text.slice(tsStart, i);
+      timestampMs = parseTimestampToken(tsToken);
+      if (timestampMs === undefined) {
+        this.#error(`${name}: timestamp ${JSON.stringify(tsToken)} is not an integer of milliseconds`);
+        return;
+      }
+      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      if (i < end) {
+        this.#error(`${name}: unexpected text after the timestamp`);
+        return;
+      }
+    }
+    this.#samples.push({ name, labels, value, timestampMs });
+  }
+
+  /** Reads `label="value",...}` from just after `{`; sets #labels (undefined on error). */
+  #parseLabels(text: string, from: number, end: number, name: string): number {
+    this.#labels = undefined;
+    let labels: Record<string, string> | undefined;
+    let i = from;
+    let c = 0;
+    let count = 0;
+    for (;;) {
+      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      if (i >= end) {
+        this.#error(`${name}: label set has no closing }`);
+        return i;
+      }
+      if (c === CLOSE_BRACE) {
+        i++;
+        break;
+      }
+      const labelStart = i;
+      if ((classOf(c) & LABEL_START) === 0) {
+        this.#error(`${name}: expected a label name or }, found ${JSON.stringify(text[i])}`);
+        return i;
+      }
+      const slot = count++;
+      let label = this.#labelNames[slot] ?? '';
+      let same = c === label.charCodeAt(0);
+      i++;
+      while (i < end) {
+        c = text.charCodeAt(i);
+        if ((classOf(c) & LABEL_CHAR) === 0) break;
+        if (same && c !== label.charCodeAt(i - labelStart)) same = false;
+        i++;
+      }
+      if (!same || label.length !== i - labelStart) {
+        label = text.slice(labelStart, i);
+        this.#labelNames[slot] = label;
+      }
+      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      if (i >= end || c !== EQUALS) {
+        this.#error(`${name}: expected = after label ${label}`);
+        return i;
+      }
+      i++;
+      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      if (i >= end || c !== QUOTE) {
+        this.#error(`${name}: the value of label ${label} must be in double quotes`);
+        return i;
+      }
+      i++;
+      const close = text.indexOf('"', i);
+      if (close < 0 || close >= end) {
+        this.#error(`${name}: unterminated value for label ${label}`);
+        return end;
+      }
+      if (this.#nextBackslash < i) {
+        const b = text.indexOf('\\', i);
+        this.#nextBackslash = b < 0 ? Number.POSITIVE_INFINITY : b;
+      }
+      let value: string;
+      if (this.#nextBackslash > close) {
+        value = text.slice(i, close);
+        i = close + 1;
+      } else {
+        const unescaped = this.#readEscapedValue(text, i, end, name, label);
+        if (unescaped === undefined) return i;
+        value = unescaped.value;
+        i = unescaped.next;
+      }
+      if (labels === undefined) labels = {};
+      else if (Object.hasOwn(labels, label)) {
+        this.#error(`${name}: label ${label} appears twice`);
+        return i;
+      }
+      if (label === '__proto__') Object.defineProperty(labels, label, { value, enumerable: true, writable: true });
+      else labels[label] = value;
+      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      if (i < end && c === COMMA) {
+        i++;
+      } else if (i < end && c === CLOSE_BRACE) {
+        i++;
+        break;
+      } else {
+        this.#error(`${name}: expected , or } after label ${label}`);
+        return i;
+      }
+    }
+    this.#labels = labels ?? (NO_LABELS as Record<string, string>);
+    return i;
+  }
+
+  #readEscapedValue(
+    text: string,
+    from: number,
+    end: number,
+    name: string,
+    label: string,
+  ): { value: string; next: number } | undefined {
+    let value = '';
+    let runStart = from;
+    let i = from;
+    while (i < end) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) return { value: value + text.slice(runStart, i), next: i + 1 };
+      if (c === BACKSLASH) {
+        const next = i + 1 < end ? text.charCodeAt(i + 1) : -1;
+        let replacement: string;
+        if (next === BACKSLASH) replacement = '\\';
+        else if (next === QUOTE) replacement = '"';
+        else if (next === 110 /* n */) replacement = '\n';
+        else {
+          this.#error(`${name}: label ${label} has an invalid escape \\${next < 0 ? '' : String.fromCharCode(next)}`);
+          return undefined;
+        }
+        value += text.slice(runStart, i) + replacement;
+        i += 2;
+        runStart = i;
+      } else i++;
+    }
+    this.#error(`${name}: unterminated value for label ${label}`);
+    return undefined;
+  }
+
+  /** `# HELP name text`, `# TYPE name type`, or any other comment (ignored). */
+  #parseComment(text: string, from: number, end: number): void {
+    let i = from;
+    let c = 0;
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    const keywordStart = i;
+    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    const keywordLength = i - keywordStart;
+    if (keywordLength !== 4) return;
+    const isHelp = text.startsWith('HELP', keywordStart);
+    if (!isHelp && !text.startsWith('TYPE', keywordStart)) return;
+    const keyword = isHelp ? 'HELP' : 'TYPE';
+
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    const nameStart = i;
+    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    const name = text.slice(nameStart, i);
+    if (this.#wantedFamilies !== undefined && !this.#wantedFamilies.has(name)) return;
+    if (!isMetricName(name)) {
+      this.#error(`# ${keyword}: ${JSON.stringify(name)} is not a metric name`);
+      return;
+    }
+
+    if (isHelp) {
+      // One separator after the name; the rest of the line, spaces included, is the doc string.
+      if (i < end) i++;
+      if (this.#help.has(name)) {
+        this.#error(`# HELP ${name} appears twice`);
+        return;
+      }
+      this.#help.set(name, unescapeHelp(text.slice(i, end)));
+      return;
+    }
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    const typeStart = i;
+    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    const type = text.slice(typeStart, i);
+    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    if (!METRIC_TYPES.has(type) || i < end) {
+      this.#error(`# TYPE ${name}: ${JSON.stringify(text.slice(typeStart, end))} is not one of ${[...METRIC_TYPES].join(', ')}`);
+      return;
+    }
+    if (this.#types.has(name)) {
+      this.#error(`# TYPE ${name} appears twice`);
+      return;
+    }
+    this.#types.set(name, type as MetricType);
+  }
+}
+
+function isMetricName(name: string): boolean {
+  if (name.length === 0 || (classOf(name.charCodeAt(0)) & NAME_START) === 0) return false;
+  for (let k = 1; k < name.length; k++) if ((classOf(name.charCodeAt(k)) & NAME_CHAR) === 0) return false;
+  return true;
+}
+
+/** HELP text escapes `\\` and `\n`; any other backslash is kept as written. */
+function unescapeHelp(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\([\\n])/g, (_, ch: string) => (ch === 'n' ? '\n' : '\\'));
+}
+
+/**
+ * Parses a whole exposition body. Never throws on content: malformed lines are skipped and
+ * reported in `errors` with their line numbers, every other line is still read.
+ */
+export function parsePrometheusText(text: string, options?: ParseOptions): ParseResult {
+  const parser = new PrometheusTextParser(options);
+  parser.push(text);
+  return parser.end();
+}

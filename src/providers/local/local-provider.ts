@@ -1,0 +1,254 @@
+// The `local` provider: nodes are processes on this host, each in its own session with its
+// own ports and data dir. The process table is the source of truth: every node process
+// carries its node id, pool and creating action in its environment, so a restarted
+// controller finds exactly what is running, whoever started it.
+
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CreateRequest, Instance, Provider } from '../provider.ts';
+
+export interface LocalProviderOptions {
+  readonly name: string;
+  /** Absolute folder holding one data dir per node: <dataDir>/<pool>/<node id>. */
+  readonly dataDir: string;
+  /** Address nodes listen on. Default 127.0.0.1. */
+  readonly host?: string | undefined;
+  /** How long a node may take to exit after SIGTERM before it is killed, ms. Default 10s. */
+  readonly stopTimeoutMs?: number | undefined;
+}
+
+const ENV = {
+  dataDir: 'RAMPART_LOCAL_DATA_DIR',
+  nodeId: 'RAMPART_NODE_ID',
+  pool: 'RAMPART_POOL',
+  actionId: 'RAMPART_ACTION_ID',
+  term: 'RAMPART_TERM',
+  host: 'RAMPART_HOST',
+  ports: 'RAMPART_PORTS',
+  createdAt: 'RAMPART_CREATED_AT',
+} as const;
+
+/** Variables a node process inherits from the controller: nothing that could hold a secret. */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+export class LocalProvider implements Provider {
+  readonly kind = 'local';
+  readonly name: string;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly #stopTimeoutMs: number;
+
+  constructor(opts: LocalProviderOptions) {
+    this.name = opts.name;
+    this.dataDir = path.resolve(opts.dataDir);
+    this.host = opts.host ?? '127.0.0.1';
+    this.#stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  }
+
+  async list(): Promise<Instance[]> {
+    const found: Instance[] = [];
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    } catch (e) {
+      throw new Error(`local provider ${this.name}: cannot read /proc: ${(e as Error).message}`);
+    }
+    for (const pid of pids) {
+      const env = readEnviron(Number(pid));
+      if (!env || env[ENV.dataDir] !== this.dataDir) continue;
+      const stat = readStat(Number(pid));
+      if (!stat) continue;
+      const instance = this.#instanceFrom(Number(pid), stat, env);
+      if (instance) found.push(instance);
+    }
+    return found;
+  }
+
+  #instanceFrom(pid: number, stat: ProcStat, env: Record<string, string>): Instance | undefined {
+    const nodeId = env[ENV.nodeId];
+    const pool = env[ENV.pool];
+    const actionId = env[ENV.actionId];
+    if (!nodeId || !pool || !actionId) return undefined;
+    let ports: Record<string, number> = {};
+    try {
+      ports = JSON.parse(env[ENV.ports] ?? '{}') as Record<string, number>;
+    } catch {
+      // A process with unreadable ports is still ours: list it so it can be cleaned up.
+    }
+    return {
+      id: `${pid}:${stat.startTime}`,
+      nodeId,
+      pool,
+      actionId,
+      host: env[ENV.host] ?? this.host,
+      ports,
+      dataDir: path.join(this.dataDir, pool, nodeId),
+      running: stat.state !== 'Z' && stat.state !== 'X',
+      createdAt: Number(env[ENV.createdAt] ?? 0),
+    };
+  }
+
+  async create(req: CreateRequest): Promise<Instance> {
+    const dataDir = path.join(this.dataDir, req.pool, req.nodeId);
+    mkdirSync(dataDir, { recursive: true });
+    const taken = new Set((await this.list()).flatMap((i) => Object.values(i.ports)));
+    const ports = await freePorts(this.host, req.kind.portNames, taken);
+    const spec = req.kind.processSpec({
+      ...req.launch,
+      nodeId: req.nodeId,
+      pool: req.pool,
+      host: this.host,
+      ports,
+      dataDir,
+    });
+    const createdAt = Date.now();
+    const env: Record<string, string> = {};
+    for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    Object.assign(env, spec.env ?? {}, {
+      [ENV.dataDir]: this.dataDir,
+      [ENV.nodeId]: req.nodeId,
+      [ENV.pool]: req.pool,
+      [ENV.actionId]: req.actionId,
+      [ENV.term]: String(req.term),
+      [ENV.host]: this.host,
+      [ENV.ports]: JSON.stringify(ports),
+      [ENV.createdAt]: String(createdAt),
+    });
+    const log = openSync(path.join(dataDir, 'node.log'), 'a');
+    try {
+      const child = spawn(spec.command, [...spec.args], {
+        cwd: dataDir,
+        env,
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', (e) =>
+          reject(
+            new Error(
+              `local provider ${this.name}: cannot start node ${req.nodeId} (${spec.command}): ${e.message}`,
+            ),
+          ),
+        );
+      });
+      child.unref();
+      const stat = readStat(pid);
+      return {
+        id: `${pid}:${stat?.startTime ?? 0}`,
+        nodeId: req.nodeId,
+        pool: req.pool,
+        actionId: req.actionId,
+        host: this.host,
+        ports,
+        dataDir,
+        running: true,
+        createdAt,
+      };
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  async destroy(instance: Instance): Promise<void> {
+    await this.stop(instance);
+    if (instance.dataDir?.startsWith(this.dataDir + path.sep))
+      rmSync(instance.dataDir, { recursive: true, force: true });
+  }
+
+  /** Stops an instance's process group: SIGTERM, then SIGKILL after the stop timeout. Keeps its data. */
+  async stop(instance: Instance): Promise<void> {
+    const [pidText, startTime] = instance.id.split(':');
+    const pid = Number(pidText);
+    const same = () => {
+      const stat = readStat(pid);
+      return (
+        stat !== undefined && String(stat.startTime) === startTime && stat.state !== 'Z' && stat.state !== 'X'
+      );
+    };
+    if (!same()) return;
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    while (same() && Date.now() < deadline) await sleep(50);
+    if (same()) {
+      signalGroup(pid, 'SIGKILL');
+      while (same()) await sleep(20);
+    }
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+interface ProcStat {
+  readonly state: string;
+  readonly startTime: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, startTime: Number(fields[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function readEnviron(pid: number): Record<string, string> | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (!raw.includes(ENV.dataDir)) return undefined;
+  const env: Record<string, string> = {};
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+async function freePorts(
+  host: string,
+  names: readonly string[],
+  taken: ReadonlySet<number>,
+): Promise<Record<string, number>> {
+  const ports: Record<string, number> = {};
+  const servers = [];
+  try {
+    for (const name of names) {
+      for (let attempt = 0; ; attempt++) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, host, () => resolve());
+        });
+        servers.push(server);
+        const port = (server.address() as { port: number }).port;
+        if (!taken.has(port) || attempt > 20) {
+          ports[name] = port;
+          break;
+        }
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+  return ports;
+}

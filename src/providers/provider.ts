@@ -1,0 +1,41 @@
+// The contract every provider implements: where nodes come from. Every instance carries
+// the id of the action that created it, so a restarted controller can reconcile intents
+// against the provider's own listing.
+
+import type { LaunchContext, NodeKind } from '../nodes/node-kind.ts';
+
+export interface Instance {
+  /** The provider's own id for the instance (a pid and start time, an instance id, ...). */
+  readonly id: string;
+  readonly nodeId: string;
+  readonly pool: string;
+  /** Id of the action that created it. */
+  readonly actionId: string;
+  readonly host: string;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly dataDir?: string | undefined;
+  readonly running: boolean;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface CreateRequest {
+  readonly nodeId: string;
+  readonly pool: string;
+  readonly actionId: string;
+  /** Leadership term of the acting controller (fencing token). */
+  readonly term: number;
+  readonly kind: NodeKind;
+  readonly launch: Omit<LaunchContext, 'host' | 'ports' | 'dataDir' | 'nodeId' | 'pool'>;
+}
+
+export interface Provider {
+  readonly name: string;
+  readonly kind: string;
+  /** Every instance this provider holds for Rampart (all pools), running or not. */
+  list(): Promise<Instance[]>;
+  /** Creates and starts an instance. The returned instance is running (not yet ready). */
+  create(req: CreateRequest): Promise<Instance>;
+  /** Stops and removes an instance and its data. Idempotent: a gone instance is not an error. */
+  destroy(instance: Instance): Promise<void>;
+}

@@ -1,0 +1,374 @@
+// The embedded store: one SQLite file through Node's built-in node:sqlite, with numbered
+// migrations. WAL mode lets `rampart status` read while the controller writes.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type {
+  ActionIntent,
+  ActionOutcome,
+  ActionRecord,
+  DecisionRecord,
+  EventRecord,
+  HistoryQuery,
+  PoolState,
+  PoolStatus,
+  Store,
+  StoredNode,
+} from './store.ts';
+import { StaleTermError } from './store.ts';
+
+/** Each entry moves the schema one version up; never edit one that has shipped. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE pools (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+   CREATE TABLE nodes (id TEXT PRIMARY KEY, pool TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX nodes_pool ON nodes (pool, state);
+   CREATE TABLE actions (
+     id TEXT PRIMARY KEY, term INTEGER NOT NULL, pool TEXT NOT NULL, kind TEXT NOT NULL, node_id TEXT,
+     cause TEXT NOT NULL, caller TEXT NOT NULL, started_at INTEGER NOT NULL, detail TEXT,
+     outcome TEXT, outcome_at INTEGER, outcome_detail TEXT);
+   CREATE INDEX actions_open ON actions (outcome) WHERE outcome IS NULL;
+   CREATE INDEX actions_pool ON actions (pool, started_at);
+   CREATE TABLE decisions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, pool TEXT NOT NULL, at INTEGER NOT NULL, term INTEGER NOT NULL,
+     decision TEXT NOT NULL, ready INTEGER NOT NULL, live INTEGER NOT NULL, desired INTEGER NOT NULL,
+     reasons TEXT NOT NULL, actions TEXT NOT NULL);
+   CREATE INDEX decisions_pool ON decisions (pool, at);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, pool TEXT, node TEXT,
+     severity TEXT NOT NULL, text TEXT NOT NULL);
+   CREATE TABLE pool_status (pool TEXT PRIMARY KEY, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('term', '0');`,
+];
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly file: string;
+  #db: DatabaseSync | undefined;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  get db(): DatabaseSync {
+    if (!this.#db) throw new Error(`store ${this.file} is not open`);
+    return this.#db;
+  }
+
+  async open(): Promise<void> {
+    if (this.file !== ':memory:') mkdirSync(path.dirname(this.file), { recursive: true });
+    const db = new DatabaseSync(this.file);
+    db.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
+    );
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    const have = row.v ?? 0;
+    if (have > MIGRATIONS.length)
+      throw new Error(
+        `store ${this.file} has schema version ${have}, newer than this Rampart knows (${MIGRATIONS.length}): upgrade Rampart`,
+      );
+    for (let v = have + 1; v <= MIGRATIONS.length; v++) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.exec(MIGRATIONS[v - 1]!);
+        db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(v, Date.now());
+        db.exec('COMMIT');
+      } catch (e) {
+        db.exec('ROLLBACK');
+        throw new Error(`store ${this.file}: migration ${v} failed: ${(e as Error).message}`);
+      }
+    }
+    this.#db = db;
+  }
+
+  async close(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+
+  /** Runs `write` in one transaction after checking the term is not stale. */
+  #fenced<T>(term: number, write: () => T): T {
+    const db = this.db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const newest = this.#term();
+      if (term < newest) throw new StaleTermError(term, newest);
+      const result = write();
+      db.exec('COMMIT');
+      return result;
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  #term(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'term'").get() as { value: string };
+    return Number(row.value);
+  }
+
+  async newTerm(holder: string): Promise<number> {
+    const db = this.db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const term = this.#term() + 1;
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'term'").run(String(term));
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('term_holder', ?)").run(holder);
+      db.exec('COMMIT');
+      return term;
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  async currentTerm(): Promise<number> {
+    return this.#term();
+  }
+
+  async getPool(name: string): Promise<PoolState | undefined> {
+    const row = this.db.prepare('SELECT body FROM pools WHERE name = ?').get(name) as
+      | { body: string }
+      | undefined;
+    return row ? (JSON.parse(row.body) as PoolState) : undefined;
+  }
+
+  async putPool(state: PoolState, term: number): Promise<void> {
+    this.#fenced(term, () =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO pools (name, body) VALUES (?, ?)')
+        .run(state.name, JSON.stringify(state)),
+    );
+  }
+
+  async listNodes(
+    opts: { pool?: string | undefined; all?: boolean | undefined } = {},
+  ): Promise<StoredNode[]> {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (opts.pool !== undefined) {
+      where.push('pool = ?');
+      params.push(opts.pool);
+    }
+    if (!opts.all) where.push("state NOT IN ('gone', 'failed')");
+    const sql = `SELECT body FROM nodes${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...params) as { body: string }[]).map(
+      (r) => JSON.parse(r.body) as StoredNode,
+    );
+  }
+
+  async getNode(id: string): Promise<StoredNode | undefined> {
+    const row = this.db.prepare('SELECT body FROM nodes WHERE id = ?').get(id) as
+      | { body: string }
+      | undefined;
+    return row ? (JSON.parse(row.body) as StoredNode) : undefined;
+  }
+
+  async putNode(node: StoredNode, term: number): Promise<void> {
+    this.#fenced(term, () =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO nodes (id, pool, state, body) VALUES (?, ?, ?, ?)')
+        .run(node.id, node.pool, node.state, JSON.stringify(node)),
+    );
+  }
+
+  async beginAction(a: ActionIntent): Promise<void> {
+    this.#fenced(a.term, () =>
+      this.db
+        .prepare(
+          'INSERT INTO actions (id, term, pool, kind, node_id, cause, caller, started_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          a.id,
+          a.term,
+          a.pool,
+          a.kind,
+          a.nodeId ?? null,
+          a.cause,
+          a.caller,
+          a.startedAt,
+          a.detail ? JSON.stringify(a.detail) : null,
+        ),
+    );
+  }
+
+  async finishAction(
+    id: string,
+    outcome: ActionOutcome,
+    detail: string | undefined,
+    term: number,
+    at: number,
+  ): Promise<void> {
+    this.#fenced(term, () => {
+      const r = this.db
+        .prepare(
+          'UPDATE actions SET outcome = ?, outcome_at = ?, outcome_detail = ? WHERE id = ? AND outcome IS NULL',
+        )
+        .run(outcome, at, detail ?? null, id);
+      if (Number(r.changes) !== 1) throw new Error(`action ${id} has no open intent to finish`);
+    });
+  }
+
+  async openActions(): Promise<ActionRecord[]> {
+    return (
+      this.db
+        .prepare('SELECT * FROM actions WHERE outcome IS NULL ORDER BY started_at, id')
+        .all() as unknown as ActionRow[]
+    ).map(actionFromRow);
+  }
+
+  async listActions(q: HistoryQuery = {}): Promise<ActionRecord[]> {
+    const { sql, params } = history('actions', 'started_at', q);
+    return (this.db.prepare(sql).all(...params) as unknown as ActionRow[]).map(actionFromRow);
+  }
+
+  async recordDecision(d: DecisionRecord): Promise<void> {
+    this.#fenced(d.term, () =>
+      this.db
+        .prepare(
+          'INSERT INTO decisions (pool, at, term, decision, ready, live, desired, reasons, actions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          d.pool,
+          d.at,
+          d.term,
+          d.decision,
+          d.ready,
+          d.live,
+          d.desired,
+          JSON.stringify(d.reasons),
+          JSON.stringify(d.actions),
+        ),
+    );
+  }
+
+  async listDecisions(q: HistoryQuery = {}): Promise<DecisionRecord[]> {
+    const { sql, params } = history('decisions', 'at', q);
+    return (this.db.prepare(sql).all(...params) as unknown as DecisionRow[]).map((r) => ({
+      id: r.id,
+      pool: r.pool,
+      at: r.at,
+      term: r.term,
+      decision: r.decision,
+      ready: r.ready,
+      live: r.live,
+      desired: r.desired,
+      reasons: JSON.parse(r.reasons),
+      actions: JSON.parse(r.actions),
+    }));
+  }
+
+  async recordEvent(e: EventRecord, term: number): Promise<void> {
+    this.#fenced(term, () =>
+      this.db
+        .prepare('INSERT INTO events (at, pool, node, severity, text) VALUES (?, ?, ?, ?, ?)')
+        .run(e.at, e.pool ?? null, e.node ?? null, e.severity, e.text),
+    );
+  }
+
+  async listEvents(q: HistoryQuery = {}): Promise<EventRecord[]> {
+    const { sql, params } = history('events', 'at', q);
+    return (
+      this.db.prepare(sql).all(...params) as unknown as (EventRecord & {
+        pool: string | null;
+        node: string | null;
+      })[]
+    ).map((r) => ({
+      id: r.id,
+      at: r.at,
+      pool: r.pool ?? undefined,
+      node: r.node ?? undefined,
+      severity: r.severity,
+      text: r.text,
+    }));
+  }
+
+  async putPoolStatus(s: PoolStatus): Promise<void> {
+    this.#fenced(s.term, () =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO pool_status (pool, at, term, body) VALUES (?, ?, ?, ?)')
+        .run(s.pool, s.at, s.term, JSON.stringify(s.body)),
+    );
+  }
+
+  async listPoolStatus(): Promise<PoolStatus[]> {
+    return (
+      this.db.prepare('SELECT * FROM pool_status ORDER BY pool').all() as unknown as {
+        pool: string;
+        at: number;
+        term: number;
+        body: string;
+      }[]
+    ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
+  }
+}
+
+interface ActionRow {
+  id: string;
+  term: number;
+  pool: string;
+  kind: ActionRecord['kind'];
+  node_id: string | null;
+  cause: string;
+  caller: string;
+  started_at: number;
+  detail: string | null;
+  outcome: ActionOutcome | null;
+  outcome_at: number | null;
+  outcome_detail: string | null;
+}
+
+interface DecisionRow {
+  id: number;
+  pool: string;
+  at: number;
+  term: number;
+  decision: string;
+  ready: number;
+  live: number;
+  desired: number;
+  reasons: string;
+  actions: string;
+}
+
+function actionFromRow(r: ActionRow): ActionRecord {
+  return {
+    id: r.id,
+    term: r.term,
+    pool: r.pool,
+    kind: r.kind,
+    nodeId: r.node_id ?? undefined,
+    cause: r.cause,
+    caller: r.caller,
+    startedAt: r.started_at,
+    detail: r.detail ? JSON.parse(r.detail) : undefined,
+    outcome: r.outcome ?? undefined,
+    outcomeAt: r.outcome_at ?? undefined,
+    outcomeDetail: r.outcome_detail ?? undefined,
+  };
+}
+
+/** Newest-last history over a table, filtered by pool and time, keeping the newest `limit`. */
+function history(
+  table: string,
+  timeColumn: string,
+  q: HistoryQuery,
+): { sql: string; params: SQLInputValue[] } {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  if (q.pool !== undefined) {
+    where.push('pool = ?');
+    params.push(q.pool);
+  }
+  if (q.since !== undefined) {
+    where.push(`${timeColumn} >= ?`);
+    params.push(q.since);
+  }
+  params.push(q.limit ?? 1000);
+  const inner = `SELECT *, rowid AS seq FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${timeColumn} DESC, rowid DESC LIMIT ?`;
+  return { sql: `SELECT * FROM (${inner}) ORDER BY ${timeColumn}, seq`, params };
+}

@@ -1,0 +1,140 @@
+// The contract of Rampart's own state: pools and their clocks, nodes, actions (intent
+// before, outcome after), decisions with reasons, events. Every write carries the writer's
+// leadership term; a store refuses a write whose term is older than the newest it has seen.
+
+import type { PoolClocks, Reason } from '../core/decide.ts';
+import type { NodeRecord } from '../core/node-lifecycle.ts';
+
+export interface PoolState {
+  readonly name: string;
+  readonly paused: boolean;
+  readonly everHadNode: boolean;
+  readonly clocks: PoolClocks;
+}
+
+export interface StoredNode extends NodeRecord {
+  readonly provider: string;
+  /** The provider's id of the instance now running for this node, if any. */
+  readonly instanceId?: string | undefined;
+  readonly host?: string | undefined;
+  readonly ports?: Readonly<Record<string, number>> | undefined;
+  readonly dataDir?: string | undefined;
+  /** Action that created the current instance. */
+  readonly actionId: string;
+  /** Wired to its upstream (a sentry registered with its validator). */
+  readonly registered: boolean;
+  readonly updatedAt: number;
+}
+
+export type ActionKind = 'create' | 'remove' | 'rejoin' | 'register' | 'cleanup' | 'pause' | 'resume';
+
+export interface ActionIntent {
+  readonly id: string;
+  readonly term: number;
+  readonly pool: string;
+  readonly kind: ActionKind;
+  readonly nodeId?: string | undefined;
+  /** Why, in plain words (the plan's cause and reasons). */
+  readonly cause: string;
+  /** Who asked: `controller` or the operator's name for commands. */
+  readonly caller: string;
+  readonly startedAt: number;
+  readonly detail?: Readonly<Record<string, unknown>> | undefined;
+}
+
+export type ActionOutcome = 'succeeded' | 'failed' | 'adopted' | 'abandoned' | 'finished-after-restart';
+
+export interface ActionRecord extends ActionIntent {
+  readonly outcome?: ActionOutcome | undefined;
+  readonly outcomeAt?: number | undefined;
+  readonly outcomeDetail?: string | undefined;
+}
+
+export interface DecisionRecord {
+  readonly id?: number | undefined;
+  readonly pool: string;
+  readonly at: number;
+  readonly term: number;
+  readonly decision: string;
+  readonly ready: number;
+  readonly live: number;
+  readonly desired: number;
+  readonly reasons: readonly Reason[];
+  readonly actions: readonly string[];
+}
+
+export interface EventRecord {
+  readonly id?: number | undefined;
+  readonly at: number;
+  readonly pool?: string | undefined;
+  readonly node?: string | undefined;
+  readonly severity: 'info' | 'warning' | 'critical';
+  readonly text: string;
+}
+
+/** What the controller last saw of a pool, for `status` and the dashboard. */
+export interface PoolStatus {
+  readonly pool: string;
+  readonly at: number;
+  readonly term: number;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+export class StaleTermError extends Error {
+  constructor(term: number, newest: number) {
+    super(
+      `refused: leadership term ${term} is stale (term ${newest} has been seen); this controller no longer leads`,
+    );
+    this.name = 'StaleTermError';
+  }
+}
+
+export interface HistoryQuery {
+  readonly pool?: string | undefined;
+  readonly limit?: number | undefined;
+  /** Only records at or after this time, ms. */
+  readonly since?: number | undefined;
+}
+
+export interface Store {
+  readonly kind: string;
+  /** Opens, creating or migrating the schema as needed. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Takes a new leadership term, higher than every term seen before. */
+  newTerm(holder: string): Promise<number>;
+  /** The newest term this store has seen. */
+  currentTerm(): Promise<number>;
+
+  getPool(name: string): Promise<PoolState | undefined>;
+  putPool(state: PoolState, term: number): Promise<void>;
+
+  /** Nodes of a pool (or all pools) that are not gone or failed, unless `all`. */
+  listNodes(opts?: { pool?: string | undefined; all?: boolean | undefined }): Promise<StoredNode[]>;
+  getNode(id: string): Promise<StoredNode | undefined>;
+  putNode(node: StoredNode, term: number): Promise<void>;
+
+  /** Records an action's intent before it runs. */
+  beginAction(intent: ActionIntent): Promise<void>;
+  /** Records an action's outcome after it ran. */
+  finishAction(
+    id: string,
+    outcome: ActionOutcome,
+    detail: string | undefined,
+    term: number,
+    at: number,
+  ): Promise<void>;
+  /** Actions with an intent and no outcome: what a restart must reconcile. */
+  openActions(): Promise<ActionRecord[]>;
+  listActions(q?: HistoryQuery): Promise<ActionRecord[]>;
+
+  recordDecision(d: DecisionRecord): Promise<void>;
+  listDecisions(q?: HistoryQuery): Promise<DecisionRecord[]>;
+
+  recordEvent(e: EventRecord, term: number): Promise<void>;
+  listEvents(q?: HistoryQuery): Promise<EventRecord[]>;
+
+  putPoolStatus(s: PoolStatus): Promise<void>;
+  listPoolStatus(): Promise<PoolStatus[]>;
+}
