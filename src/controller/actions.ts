@@ -10,6 +10,14 @@ import type { ActionIntent, ActionKind, StoredNode } from '../store/store.ts';
 import { addressOf, type Observation, type PoolObservation } from './observe.ts';
 import type { Runtime } from './runtime.ts';
 
+/**
+ * Fault injection for the crash-safety tests: when RAMPART_CRASH_AT names this point, the
+ * process kills itself on the spot (SIGKILL: no cleanup, exactly like a power cut).
+ */
+export function crashPoint(name: string): void {
+  if (process.env.RAMPART_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+}
+
 /** A short random id: node and action ids are made of these. */
 export function shortId(): string {
   return randomBytes(4).toString('hex');
@@ -48,6 +56,7 @@ export async function runAction(
     detail: a.detail,
   };
   await rt.store.beginAction(intent);
+  crashPoint(`${a.kind}:after-intent`);
   let detail: string | undefined;
   try {
     ctx.guard();
@@ -90,6 +99,7 @@ export async function createNode(
       stateReason: `created (${cause})`,
     };
     await rt.store.putNode(record, ctx.term);
+    crashPoint('create:after-node-record');
     ctx.guard();
     let instance: Instance;
     try {
@@ -109,6 +119,7 @@ export async function createNode(
       );
       throw e;
     }
+    crashPoint('create:after-provider');
     await rt.store.putNode(withInstance(record, instance), ctx.term);
     ctx.log.info({ pool: pool.name, node: nodeId, instance: instance.id, cause }, 'node created');
     return `instance ${instance.id}`;
@@ -135,44 +146,63 @@ export async function removeNode(
   po: Pick<PoolObservation, 'upstream' | 'instances'>,
   cause: string,
 ): Promise<void> {
+  await runAction(rt, ctx, { pool: pool.name, kind: 'remove', nodeId: node.id, cause }, () =>
+    removeNodeSteps(rt, ctx, pool, node, po, cause),
+  );
+}
+
+/**
+ * The steps of a removal: drain (unwire from the upstream), delete the instance, mark the
+ * node gone. Each is idempotent, so a restart resumes an interrupted removal by running
+ * them again under the original action.
+ */
+export async function removeNodeSteps(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  node: StoredNode,
+  po: Pick<PoolObservation, 'upstream' | 'instances'>,
+  cause: string,
+): Promise<string> {
   const provider = rt.providers.get(pool.provider)!;
   const kind = rt.nodeKind(pool.name);
-  await runAction(rt, ctx, { pool: pool.name, kind: 'remove', nodeId: node.id, cause }, async () => {
-    let current: StoredNode = { ...node, state: 'draining', stateReason: cause, updatedAt: Date.now() };
-    await rt.store.putNode(current, ctx.term);
-    const address = addressOf(node, po.instances.get(node.id));
-    if (node.registered && address) {
-      for (const upstream of po.upstream) {
-        try {
-          await kind.deregister(address, upstream);
-        } catch (e) {
-          // A healthy node is never stopped while still wired; a broken one goes anyway.
-          if (cause === 'scale-down' || cause === 'above-max') {
-            await rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
-            throw new Error(
-              `could not deregister ${node.id} from ${upstream.id}: ${(e as Error).message}; kept it`,
-            );
-          }
-          ctx.log.warn(
-            { node: node.id, upstream: upstream.id },
-            `deregistration failed, removing anyway (${cause})`,
+  let current: StoredNode = { ...node, state: 'draining', stateReason: cause, updatedAt: Date.now() };
+  await rt.store.putNode(current, ctx.term);
+  const address = addressOf(node, po.instances.get(node.id));
+  if (node.registered && address) {
+    for (const upstream of po.upstream) {
+      try {
+        await kind.deregister(address, upstream);
+      } catch (e) {
+        // A healthy node is never stopped while still wired; a broken one goes anyway.
+        if (cause === 'scale-down' || cause === 'above-max') {
+          const state = node.state === 'draining' ? 'ready' : node.state;
+          await rt.store.putNode({ ...node, state, updatedAt: Date.now() }, ctx.term);
+          throw new Error(
+            `could not deregister ${node.id} from ${upstream.id}: ${(e as Error).message}; kept it`,
           );
         }
+        ctx.log.warn(
+          { node: node.id, upstream: upstream.id },
+          `deregistration failed, removing anyway (${cause})`,
+        );
       }
-      current = { ...current, registered: false };
     }
-    current = { ...current, state: 'deleting', updatedAt: Date.now() };
-    await rt.store.putNode(current, ctx.term);
-    ctx.guard();
-    const instance = po.instances.get(node.id);
-    if (instance) await provider.destroy(instance);
-    await rt.store.putNode(
-      { ...current, state: 'gone', instanceId: undefined, updatedAt: Date.now() },
-      ctx.term,
-    );
-    ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');
-    return instance ? `destroyed ${instance.id}` : 'no instance was running';
-  });
+    current = { ...current, registered: false };
+  }
+  crashPoint('remove:after-deregister');
+  current = { ...current, state: 'deleting', updatedAt: Date.now() };
+  await rt.store.putNode(current, ctx.term);
+  ctx.guard();
+  const instance = po.instances.get(node.id);
+  if (instance) await provider.destroy(instance);
+  crashPoint('remove:after-destroy');
+  await rt.store.putNode(
+    { ...current, state: 'gone', instanceId: undefined, updatedAt: Date.now() },
+    ctx.term,
+  );
+  ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');
+  return instance ? `destroyed ${instance.id}` : 'no instance was running';
 }
 
 export async function rejoinNode(

@@ -123,7 +123,13 @@ export class Controller {
 
   async #tickPool(pool: PoolConfig, po: PoolObservation, obs: Observation, ctx: ActContext): Promise<void> {
     const store = this.#rt.store;
-    const state: PoolState = (await store.getPool(pool.name)) ?? emptyPoolState(pool.name);
+    let state: PoolState = (await store.getPool(pool.name)) ?? emptyPoolState(pool.name);
+    if (!state.everHadNode) {
+      // A node that ever got an instance counts; a creation abandoned before one does not.
+      const all = await store.listNodes({ pool: pool.name, all: true });
+      if (all.some((n) => n.instanceId !== undefined || n.readyAt !== undefined))
+        state = { ...state, everHadNode: true };
+    }
     const { plan, nodes, vanished } = planPool(
       pool,
       po,
@@ -179,9 +185,9 @@ export class Controller {
         };
       }
     }
-    const everHadNode = state.everHadNode || finalPlan.actions.some((a) => a.kind === 'create');
-    if (!samePoolState(state, { ...state, clocks, everHadNode }))
-      await store.putPool({ ...state, clocks, everHadNode }, ctx.term);
+    const stored = await store.getPool(pool.name);
+    if (!stored || !samePoolState(stored, { ...state, clocks }))
+      await store.putPool({ ...state, clocks }, ctx.term);
     await this.#record(finalPlan, ctx.term);
     try {
       await this.#act(pool, finalPlan, po, byId, ctx);

@@ -47,6 +47,7 @@ export function planPool(
     paused: state.paused,
     everHadNode: state.everHadNode,
     connectedToUpstream: po.connectedToUpstream,
+    upstreamRunning: pool.node.validatorPool === undefined ? undefined : po.upstream.length > 0,
   });
   return { plan, nodes, vanished };
 }

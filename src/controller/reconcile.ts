@@ -3,7 +3,7 @@
 
 import type { Instance } from '../providers/provider.ts';
 import type { ActionRecord, StoredNode } from '../store/store.ts';
-import { type ActContext, removeNode, withInstance } from './actions.ts';
+import { type ActContext, removeNodeSteps, withInstance } from './actions.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface ReconcileReport {
@@ -76,15 +76,14 @@ export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<Re
               if (i.pool === upPool && i.running)
                 upstream.push({ id: i.nodeId, host: i.host, ports: i.ports });
           }
-          // The remove runs again from the start: every step is idempotent.
-          await removeNode(
-            rt,
-            ctx,
-            pool,
-            node,
-            { instances: byNode, upstream },
-            `${action.cause} (resumed after restart)`,
-          );
+          // The removal's steps run again under the original action: each is idempotent.
+          try {
+            await removeNodeSteps(rt, ctx, pool, node, { instances: byNode, upstream }, action.cause);
+          } catch (e) {
+            await rt.store.finishAction(action.id, 'failed', (e as Error).message, ctx.term, Date.now());
+            ctx.log.error({ action: action.id, node: node.id, err: e }, 'could not resume a removal');
+            break;
+          }
         }
         await finish(action, 'finished-after-restart', 'removal completed after restart');
         report.finished.push(action.id);

@@ -308,3 +308,10 @@ test('a ready probe makes a joining node ready and stamps readyAt', () => {
   assert.equal(u.state, 'ready');
   assert.equal(u.readyAt, T0);
 });
+
+test('nothing is created while the upstream (validator) has no running node', () => {
+  const p = decidePool(input(0, 0, { upstreamRunning: false }));
+  assert.equal(p.actions.length, 0);
+  assert.ok(p.reasons.some((r) => r.code === 'no-upstream'));
+  assert.equal(decidePool(input(0, 0, { upstreamRunning: true })).actions.length, 1);
+});

@@ -30,6 +30,11 @@ export interface DecideInput {
   readonly paused?: boolean | undefined;
   /** Whether the pool ever had a node (a validator pool is created once, never again). */
   readonly everHadNode?: boolean | undefined;
+  /**
+   * False when the pool has an upstream (a sentry pool's validator) and none of its nodes
+   * runs: a new node would have nothing to follow, so creation waits. Undefined: no upstream.
+   */
+  readonly upstreamRunning?: boolean | undefined;
   /** Ids of this pool's nodes its upstream (validator) is connected to, if it has one. */
   readonly connectedToUpstream?: ReadonlySet<string> | undefined;
 }
@@ -269,12 +274,19 @@ export function decidePool(input: DecideInput): PoolPlan {
       text: `wanted ${wanted} nodes, capped at max ${size.max}`,
       threshold: size.max,
     });
-  const toCreate = Math.max(0, Math.min(target - base, room));
+  let toCreate = Math.max(0, Math.min(target - base, room));
   if (target > base && toCreate < target - base)
     reasons.push({
       code: 'max-occupied',
       text: `${leavingNow.length} node(s) still leaving occupy slots under max ${size.max}: creating ${toCreate} now`,
     });
+  if (toCreate > 0 && input.upstreamRunning === false) {
+    reasons.push({
+      code: 'no-upstream',
+      text: `would create ${toCreate}, but no upstream node runs yet: waiting`,
+    });
+    toCreate = 0;
+  }
   if (toCreate > 0) {
     const cause: CreateCause =
       base < size.min

@@ -33,5 +33,9 @@ export interface MetricSource {
    * the given targets. Never throws for an unreachable endpoint: that is an entry in
    * `errors`, and the missing samples make the decision hold.
    */
-  collect(refs: readonly string[], targets: readonly MetricTarget[], signal?: AbortSignal): Promise<CollectResult>;
+  collect(
+    refs: readonly string[],
+    targets: readonly MetricTarget[],
+    signal?: AbortSignal,
+  ): Promise<CollectResult>;
 }

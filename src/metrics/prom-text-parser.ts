@@ -74,11 +74,47 @@ const CLOSE_BRACE = 125;
 const COMMA = 44;
 const EQUALS = 61;
 
+/**
+ * A standalone copy of a name. V8 returns longer substrings as views into the whole body; a name
+ * kept for comparison on every following line reads faster as a plain string, and a sample's name
+ * should not keep a whole body alive. Names are [a-zA-Z0-9_:], so the JSON round trip is exact.
+ */
+function compactCopy(name: string): string {
+  return JSON.parse(JSON.stringify(name)) as string;
+}
+
+/** The char code at `i`, or -1 at the end of the line. */
+function codeAt(text: string, i: number, end: number): number {
+  return i < end ? text.charCodeAt(i) : -1;
+}
+
+/** Index of the first character from `i` that is not a space or tab. */
+function skipBlanks(text: string, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c !== SPACE && c !== TAB) break;
+    i++;
+  }
+  return i;
+}
+
+/** Index of the first space or tab from `i`: the end of a token. */
+function tokenEnd(text: string, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c === SPACE || c === TAB) break;
+    i++;
+  }
+  return i;
+}
+
 function classOf(c: number): number {
   return c < 128 ? CLASS[c]! : 0;
 }
 
-/** Parses a float the way Go's strconv.ParseFloat (and so Prometheus) reads one, or NaN-free undefined. */
+/** Reads a float as Prometheus does (Go's strconv.ParseFloat, hex floats aside); undefined if it is not one. */
 function parseFloatToken(token: string): number | undefined {
   let plain = true;
   for (let k = 0; k < token.length; k++) {
@@ -155,10 +191,9 @@ export class PrometheusTextParser {
   #lastNameWanted = false;
   // Set by #parseLabels: the labels read, or undefined after a malformed label set.
   #labels: Record<string, string> | undefined;
-  // The previous line's label names and values by position: consecutive series of a family
-  // mostly repeat them, and a reused string needs no allocation or interning as a property key.
+  // The previous line's label names by position: consecutive series of a family repeat them,
+  // and a reused string needs no allocation or interning as a property key.
   readonly #labelNames: string[] = [];
-  readonly #labelValues: string[] = [];
 
   constructor(options: ParseOptions = {}) {
     if (options.names !== undefined) {
@@ -170,26 +205,30 @@ export class PrometheusTextParser {
 
   push(chunk: string): void {
     if (this.#ended) throw new Error('PrometheusTextParser: push() after end()');
-    let text: string;
-    if (this.#pending === '') {
-      text = chunk;
-    } else {
+    let pos = 0;
+    if (this.#pending !== '') {
+      const nl = chunk.indexOf('\n');
       // No newline yet: keep accumulating without rescanning what is pending.
-      if (chunk.indexOf('\n') < 0) {
+      if (nl < 0) {
         this.#pending += chunk;
         return;
       }
-      text = this.#pending + chunk;
-    }
-    this.#nextBackslash = -1;
-    let pos = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', pos);
-      if (nl < 0) break;
-      this.#parseLine(text, pos, nl);
+      // Only the split line is joined: concatenating whole chunks would make the parser read
+      // through a rope, about twice as slow as a flat string.
+      const line = this.#pending + chunk.slice(0, nl);
+      this.#pending = '';
+      this.#nextBackslash = -1;
+      this.#parseLine(line, 0, line.length);
       pos = nl + 1;
     }
-    this.#pending = pos === 0 ? text : text.slice(pos);
+    this.#nextBackslash = -1;
+    for (;;) {
+      const nl = chunk.indexOf('\n', pos);
+      if (nl < 0) break;
+      this.#parseLine(chunk, pos, nl);
+      pos = nl + 1;
+    }
+    this.#pending = pos === 0 ? chunk : chunk.slice(pos);
   }
 
   end(): ParseResult {
@@ -223,7 +262,8 @@ export class PrometheusTextParser {
     if (end > start && text.charCodeAt(end - 1) === CR) end--;
     let i = start;
     let c = 0;
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
+    c = codeAt(text, i, end);
     if (i === end) return;
     if (c === HASH) {
       this.#parseComment(text, i + 1, end);
@@ -250,19 +290,21 @@ export class PrometheusTextParser {
       if (!this.#lastNameWanted) return;
       name = last;
     } else {
-      name = text.slice(nameStart, i);
+      name = compactCopy(text.slice(nameStart, i));
       this.#lastName = name;
       this.#lastNameWanted = this.#wanted === undefined || this.#wanted.has(name);
       if (!this.#lastNameWanted) return;
     }
 
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
+    c = codeAt(text, i, end);
     let labels = NO_LABELS;
     if (i < end && c === OPEN_BRACE) {
       i = this.#parseLabels(text, i + 1, end, name);
       if (this.#labels === undefined) return;
       labels = this.#labels;
-      if (i >= end || ((c = text.charCodeAt(i)) !== SPACE && c !== TAB)) {
+      c = codeAt(text, i, end);
+      if (c !== SPACE && c !== TAB) {
         this.#error(i >= end ? `${name}: no value` : `${name}: expected a space before the value`);
         return;
       }
@@ -274,13 +316,16 @@ export class PrometheusTextParser {
       return;
     }
 
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
+    c = codeAt(text, i, end);
     const valueStart = i;
     // Counters and many gauges are plain integers: read those digits directly, exactly (up to
     // 15 digits a double holds every integer), and leave everything else to parseFloatToken.
     let integer = 0;
     let digits = 0;
-    while (i < end && (c = text.charCodeAt(i)) >= 48 && c <= 57) {
+    while (i < end) {
+      c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
       integer = integer * 10 + (c - 48);
       i++;
       digits++;
@@ -289,7 +334,7 @@ export class PrometheusTextParser {
     if (digits > 0 && digits <= 15 && (i === end || c === SPACE || c === TAB)) {
       value = integer;
     } else {
-      while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+      i = tokenEnd(text, i, end);
       const valueToken = text.slice(valueStart, i);
       value = parseFloatToken(valueToken);
       if (value === undefined) {
@@ -298,18 +343,20 @@ export class PrometheusTextParser {
       }
     }
 
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
+    c = codeAt(text, i, end);
     let timestampMs: number | undefined;
     if (i < end) {
       const tsStart = i;
-      while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+      i = tokenEnd(text, i, end);
       const tsToken = text.slice(tsStart, i);
       timestampMs = parseTimestampToken(tsToken);
       if (timestampMs === undefined) {
         this.#error(`${name}: timestamp ${JSON.stringify(tsToken)} is not an integer of milliseconds`);
         return;
       }
-      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      i = skipBlanks(text, i, end);
+      c = codeAt(text, i, end);
       if (i < end) {
         this.#error(`${name}: unexpected text after the timestamp`);
         return;
@@ -326,7 +373,8 @@ export class PrometheusTextParser {
     let c = 0;
     let count = 0;
     for (;;) {
-      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      i = skipBlanks(text, i, end);
+      c = codeAt(text, i, end);
       if (i >= end) {
         this.#error(`${name}: label set has no closing }`);
         return i;
@@ -351,16 +399,18 @@ export class PrometheusTextParser {
         i++;
       }
       if (!same || label.length !== i - labelStart) {
-        label = text.slice(labelStart, i);
+        label = compactCopy(text.slice(labelStart, i));
         this.#labelNames[slot] = label;
       }
-      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      i = skipBlanks(text, i, end);
+      c = codeAt(text, i, end);
       if (i >= end || c !== EQUALS) {
         this.#error(`${name}: expected = after label ${label}`);
         return i;
       }
       i++;
-      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      i = skipBlanks(text, i, end);
+      c = codeAt(text, i, end);
       if (i >= end || c !== QUOTE) {
         this.#error(`${name}: the value of label ${label} must be in double quotes`);
         return i;
@@ -390,9 +440,11 @@ export class PrometheusTextParser {
         this.#error(`${name}: label ${label} appears twice`);
         return i;
       }
-      if (label === '__proto__') Object.defineProperty(labels, label, { value, enumerable: true, writable: true });
+      if (label === '__proto__')
+        Object.defineProperty(labels, label, { value, enumerable: true, writable: true });
       else labels[label] = value;
-      while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+      i = skipBlanks(text, i, end);
+      c = codeAt(text, i, end);
       if (i < end && c === COMMA) {
         i++;
       } else if (i < end && c === CLOSE_BRACE) {
@@ -427,7 +479,9 @@ export class PrometheusTextParser {
         else if (next === QUOTE) replacement = '"';
         else if (next === 110 /* n */) replacement = '\n';
         else {
-          this.#error(`${name}: label ${label} has an invalid escape \\${next < 0 ? '' : String.fromCharCode(next)}`);
+          this.#error(
+            `${name}: label ${label} has an invalid escape \\${next < 0 ? '' : String.fromCharCode(next)}`,
+          );
           return undefined;
         }
         value += text.slice(runStart, i) + replacement;
@@ -441,20 +495,18 @@ export class PrometheusTextParser {
 
   /** `# HELP name text`, `# TYPE name type`, or any other comment (ignored). */
   #parseComment(text: string, from: number, end: number): void {
-    let i = from;
-    let c = 0;
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    let i = skipBlanks(text, from, end);
     const keywordStart = i;
-    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    i = tokenEnd(text, i, end);
     const keywordLength = i - keywordStart;
     if (keywordLength !== 4) return;
     const isHelp = text.startsWith('HELP', keywordStart);
     if (!isHelp && !text.startsWith('TYPE', keywordStart)) return;
     const keyword = isHelp ? 'HELP' : 'TYPE';
 
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
     const nameStart = i;
-    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    i = tokenEnd(text, i, end);
     const name = text.slice(nameStart, i);
     if (this.#wantedFamilies !== undefined && !this.#wantedFamilies.has(name)) return;
     if (!isMetricName(name)) {
@@ -472,13 +524,15 @@ export class PrometheusTextParser {
       this.#help.set(name, unescapeHelp(text.slice(i, end)));
       return;
     }
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
     const typeStart = i;
-    while (i < end && (c = text.charCodeAt(i)) !== SPACE && c !== TAB) i++;
+    i = tokenEnd(text, i, end);
     const type = text.slice(typeStart, i);
-    while (i < end && ((c = text.charCodeAt(i)) === SPACE || c === TAB)) i++;
+    i = skipBlanks(text, i, end);
     if (!METRIC_TYPES.has(type) || i < end) {
-      this.#error(`# TYPE ${name}: ${JSON.stringify(text.slice(typeStart, end))} is not one of ${[...METRIC_TYPES].join(', ')}`);
+      this.#error(
+        `# TYPE ${name}: ${JSON.stringify(text.slice(typeStart, end))} is not one of ${[...METRIC_TYPES].join(', ')}`,
+      );
       return;
     }
     if (this.#types.has(name)) {

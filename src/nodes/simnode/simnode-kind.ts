@@ -185,8 +185,9 @@ export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
       }
       const tip = ctx.tipHeight;
       let detail: string | undefined;
+      // A simnode follows its chain source the way a real node follows the public network,
+      // so it needs no registered peer to be ready; the validator's side is checked by wiring.
       if (catchingUp) detail = `catching up: height ${height}${tip === undefined ? '' : ` of ${tip}`}`;
-      else if (ctx.role !== 'validator' && peers < 1) detail = 'no peers';
       else if (tip !== undefined && tip - height > READY_MAX_LAG_BLOCKS) {
         detail = `behind: height ${height} of ${tip}`;
       }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as `npm test` runs it: installs the real servers the tests use
+# (skipped when present), then type-checks, lints and runs every test on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/testbed/install.sh
+
+echo "== type-check"
+tsc --noEmit -p .
+echo "== lint and format"
+biome check .
+echo "== tests"
+node --test --test-concurrency=2 --test-timeout=300000 \
+  "src/**/*.test.ts" "test/**/*.test.ts"

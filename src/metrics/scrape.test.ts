@@ -1,0 +1,231 @@
+// Tests of the scrape source against real HTTP servers on 127.0.0.1 serving exposition text.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
+import type { MetricTarget } from './metric-source.ts';
+import { ScrapeSource } from './scrape.ts';
+
+function cometbftText(height: number, peers: number): string {
+  return [
+    '# HELP cometbft_consensus_height Height of the chain.',
+    '# TYPE cometbft_consensus_height gauge',
+    `cometbft_consensus_height{chain_id="test-1"} ${height}`,
+    '# HELP cometbft_p2p_peers Number of peers.',
+    '# TYPE cometbft_p2p_peers gauge',
+    `cometbft_p2p_peers{chain_id="test-1"} ${peers}`,
+    '# TYPE cometbft_p2p_peer_receive_bytes_total counter',
+    'cometbft_p2p_peer_receive_bytes_total{chID="0x20",chain_id="test-1",peer_id="aaa"} 100',
+    'cometbft_p2p_peer_receive_bytes_total{chID="0x21",chain_id="test-1",peer_id="aaa"} 20',
+    'cometbft_p2p_peer_receive_bytes_total{chID="0x20",chain_id="test-1",peer_id="bbb"} 3',
+    '# TYPE cometbft_consensus_block_interval_seconds histogram',
+    'cometbft_consensus_block_interval_seconds_bucket{chain_id="test-1",le="1"} 4',
+    'cometbft_consensus_block_interval_seconds_bucket{chain_id="test-1",le="+Inf"} 9',
+    'node_time_seconds 1700000000.5 1700000000500',
+    'flaky_gauge{kind="a"} NaN',
+    'flaky_gauge{kind="b"} 2',
+    'always_nan NaN',
+    '',
+  ].join('\n');
+}
+
+const fixtures: HttpFixture[] = [];
+after(async () => {
+  await Promise.all(fixtures.map((f) => f.close()));
+});
+
+async function serve(body: string, status = 200): Promise<HttpFixture> {
+  const fixture = await startHttpFixture((_request, response) => {
+    response.writeHead(status, { 'content-type': 'text/plain; version=0.0.4' });
+    response.end(body);
+  });
+  fixtures.push(fixture);
+  return fixture;
+}
+
+function target(nodeId: string, metricsUrl: string | undefined): MetricTarget {
+  return { nodeId, host: '127.0.0.1', metricsUrl };
+}
+
+test('maps each endpoint to its node and sums the series a selector matches', async () => {
+  const a = await serve(cometbftText(100, 7));
+  const b = await serve(cometbftText(101, 9));
+  const source = new ScrapeSource({ name: 'nodes' });
+  const before = Date.now();
+  const result = await source.collect(
+    [
+      'nodes:cometbft_consensus_height',
+      'nodes:cometbft_p2p_peers{chain_id="test-1"}',
+      'nodes:cometbft_p2p_peer_receive_bytes_total',
+      'nodes:cometbft_p2p_peer_receive_bytes_total{peer_id="aaa",chID="0x21"}',
+      'nodes:cometbft_p2p_peer_receive_bytes_total{peer_id!="aaa"}',
+      'nodes:cometbft_consensus_block_interval_seconds_bucket{le="+Inf"}',
+    ],
+    [target('sentry-a', `${a.url}/metrics`), target('sentry-b', `${b.url}/metrics`)],
+  );
+  const after = Date.now();
+  assert.deepEqual(result.errors, []);
+  const value = (ref: string, node: string) =>
+    result.samples.find((s) => s.ref === ref && s.node === node)?.value;
+  assert.equal(value('nodes:cometbft_consensus_height', 'sentry-a'), 100);
+  assert.equal(value('nodes:cometbft_consensus_height', 'sentry-b'), 101);
+  assert.equal(value('nodes:cometbft_p2p_peers{chain_id="test-1"}', 'sentry-a'), 7);
+  assert.equal(value('nodes:cometbft_p2p_peers{chain_id="test-1"}', 'sentry-b'), 9);
+  assert.equal(value('nodes:cometbft_p2p_peer_receive_bytes_total', 'sentry-a'), 123);
+  assert.equal(
+    value('nodes:cometbft_p2p_peer_receive_bytes_total{peer_id="aaa",chID="0x21"}', 'sentry-a'),
+    20,
+  );
+  assert.equal(value('nodes:cometbft_p2p_peer_receive_bytes_total{peer_id!="aaa"}', 'sentry-b'), 3);
+  assert.equal(value('nodes:cometbft_consensus_block_interval_seconds_bucket{le="+Inf"}', 'sentry-a'), 9);
+  assert.equal(result.samples.length, 12);
+  for (const s of result.samples) {
+    assert.ok(s.at >= before && s.at <= after, 'without an exposition timestamp, at is the fetch time');
+  }
+});
+
+test('a sample takes the exposition timestamp when the endpoint gives one', async () => {
+  const a = await serve(cometbftText(1, 1));
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['nodes:node_time_seconds'],
+    [target('n1', a.url)],
+  );
+  assert.deepEqual(result.samples, [
+    { ref: 'nodes:node_time_seconds', node: 'n1', value: 1700000000.5, at: 1700000000500 },
+  ]);
+});
+
+test('NaN series are left out of the sum; a selector with only NaN is an error, not a sample', async () => {
+  const a = await serve(cometbftText(1, 1));
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['nodes:flaky_gauge', 'nodes:always_nan'],
+    [target('n1', a.url)],
+  );
+  assert.deepEqual(
+    result.samples.map((s) => [s.ref, s.value]),
+    [['nodes:flaky_gauge', 2]],
+  );
+  assert.equal(result.errors.length, 1);
+  assert.match(result.errors[0]!.message, /always_nan is NaN/);
+});
+
+test('an unreachable endpoint is an error entry for its node, and the others still report', async () => {
+  const a = await serve(cometbftText(5, 1));
+  const port = await closedPort();
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['nodes:cometbft_consensus_height'],
+    [target('up', a.url), target('down', `http://127.0.0.1:${port}/metrics`)],
+  );
+  assert.deepEqual(
+    result.samples.map((s) => [s.node, s.value]),
+    [['up', 5]],
+  );
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.errors[0]!.target, 'down');
+  assert.match(
+    result.errors[0]!.message,
+    new RegExp(`GET http://127\\.0\\.0\\.1:${port}/metrics failed: .*ECONNREFUSED`),
+  );
+});
+
+test('a target that does not answer in time is an error entry naming the timeout', async () => {
+  const silent = await startHttpFixture(() => {
+    // Never answers: the source must give up on its own.
+  });
+  fixtures.push(silent);
+  const result = await new ScrapeSource({ name: 'nodes', timeoutMs: 150 }).collect(
+    ['nodes:cometbft_consensus_height'],
+    [target('slow', `${silent.url}/metrics`)],
+  );
+  assert.deepEqual(result.samples, []);
+  assert.deepEqual(result.errors, [
+    { target: 'slow', message: `GET ${silent.url}/metrics timed out after 150 ms` },
+  ]);
+});
+
+test("the caller's abort signal ends the collect with errors instead of a throw", async () => {
+  const silent = await startHttpFixture(() => undefined);
+  fixtures.push(silent);
+  const controller = new AbortController();
+  const pending = new ScrapeSource({ name: 'nodes', timeoutMs: 60_000 }).collect(
+    ['nodes:x'],
+    [target('n1', `${silent.url}/a`), target('n2', `${silent.url}/b`)],
+    controller.signal,
+  );
+  setTimeout(() => controller.abort(), 50);
+  const result = await pending;
+  assert.deepEqual(result.samples, []);
+  assert.deepEqual(
+    result.errors.map((e) => [e.target, e.message]),
+    [
+      ['n1', `GET ${silent.url}/a aborted`],
+      ['n2', `GET ${silent.url}/b aborted`],
+    ],
+  );
+});
+
+test('HTTP errors, missing series and malformed lines are reported; good lines still count', async () => {
+  const broken = await serve('oops', 503);
+  const partial = await serve('good 1\ngood{bad\nunwanted lines are not checked\ngood 2\ngood abc\n');
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['nodes:good', 'nodes:missing_metric{a="b"}'],
+    [target('broken', broken.url), target('partial', partial.url)],
+  );
+  assert.deepEqual(
+    result.samples.map((s) => [s.ref, s.node, s.value]),
+    [['nodes:good', 'partial', 3]],
+  );
+  assert.deepEqual(
+    result.errors.map((e) => `${e.target}: ${e.message}`),
+    [
+      `broken: GET ${broken.url} answered HTTP 503: oops`,
+      `partial: ${partial.url}: 2 malformed lines skipped; line 2: good: expected = after label bad`,
+      `partial: ${partial.url} has no series matching missing_metric{a="b"}`,
+    ],
+  );
+});
+
+test('refs of another source or with a bad selector are errors; targets without a URL are skipped', async () => {
+  const a = await serve(cometbftText(3, 1));
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['other:cometbft_consensus_height', 'nodes:bad{label=unquoted}', 'nodes:cometbft_consensus_height'],
+    [target('with-url', a.url), target('without-url', undefined)],
+  );
+  assert.deepEqual(
+    result.samples.map((s) => s.node),
+    ['with-url'],
+  );
+  assert.equal(result.errors.length, 2);
+  assert.match(result.errors[0]!.message, /names source "other", not "nodes"/);
+  assert.match(result.errors[1]!.message, /must be in double quotes/);
+});
+
+test('no more than `concurrency` targets are fetched at once', async () => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const slow = await startHttpFixture((_request, response) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    setTimeout(() => {
+      inFlight--;
+      response.end('x 1\n');
+    }, 20);
+  });
+  fixtures.push(slow);
+  const targets = Array.from({ length: 7 }, (_, k) => target(`n${k}`, `${slow.url}/m${k}`));
+  const result = await new ScrapeSource({ name: 'nodes', concurrency: 2 }).collect(['nodes:x'], targets);
+  assert.equal(result.samples.length, 7);
+  assert.deepEqual(result.errors, []);
+  assert.equal(maxInFlight, 2);
+});
+
+test('invalid options are refused when the source is built', () => {
+  assert.throws(
+    () => new ScrapeSource({ name: 'nodes', timeoutMs: 0 }),
+    /timeoutMs must be a positive number/,
+  );
+  assert.throws(
+    () => new ScrapeSource({ name: 'nodes', concurrency: -1 }),
+    /concurrency must be a positive number/,
+  );
+});

@@ -1,0 +1,194 @@
+// The contract every Store implementation passes: the same cases for SQLite now and etcd
+// later. Each implementation's test file calls storeContract with a factory.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Store, StoredNode } from '../../src/store/store.ts';
+import { StaleTermError } from '../../src/store/store.ts';
+
+export function storedNode(id: string, over: Partial<StoredNode> = {}): StoredNode {
+  return {
+    id,
+    pool: 'sentries',
+    provider: 'laptop',
+    state: 'ready',
+    createdAt: 1000,
+    joinStartedAt: 1000,
+    joinAttempts: 0,
+    failMarker: 0,
+    actionId: 'a-1',
+    registered: false,
+    updatedAt: 1000,
+    ...over,
+  };
+}
+
+/** `open` gives a fresh, opened store; `reopen` (if the store persists) the same data again. */
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  reopen?: (s: Store) => Promise<Store>,
+): void {
+  describe(`store contract: ${name}`, () => {
+    test('terms only go up', async () => {
+      const s = await open();
+      const t1 = await s.newTerm('a');
+      const t2 = await s.newTerm('b');
+      assert.ok(t2 > t1);
+      assert.equal(await s.currentTerm(), t2);
+      await s.close();
+    });
+
+    test('a write under a stale term is refused and changes nothing', async () => {
+      const s = await open();
+      const old = await s.newTerm('a');
+      const current = await s.newTerm('b');
+      await s.putNode(storedNode('n1'), current);
+      await assert.rejects(s.putNode(storedNode('n1', { state: 'draining' }), old), StaleTermError);
+      await assert.rejects(
+        s.beginAction({
+          id: 'x',
+          term: old,
+          pool: 'p',
+          kind: 'create',
+          cause: 'c',
+          caller: 'controller',
+          startedAt: 1,
+        }),
+        StaleTermError,
+      );
+      await assert.rejects(
+        s.putPool({ name: 'p', paused: true, everHadNode: true, clocks: {} }, old),
+        StaleTermError,
+      );
+      assert.equal((await s.getNode('n1'))?.state, 'ready');
+      assert.equal((await s.openActions()).length, 0);
+      assert.equal(await s.getPool('p'), undefined);
+      await s.close();
+    });
+
+    test('nodes: live listing leaves out gone and failed unless asked', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      await s.putNode(storedNode('n1'), t);
+      await s.putNode(storedNode('n2', { state: 'gone' }), t);
+      await s.putNode(storedNode('n3', { state: 'failed', pool: 'other' }), t);
+      assert.deepEqual(
+        (await s.listNodes()).map((n) => n.id),
+        ['n1'],
+      );
+      assert.deepEqual(
+        (await s.listNodes({ all: true })).map((n) => n.id),
+        ['n1', 'n2', 'n3'],
+      );
+      assert.deepEqual(
+        (await s.listNodes({ pool: 'other', all: true })).map((n) => n.id),
+        ['n3'],
+      );
+      assert.deepEqual(await s.getNode('n1'), storedNode('n1'));
+      await s.close();
+    });
+
+    test('actions: intent before, outcome after, finished once', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      const intent = {
+        id: 'a1',
+        term: t,
+        pool: 'p',
+        kind: 'create' as const,
+        nodeId: 'n1',
+        cause: 'scale-up',
+        caller: 'controller',
+        startedAt: 5,
+        detail: { k: 1 },
+      };
+      await s.beginAction(intent);
+      assert.deepEqual(
+        (await s.openActions()).map((a) => a.id),
+        ['a1'],
+      );
+      await s.finishAction('a1', 'succeeded', 'instance 1', t, 6);
+      assert.equal((await s.openActions()).length, 0);
+      await assert.rejects(s.finishAction('a1', 'failed', undefined, t, 7));
+      const [a] = await s.listActions({ pool: 'p' });
+      assert.equal(a?.outcome, 'succeeded');
+      assert.equal(a?.outcomeDetail, 'instance 1');
+      assert.deepEqual(a?.detail, { k: 1 });
+      await assert.rejects(s.beginAction(intent), 'the same action id is never recorded twice');
+      await s.close();
+    });
+
+    test('decisions and events: oldest first, newest kept by limit, filtered by pool', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      for (let i = 0; i < 5; i++)
+        await s.recordDecision({
+          pool: i % 2 ? 'a' : 'b',
+          at: 100 + i,
+          term: t,
+          decision: 'hold',
+          ready: i,
+          live: i,
+          desired: i,
+          reasons: [{ code: 'c', text: `r${i}` }],
+          actions: [],
+        });
+      const last3 = await s.listDecisions({ limit: 3 });
+      assert.deepEqual(
+        last3.map((d) => d.at),
+        [102, 103, 104],
+      );
+      assert.deepEqual(
+        (await s.listDecisions({ pool: 'a' })).map((d) => d.at),
+        [101, 103],
+      );
+      assert.equal(last3[0]?.reasons[0]?.text, 'r2');
+      await s.recordEvent({ at: 9, pool: 'a', severity: 'critical', text: 'join failed' }, t);
+      assert.equal((await s.listEvents({ pool: 'a' }))[0]?.text, 'join failed');
+      await s.close();
+    });
+
+    test('pool state and clocks round-trip', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      const state = {
+        name: 'p',
+        paused: true,
+        everHadNode: true,
+        clocks: { lastScaleUpAt: 10, lastScaleDownAt: 20 },
+      };
+      await s.putPool(state, t);
+      assert.deepEqual(await s.getPool('p'), state);
+      await s.putPoolStatus({ pool: 'p', at: 3, term: t, body: { ready: 2 } });
+      assert.deepEqual((await s.listPoolStatus())[0]?.body, { ready: 2 });
+      await s.close();
+    });
+
+    if (reopen)
+      test('everything survives a reopen (a restarted controller continues)', async () => {
+        const s = await open();
+        const t = await s.newTerm('a');
+        await s.putPool({ name: 'p', paused: false, everHadNode: true, clocks: { lastScaleUpAt: 42 } }, t);
+        await s.putNode(storedNode('n1'), t);
+        await s.beginAction({
+          id: 'open',
+          term: t,
+          pool: 'p',
+          kind: 'remove',
+          cause: 'c',
+          caller: 'controller',
+          startedAt: 1,
+        });
+        const again = await reopen(s);
+        assert.equal(await again.currentTerm(), t);
+        assert.equal((await again.getPool('p'))?.clocks.lastScaleUpAt, 42);
+        assert.equal((await again.getNode('n1'))?.id, 'n1');
+        assert.deepEqual(
+          (await again.openActions()).map((a) => a.id),
+          ['open'],
+        );
+        await again.close();
+      });
+  });
+}

@@ -1,0 +1,108 @@
+// The whole controller against real simnode processes on this host: scale-up under load,
+// scale-down after, sentries wired to the validator, and a restart that adopts its nodes.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import pino from 'pino';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { Controller } from '../../src/controller/controller.ts';
+import { createRuntime } from '../../src/controller/runtime.ts';
+import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
+import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
+import { fastFleetConfig, makeFleet, waitFor } from '../support/fleet.ts';
+
+const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 4 }));
+after(() => fleet.cleanup());
+
+const silent = pino({ level: 'silent' });
+
+test('a sentry pool grows under load to max, shrinks after to capacity, and stays wired', async () => {
+  const config = loadConfigFile(fleet.configFile).config;
+  const controller = new Controller({ runtime: createRuntime(config), log: silent });
+  await controller.start();
+  const rt = await fleet.inspect();
+  const provider = rt.providers.get('here')!;
+
+  const sentries = async () => await rt.store.listNodes({ pool: 'sentries' });
+  const validatorAddress = async () => {
+    const [v] = await rt.store.listNodes({ pool: 'validator' });
+    return v?.host && v.ports ? { id: v.id, host: v.host, ports: v.ports } : undefined;
+  };
+  const violations: string[] = [];
+  /** Invariants checked at every poll: never above max; the validator's peers are registered sentries. */
+  const checkInvariants = async () => {
+    const running = (await provider.list()).filter((i) => i.pool === 'sentries' && i.running);
+    if (running.length > 4) violations.push(`${running.length} sentry processes > max 4`);
+    const v = await validatorAddress();
+    if (!v) return;
+    const registered = new Set((await sentries()).filter((n) => n.registered).map((n) => n.id));
+    const peers = await simnodeKind.connectedPeers(v).catch(() => []);
+    for (const p of peers)
+      if (!registered.has(p)) violations.push(`validator peer ${p} is not a registered sentry`);
+  };
+
+  await waitFor('two ready, registered sentries connected to the validator', async () => {
+    await checkInvariants();
+    const ready = (await sentries()).filter((n) => n.state === 'ready' && n.registered);
+    const v = await validatorAddress();
+    if (ready.length !== 2 || !v) return false;
+    const peers = new Set(await simnodeKind.connectedPeers(v));
+    return ready.every((n) => peers.has(n.id));
+  });
+
+  const load = new LoadGenerator({ rate: 120 });
+  const follow = setInterval(async () => {
+    const ready = (await sentries()).filter((n) => n.state === 'ready');
+    load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
+  }, 300);
+  load.start();
+  try {
+    await waitFor(
+      'the pool to reach max (4 ready)',
+      async () => {
+        await checkInvariants();
+        return (await sentries()).filter((n) => n.state === 'ready').length === 4;
+      },
+      90_000,
+    );
+  } finally {
+    load.stop();
+  }
+  await waitFor(
+    'the pool to return to capacity (2)',
+    async () => {
+      await checkInvariants();
+      const live = await sentries();
+      return live.length === 2 && live.every((n) => n.state === 'ready');
+    },
+    90_000,
+  );
+  clearInterval(follow);
+  assert.deepEqual(violations, []);
+
+  const decisions = await rt.store.listDecisions({ pool: 'sentries', limit: 1000 });
+  const ups = decisions.filter((d) => d.decision === 'scale-up');
+  const downs = decisions.filter((d) => d.decision === 'scale-down');
+  assert.ok(ups.length >= 1, 'scale-ups were recorded');
+  assert.equal(downs.length, 2, 'two scale-downs, one node each');
+  for (const d of downs) assert.equal(d.actions.length, 1);
+  assert.ok(downs[1]!.at - downs[0]!.at >= 1000, 'the scale-down period separates them');
+  assert.ok(ups[0]!.reasons.some((r) => /simnode_utilization_ratio = [\d.]+ > 0\.7/.test(r.text)));
+
+  const removals = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+    (a) => a.kind === 'remove',
+  );
+  assert.equal(removals.length, 2);
+  for (const r of removals) assert.equal(r.outcome, 'succeeded');
+
+  // Stopping the controller leaves the nodes running; a new one adopts them, no duplicates.
+  await controller.stop();
+  const before = (await provider.list()).map((i) => i.id).sort();
+  assert.equal(before.length, 3, 'validator + 2 sentries keep running');
+  const second = new Controller({ runtime: createRuntime(config), log: silent });
+  await second.start();
+  await second.nextTick();
+  await second.nextTick();
+  assert.deepEqual((await provider.list()).map((i) => i.id).sort(), before);
+  await second.stop();
+});

@@ -1,0 +1,124 @@
+// Kills the controller (SIGKILL, no cleanup) at each point of each action, restarts it, and
+// checks that nothing is orphaned, duplicated or lost and that the pool converges.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import type { Runtime } from '../../src/controller/runtime.ts';
+import { fastFleetConfig, makeFleet, runCli, waitFor } from '../support/fleet.ts';
+
+const fleets: { cleanup(): Promise<void> }[] = [];
+after(async () => {
+  for (const f of fleets) await f.cleanup();
+});
+
+/** Runs `rampart up` until it kills itself at `point`; fails if it exits any other way. */
+async function crashAt(configFile: string, point: string): Promise<void> {
+  const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
+  const { signal } = await run.exited;
+  clearTimeout(timer);
+  assert.equal(signal, 'SIGKILL', `controller should have crashed at ${point}; output:\n${run.output()}`);
+}
+
+/** Runs `rampart up` (no crash) until `settled` holds, then stops it with SIGTERM. */
+async function runUntil(configFile: string, what: string, settled: () => Promise<boolean>): Promise<void> {
+  const run = runCli(['up', '-c', configFile]);
+  try {
+    await waitFor(what, async () => {
+      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
+      return settled();
+    });
+  } finally {
+    run.child.kill('SIGTERM');
+    const { code } = await run.exited;
+    assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output()}`);
+  }
+}
+
+/** No open intent; every running instance belongs to exactly one live node record and back. */
+async function assertConsistent(rt: Runtime): Promise<void> {
+  assert.deepEqual(
+    (await rt.store.openActions()).map((a) => `${a.kind} ${a.id}`),
+    [],
+    'every intent has an outcome',
+  );
+  const instances = (await rt.providers.get('here')!.list()).filter((i) => i.running);
+  const live = await rt.store.listNodes();
+  const byNode = new Map<string, number>();
+  for (const i of instances) byNode.set(i.nodeId, (byNode.get(i.nodeId) ?? 0) + 1);
+  for (const [node, count] of byNode) assert.equal(count, 1, `node ${node} has ${count} instances`);
+  for (const i of instances) {
+    const record = live.find((n) => n.id === i.nodeId);
+    assert.ok(record, `instance ${i.id} (${i.nodeId}) is an orphan: no live node record`);
+    assert.equal(
+      record.instanceId,
+      i.id,
+      `node ${i.nodeId} records instance ${record.instanceId}, runs ${i.id}`,
+    );
+  }
+  for (const n of live) assert.ok(byNode.has(n.id), `live node ${n.id} (${n.state}) has no running instance`);
+}
+
+const converged = (rt: Runtime, capacity: number) => async () => {
+  const sentries = await rt.store.listNodes({ pool: 'sentries' });
+  const validators = await rt.store.listNodes({ pool: 'validator' });
+  return (
+    validators.length === 1 &&
+    sentries.length === capacity &&
+    sentries.every((n) => n.state === 'ready' && n.registered) &&
+    (await rt.store.openActions()).length === 0
+  );
+};
+
+describe('crash safety: SIGKILL at every point of an action, then restart', () => {
+  for (const point of [
+    'create:after-intent',
+    'create:after-node-record',
+    'create:after-provider',
+    'register:after-intent',
+  ])
+    test(`creating: killed at ${point}`, async () => {
+      const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 3 }));
+      fleets.push(fleet);
+      const rt = await fleet.inspect();
+      await crashAt(fleet.configFile, point);
+      await runUntil(fleet.configFile, 'the pool to converge after the restart', converged(rt, 2));
+      await assertConsistent(rt);
+      const outcomes = (await rt.store.listActions({ limit: 1000 })).map((a) => a.outcome);
+      assert.ok(
+        outcomes.some((o) => o === 'adopted' || o === 'abandoned'),
+        'the interrupted action was settled on restart',
+      );
+    });
+
+  for (const point of ['remove:after-intent', 'remove:after-deregister', 'remove:after-destroy'])
+    test(`scaling down: killed at ${point}`, async () => {
+      const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 3 }));
+      fleets.push(fleet);
+      const rt = await fleet.inspect();
+      await runUntil(fleet.configFile, 'two ready sentries', converged(rt, 2));
+      // Lower capacity: the idle pool now scales down by one, and the controller dies mid-way.
+      writeFileSync(fleet.configFile, fastFleetConfig({ min: 1, capacity: 1, max: 3 }));
+      await crashAt(fleet.configFile, point);
+      await runUntil(fleet.configFile, 'the pool to converge at capacity 1', converged(rt, 1));
+      await assertConsistent(rt);
+      const removals = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+        (a) => a.kind === 'remove',
+      );
+      assert.equal(removals.length, 1, 'the removal ran once, resumed not repeated');
+      assert.equal(removals[0]!.outcome, 'finished-after-restart');
+    });
+
+  test('rejoining: killed at rejoin:after-intent', async () => {
+    const fleet = makeFleet(
+      fastFleetConfig({ min: 1, capacity: 1, max: 2 }).replace('joinTimeout: 60s', 'joinTimeout: 1ms'),
+    );
+    fleets.push(fleet);
+    const rt = await fleet.inspect();
+    await crashAt(fleet.configFile, 'rejoin:after-intent');
+    writeFileSync(fleet.configFile, fastFleetConfig({ min: 1, capacity: 1, max: 2 }));
+    await runUntil(fleet.configFile, 'the pool to converge after the restart', converged(rt, 1));
+    await assertConsistent(rt);
+  });
+});

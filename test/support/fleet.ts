@@ -1,0 +1,117 @@
+// Test support for whole-controller tests: a temporary config and data folder, the CLI run
+// as a real child process, and polling with a deadline (never a timed assertion).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { createRuntime, type Runtime } from '../../src/controller/runtime.ts';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface Fleet {
+  readonly dir: string;
+  readonly configFile: string;
+  /** A runtime over the same config, for inspecting store and provider (opened store). */
+  inspect(): Promise<Runtime>;
+  cleanup(): Promise<void>;
+}
+
+/** A fast local fleet: validator + sentries, intervals in hundreds of ms. `pools` may override. */
+export function fastFleetConfig(
+  sentries: { min: number; capacity: number; max: number },
+  extra = '',
+): string {
+  return `version: 1
+controller:
+  evaluationInterval: 300ms
+  store: { kind: sqlite, path: state.db }
+metrics:
+  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
+providers:
+  - { name: here, kind: local, dataDir: nodes }
+pools:
+  - name: validator
+    role: validator
+    provider: here
+    node: { kind: simnode, blockTimeMs: 200 }
+    health: { checkInterval: 300ms }
+  - name: sentries
+    role: sentry
+    provider: here
+    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
+    size: { min: ${sentries.min}, capacity: ${sentries.capacity}, max: ${sentries.max} }
+    scaleUp:
+      cooldown: 1s
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
+    scaleDown:
+      period: 1s
+      lockAttemptPeriod: 100ms
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
+    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 60s }
+${extra}`;
+}
+
+export function makeFleet(configText: string): Fleet {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rampart-fleet-'));
+  const configFile = path.join(dir, 'rampart.yaml');
+  writeFileSync(configFile, configText);
+  const opened: Runtime[] = [];
+  return {
+    dir,
+    configFile,
+    inspect: async () => {
+      const rt = createRuntime(loadConfigFile(configFile).config);
+      await rt.store.open();
+      opened.push(rt);
+      return rt;
+    },
+    cleanup: async () => {
+      for (const rt of opened) await rt.store.close().catch(() => undefined);
+      // Whatever a test left running goes: every node process of this fleet.
+      const rt = createRuntime(loadConfigFile(configFile).config);
+      for (const provider of rt.providers.values())
+        for (const i of await provider.list()) await provider.destroy(i).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CliRun {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, RAMPART_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
