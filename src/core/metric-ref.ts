@@ -91,7 +91,7 @@ export function matchesLabels(
   labels: Readonly<Record<string, string>>,
 ): boolean {
   for (const m of matchers) {
-    const v = labels[m.label] ?? '';
+    const v = Object.hasOwn(labels, m.label) ? labels[m.label]! : '';
     if (m.op === '=' ? v !== m.value : v === m.value) return false;
   }
   return true;

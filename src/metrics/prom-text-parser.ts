@@ -275,18 +275,19 @@ export class PrometheusTextParser {
       this.#error(`expected a metric name, found ${JSON.stringify(text.slice(i, Math.min(end, i + 20)))}`);
       return;
     }
-    // Scan the name and compare it with the previous one in the same pass.
+    // Most lines repeat the previous line's name: recognise it without scanning char by char.
     const last = this.#lastName;
-    let same = c === last.charCodeAt(0);
-    i++;
-    while (i < end) {
-      c = text.charCodeAt(i);
-      if ((classOf(c) & NAME_CHAR) === 0) break;
-      if (same && c !== last.charCodeAt(i - nameStart)) same = false;
-      i++;
+    let same = false;
+    if (c === last.charCodeAt(0) && text.startsWith(last, nameStart)) {
+      i = nameStart + last.length;
+      same = i >= end || (classOf(text.charCodeAt(i)) & NAME_CHAR) === 0;
+    }
+    if (!same) {
+      i = nameStart + 1;
+      while (i < end && (classOf(text.charCodeAt(i)) & NAME_CHAR) !== 0) i++;
     }
     let name: string;
-    if (same && i - nameStart === last.length) {
+    if (same) {
       if (!this.#lastNameWanted) return;
       name = last;
     } else {
@@ -390,15 +391,14 @@ export class PrometheusTextParser {
       }
       const slot = count++;
       let label = this.#labelNames[slot] ?? '';
-      let same = c === label.charCodeAt(0);
-      i++;
-      while (i < end) {
-        c = text.charCodeAt(i);
-        if ((classOf(c) & LABEL_CHAR) === 0) break;
-        if (same && c !== label.charCodeAt(i - labelStart)) same = false;
-        i++;
+      let same = false;
+      if (c === label.charCodeAt(0) && text.startsWith(label, labelStart)) {
+        i = labelStart + label.length;
+        same = i >= end || (classOf(text.charCodeAt(i)) & LABEL_CHAR) === 0;
       }
-      if (!same || label.length !== i - labelStart) {
+      if (!same) {
+        i = labelStart + 1;
+        while (i < end && (classOf(text.charCodeAt(i)) & LABEL_CHAR) !== 0) i++;
         label = compactCopy(text.slice(labelStart, i));
         this.#labelNames[slot] = label;
       }

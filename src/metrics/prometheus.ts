@@ -23,8 +23,9 @@ export const DEFAULT_NODE_LABEL = 'instance';
  * Each ref is `name:PromQL`. Every distinct expression is queried once per collect, all in
  * parallel. A vector element becomes a sample of the node its `nodeLabel` value names: matched
  * exactly against node ids, then aliases, then hosts, then (port stripped, `10.0.0.5:26660` →
- * `10.0.0.5`) against hosts. An element that names no node, or has no such label (`sum(x)`), is a
- * pool-level sample (node undefined); one whose value names several nodes is dropped with an
+ * `10.0.0.5`) against hosts. An element without that label (`sum(x)`) is a pool-level sample
+ * (node undefined); one that names no node Rampart manages is dropped (a shared Prometheus
+ * scrapes other fleets too); one whose value names several nodes is dropped with an
  * error, as mapping it to either would be a guess. A scalar is a pool-level sample. NaN values
  * are no sample. `at` is the timestamp Prometheus gives the value.
  */
@@ -91,6 +92,9 @@ export class PrometheusSource implements MetricSource {
             });
             continue;
           }
+          // A series that names a node Rampart does not manage is not this pool's: a shared
+          // Prometheus also scrapes other fleets, and their values must not stand in for ours.
+          if (resolved.node === undefined) continue;
           node = resolved.node;
         }
         if (Number.isNaN(point.value)) continue;
@@ -194,7 +198,7 @@ function parsePromValue(text: string): number | undefined {
   return Number.isNaN(n) ? undefined : n;
 }
 
-interface Resolution {
+export interface Resolution {
   readonly node?: string | undefined;
   /** Every node the value fits, when more than one does. */
   readonly ambiguous?: string[] | undefined;

@@ -23,6 +23,31 @@ export interface LaunchContext {
   readonly upstream: readonly NodeAddress[];
   /** The pool's `node` block from the config, as validated. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** A snapshot to restore before the first start, when the pool bootstraps from one. */
+  readonly snapshot?: RestoreSource | undefined;
+}
+
+/** A verified snapshot a new node restores from. */
+export interface RestoreSource {
+  readonly id: string;
+  readonly height: number;
+  /** Copies the snapshot's files into `dir` (relative paths kept), verifying each checksum. */
+  restoreInto(dir: string, onProgress?: (bytes: number, total: number) => void): Promise<void>;
+}
+
+/** Where a caught-up node stands, for a snapshot's manifest. */
+export interface ChainPoint {
+  readonly height: number;
+  readonly chainId: string;
+  readonly appHash: string;
+}
+
+/** What a node kind's snapshots hold. Never keys, never signing state. */
+export interface SnapshotSupport {
+  /** Reads height, chain id and app hash from the running node, just before it is stopped. */
+  describe(node: NodeAddress, signal?: AbortSignal): Promise<ChainPoint>;
+  /** Files of a stopped node's data dir to copy, relative to it. */
+  files(dataDir: string): Promise<string[]>;
 }
 
 export interface ProcessSpec {
@@ -42,8 +67,15 @@ export interface NodeKind {
   readonly kind: string;
   /** Names of the ports a provider must allocate for a node, e.g. ['rpc', 'metrics']. */
   readonly portNames: readonly string[];
+  /**
+   * Prepares the node's data dir before its process first starts: config, genesis, a
+   * restored snapshot. Runs once per instance, before processSpec.
+   */
+  prepare?(ctx: LaunchContext): Promise<void>;
   /** The process a `local` provider runs for a node. */
   processSpec(ctx: LaunchContext): ProcessSpec;
+  /** Present when this kind's nodes can be snapshotted. */
+  readonly snapshots?: SnapshotSupport | undefined;
   /** The node's Prometheus text endpoint, if it has one. */
   metricsUrl(node: NodeAddress): string | undefined;
   /** Asks the node how it is. Never throws: an unreachable node is `reachable: false`. */

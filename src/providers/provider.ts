@@ -38,4 +38,8 @@ export interface Provider {
   create(req: CreateRequest): Promise<Instance>;
   /** Stops and removes an instance and its data. Idempotent: a gone instance is not an error. */
   destroy(instance: Instance): Promise<void>;
+  /** Stops an instance, keeping its data (for a consistent snapshot). Idempotent. */
+  stop?(instance: Instance): Promise<void>;
+  /** Starts a stopped instance again with the same identity and data. */
+  start?(instance: Instance): Promise<Instance>;
 }

@@ -4,7 +4,7 @@
 // controller finds exactly what is running, whoever started it.
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +30,15 @@ const ENV = {
   ports: 'RAMPART_PORTS',
   createdAt: 'RAMPART_CREATED_AT',
 } as const;
+
+/** The process a node runs, kept in its data dir so a stopped node can be started again. */
+interface SavedLaunch {
+  readonly command: string;
+  readonly args: string[];
+  readonly env: Record<string, string>;
+}
+
+const LAUNCH_FILE = 'launch.json';
 
 /** Variables a node process inherits from the controller: nothing that could hold a secret. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
@@ -96,18 +105,19 @@ export class LocalProvider implements Provider {
     mkdirSync(dataDir, { recursive: true });
     const taken = new Set((await this.list()).flatMap((i) => Object.values(i.ports)));
     const ports = await freePorts(this.host, req.kind.portNames, taken);
-    const spec = req.kind.processSpec({
+    const launch = {
       ...req.launch,
       nodeId: req.nodeId,
       pool: req.pool,
       host: this.host,
       ports,
       dataDir,
-    });
+    };
+    await req.kind.prepare?.(launch);
+    const spec = req.kind.processSpec(launch);
     const createdAt = Date.now();
-    const env: Record<string, string> = {};
-    for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-    Object.assign(env, spec.env ?? {}, {
+    const env: Record<string, string> = {
+      ...(spec.env ?? {}),
       [ENV.dataDir]: this.dataDir,
       [ENV.nodeId]: req.nodeId,
       [ENV.pool]: req.pool,
@@ -116,10 +126,20 @@ export class LocalProvider implements Provider {
       [ENV.host]: this.host,
       [ENV.ports]: JSON.stringify(ports),
       [ENV.createdAt]: String(createdAt),
-    });
+    };
+    // Written before the spawn: `start` runs the same process again after a `stop`.
+    const saved: SavedLaunch = { command: spec.command, args: [...spec.args], env };
+    writeFileSync(path.join(dataDir, LAUNCH_FILE), `${JSON.stringify(saved, null, 2)}\n`);
+    return this.#spawn(saved, dataDir, req.nodeId);
+  }
+
+  async #spawn(saved: SavedLaunch, dataDir: string, nodeId: string): Promise<Instance> {
+    const env: Record<string, string> = {};
+    for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    Object.assign(env, saved.env);
     const log = openSync(path.join(dataDir, 'node.log'), 'a');
     try {
-      const child = spawn(spec.command, [...spec.args], {
+      const child = spawn(saved.command, saved.args, {
         cwd: dataDir,
         env,
         detached: true,
@@ -130,27 +150,36 @@ export class LocalProvider implements Provider {
         child.once('error', (e) =>
           reject(
             new Error(
-              `local provider ${this.name}: cannot start node ${req.nodeId} (${spec.command}): ${e.message}`,
+              `local provider ${this.name}: cannot start node ${nodeId} (${saved.command}): ${e.message}`,
             ),
           ),
         );
       });
       child.unref();
       const stat = readStat(pid);
-      return {
-        id: `${pid}:${stat?.startTime ?? 0}`,
-        nodeId: req.nodeId,
-        pool: req.pool,
-        actionId: req.actionId,
-        host: this.host,
-        ports,
-        dataDir,
-        running: true,
-        createdAt,
-      };
+      const instance = this.#instanceFrom(pid, stat ?? { state: 'R', startTime: 0 }, saved.env);
+      if (!instance)
+        throw new Error(`local provider ${this.name}: node ${nodeId} started without its identity`);
+      return instance;
     } finally {
       closeSync(log);
     }
+  }
+
+  /** Starts a stopped instance again: the same process, identity and data. */
+  async start(instance: Instance): Promise<Instance> {
+    if (!instance.dataDir)
+      throw new Error(`local provider ${this.name}: instance ${instance.id} has no data dir`);
+    const file = path.join(instance.dataDir, LAUNCH_FILE);
+    let saved: SavedLaunch;
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8')) as SavedLaunch;
+    } catch (e) {
+      throw new Error(
+        `local provider ${this.name}: cannot restart ${instance.nodeId}: ${file}: ${(e as Error).message}`,
+      );
+    }
+    return this.#spawn(saved, instance.dataDir, instance.nodeId);
   }
 
   async destroy(instance: Instance): Promise<void> {
