@@ -299,10 +299,20 @@ export class Controller {
         ctx,
         { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
         async () => {
-          for (const upstream of po.upstream) await kind.register(address, upstream);
+          // Recorded as registered before the validator is asked, so that whatever the
+          // validator accepts is always a registered node (and is unwired on removal).
           const updated = { ...node, registered: true, updatedAt: Date.now() };
           nodes.set(node.id, updated);
           await this.#rt.store.putNode(updated, ctx.term);
+          try {
+            for (const upstream of po.upstream) await kind.register(address, upstream);
+          } catch (e) {
+            for (const upstream of po.upstream)
+              await kind.deregister(address, upstream).catch(() => undefined);
+            nodes.set(node.id, node);
+            await this.#rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
+            throw e;
+          }
           return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;
         },
       ).catch((e) =>

@@ -56,6 +56,10 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
     load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
   }, 300);
   load.start();
+  after(() => {
+    clearInterval(follow);
+    load.stop();
+  });
   try {
     await waitFor(
       'the pool to reach max (4 ready)',

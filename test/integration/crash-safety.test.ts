@@ -29,11 +29,13 @@ async function runUntil(configFile: string, what: string, settled: () => Promise
       if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
       return settled();
     });
-  } finally {
-    run.child.kill('SIGTERM');
-    const { code } = await run.exited;
-    assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output()}`);
+  } catch (e) {
+    run.child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
   }
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output()}`);
 }
 
 /** No open intent; every running instance belongs to exactly one live node record and back. */

@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 
@@ -30,9 +30,17 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Where the testbed scripts cache what they build or install: outside the repo. */
+export const CACHE = process.env.RAMPART_CACHE ?? join(homedir(), '.cache', 'rampart');
+
 const BINARIES = {
   prometheus: { candidates: ['/usr/bin/prometheus'], script: 'scripts/testbed/prometheus.sh' },
   netdata: { candidates: ['/usr/sbin/netdata'], script: 'scripts/testbed/netdata.sh' },
+  moto_server: {
+    candidates: [join(CACHE, 'moto-venv', 'bin', 'moto_server')],
+    script: 'scripts/testbed/moto.sh',
+  },
+  cometbft: { candidates: [join(CACHE, 'bin', 'cometbft')], script: 'scripts/testbed/cometbft.sh' },
 } as const;
 
 export type ServerName = keyof typeof BINARIES;
@@ -368,4 +376,27 @@ export async function pollUntil<R>(
     if (done(result) || Date.now() + intervalMs > deadline) return result;
     await delay(intervalMs);
   }
+}
+
+/**
+ * Starts moto's AWS API emulator on a free loopback port, stopped after test `t`. Tests
+ * give AWS clients `endpoint: server.url`, any region and dummy credentials.
+ */
+export async function startMoto(t: TestContext): Promise<RunningServer | undefined> {
+  const binary = requireBinary(t, 'moto_server');
+  if (binary === undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-moto-'));
+  const port = await freePort();
+  const server = await startServer({
+    name: 'moto_server',
+    binary,
+    dir,
+    port,
+    args: ['-H', '127.0.0.1', '-p', String(port)],
+    readyPath: '/moto-api/',
+    readyTimeoutMs: 30_000,
+    stopGraceMs: 3000,
+  });
+  t.after(() => server.stop());
+  return server;
 }
