@@ -84,7 +84,10 @@ export async function verifySnapshot(
   let done = 0;
   for (const f of m.files) {
     const discard = new Writable({ write: (_c, _e, cb) => cb() });
-    await checkFile(store, m, f, discard, (n) => onProgress?.((done += n), m.totalBytes));
+    await checkFile(store, m, f, discard, (n) => {
+      done += n;
+      onProgress?.(done, m.totalBytes);
+    });
   }
 }
 
@@ -100,7 +103,10 @@ export function restoreSource(store: SnapshotStore, m: SnapshotManifest): Restor
         if (!dest.startsWith(path.resolve(dir) + path.sep))
           throw new Error(`snapshot ${m.id}: ${f.path} leaves ${dir}`);
         await mkdir(path.dirname(dest), { recursive: true });
-        await checkFile(store, m, f, createWriteStream(dest), (n) => onProgress?.((done += n), m.totalBytes));
+        await checkFile(store, m, f, createWriteStream(dest), (n) => {
+          done += n;
+          onProgress?.(done, m.totalBytes);
+        });
       }
     },
   };
