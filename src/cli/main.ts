@@ -7,6 +7,7 @@ import { history } from './commands/history.ts';
 import { load } from './commands/load.ts';
 import { plan } from './commands/plan.ts';
 import { schema } from './commands/schema.ts';
+import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { validate } from './commands/validate.ts';
@@ -22,6 +23,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   status: { run: status, help: 'status -c FILE [--json] [-w]  pools, nodes and the last decision' },
   history: { run: history, help: 'history -c FILE [--pool P] [--json] [-n N]  decisions, actions, alerts' },
   load: { run: load, help: 'load -c FILE --rate N [--pool P] [--duration D]  offer load to a pool' },
+  snapshot: {
+    run: snapshot,
+    help: 'snapshot create|list|verify|prune -c FILE [--set S]  take, list, check, prune snapshots',
+  },
   schema: { run: schema, help: 'schema                        the config JSON Schema' },
   demo: { run: demo, help: 'demo [-c FILE]                the local demo with a load cycle (npm start)' },
 };

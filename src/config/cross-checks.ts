@@ -13,7 +13,10 @@ export function crossCheck(config: Config): CrossIssue[] {
   const issues: CrossIssue[] = [];
   const add = (path: (string | number)[], message: string) => issues.push({ path, message });
 
-  const uniqueNames = (section: 'metrics' | 'providers' | 'pools', items: readonly { name: string }[]) => {
+  const uniqueNames = (
+    section: 'metrics' | 'providers' | 'pools' | 'snapshots',
+    items: readonly { name: string }[],
+  ) => {
     const seen = new Map<string, number>();
     items.forEach((item, i) => {
       const first = seen.get(item.name);
@@ -25,6 +28,7 @@ export function crossCheck(config: Config): CrossIssue[] {
   uniqueNames('metrics', config.metrics);
   uniqueNames('providers', config.providers);
   uniqueNames('pools', config.pools);
+  uniqueNames('snapshots', config.snapshots);
 
   const sources = new Map(config.metrics.map((m) => [m.name, m]));
   const providers = new Set(config.providers.map((p) => p.name));

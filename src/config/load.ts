@@ -90,6 +90,14 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   if (config.controller.store.kind === 'sqlite')
     config.controller.store.path = resolveFrom(config.controller.store.path);
   for (const p of config.providers) if (p.kind === 'local') p.dataDir = resolveFrom(p.dataDir);
+  for (const p of config.pools)
+    if (p.node.kind === 'cometbft') {
+      if (p.node.home !== undefined) p.node.home = resolveFrom(p.node.home);
+      if (p.node.genesis !== undefined) p.node.genesis = resolveFrom(p.node.genesis);
+      if (p.node.binary?.includes('/')) p.node.binary = resolveFrom(p.node.binary);
+    }
+  for (const s of config.snapshots)
+    if (s.store.kind === 'directory') s.store.path = resolveFrom(s.store.path);
   return { config, file: abs, baseDir };
 }
 

@@ -92,10 +92,70 @@ const simnodeKind = z.strictObject({
   syncRate: z.number().positive().optional(),
   /** Transactions per second one node serves at full utilization. Default 50. */
   txCapacity: z.number().positive().optional(),
+  /** Height a validator's chain starts at (an old chain takes long to sync from genesis). */
+  startHeight: z.number().int().min(0).optional(),
   chainId: z.string().optional(),
 });
 
-const nodeKind = z.discriminatedUnion('kind', [simnodeKind]);
+const cometbftKind = z.strictObject({
+  kind: z.literal('cometbft'),
+  /** Pool whose validator this pool's nodes are sentries of. */
+  validatorPool: name.optional(),
+  /**
+   * Validator pools only: the operator's CometBFT home (keys, config). Rampart runs the
+   * validator from it and never creates, copies or moves its keys.
+   */
+  home: z.string().optional(),
+  /** cometbft binary. Default: $RAMPART_COMETBFT, the testbed cache, then PATH. */
+  binary: z.string().optional(),
+  /** ABCI application. Default persistent_kvstore (CometBFT's built-in, state on disk). */
+  proxyApp: z.string().default('persistent_kvstore'),
+  /** genesis.json for new nodes. Default: fetched from the validator's RPC /genesis. */
+  genesis: z.string().optional(),
+  /** Public peers (id@host:port) new nodes sync from before they are registered. */
+  peers: z
+    .array(
+      z
+        .string()
+        .regex(/^[0-9a-f]{40}@[^@\s]+:\d{1,5}$/, { message: 'a peer as id@host:port (40 hex digits id)' }),
+    )
+    .default([]),
+  /** A node more than this many blocks behind the tip is not ready. Default 5. */
+  maxLagBlocks: z.number().int().min(0).default(5),
+  /** Validators: refuse to start if the key signed in the last N blocks. Default 10. */
+  doubleSignCheckHeight: z.number().int().min(0).default(10),
+});
+
+const nodeKind = z.discriminatedUnion('kind', [simnodeKind, cometbftKind]);
+
+const snapshotStore = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('directory'),
+    /** Folder holding the sets, relative to the config file's folder. */
+    path: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    bucket: z.string().min(3),
+    /** Key prefix. Default none. */
+    prefix: z.string().default(''),
+    region: z.string().optional(),
+    /** URL of an S3-compatible service (MinIO, Ceph, moto). Default AWS. */
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    forcePathStyle: z.boolean().optional(),
+  }),
+]);
+
+const snapshotSet = z.strictObject({
+  name,
+  /** Pool whose nodes are copied: a dedicated full-node pool, or sentries while ready > min. */
+  from: name,
+  /** Take one on this schedule. Absent: only on demand (rampart snapshot create). */
+  every: duration.optional(),
+  /** Complete snapshots kept; older ones are pruned. Default 3. */
+  keep: z.number().int().min(1).default(3),
+  store: snapshotStore,
+});
 
 const step = z.union([
   z.number().int().positive(),
@@ -192,6 +252,8 @@ const pool = z.strictObject({
       busyMetric: z.string().optional(),
     })
     .prefault({}),
+  /** Where new nodes' state comes from: the newest verified snapshot of a set. */
+  bootstrap: z.strictObject({ snapshots: name }).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -200,6 +262,7 @@ export const configSchema = z.strictObject({
   metrics: z.array(metricSource).default([]),
   providers: z.array(provider).min(1),
   pools: z.array(pool).min(1),
+  snapshots: z.array(snapshotSet).default([]),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -207,6 +270,8 @@ export type PoolConfig = Config['pools'][number];
 export type ProviderConfig = Config['providers'][number];
 export type MetricSourceConfig = Config['metrics'][number];
 export type NodeKindConfig = PoolConfig['node'];
+export type SnapshotSetConfig = Config['snapshots'][number];
+export type SnapshotStoreConfig = SnapshotSetConfig['store'];
 
 // A validated pool is a core policy: the compiler checks the two stay in step.
 const _poolIsPolicy = (p: PoolConfig): PoolPolicy => p;

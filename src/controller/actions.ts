@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/schema.ts';
-import type { NodeAddress } from '../nodes/node-kind.ts';
+import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
+import { restoreSource } from '../snapshots/snapshot-files.ts';
 import type { ActionIntent, ActionKind, StoredNode } from '../store/store.ts';
 import { addressOf, type Observation, type PoolObservation } from './observe.ts';
 import type { Runtime } from './runtime.ts';
@@ -102,6 +103,7 @@ export async function createNode(
     crashPoint('create:after-node-record');
     ctx.guard();
     let instance: Instance;
+    const snapshot = await newestSnapshot(rt, pool);
     try {
       instance = await provider.create({
         nodeId,
@@ -109,7 +111,12 @@ export async function createNode(
         actionId,
         term: ctx.term,
         kind: rt.nodeKind(pool.name),
-        launch: { role: pool.role, upstream: upstreamFor(po), options: pool.node },
+        launch: {
+          role: pool.role,
+          upstream: upstreamFor(po),
+          options: pool.node,
+          snapshot: snapshot?.source,
+        },
       });
     } catch (e) {
       const reason = `provider ${pool.provider} could not create it: ${(e as Error).message}`;
@@ -121,9 +128,27 @@ export async function createNode(
     }
     crashPoint('create:after-provider');
     await rt.store.putNode(withInstance(record, instance), ctx.term);
-    ctx.log.info({ pool: pool.name, node: nodeId, instance: instance.id, cause }, 'node created');
-    return `instance ${instance.id}`;
+    ctx.log.info(
+      { pool: pool.name, node: nodeId, instance: instance.id, cause, snapshot: snapshot?.source.id },
+      'node created',
+    );
+    return `instance ${instance.id}; ${snapshot ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}` : snapshotlessWhy(pool)}`;
   });
+}
+
+/** The newest complete snapshot of the pool's bootstrap set, if it has one. */
+async function newestSnapshot(rt: Runtime, pool: PoolConfig): Promise<{ source: RestoreSource } | undefined> {
+  const set = pool.bootstrap?.snapshots;
+  if (!set) return undefined;
+  const store = rt.snapshotStores.get(set)!;
+  const newest = (await store.list(set))[0];
+  return newest ? { source: restoreSource(store, newest) } : undefined;
+}
+
+function snapshotlessWhy(pool: PoolConfig): string {
+  return pool.bootstrap
+    ? `no snapshot in ${pool.bootstrap.snapshots} yet: syncing from genesis`
+    : 'synced from the network';
 }
 
 export function withInstance(node: StoredNode, instance: Instance): StoredNode {

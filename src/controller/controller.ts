@@ -7,12 +7,14 @@ import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
 import type { Sample } from '../core/types.ts';
+import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
 import { reconcileOnStart } from './reconcile.ts';
 import type { Runtime } from './runtime.ts';
+import { SnapshotJobs } from './snapshot-jobs.ts';
 
 export interface ControllerOptions {
   readonly runtime: Runtime;
@@ -31,6 +33,7 @@ export class Controller {
   readonly #lastSignature = new Map<string, string>();
   #loop: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
+  readonly #snapshots: SnapshotJobs;
   /** Resolves after each completed tick (tests and the demo wait on it). */
   #tickWaiters: (() => void)[] = [];
 
@@ -38,6 +41,7 @@ export class Controller {
     this.#rt = opts.runtime;
     this.#log = opts.log;
     this.#holder = opts.holder ?? `pid-${process.pid}`;
+    this.#snapshots = new SnapshotJobs(opts.runtime);
     this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
   }
 
@@ -82,6 +86,8 @@ export class Controller {
   async stop(): Promise<void> {
     this.#stopping.abort();
     await this.#loop;
+    // A snapshot in flight finishes (its source is started again) before leadership goes.
+    await this.#snapshots.settle();
     await this.#leadership?.resign();
     await this.#rt.coordination.close();
     await this.#rt.store.close();
@@ -104,6 +110,7 @@ export class Controller {
     const ctx = this.#context();
     const obs = await observe(this.#rt, this.#stopping.signal);
     for (const e of obs.metricErrors) this.#log.debug({ source: e.source, target: e.target }, e.message);
+    await this.#snapshots.applyFinished(obs, ctx);
     await cleanUpOrphans(this.#rt, ctx, obs);
     for (const pool of this.#rt.config.pools) {
       if (this.#stopping.signal.aborted) break;
@@ -119,6 +126,48 @@ export class Controller {
       await this.#tickPool(pool, po, obs, ctx);
     }
     this.#previousSamples = obs.samples as Sample[];
+    if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx);
+  }
+
+  /** Scheduled and requested snapshots, and requested prunes. Copies run in the background. */
+  async #snapshotWork(obs: Observation, ctx: ActContext): Promise<void> {
+    const requests = (await this.#rt.store.openRequests()).filter((r) => r.kind.startsWith('snapshot-'));
+    const sets = new Map(this.#rt.config.snapshots.map((s) => [s.name, s]));
+    const wanted = new Set<string>();
+    for (const r of requests) {
+      const set = sets.get(String(r.body.set));
+      if (!set) {
+        await this.#rt.store.finishRequest(
+          r.id,
+          'failed',
+          `no snapshot set "${String(r.body.set)}" in the config`,
+          ctx.term,
+          Date.now(),
+        );
+        continue;
+      }
+      if (r.kind === 'snapshot-create') wanted.add(set.name);
+      else if (r.kind === 'snapshot-prune' && !this.#snapshots.busy) {
+        const removed = await pruneSnapshots(this.#rt.snapshotStores.get(set.name)!, set.name, set.keep);
+        await this.#rt.store.finishRequest(
+          r.id,
+          'done',
+          removed.length ? `pruned ${removed.join(', ')}` : 'nothing to prune',
+          ctx.term,
+          Date.now(),
+        );
+      }
+    }
+    const started = await this.#snapshots.tick(obs, ctx, wanted);
+    for (const r of requests) {
+      const job = r.kind === 'snapshot-create' ? started.get(String(r.body.set)) : undefined;
+      if (!job) continue;
+      void job.then((o) =>
+        this.#rt.store
+          .finishRequest(r.id, o.ok ? 'done' : 'failed', o.detail, ctx.term, Date.now())
+          .catch((e) => this.#log.warn({ request: r.id, err: e }, 'could not record the request outcome')),
+      );
+    }
   }
 
   async #tickPool(pool: PoolConfig, po: PoolObservation, obs: Observation, ctx: ActContext): Promise<void> {

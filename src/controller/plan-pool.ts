@@ -30,7 +30,14 @@ export function planPool(
   const nodes: StoredNode[] = [];
   const vanished: StoredNode[] = [];
   for (const n of po.nodes) {
-    if (n.instanceId !== undefined && !po.instances.has(n.id) && n.state !== 'deleting') vanished.push(n);
+    // A node stopped on purpose (a snapshot) has no running instance and is not lost.
+    if (
+      n.instanceId !== undefined &&
+      !po.instances.has(n.id) &&
+      n.state !== 'deleting' &&
+      n.maintenance === undefined
+    )
+      vanished.push(n);
     else nodes.push(n);
   }
   const plan = decidePool({

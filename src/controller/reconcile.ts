@@ -89,6 +89,36 @@ export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<Re
         report.finished.push(action.id);
         break;
       }
+      case 'snapshot': {
+        // The controller died during a copy: the source must run again; the partial copy
+        // has no manifest, so it is never restored and the next prune removes it.
+        if (node?.maintenance !== undefined) {
+          let instanceId = node.instanceId;
+          const running = instances[0];
+          if (running) instanceId = running.id;
+          else if (provider.start && node.host && node.ports && node.dataDir) {
+            const restarted = await provider.start({
+              id: node.instanceId ?? '',
+              nodeId: node.id,
+              pool: node.pool,
+              actionId: node.actionId,
+              host: node.host,
+              ports: node.ports,
+              dataDir: node.dataDir,
+              running: false,
+              createdAt: node.createdAt,
+            });
+            instanceId = restarted.id;
+          }
+          await rt.store.putNode(
+            { ...node, maintenance: undefined, instanceId, updatedAt: Date.now() },
+            ctx.term,
+          );
+        }
+        await finish(action, 'abandoned', 'the controller restarted during the copy; the source runs again');
+        report.abandoned.push(action.id);
+        break;
+      }
       default:
         // Registration and the like are re-derived by the next tick.
         await finish(action, 'abandoned', 'redone by the next tick if still needed');

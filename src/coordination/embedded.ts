@@ -77,6 +77,18 @@ export class EmbeddedCoordination implements Coordination {
   }
 }
 
+/** The pid of the live process holding a lock file, if any. */
+export function lockHolder(lockFile: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -103,7 +103,7 @@ describe('scale-up', () => {
 describe('size floors', () => {
   test('below capacity returns to capacity without any rule firing, ignoring cooldown', () => {
     const p = decidePool(input(2, 0.5, { clocks: { lastScaleUpAt: T0 } }));
-    assert.equal(p.decision, 'restore');
+    assert.equal(p.decision, 'replenish', 'back to capacity, no rule needed');
     assert.equal(creates(p), 1);
     assert.equal(p.clocks.lastScaleUpAt, T0, 'restoring does not restart the cooldown');
   });
@@ -314,4 +314,15 @@ test('nothing is created while the upstream (validator) has no running node', ()
   assert.equal(p.actions.length, 0);
   assert.ok(p.reasons.some((r) => r.code === 'no-upstream'));
   assert.equal(decidePool(input(0, 0, { upstreamRunning: true })).actions.length, 1);
+});
+
+test('a node stopped for maintenance is not capacity, not health-checked, not removed', () => {
+  const i = input(4, 0.1);
+  const nodes = i.nodes.map((n) => (n.id === 'n4' ? { ...n, maintenance: 'snapshot s1' } : n));
+  const p = decidePool({ ...i, nodes, probes: new Map([...i.probes, ['n4', DOWN]]) });
+  const u = p.nodeUpdates.find((x) => x.id === 'n4')!;
+  assert.equal(u.state, 'syncing');
+  assert.equal(u.failMarker, 0);
+  assert.equal(p.ready, 3);
+  assert.ok(!p.actions.some((a) => a.kind === 'remove' && a.nodeId === 'n4'));
 });

@@ -52,7 +52,7 @@ export type Decision =
   | 'bootstrap'
   | 'scale-up'
   | 'scale-down'
-  | 'restore'
+  | 'replenish'
   | 'replace'
   | 'rejoin'
   | 'hold'
@@ -122,7 +122,12 @@ export function decidePool(input: DecideInput): PoolPlan {
     const probe = input.probes.get(node.id);
     const next = nextState(node, probe);
     const joined = node.readyAt !== undefined || next.state === 'ready';
-    const checked = healthDue && joined && next.state !== 'draining' && next.state !== 'deleting';
+    const checked =
+      healthDue &&
+      joined &&
+      next.state !== 'draining' &&
+      next.state !== 'deleting' &&
+      node.maintenance === undefined;
     const failMarker = checked ? nextFailMarker(node.failMarker, probe?.healthy ?? false) : node.failMarker;
     const readyAt = node.readyAt ?? (next.state === 'ready' ? now : undefined);
     const updated: NodeRecord = {
@@ -298,7 +303,7 @@ export function decidePool(input: DecideInput): PoolPlan {
             : 'scale-up';
     actions.push({ kind: 'create', count: toCreate, cause });
     if (cause === 'scale-up' && ruleDesired > base) clocks = { ...clocks, lastScaleUpAt: now };
-    decision ??= cause === 'scale-up' ? 'scale-up' : 'restore';
+    decision ??= cause === 'scale-up' ? 'scale-up' : 'replenish';
     return plan(decision, base + toCreate);
   }
   if (decision) return plan(decision, base);

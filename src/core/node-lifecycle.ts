@@ -21,6 +21,8 @@ export interface NodeRecord {
   readonly failMarker: number;
   /** Why the node is in its state, in plain words. */
   readonly stateReason?: string | undefined;
+  /** Set while Rampart has the node stopped on purpose (e.g. `snapshot <id>`). */
+  readonly maintenance?: string | undefined;
 }
 
 /** Failed check adds this to the fail marker (seed 003). */

@@ -13,6 +13,7 @@ import type {
   HistoryQuery,
   PoolState,
   PoolStatus,
+  RequestRecord,
   Store,
   StoredNode,
 } from './store.ts';
@@ -40,6 +41,10 @@ const MIGRATIONS: readonly string[] = [
      severity TEXT NOT NULL, text TEXT NOT NULL);
    CREATE TABLE pool_status (pool TEXT PRIMARY KEY, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);
    INSERT INTO meta (key, value) VALUES ('term', '0');`,
+  `CREATE TABLE requests (
+     id TEXT PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, caller TEXT NOT NULL,
+     outcome TEXT, outcome_at INTEGER, detail TEXT);
+   CREATE INDEX requests_open ON requests (outcome) WHERE outcome IS NULL;`,
 ];
 
 export class SqliteStore implements Store {
@@ -287,6 +292,44 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async addRequest(r: RequestRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO requests (id, at, kind, body, caller) VALUES (?, ?, ?, ?, ?)')
+      .run(r.id, r.at, r.kind, JSON.stringify(r.body), r.caller);
+  }
+
+  async openRequests(): Promise<RequestRecord[]> {
+    return (
+      this.db
+        .prepare('SELECT * FROM requests WHERE outcome IS NULL ORDER BY at, id')
+        .all() as unknown as RequestRow[]
+    ).map(requestFromRow);
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM requests WHERE id = ?').get(id) as unknown as
+      | RequestRow
+      | undefined;
+    return row ? requestFromRow(row) : undefined;
+  }
+
+  async finishRequest(
+    id: string,
+    outcome: 'done' | 'failed',
+    detail: string,
+    term: number,
+    at: number,
+  ): Promise<void> {
+    this.#fenced(term, () => {
+      const r = this.db
+        .prepare(
+          'UPDATE requests SET outcome = ?, outcome_at = ?, detail = ? WHERE id = ? AND outcome IS NULL',
+        )
+        .run(outcome, at, detail, id);
+      if (Number(r.changes) !== 1) throw new Error(`request ${id} is not open`);
+    });
+  }
+
   async putPoolStatus(s: PoolStatus): Promise<void> {
     this.#fenced(s.term, () =>
       this.db
@@ -305,6 +348,30 @@ export class SqliteStore implements Store {
       }[]
     ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
   }
+}
+
+interface RequestRow {
+  id: string;
+  at: number;
+  kind: string;
+  body: string;
+  caller: string;
+  outcome: 'done' | 'failed' | null;
+  outcome_at: number | null;
+  detail: string | null;
+}
+
+function requestFromRow(r: RequestRow): RequestRecord {
+  return {
+    id: r.id,
+    at: r.at,
+    kind: r.kind,
+    body: JSON.parse(r.body),
+    caller: r.caller,
+    outcome: r.outcome ?? undefined,
+    outcomeAt: r.outcome_at ?? undefined,
+    detail: r.detail ?? undefined,
+  };
 }
 
 interface ActionRow {

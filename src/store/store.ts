@@ -26,7 +26,16 @@ export interface StoredNode extends NodeRecord {
   readonly updatedAt: number;
 }
 
-export type ActionKind = 'create' | 'remove' | 'rejoin' | 'register' | 'cleanup' | 'pause' | 'resume';
+export type ActionKind =
+  | 'create'
+  | 'remove'
+  | 'rejoin'
+  | 'register'
+  | 'cleanup'
+  | 'snapshot'
+  | 'prune'
+  | 'pause'
+  | 'resume';
 
 export interface ActionIntent {
   readonly id: string;
@@ -78,6 +87,21 @@ export interface PoolStatus {
   readonly at: number;
   readonly term: number;
   readonly body: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Something asked of the acting controller by another process (a CLI command, the API):
+ * the controller takes it on its next tick and records how it ended.
+ */
+export interface RequestRecord {
+  readonly id: string;
+  readonly at: number;
+  readonly kind: string;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly caller: string;
+  readonly outcome?: 'done' | 'failed' | undefined;
+  readonly outcomeAt?: number | undefined;
+  readonly detail?: string | undefined;
 }
 
 export class StaleTermError extends Error {
@@ -137,4 +161,17 @@ export interface Store {
 
   putPoolStatus(s: PoolStatus): Promise<void>;
   listPoolStatus(): Promise<PoolStatus[]>;
+
+  /** Queues a request for the acting controller. Not fenced: any process may ask. */
+  addRequest(r: RequestRecord): Promise<void>;
+  /** Requests without an outcome, oldest first. */
+  openRequests(): Promise<RequestRecord[]>;
+  getRequest(id: string): Promise<RequestRecord | undefined>;
+  finishRequest(
+    id: string,
+    outcome: 'done' | 'failed',
+    detail: string,
+    term: number,
+    at: number,
+  ): Promise<void>;
 }

@@ -165,6 +165,21 @@ export function storeContract(
       await s.close();
     });
 
+    test('requests: queued by anyone, finished once by the leader', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      await s.addRequest({ id: 'r1', at: 1, kind: 'snapshot-create', body: { set: 'x' }, caller: 'cli' });
+      assert.deepEqual(
+        (await s.openRequests()).map((r) => r.id),
+        ['r1'],
+      );
+      await s.finishRequest('r1', 'done', 'snapshot s1', t, 2);
+      assert.deepEqual(await s.openRequests(), []);
+      assert.equal((await s.getRequest('r1'))?.detail, 'snapshot s1');
+      await assert.rejects(s.finishRequest('r1', 'failed', 'again', t, 3));
+      await s.close();
+    });
+
     if (reopen)
       test('everything survives a reopen (a restarted controller continues)', async () => {
         const s = await open();

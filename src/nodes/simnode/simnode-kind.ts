@@ -3,7 +3,14 @@
 
 import { fileURLToPath } from 'node:url';
 import type { NodeProbe } from '../../core/types.ts';
-import type { LaunchContext, NodeAddress, NodeKind, ProbeContext, ProcessSpec } from '../node-kind.ts';
+import type {
+  ChainPoint,
+  LaunchContext,
+  NodeAddress,
+  NodeKind,
+  ProbeContext,
+  ProcessSpec,
+} from '../node-kind.ts';
 
 const SERVER_PATH = fileURLToPath(new URL('./server.ts', import.meta.url));
 const SIMNODE_ROLES: ReadonlySet<string> = new Set(['validator', 'sentry', 'standby', 'full']);
@@ -95,6 +102,33 @@ export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
   return {
     kind: 'simnode',
     portNames: ['rpc', 'metrics'],
+
+    async prepare(ctx: LaunchContext): Promise<void> {
+      // A restored snapshot is the node's chain.json: it starts from that height.
+      if (ctx.snapshot) await ctx.snapshot.restoreInto(ctx.dataDir);
+    },
+
+    snapshots: {
+      async describe(node: NodeAddress, signal?: AbortSignal): Promise<ChainPoint> {
+        const status = await rpcGet(`${rpcUrl(node)}/status`, requestTimeoutMs, signal);
+        const info = status.node_info as { network: string };
+        const sync = status.sync_info as {
+          latest_block_height: string;
+          catching_up: boolean;
+          latest_app_hash: string;
+        };
+        if (sync.catching_up) throw new Error(`${node.id} is still catching up: not a snapshot source`);
+        return {
+          height: Number(sync.latest_block_height),
+          chainId: info.network,
+          appHash: sync.latest_app_hash,
+        };
+      },
+      async files(): Promise<string[]> {
+        // Its peers are its own; only the chain state travels.
+        return ['chain.json'];
+      },
+    },
 
     processSpec(ctx: LaunchContext): ProcessSpec {
       if (!SIMNODE_ROLES.has(ctx.role)) {

@@ -1,0 +1,192 @@
+// Snapshot jobs run beside the reconcile loop: a copy can take minutes and must not hold
+// scaling decisions. The loop marks the source node (maintenance) before the job starts;
+// the job never writes node records itself — it leaves a note the next tick applies, so
+// the loop and the job never overwrite each other.
+
+import type { PoolConfig, SnapshotSetConfig } from '../config/schema.ts';
+import { selectSnapshotSource } from '../core/snapshot-source.ts';
+import type { SnapshotManifest } from '../snapshots/manifest.ts';
+import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
+import { takeSnapshot } from '../snapshots/take-snapshot.ts';
+import type { StoredNode } from '../store/store.ts';
+import { type ActContext, runAction, shortId } from './actions.ts';
+import { addressOf, type Observation } from './observe.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface SnapshotOutcome {
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly manifest?: SnapshotManifest | undefined;
+}
+
+export class SnapshotJobs {
+  readonly #rt: Runtime;
+  readonly #running = new Map<string, Promise<SnapshotOutcome>>();
+  readonly #inProgress = new Set<string>();
+  /** Nodes whose snapshot ended: the next tick clears their maintenance mark. */
+  readonly #finished = new Set<string>();
+  readonly #newest = new Map<string, number>();
+  readonly #lastSkip = new Map<string, string>();
+
+  readonly #onProgress: ((bytes: number, total: number) => void) | undefined;
+
+  constructor(rt: Runtime, onProgress?: (bytes: number, total: number) => void) {
+    this.#rt = rt;
+    this.#onProgress = onProgress;
+  }
+
+  get busy(): boolean {
+    return this.#running.size > 0;
+  }
+
+  /** Waits for every running job (for a clean stop). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
+  /**
+   * Applies finished jobs to the observation's node records (maintenance cleared, the
+   * restarted instance recorded) and stores them. Called by the loop before it plans.
+   */
+  async applyFinished(obs: Observation, ctx: ActContext): Promise<void> {
+    if (this.#finished.size === 0) return;
+    for (const po of obs.pools.values()) {
+      const nodes = po.nodes as StoredNode[];
+      for (const [i, n] of nodes.entries()) {
+        if (!this.#finished.has(n.id)) continue;
+        const instance = po.instances.get(n.id);
+        const updated: StoredNode = {
+          ...n,
+          maintenance: undefined,
+          instanceId: instance?.id ?? n.instanceId,
+          updatedAt: obs.at,
+        };
+        nodes[i] = updated;
+        await this.#rt.store.putNode(updated, ctx.term);
+        this.#finished.delete(n.id);
+      }
+    }
+  }
+
+  /** Starts what is due: scheduled snapshots and those requested. Never waits for a copy. */
+  async tick(
+    obs: Observation,
+    ctx: ActContext,
+    requested: ReadonlySet<string>,
+  ): Promise<Map<string, Promise<SnapshotOutcome>>> {
+    const started = new Map<string, Promise<SnapshotOutcome>>();
+    for (const set of this.#rt.config.snapshots) {
+      if (this.#running.has(set.name)) continue;
+      const wanted = requested.has(set.name);
+      if (!wanted && (set.every === undefined || !(await this.#due(set, obs.at)))) continue;
+      const { job } = await this.start(set, obs, ctx, wanted ? 'requested by the operator' : 'on schedule');
+      started.set(set.name, job);
+    }
+    return started;
+  }
+
+  async #due(set: SnapshotSetConfig, now: number): Promise<boolean> {
+    if (!this.#newest.has(set.name)) {
+      const newest = (await this.#rt.snapshotStores.get(set.name)!.list(set.name))[0];
+      this.#newest.set(set.name, newest?.createdAt ?? 0);
+    }
+    return this.#newest.get(set.name)! + set.every! <= now;
+  }
+
+  /**
+   * Picks a source and starts the job; resolves to the job's promise, or to a finished
+   * "skipped" outcome when no node may be taken now.
+   */
+  async start(
+    set: SnapshotSetConfig,
+    obs: Observation,
+    ctx: ActContext,
+    cause: string,
+  ): Promise<{ readonly job: Promise<SnapshotOutcome> }> {
+    const rt = this.#rt;
+    const pool = rt.config.pools.find((p) => p.name === set.from) as PoolConfig;
+    const po = obs.pools.get(pool.name)!;
+    const source = selectSnapshotSource(pool, po.nodes, {
+      hasUpstream: pool.node.validatorPool !== undefined,
+      connectedToUpstream: po.connectedToUpstream,
+    });
+    if ('skip' in source) {
+      if (this.#lastSkip.get(set.name) !== source.skip) {
+        this.#lastSkip.set(set.name, source.skip);
+        await rt.store.recordEvent(
+          {
+            at: obs.at,
+            pool: pool.name,
+            severity: 'info',
+            text: `snapshot of ${set.name} skipped: ${source.skip}`,
+          },
+          ctx.term,
+        );
+        ctx.log.info({ set: set.name }, `snapshot skipped: ${source.skip}`);
+      }
+      return { job: Promise.resolve({ ok: false, detail: `skipped: ${source.skip}` }) };
+    }
+    this.#lastSkip.delete(set.name);
+    const node = po.nodes.find((n) => n.id === source.nodeId)!;
+    const instance = po.instances.get(node.id)!;
+    const address = addressOf(node, instance)!;
+    const marked: StoredNode = {
+      ...node,
+      maintenance: `stopped for a snapshot of ${set.name}`,
+      updatedAt: obs.at,
+    };
+    await rt.store.putNode(marked, ctx.term);
+    const store = rt.snapshotStores.get(set.name)!;
+    let taken: SnapshotManifest | undefined;
+    let jobId: string | undefined;
+    const job = runAction(
+      rt,
+      ctx,
+      { pool: pool.name, kind: 'snapshot', nodeId: node.id, cause: `${set.name}: ${cause} (${source.why})` },
+      async () => {
+        const result = await takeSnapshot({
+          set: set.name,
+          store,
+          kind: rt.nodeKind(pool.name),
+          provider: rt.providers.get(pool.provider)!,
+          pool: pool.name,
+          nodeId: node.id,
+          instance,
+          address,
+          onProgress: this.#onProgress,
+          onStart: (id) => {
+            jobId = id;
+            this.#inProgress.add(id);
+          },
+        });
+        taken = result.manifest;
+        this.#newest.set(set.name, taken.createdAt);
+        const pruned = await pruneSnapshots(store, set.name, set.keep, this.#inProgress);
+        return `snapshot ${taken.id} of ${node.id} at height ${taken.height}, ${taken.totalBytes} bytes in ${taken.files.length} files${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}`;
+      },
+      `a-${shortId()}`,
+    )
+      .then(
+        (): SnapshotOutcome => ({
+          ok: true,
+          detail: `snapshot ${taken!.id} at height ${taken!.height}`,
+          manifest: taken,
+        }),
+      )
+      .catch((e: Error): SnapshotOutcome => {
+        ctx.log.error(
+          { set: set.name, node: node.id, err: e },
+          'snapshot failed; the source was started again',
+        );
+        return { ok: false, detail: `failed: ${e.message}` };
+      })
+      .finally(() => {
+        this.#finished.add(node.id);
+        this.#running.delete(set.name);
+        if (jobId) this.#inProgress.delete(jobId);
+      });
+    this.#running.set(set.name, job);
+    // Wrapped: an awaited promise of a promise would wait for the whole copy.
+    return { job };
+  }
+}

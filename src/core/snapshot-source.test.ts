@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { selectSnapshotSource } from './snapshot-source.ts';
+import { node, policy } from './test-fixtures.ts';
+
+test('a sentry is a source only while the pool has more ready nodes than min', () => {
+  const p = policy({ size: { min: 2, capacity: 3, max: 5 } });
+  const two = [node('a'), node('b')];
+  assert.match(
+    (selectSnapshotSource(p, two, { hasUpstream: true }) as { skip: string }).skip,
+    /not more than min 2/,
+  );
+  const three = [...two, node('c', 'ready', { createdAt: 5 })];
+  const picked = selectSnapshotSource(p, three, {
+    hasUpstream: true,
+    connectedToUpstream: new Set(['a', 'b']),
+  });
+  assert.deepEqual(picked, { nodeId: 'c', why: '3 ready > min 2; not connected to the validator' });
+});
+
+test('a full-node pool with no validator can always give its caught-up node', () => {
+  const p = policy({ role: 'standby', size: { min: 1, capacity: 1, max: 1 } });
+  assert.equal(
+    (selectSnapshotSource(p, [node('f')], { hasUpstream: false }) as { nodeId: string }).nodeId,
+    'f',
+  );
+});
+
+test('never a validator, never while another node is stopped, never a node that is not ready', () => {
+  const v = policy({ role: 'validator', size: undefined });
+  assert.ok('skip' in selectSnapshotSource(v, [node('v')], { hasUpstream: false }));
+  const p = policy({ role: 'standby' });
+  assert.ok('skip' in selectSnapshotSource(p, [node('a', 'syncing')], { hasUpstream: false }));
+  assert.ok(
+    'skip' in
+      selectSnapshotSource(p, [node('a'), node('b', 'ready', { maintenance: 'snapshot x' })], {
+        hasUpstream: false,
+      }),
+  );
+});

@@ -1,0 +1,38 @@
+// Which node a snapshot is taken from: never a validator, never a node the validator needs.
+// A node of a pool without an upstream (a dedicated full node) is always fine; a sentry only
+// while its pool has more ready nodes than min. Otherwise the snapshot is skipped, with why.
+
+import type { NodeRecord } from './node-lifecycle.ts';
+import type { PoolPolicy } from './policy.ts';
+
+export type SnapshotSource = { readonly nodeId: string; readonly why: string } | { readonly skip: string };
+
+export function selectSnapshotSource(
+  policy: PoolPolicy,
+  nodes: readonly NodeRecord[],
+  opts: { readonly hasUpstream: boolean; readonly connectedToUpstream?: ReadonlySet<string> | undefined },
+): SnapshotSource {
+  if (policy.role === 'validator')
+    return { skip: `pool ${policy.name} is a validator pool: never snapshotted` };
+  const ready = nodes.filter((n) => n.state === 'ready' && n.maintenance === undefined);
+  if (ready.length === 0) return { skip: `pool ${policy.name} has no ready node to copy` };
+  if (nodes.some((n) => n.maintenance !== undefined))
+    return { skip: `a node of pool ${policy.name} is already stopped for maintenance` };
+  const min = policy.size?.min ?? 0;
+  if (opts.hasUpstream && ready.length <= min)
+    return {
+      skip: `pool ${policy.name} has ${ready.length} ready node(s), not more than min ${min}: every one is needed by the validator`,
+    };
+  // Prefer a node the validator is not connected to, then the newest (least peering lost).
+  const connected = opts.connectedToUpstream ?? new Set<string>();
+  const ordered = [...ready].sort(
+    (a, b) => Number(connected.has(a.id)) - Number(connected.has(b.id)) || b.createdAt - a.createdAt,
+  );
+  const pick = ordered[0]!;
+  return {
+    nodeId: pick.id,
+    why: opts.hasUpstream
+      ? `${ready.length} ready > min ${min}; ${connected.has(pick.id) ? 'newest' : 'not connected to the validator'}`
+      : 'caught-up node of a pool with no validator',
+  };
+}
