@@ -34,6 +34,8 @@ export class Controller {
   #loop: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
   readonly #snapshots: SnapshotJobs;
+  /** Nodes dialed again since they were last seen connected (to log an episode once). */
+  readonly #redialed = new Set<string>();
   /** Resolves after each completed tick (tests and the demo wait on it). */
   #tickWaiters: (() => void)[] = [];
 
@@ -330,6 +332,33 @@ export class Controller {
     }
   }
 
+  /**
+   * A registered, ready node the validator is not connected to (it restarted, the link
+   * dropped) is dialed again at once rather than left to CometBFT's reconnect backoff.
+   */
+  async #redialIfDisconnected(pool: PoolConfig, po: PoolObservation, node: StoredNode, ctx: ActContext) {
+    const connected = po.connectedToUpstream;
+    if (!connected || connected.has(node.id)) {
+      this.#redialed.delete(node.id);
+      return;
+    }
+    const address = addressOf(node, po.instances.get(node.id));
+    if (!address) return;
+    const kind = this.#rt.nodeKind(pool.name);
+    try {
+      for (const upstream of po.upstream) await kind.register(address, upstream);
+      if (!this.#redialed.has(node.id)) {
+        this.#redialed.add(node.id);
+        ctx.log.info(
+          { pool: pool.name, node: node.id },
+          'registered but not connected to the validator: dialed again',
+        );
+      }
+    } catch (e) {
+      ctx.log.warn({ pool: pool.name, node: node.id, err: e }, 'redial failed; retrying next tick');
+    }
+  }
+
   /** Wires ready, unregistered nodes to their upstream (a sentry to its validator). */
   async #registerReady(
     pool: PoolConfig,
@@ -340,7 +369,11 @@ export class Controller {
     if (!pool.node.validatorPool || po.upstream.length === 0) return;
     const kind = this.#rt.nodeKind(pool.name);
     for (const node of nodes.values()) {
-      if (node.state !== 'ready' || node.registered || this.#stopping.signal.aborted) continue;
+      if (node.state !== 'ready' || this.#stopping.signal.aborted) continue;
+      if (node.registered) {
+        await this.#redialIfDisconnected(pool, po, node, ctx);
+        continue;
+      }
       const address = addressOf(node, po.instances.get(node.id));
       if (!address) continue;
       await runAction(

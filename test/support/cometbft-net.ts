@@ -39,7 +39,7 @@ export function cometbftBinaryForTests(t: TestContext): string | undefined {
 export interface NetworkOptions {
   readonly validators?: number;
   readonly fullNodes?: number;
-  /** Block interval. Default 100ms. */
+  /** Block interval. Default 500ms: below ~300ms, non-validators on this 2-core host fall behind the gossip. */
   readonly timeoutCommit?: string;
   /** Voting power of each validator, in order (default 10 each). */
   readonly powers?: readonly number[];
@@ -78,7 +78,8 @@ export async function createNetwork(opts: NetworkOptions = {}): Promise<Network>
     chain_id: string;
     validators: { power: string }[];
   };
-  if (opts.powers) genesis.validators.forEach((val, i) => (val.power = String(opts.powers![i] ?? 10)));
+  if (opts.powers)
+    for (const [i, val] of genesis.validators.entries()) val.power = String(opts.powers[i] ?? 10);
   const validators = nodes.slice(0, v);
   const fullNodes = nodes.slice(v);
   for (const node of nodes) {
@@ -99,7 +100,7 @@ export async function createNetwork(opts: NetworkOptions = {}): Promise<Network>
           allow_duplicate_ip: true,
           pex: !isValidator,
         },
-        consensus: { timeout_commit: opts.timeoutCommit ?? '100ms' },
+        consensus: { timeout_commit: opts.timeoutCommit ?? '500ms' },
         instrumentation: { prometheus: true, prometheus_listen_addr: `127.0.0.1:${node.metricsPort}` },
       }),
     );
