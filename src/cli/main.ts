@@ -7,6 +7,7 @@ import { history } from './commands/history.ts';
 import { load } from './commands/load.ts';
 import { plan } from './commands/plan.ts';
 import { schema } from './commands/schema.ts';
+import { simulate } from './commands/simulate.ts';
 import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { up } from './commands/up.ts';
@@ -26,6 +27,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   snapshot: {
     run: snapshot,
     help: 'snapshot create|list|verify|prune -c FILE [--set S]  take, list, check, prune snapshots',
+  },
+  simulate: {
+    run: simulate,
+    help: 'simulate -c FILE --pool P --trace CSV [--baseline hpa|heat|gce|aws|oracle|all] [--json] [--chart OUT]  score a policy against the established autoscalers',
   },
   schema: { run: schema, help: 'schema                        the config JSON Schema' },
   demo: { run: demo, help: 'demo [-c FILE]                the local demo with a load cycle (npm start)' },
@@ -54,5 +59,11 @@ async function main(argv: string[]): Promise<number> {
     return reportFailure(e);
   }
 }
+
+// Output piped into `head` and the like: a closed pipe ends the command quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 process.exitCode = await main(process.argv.slice(2));

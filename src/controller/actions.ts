@@ -213,7 +213,8 @@ export async function removeNodeSteps(
         );
       }
     }
-    current = { ...current, registered: false };
+    // Still `registered` until the process stops: CometBFT cannot drop a live peer, so the
+    // validator may list the node until then.
   }
   crashPoint('remove:after-deregister');
   current = { ...current, state: 'deleting', updatedAt: Date.now() };
@@ -223,7 +224,7 @@ export async function removeNodeSteps(
   if (instance) await provider.destroy(instance);
   crashPoint('remove:after-destroy');
   await rt.store.putNode(
-    { ...current, state: 'gone', instanceId: undefined, updatedAt: Date.now() },
+    { ...current, state: 'gone', registered: false, instanceId: undefined, updatedAt: Date.now() },
     ctx.term,
   );
   ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');

@@ -39,7 +39,7 @@ export interface DecideInput {
   readonly connectedToUpstream?: ReadonlySet<string> | undefined;
 }
 
-export type CreateCause = 'bootstrap' | 'restore-min' | 'restore-capacity' | 'scale-up';
+export type CreateCause = 'bootstrap' | 'below-min' | 'below-capacity' | 'scale-up';
 export type RemoveCause = 'scale-down' | 'above-max' | 'failed-health' | 'join-exhausted';
 
 export type PlannedAction =
@@ -295,11 +295,11 @@ export function decidePool(input: DecideInput): PoolPlan {
   if (toCreate > 0) {
     const cause: CreateCause =
       base < size.min
-        ? 'restore-min'
+        ? 'below-min'
         : ruleDesired > floor
           ? 'scale-up'
           : base < size.capacity
-            ? 'restore-capacity'
+            ? 'below-capacity'
             : 'scale-up';
     actions.push({ kind: 'create', count: toCreate, cause });
     if (cause === 'scale-up' && ruleDesired > base) clocks = { ...clocks, lastScaleUpAt: now };

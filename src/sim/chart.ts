@@ -184,17 +184,20 @@ function columnsPath(
   const width = (end - start) / n;
   const parts: string[] = [];
   let first: number | undefined;
+  let last: number | undefined;
+  let lastX = 0;
   for (let c = 0; c < n; c++) {
     const v = cols[c]!;
     if (Number.isNaN(v)) continue;
     const x0 = x(start + c * width);
-    const x1 = x(start + (c + 1) * width);
+    lastX = x(start + (c + 1) * width);
     if (first === undefined) {
       first = x0;
       parts.push(closed ? `M${f(x0)},${f(y(0))}V${f(y(v))}` : `M${f(x0)},${f(y(v))}`);
-    } else parts.push(`V${f(y(v))}`);
-    parts.push(`H${f(x1)}`);
+    } else if (v !== last) parts.push(`H${f(x0)}V${f(y(v))}`);
+    last = v;
   }
+  if (first !== undefined) parts.push(`H${f(lastX)}`);
   if (closed && first !== undefined) parts.push(`V${f(y(0))}H${f(first)}Z`);
   return parts.join('');
 }

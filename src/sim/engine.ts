@@ -35,6 +35,9 @@ export function initialNodes(ctx: PolicyContext): number {
 export function runSimulation(ctx: PolicyContext, policy: SimPolicy): RunResult {
   const { trace, model } = ctx;
   const { times, loads } = trace;
+  if (!(policy.interval > 0))
+    throw new Error(`policy ${policy.name}: decision interval must be more than 0 s`);
+  if (!(model.scrapeInterval > 0)) throw new Error('the scrape interval must be more than 0 s');
   const pool = new SimPool(model, {
     replaceFailedAfter: policy.replaceFailedAfter,
     warmPool: policy.warmPool ?? 0,

@@ -38,6 +38,24 @@ export interface GceObservation {
   readonly utilizationSum: number;
 }
 
+/**
+ * The load the autoscaler sees, as a sum of VM utilizations: each serving VM past its
+ * initialization period reports the scraped utilization; VMs still restoring serve nothing
+ * (0); VMs within their initialization period are ignored. `scraped` VMs were serving at the
+ * scrape the utilization comes from.
+ */
+export function gceUtilizationSum(
+  serving: readonly { readonly requestedAt: number }[],
+  utilization: number,
+  scraped: number,
+  now: number,
+  initializationPeriod: number,
+): number {
+  let initialized = 0;
+  for (const vm of serving) if (now - vm.requestedAt >= initializationPeriod) initialized++;
+  return utilization * Math.min(initialized, scraped);
+}
+
 /** The size the group needs now: ceil(Σ utilization of initialized VMs / target). */
 export function gceRecommendation(obs: GceObservation, target: number): number {
   return Math.ceil(obs.utilizationSum / target - 1e-9);
@@ -84,13 +102,16 @@ export function gcePolicy(ctx: PolicyContext, options: Partial<GceOptions> = {})
     },
     decide(t: number, pool: SimPool): number {
       let obs: GceObservation | undefined;
-      if (latest?.utilization !== undefined) {
-        // Serving VMs past their initialization period report the scraped utilization; VMs
-        // still restoring report none of the load (0); initializing VMs are ignored.
-        let initialized = 0;
-        for (const node of pool.ready) if (t - node.requestedAt >= o.initializationPeriod) initialized++;
-        obs = { utilizationSum: latest.utilization * Math.min(initialized, latest.ready) };
-      }
+      if (latest?.utilization !== undefined)
+        obs = {
+          utilizationSum: gceUtilizationSum(
+            pool.ready,
+            latest.utilization,
+            latest.ready,
+            t,
+            o.initializationPeriod,
+          ),
+        };
       const recommended = autoscaler.recommend(t, obs);
       if (recommended === undefined || recommended === pool.live) return 0;
       pool.resize(t, recommended);

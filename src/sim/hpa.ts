@@ -12,7 +12,10 @@
 // - Within the tolerance (0.1) of the target it keeps currentReplicas.
 // - Not-yet-ready pods are set aside; on a scale-up they are counted at 0% of the target,
 //   which damps the increase, and if that reverses the direction or lands within tolerance
-//   there is no change.
+//   there is no change. Pods without metrics yet count at 100% on a scale-down, 0% on a
+//   scale-up. (The CPU-specific rule that also sets aside pods ready for less than one metric
+//   window within --horizontal-pod-autoscaler-cpu-initialization-period is not modelled: a
+//   node here reports from the first scrape after it becomes ready.)
 // - Default behavior: scale-up has no stabilization window and is limited per 15 s period to
 //   the larger of +100% and +4 pods; scale-down keeps the highest recommendation of the last
 //   300 s (stabilizationWindowSeconds) and may remove up to 100% per 15 s.
@@ -133,6 +136,7 @@ export class HpaController {
   readonly #recommendations: Timestamped[] = [];
   readonly #scaleUpEvents: Timestamped[] = [];
   readonly #scaleDownEvents: Timestamped[] = [];
+  #initialized = false;
 
   constructor(o: HpaOptions, min: number, max: number) {
     this.#o = o;
@@ -141,6 +145,12 @@ export class HpaController {
   }
 
   sync(now: number, current: number, obs: HpaObservation): number {
+    if (!this.#initialized) {
+      // recordInitialRecommendation: a new target's recommendations start with its current
+      // replicas, so a (re)started controller does not scale down before a window has passed.
+      this.#recommendations.push({ at: now, value: current });
+      this.#initialized = true;
+    }
     let desired: number;
     if (current > this.#max) desired = this.#max;
     else if (current < this.#min) desired = this.#min;

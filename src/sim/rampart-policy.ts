@@ -117,7 +117,6 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
   const upstreamRunning = policy.node.validatorPool === undefined ? undefined : true;
 
   const records: NodeRecord[] = [];
-  const indexOf = new Map<string, number>();
   const simNodes = new Map<string, SimNode>();
   const probes = new Map<string, NodeProbe>();
   /** Nodes whose model state may change by itself (pending), or that failed: checked every tick. */
@@ -127,13 +126,13 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
   let clocks: PoolClocks = {};
 
   const addRecord = (record: NodeRecord, node: SimNode) => {
-    indexOf.set(record.id, records.length);
     records.push(record);
     simNodes.set(record.id, node);
   };
-  const reindex = () => {
-    indexOf.clear();
-    for (let i = 0; i < records.length; i++) indexOf.set(records[i]!.id, i);
+  // Few records change per tick: a search from the newest end beats keeping an index.
+  const indexOf = (id: string): number => {
+    for (let i = records.length - 1; i >= 0; i--) if (records[i]!.id === id) return i;
+    throw new Error(`simulator: no record of node ${id}`);
   };
   const probeOf = (node: SimNode): NodeProbe =>
     node.state === 'ready' ? READY_PROBE : node.state === 'pending' ? JOINING_PROBE : FAILED_PROBE;
@@ -167,6 +166,7 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
             joinStartedAt: now,
             joinAttempts: 0,
             failMarker: 0,
+            stateReason: ready ? 'ready' : 'restoring',
           },
           node,
         );
@@ -197,25 +197,22 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
       opts.onDecision?.(input, plan);
 
       for (const u of plan.nodeUpdates) {
-        const i = indexOf.get(u.id)!;
+        const i = indexOf(u.id);
         records[i] = { ...records[i]!, ...u };
       }
       clocks = plan.clocks;
       let sized = false;
-      let removed = false;
       for (const action of plan.actions) {
         if (action.kind === 'remove') {
           pool.remove(t, simNodes.get(action.nodeId)!);
           simNodes.delete(action.nodeId);
           probes.delete(action.nodeId);
-          records.splice(indexOf.get(action.nodeId)!, 1);
-          reindex();
-          removed = true;
+          records.splice(indexOf(action.nodeId), 1);
           if (action.cause === 'scale-down' || action.cause === 'above-max') sized = true;
         } else if (action.kind === 'rejoin') {
           const node = simNodes.get(action.nodeId)!;
           pool.restart(t, node);
-          const i = indexOf.get(action.nodeId)!;
+          const i = indexOf(action.nodeId);
           records[i] = {
             ...records[i]!,
             state: 'provisioning',
@@ -226,10 +223,9 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
           watched.add(node);
         }
       }
-      if (removed) reindex();
       for (const action of plan.actions) {
         if (action.kind !== 'create') continue;
-        if (action.cause === 'scale-up' || action.cause === 'restore-capacity') sized = true;
+        if (action.cause === 'scale-up' || action.cause === 'below-capacity') sized = true;
         for (const node of pool.create(t, action.count)) {
           addRecord(
             {

@@ -19,11 +19,13 @@ export function scoreJson(s: Score): string {
   });
 }
 
-/** Baselines that are better than Rampart's policy on both unserved work and node-hours. */
+/** Baselines (not the oracle) better than Rampart's policy on both unserved work and node-hours. */
 export function dominatingBaselines(outcome: TraceOutcome): string[] {
   const rampart = outcome.scores.find((s) => s.policy === 'rampart');
   if (!rampart) return [];
-  return outcome.scores.filter((s) => s.policy !== 'rampart' && dominates(s, rampart)).map((s) => s.policy);
+  return outcome.scores
+    .filter((s) => s.policy !== 'rampart' && s.policy !== 'oracle' && dominates(s, rampart))
+    .map((s) => s.policy);
 }
 
 /** A plain-text table of one trace's scores. */
@@ -58,20 +60,6 @@ export function scoreTable(outcome: TraceOutcome): string {
       ? `  rampart is dominated by: ${dominated.join(', ')} (better on both unserved work and node-hours)`
       : undefined;
   return `${[header, ...lines.map((l) => `  ${l}`), ...(footer ? [footer] : [])].join('\n')}\n`;
-}
-
-/** A Markdown table of several traces' scores (docs/simulator.md). */
-export function markdownTable(outcomes: readonly TraceOutcome[]): string {
-  const lines = [
-    '| trace | policy | unserved work | × oracle | node-hours | × oracle | actions | absorb (s) |',
-    '|---|---|--:|--:|--:|--:|--:|--|',
-  ];
-  for (const o of outcomes)
-    for (const s of o.scores)
-      lines.push(
-        `| ${o.trace.name} | ${s.policy === 'rampart' ? '**rampart**' : s.policy} | ${formatInt(s.unservedWork)} | ${formatRatio(s.unservedVsOracle)} | ${s.nodeHours.toFixed(2)} | ${formatRatio(s.nodeHoursVsOracle)} | ${s.actions} | ${s.absorbSeconds.map((a) => (a === null ? 'never' : Math.round(a))).join(', ') || '–'} |`,
-      );
-  return `${lines.join('\n')}\n`;
 }
 
 export function formatRatio(r: number | null): string {

@@ -37,9 +37,6 @@ const FLAGS = {
   'warm-cost': { type: 'string' },
 } as const;
 
-export const SIMULATE_HELP =
-  'simulate -c FILE --pool P --trace CSV [--baseline hpa|heat|gce|aws|oracle|all] [--json] [--chart OUT.html|OUT.svg]';
-
 export async function simulate(argv: string[]): Promise<number> {
   const flags = parseFlags('simulate', argv, FLAGS);
   if (!flags.pool)
