@@ -15,7 +15,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'rampart-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const rampart = (...args: string[]) =>
-  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAMPART_LOG_FORMAT: 'json' } });
+  spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, RAMPART_LOG_FORMAT: 'json' },
+  });
 
 test('validate: exit 0 for a valid config, exit 2 with every error on stderr for a bad one', () => {
   const ok = rampart('validate', '-c', path.join(root, 'examples/local.yaml'));
@@ -86,9 +89,13 @@ test('bin/rampart.mjs started by an older Node re-executes itself on the pinned 
     return Number(v.split('.')[0]) < 24;
   });
   if (!older) return t.skip('no Node older than 24 on this machine to launch from');
-  const r = spawnSync(older, [path.join(root, 'bin/rampart.mjs'), 'validate', '-c', path.join(root, 'examples/local.yaml')], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    older,
+    [path.join(root, 'bin/rampart.mjs'), 'validate', '-c', path.join(root, 'examples/local.yaml')],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /valid/);
 });
