@@ -7,7 +7,7 @@ import { joinTimedOut, type NodeRecord, nextFailMarker, nextState } from './node
 import type { PoolPolicy, ScaleRule } from './policy.ts';
 import { compare, type RuleReading, readRule, type SampleWindow } from './rule-evaluation.ts';
 import { selectForScaleIn } from './scale-in-selection.ts';
-import { JOINING_STATES, LIVE_STATES, type NodeProbe, type NodeState } from './types.ts';
+import { JOINING_STATES, type NodeProbe, type NodeState } from './types.ts';
 
 /** Clocks that survive restarts: they are persisted with the pool. All ms since the epoch. */
 export interface PoolClocks {
@@ -117,8 +117,10 @@ export function decidePool(input: DecideInput): PoolPlan {
   if (healthDue) clocks = { ...clocks, lastHealthCheckAt: now };
   const updates: NodeUpdate[] = [];
   const nodes: NodeRecord[] = [];
+  const readyIds: string[] = [];
+  let leavingNow = 0;
   for (const node of input.nodes) {
-    if (!LIVE_STATES.has(node.state)) continue;
+    if (node.state === 'gone' || node.state === 'failed') continue;
     const probe = input.probes.get(node.id);
     const next = nextState(node, probe);
     const joined = node.readyAt !== undefined || next.state === 'ready';
@@ -130,30 +132,24 @@ export function decidePool(input: DecideInput): PoolPlan {
       node.maintenance === undefined;
     const failMarker = checked ? nextFailMarker(node.failMarker, probe?.healthy ?? false) : node.failMarker;
     const readyAt = node.readyAt ?? (next.state === 'ready' ? now : undefined);
-    const updated: NodeRecord = {
-      ...node,
-      state: next.state,
-      failMarker,
-      readyAt,
-      stateReason: next.reason ?? node.stateReason,
-    };
+    const stateReason = next.reason ?? node.stateReason;
+    // Most nodes change nothing between ticks: keep the same record (thousands per tick).
+    const changed = next.state !== node.state || failMarker !== node.failMarker || readyAt !== node.readyAt;
+    const updated: NodeRecord =
+      changed || stateReason !== node.stateReason
+        ? { ...node, state: next.state, failMarker, readyAt, stateReason }
+        : node;
     nodes.push(updated);
-    if (updated.state !== node.state || failMarker !== node.failMarker || readyAt !== node.readyAt)
-      updates.push({
-        id: node.id,
-        state: updated.state,
-        failMarker,
-        readyAt,
-        stateReason: updated.stateReason,
-      });
+    if (next.state === 'ready') readyIds.push(node.id);
+    else if (next.state === 'draining' || next.state === 'deleting') leavingNow++;
+    if (changed) updates.push({ id: node.id, state: next.state, failMarker, readyAt, stateReason });
   }
-  const ready = nodes.filter((n) => n.state === 'ready');
   const live = nodes.length;
   const plan = (decision: Decision, desired: number, needsLock = false): PoolPlan => ({
     pool: policy.name,
     at: now,
     decision,
-    ready: ready.length,
+    ready: readyIds.length,
     live,
     desired,
     actions,
@@ -173,7 +169,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     }
     reasons.push({
       code: 'validator-never-scaled',
-      text: `validator pools are never scaled or replaced (${ready.length} ready of ${live}); failures go to failover`,
+      text: `validator pools are never scaled or replaced (${readyIds.length} ready of ${live}); failures go to failover`,
     });
     return plan('hold', live);
   }
@@ -219,11 +215,9 @@ export function decidePool(input: DecideInput): PoolPlan {
     }
   }
 
-  const leavingNow = nodes.filter((n) => n.state === 'draining' || n.state === 'deleting');
-  const staying = nodes.filter((n) => !leaving.has(n.id) && n.state !== 'draining' && n.state !== 'deleting');
-  const base = staying.length;
+  const base = nodes.length - leavingNow - leaving.size;
   // Removals run before creations, so a slot freed now is free for a replacement.
-  const room = size.max - (base + leavingNow.length);
+  const room = size.max - (base + leavingNow);
 
   // 4. The floor: min at once, then capacity, without any rule firing.
   let floor = base;
@@ -242,7 +236,6 @@ export function decidePool(input: DecideInput): PoolPlan {
   }
 
   // 5. Scale-up rules: the largest result wins, capped by max, once the cooldown has passed.
-  const readyIds = ready.map((n) => n.id);
   const readings = (rules: readonly ScaleRule[]) =>
     rules.map((rule) => ({ rule, reading: readRule(rule, readyIds, input.samples, now) }));
   let ruleDesired = base;
@@ -250,7 +243,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   const up = readings(policy.scaleUp.rules);
   up.forEach(({ rule, reading }, i) => {
     const name = `scaleUp.rules[${i}]`;
-    const r = evaluateUp(rule, reading, base, ready.length);
+    const r = evaluateUp(rule, reading, base, readyIds.length);
     if (r.fired) {
       upFired = true;
       ruleDesired = Math.max(ruleDesired, r.desired);
@@ -283,7 +276,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   if (target > base && toCreate < target - base)
     reasons.push({
       code: 'max-occupied',
-      text: `${leavingNow.length} node(s) still leaving occupy slots under max ${size.max}: creating ${toCreate} now`,
+      text: `${leavingNow} node(s) still leaving occupy slots under max ${size.max}: creating ${toCreate} now`,
     });
   if (toCreate > 0 && input.upstreamRunning === false) {
     reasons.push({
@@ -329,7 +322,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     let agree = true;
     readings(policy.scaleDown.rules).forEach(({ rule, reading }, i) => {
       const name = `scaleDown.rules[${i}]`;
-      const r = evaluateDown(rule, reading, base, ready.length);
+      const r = evaluateDown(rule, reading, base, readyIds.length);
       if (!r.agrees) agree = false;
       reasons.push({
         code: r.agrees ? 'rule-agrees' : 'rule-disagrees',
@@ -370,7 +363,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     });
     return plan('hold', base);
   }
-  const candidates = ready.filter((n) => !leaving.has(n.id));
+  const candidates = nodes.filter((n) => n.state === 'ready' && !leaving.has(n.id));
   const selected = selectForScaleIn(policy, candidates, input.samples.current);
   if (!selected) {
     reasons.push({ code: 'no-candidate', text: 'no ready node to remove' });

@@ -2,7 +2,6 @@
 
 import type { HealthPolicy } from './policy.ts';
 import type { NodeProbe, NodeState } from './types.ts';
-import { JOINING_STATES } from './types.ts';
 
 /** What Rampart remembers of a node between ticks. */
 export interface NodeRecord {
@@ -63,7 +62,7 @@ export function nextState(
 /** True when the node's join has run past its timeout. */
 export function joinTimedOut(node: NodeRecord, health: HealthPolicy, now: number): boolean {
   return (
-    JOINING_STATES.has(node.state) &&
+    (node.state === 'provisioning' || node.state === 'restoring' || node.state === 'syncing') &&
     node.readyAt === undefined &&
     now - node.joinStartedAt > health.joinTimeout
   );

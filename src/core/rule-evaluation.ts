@@ -95,10 +95,13 @@ export function readRule(
   };
 
   const values: number[] = [];
-  for (const node of readyNodes) {
-    const v = readingOf(node);
-    if (v !== undefined) values.push(v);
-  }
+  // Only pool-level samples: no node to look up (the simulator's case, every tick).
+  const nodeLevel = current.size > (current.has(undefined) ? 1 : 0);
+  if (nodeLevel)
+    for (const node of readyNodes) {
+      const v = readingOf(node);
+      if (v !== undefined) values.push(v);
+    }
   if (values.length > 0)
     return {
       status: 'ok',
