@@ -9,7 +9,7 @@ import { Controller } from '../../src/controller/controller.ts';
 import { createRuntime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
-import { fastFleetConfig, makeFleet, waitFor } from '../support/fleet.ts';
+import { fastFleetConfig, makeFleet, runCli, waitFor } from '../support/fleet.ts';
 
 const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 4 }));
 after(() => fleet.cleanup());
@@ -109,4 +109,17 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
   await second.nextTick();
   assert.deepEqual((await provider.list()).map((i) => i.id).sort(), before);
   await second.stop();
+
+  // `rampart down` removes the whole fleet, sentries before their validator, each recorded.
+  const down = runCli(['down', '-c', fleet.configFile]);
+  const { code } = await down.exited;
+  assert.equal(code, 0, down.output());
+  assert.match(down.output(), /removed 3 node\(s\)/);
+  assert.deepEqual(await provider.list(), []);
+  assert.deepEqual(await rt.store.listNodes(), []);
+  const teardown = (await rt.store.listActions({ limit: 1000 })).filter(
+    (a) => a.cause === 'fleet taken down by the operator',
+  );
+  assert.equal(teardown.length, 3);
+  assert.equal(teardown.at(-1)!.pool, 'validator', 'the validator goes last');
 });
