@@ -32,6 +32,7 @@ export class Controller {
   #previousSamples: Sample[] = [];
   readonly #lastSignature = new Map<string, string>();
   #loop: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
   readonly #snapshots: SnapshotJobs;
   /** Nodes dialed again since they were last seen connected (to log an episode once). */
@@ -52,13 +53,63 @@ export class Controller {
     return this.#leadership.term;
   }
 
-  /** Opens the store, takes leadership, reconciles unfinished intents, then loops until stopped. */
+  /**
+   * Opens the store, takes leadership (a standby replica waits here until it leads),
+   * reconciles unfinished intents, then loops until stopped. Resolves once leading.
+   */
   async start(): Promise<void> {
-    await this.#rt.store.open();
-    this.#leadership = await this.#rt.coordination.campaign(this.#holder, this.#stopping.signal);
-    this.#log.info({ term: this.#leadership.term, store: this.#rt.store.kind }, 'leading');
-    await reconcileOnStart(this.#rt, this.#context());
-    this.#loop = this.#run();
+    this.#starting = (async () => {
+      await this.#rt.store.open();
+      await this.#lead();
+      this.#loop = this.#serve();
+    })();
+    await this.#starting;
+  }
+
+  /** Campaigns, then reconciles what an earlier leader (this one or another) left in flight. */
+  async #lead(): Promise<void> {
+    this.#log.info(
+      { holder: this.#holder, coordination: this.#rt.coordination.kind },
+      'campaigning for leadership',
+    );
+    const leadership = await this.#rt.coordination.campaign(this.#holder, this.#stopping.signal);
+    this.#leadership = leadership;
+    this.#lastSignature.clear();
+    this.#log.info({ term: leadership.term, store: this.#rt.store.kind }, 'leading');
+    try {
+      await reconcileOnStart(this.#rt, this.#context());
+    } catch (e) {
+      await leadership.resign().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Every leadership this process holds, one after the other: when one is lost (its lease
+   * could not be renewed, etcd became unreachable, a newer term appeared) the loop has
+   * already stopped acting; this stands by and campaigns again until stopped.
+   */
+  async #serve(): Promise<void> {
+    for (;;) {
+      await this.#run();
+      if (this.#stopping.signal.aborted) return;
+      const lost = this.#leadership!;
+      this.#log.warn(
+        { term: lost.term, reason: (lost.lost.reason as Error | undefined)?.message },
+        'not leading any more: acting stopped; standing by to campaign again',
+      );
+      await lost.resign().catch(() => undefined);
+      for (;;) {
+        try {
+          await this.#lead();
+          break;
+        } catch (e) {
+          if (this.#stopping.signal.aborted) return;
+          this.#log.error({ err: e }, 'could not take leadership again; retrying');
+          await sleepUnless(1000, this.#stopping.signal);
+        }
+      }
+    }
   }
 
   async #run(): Promise<void> {
@@ -66,7 +117,9 @@ export class Controller {
       this.#rt.config.controller.evaluationInterval,
       ...this.#rt.config.pools.map((p) => p.health.checkInterval),
     );
-    while (!this.#stopping.signal.aborted && !this.#leadership?.lost.aborted) {
+    const leadership = this.#leadership!;
+    const wake = AbortSignal.any([this.#stopping.signal, leadership.lost]);
+    while (!this.#stopping.signal.aborted && !leadership.lost.aborted) {
       const started = Date.now();
       try {
         await this.tick();
@@ -75,7 +128,7 @@ export class Controller {
       }
       for (const w of this.#tickWaiters.splice(0)) w();
       const wait = Math.max(0, interval - (Date.now() - started));
-      await sleepUnless(wait, this.#stopping.signal);
+      await sleepUnless(wait, wake);
     }
   }
 
@@ -87,6 +140,8 @@ export class Controller {
   /** Stops after the action in flight (if any) finishes; persists; releases leadership. */
   async stop(): Promise<void> {
     this.#stopping.abort();
+    // A standby replica stops while campaigning: its campaign ends here.
+    await this.#starting?.catch(() => undefined);
     await this.#loop;
     // A snapshot in flight finishes (its source is started again) before leadership goes.
     await this.#snapshots.settle();
@@ -115,7 +170,7 @@ export class Controller {
     await this.#snapshots.applyFinished(obs, ctx);
     await cleanUpOrphans(this.#rt, ctx, obs);
     for (const pool of this.#rt.config.pools) {
-      if (this.#stopping.signal.aborted) break;
+      if (this.#stopping.signal.aborted || this.#leadership?.lost.aborted) break;
       const po = obs.pools.get(pool.name)!;
       const providerError = obs.providerErrors.get(pool.provider);
       if (providerError) {
@@ -176,9 +231,10 @@ export class Controller {
     const store = this.#rt.store;
     let state: PoolState = (await store.getPool(pool.name)) ?? emptyPoolState(pool.name);
     if (!state.everHadNode) {
-      // A node that ever got an instance counts; a creation abandoned before one does not.
+      // A node that ever got an instance counts (a crashed validator is failed, not gone); a
+      // creation abandoned before one, or a fleet the operator took down, does not.
       const all = await store.listNodes({ pool: pool.name, all: true });
-      if (all.some((n) => n.instanceId !== undefined || n.readyAt !== undefined))
+      if (all.some((n) => n.state !== 'gone' && (n.instanceId !== undefined || n.readyAt !== undefined)))
         state = { ...state, everHadNode: true };
     }
     const { plan, nodes, vanished } = planPool(

@@ -51,6 +51,9 @@ export async function tearDownFleet(rt: Runtime, ctx: ActContext): Promise<numbe
       );
       removed++;
     }
+    // The operator took the fleet down: the next start bootstraps it afresh (its validator too).
+    const state = await rt.store.getPool(pool.name);
+    if (state?.everHadNode) await rt.store.putPool({ ...state, everHadNode: false }, ctx.term);
   }
   return removed;
 }

@@ -122,4 +122,17 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
   );
   assert.equal(teardown.length, 3);
   assert.equal(teardown.at(-1)!.pool, 'validator', 'the validator goes last');
+
+  // After a teardown the next start bootstraps the fleet again, validator included.
+  const third = new Controller({ runtime: createRuntime(config), log: silent });
+  await third.start();
+  try {
+    await waitFor('a fresh fleet after the teardown', async () => {
+      const v = await rt.store.listNodes({ pool: 'validator' });
+      const s = (await sentries()).filter((n) => n.state === 'ready');
+      return v.length === 1 && v[0]!.state === 'ready' && s.length === 2;
+    });
+  } finally {
+    await third.stop();
+  }
 });
