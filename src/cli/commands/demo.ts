@@ -2,12 +2,15 @@
 // generator whose profile rises and falls, so the sentry pool grows and shrinks within
 // minutes. Ctrl-C stops the load, the controller and every node it started.
 
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Controller } from '../../controller/controller.ts';
 import { createRuntime } from '../../controller/runtime.ts';
 import { tearDownFleet } from '../../controller/teardown.ts';
+import { lockHolder } from '../../coordination/embedded.ts';
 import { LoadGenerator, LoadProfile } from '../../nodes/simnode/load-generator.ts';
-import { configFlag, loadConfigFrom, parseFlags } from '../args.ts';
+import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { untilStopSignal } from '../signals.ts';
 import { followPool, loadTargetPool } from './load.ts';
@@ -27,8 +30,17 @@ export const DEMO_PROFILE = new LoadProfile(
 
 export async function demo(argv: string[]): Promise<number> {
   const flags = parseFlags('demo', argv, { ...configFlag, pool: { type: 'string', short: 'p' } });
-  const file = flags.config ?? fileURLToPath(new URL('../../../examples/local.yaml', import.meta.url));
-  const { config } = loadConfigFrom({ config: file });
+  const builtIn = fileURLToPath(new URL('../../../examples/local.yaml', import.meta.url));
+  const file = flags.config ?? builtIn;
+  const { config, file: resolved } = loadConfigFrom({ config: file });
+  // The built-in demo starts from nothing each time: its validator's chain is new, so an
+  // earlier run's snapshots and records belong to another chain.
+  if (resolved === builtIn) {
+    const demoState = fileURLToPath(new URL('../../../.rampart/demo', import.meta.url));
+    const running = lockHolder(path.join(demoState, 'state.db.lock'));
+    if (running !== undefined) throw new UsageError(`the demo is already running (pid ${running})`);
+    rmSync(demoState, { recursive: true, force: true });
+  }
   const log = createLogger({ level: config.controller.log.level });
   const pool = loadTargetPool(config, flags.pool);
   const runtime = createRuntime(config);
