@@ -103,6 +103,8 @@ export interface PoolPlan {
   readonly alerts: readonly Alert[];
 }
 
+const STAY_READY = { state: 'ready', reason: 'ready' } as const;
+
 export function decidePool(input: DecideInput): PoolPlan {
   const { policy, now } = input;
   const reasons: Reason[] = [];
@@ -122,7 +124,11 @@ export function decidePool(input: DecideInput): PoolPlan {
   for (const node of input.nodes) {
     if (node.state === 'gone' || node.state === 'failed') continue;
     const probe = input.probes.get(node.id);
-    const next = nextState(node, probe);
+    // The common case — a ready node still ready — without building a transition.
+    const next =
+      probe?.ready && node.state === 'ready' && node.maintenance === undefined
+        ? STAY_READY
+        : nextState(node, probe);
     const joined = node.readyAt !== undefined || next.state === 'ready';
     const checked =
       healthDue &&
