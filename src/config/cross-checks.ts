@@ -2,6 +2,7 @@
 // size bounds, and what a validator pool may not have.
 
 import { parseMetricRef, parseSelector } from '../core/metric-ref.ts';
+import { isLoopbackListen } from './listen-address.ts';
 import type { Config } from './schema.ts';
 
 export interface CrossIssue {
@@ -29,6 +30,46 @@ export function crossCheck(config: Config): CrossIssue[] {
   uniqueNames('providers', config.providers);
   uniqueNames('pools', config.pools);
   uniqueNames('snapshots', config.snapshots);
+
+  if (config.controller.coordination.kind === 'etcd' && config.controller.store.kind !== 'etcd')
+    add(
+      ['controller', 'coordination', 'kind'],
+      'etcd coordination needs the etcd store (controller.store.kind: etcd): replicas must share state',
+    );
+  if (config.controller.coordination.kind === 'embedded' && config.controller.store.kind === 'etcd')
+    add(
+      ['controller', 'coordination', 'kind'],
+      'a shared etcd store needs etcd coordination, or two controllers could act at once',
+    );
+  const coordination = config.controller.coordination;
+  // etcd leases are whole seconds and etcd grants at least about 2s; a replica renews every
+  // TTL/3 and stops acting after TTL/3 of failed renewals, so shorter leases leave no margin.
+  if (coordination.kind === 'etcd' && (coordination.leaseTtl < 2000 || coordination.leaseTtl % 1000 !== 0))
+    add(
+      ['controller', 'coordination', 'leaseTtl'],
+      `${coordination.leaseTtl}ms is not allowed: etcd leases are whole seconds, at least 2s`,
+    );
+  const store = config.controller.store;
+  if (store.kind === 'etcd') {
+    if (store.tls) {
+      if ((store.tls.cert === undefined) !== (store.tls.key === undefined))
+        add(
+          ['controller', 'store', 'tls', store.tls.cert === undefined ? 'cert' : 'key'],
+          'a client certificate needs both cert and key',
+        );
+      store.endpoints.forEach((url, i) => {
+        if (url.startsWith('http://'))
+          add(['controller', 'store', 'endpoints', i], `"${url}" is plain http but tls is set: use https://`);
+      });
+    }
+  }
+
+  const api = config.controller.api;
+  if (api.tokenFile === undefined && !isLoopbackListen(api.listen))
+    add(
+      ['controller', 'api', 'listen'],
+      `"${api.listen}" is not a loopback address: the API needs a bearer token there (set controller.api.tokenFile), or listen on 127.0.0.1`,
+    );
 
   const sources = new Map(config.metrics.map((m) => [m.name, m]));
   const providers = new Set(config.providers.map((p) => p.name));

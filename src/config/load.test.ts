@@ -177,3 +177,94 @@ test('the JSON Schema describes the file as written: durations as text, unknown 
   assert.match(text, /"cooldown":\{[^}]*"type":"string"/);
   assert.match(text, /"enum":\["<",">","<=",">=","=="\]/);
 });
+
+describe('config: etcd store and coordination', () => {
+  const withController = (controller: string) => `version: 1
+controller:
+${controller}
+metrics:
+  - { name: nodes, kind: scrape }
+providers:
+  - { name: laptop, kind: local }
+pools:
+${sentries}`;
+
+  test('defaults, and TLS and password files resolved beside the config file', () => {
+    const { config } = parseConfigText(
+      withController(`  store:
+    kind: etcd
+    endpoints: [https://10.0.0.5:2379, https://10.0.0.6:2379]
+    tls: { ca: certs/ca.pem, cert: certs/rampart.pem, key: /etc/rampart/rampart-key.pem }
+    auth: { username: rampart, passwordFile: secrets/etcd-password }
+  coordination: { kind: etcd }`),
+      '/srv/rampart/rampart.yaml',
+    );
+    const store = config.controller.store;
+    assert.equal(store.kind, 'etcd');
+    if (store.kind !== 'etcd') return;
+    assert.equal(store.prefix, '/rampart/');
+    assert.equal(store.timeout, 5000);
+    assert.deepEqual(store.tls, {
+      ca: '/srv/rampart/certs/ca.pem',
+      cert: '/srv/rampart/certs/rampart.pem',
+      key: '/etc/rampart/rampart-key.pem',
+    });
+    assert.equal(store.auth?.passwordFile, '/srv/rampart/secrets/etcd-password');
+    assert.deepEqual(config.controller.coordination, { kind: 'etcd', leaseTtl: 15_000 });
+  });
+
+  test('etcd coordination without the etcd store, and the etcd store without it, are errors', () => {
+    const [first] = errorsOf(withController('  coordination: { kind: etcd }'));
+    assert.match(first!, /controller\.coordination\.kind: etcd coordination needs the etcd store/);
+    const [second] = errorsOf(withController('  store: { kind: etcd, endpoints: [http://127.0.0.1:2379] }'));
+    assert.match(second!, /controller\.coordination\.kind: a shared etcd store needs etcd coordination/);
+  });
+
+  test('a lease shorter than 2s or not in whole seconds is an error', () => {
+    const store = '  store: { kind: etcd, endpoints: [http://127.0.0.1:2379] }';
+    for (const ttl of ['1s', '2500ms']) {
+      const errors = errorsOf(withController(`${store}\n  coordination: { kind: etcd, leaseTtl: ${ttl} }`));
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(
+        errors[0]!,
+        /rampart\.yaml:\d+:\d+ controller\.coordination\.leaseTtl: .*whole seconds, at least 2s/,
+      );
+    }
+  });
+
+  test('endpoints must be URLs; TLS needs https and both halves of a client certificate', () => {
+    const coordination = '  coordination: { kind: etcd }';
+    const notUrl = errorsOf(
+      withController(`  store: { kind: etcd, endpoints: [10.0.0.5:2379] }\n${coordination}`),
+    );
+    assert.match(notUrl[0]!, /controller\.store\.endpoints\[0\]/);
+    const none = errorsOf(withController(`  store: { kind: etcd, endpoints: [] }\n${coordination}`));
+    assert.match(none[0]!, /controller\.store\.endpoints: .*at least 1/);
+    const tls = errorsOf(
+      withController(`  store:
+    kind: etcd
+    endpoints: [http://10.0.0.5:2379]
+    tls: { ca: ca.pem, cert: rampart.pem }
+${coordination}`),
+    );
+    assert.equal(tls.length, 2, tls.join('\n'));
+    assert.ok(
+      tls.some((e) => /controller\.store\.tls\.key: a client certificate needs both cert and key/.test(e)),
+    );
+    assert.ok(
+      tls.some((e) => /controller\.store\.endpoints\[0\]: "http:\/\/10\.0\.0\.5:2379" is plain http/.test(e)),
+    );
+  });
+
+  test('unknown etcd fields are refused with the allowed ones', () => {
+    const [e] = errorsOf(
+      withController(
+        '  store: { kind: etcd, endpoints: [http://127.0.0.1:2379], ttl: 5 }\n  coordination: { kind: etcd }',
+      ),
+    );
+    assert.match(
+      e!,
+      /controller\.store\.ttl: unknown field "ttl" \(allowed here: kind, endpoints, prefix, tls, auth, timeout\)/,
+    );
+  });
+});

@@ -87,8 +87,17 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const baseDir = path.dirname(abs);
   const config = parsed.data;
   const resolveFrom = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
-  if (config.controller.store.kind === 'sqlite')
-    config.controller.store.path = resolveFrom(config.controller.store.path);
+  const store = config.controller.store;
+  if (store.kind === 'sqlite') store.path = resolveFrom(store.path);
+  if (store.kind === 'etcd') {
+    if (store.tls?.ca !== undefined) store.tls.ca = resolveFrom(store.tls.ca);
+    if (store.tls?.cert !== undefined) store.tls.cert = resolveFrom(store.tls.cert);
+    if (store.tls?.key !== undefined) store.tls.key = resolveFrom(store.tls.key);
+    if (store.auth !== undefined) store.auth.passwordFile = resolveFrom(store.auth.passwordFile);
+  }
+  const api = config.controller.api;
+  if (api.tokenFile !== undefined) api.tokenFile = resolveFrom(api.tokenFile);
+  if (api.tls !== undefined) api.tls = { cert: resolveFrom(api.tls.cert), key: resolveFrom(api.tls.key) };
   for (const p of config.providers) if (p.kind === 'local') p.dataDir = resolveFrom(p.dataDir);
   for (const p of config.pools)
     if (p.node.kind === 'cometbft') {

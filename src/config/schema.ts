@@ -30,15 +30,51 @@ const sqliteStore = z.strictObject({
   path: z.string().min(1).default('.rampart/state.db'),
 });
 
+const etcdStore = z.strictObject({
+  kind: z.literal('etcd'),
+  /** Client URLs of the etcd cluster, e.g. https://10.0.0.5:2379. */
+  endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  /** Every key Rampart writes starts with this. Default /rampart/. */
+  prefix: z.string().startsWith('/').default('/rampart/'),
+  /** TLS to etcd (seed 003's https scheme): files, relative to the config file's folder. */
+  tls: z
+    .strictObject({
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+    })
+    .optional(),
+  /** etcd user; the password is read from this file (never written in the config). */
+  auth: z.strictObject({ username: z.string().min(1), passwordFile: z.string().min(1) }).optional(),
+  /** Longest wait for one etcd call. Default 5s. */
+  timeout: durationDefault('5s', 'Longest wait for one etcd call.'),
+});
+
 const controller = z.strictObject({
   evaluationInterval: durationDefault('10s', 'Time between two decisions for every pool.'),
-  store: z.discriminatedUnion('kind', [sqliteStore]).prefault({ kind: 'sqlite' }),
-  coordination: z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('embedded') })]).prefault({
-    kind: 'embedded',
-  }),
+  store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).prefault({ kind: 'sqlite' }),
+  coordination: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('embedded') }),
+      z.strictObject({
+        /** Leader election and locks on the store's etcd cluster. */
+        kind: z.literal('etcd'),
+        /** Leadership lease; a replica that cannot renew it stops acting before it expires. Default 15s. */
+        leaseTtl: durationDefault('15s', 'Leadership lease time-to-live.'),
+      }),
+    ])
+    .prefault({ kind: 'embedded' }),
   api: z
     .strictObject({
+      /** Address of the HTTP API, the dashboard and /metrics. Default 127.0.0.1:8080. */
       listen: listen.default('127.0.0.1:8080'),
+      /**
+       * File holding the bearer token every API call must present (relative to the config
+       * file's folder). Required when `listen` is not a loopback address.
+       */
+      tokenFile: z.string().min(1).optional(),
+      /** Serve HTTPS with this certificate and key (PEM files, relative to the config file's folder). */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .prefault({}),
   log: z

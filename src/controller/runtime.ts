@@ -2,6 +2,7 @@
 // metric sources. Each factory refuses a kind it does not know instead of guessing.
 
 import path from 'node:path';
+import type { Logger } from 'pino';
 import type {
   Config,
   MetricSourceConfig,
@@ -11,6 +12,7 @@ import type {
 } from '../config/schema.ts';
 import type { Coordination } from '../coordination/coordination.ts';
 import { EmbeddedCoordination } from '../coordination/embedded.ts';
+import { EtcdCoordination } from '../coordination/etcd.ts';
 import { createMetricSource } from '../metrics/create-metric-source.ts';
 import type { MetricSource } from '../metrics/metric-source.ts';
 import { createCometbftKind } from '../nodes/cometbft/cometbft-kind.ts';
@@ -20,8 +22,9 @@ import { LocalProvider } from '../providers/local/local-provider.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
+import { EtcdStore } from '../store/etcd-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
-import type { Store } from '../store/store.ts';
+import { StaleTermError, type Store } from '../store/store.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -39,16 +42,27 @@ export function createStore(config: Config): Store {
   switch (s.kind) {
     case 'sqlite':
       return new SqliteStore(s.path);
+    case 'etcd':
+      return new EtcdStore({
+        endpoints: s.endpoints,
+        prefix: s.prefix,
+        tls: s.tls,
+        auth: s.auth,
+        timeoutMs: s.timeout,
+      });
   }
 }
 
-export function createCoordination(config: Config, store: Store): Coordination {
+export function createCoordination(config: Config, store: Store, log?: Logger): Coordination {
   const c = config.controller.coordination;
+  const s = config.controller.store;
   switch (c.kind) {
-    case 'embedded': {
-      const s = config.controller.store;
+    case 'embedded':
+      if (s.kind !== 'sqlite') throw new Error('embedded coordination needs the sqlite store');
       return new EmbeddedCoordination(store, `${path.resolve(s.path)}.lock`);
-    }
+    case 'etcd':
+      if (!(store instanceof EtcdStore)) throw new Error('etcd coordination needs the etcd store');
+      return new EtcdCoordination(store, { leaseTtlMs: c.leaseTtl, log });
   }
 }
 
@@ -57,6 +71,29 @@ export function createProvider(p: ProviderConfig): Provider {
     case 'local':
       return new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host });
   }
+}
+
+/**
+ * The providers' fencing wrapper: a creation under a term older than the store's newest is
+ * refused before the provider is asked (a deposed leader that has not noticed yet cannot
+ * create a node). Removals carry no term; they are guarded by the leadership signal and by
+ * their intent, which the store fences.
+ */
+export function fencedProvider(provider: Provider, store: Store): Provider {
+  const fenced: Provider = {
+    name: provider.name,
+    kind: provider.kind,
+    list: () => provider.list(),
+    create: async (req) => {
+      const newest = await store.currentTerm();
+      if (req.term < newest) throw new StaleTermError(req.term, newest);
+      return provider.create(req);
+    },
+    destroy: (instance) => provider.destroy(instance),
+  };
+  if (provider.stop) fenced.stop = provider.stop.bind(provider);
+  if (provider.start) fenced.start = provider.start.bind(provider);
+  return fenced;
 }
 
 export function createNodeKind(pool: PoolConfig, config: Config): NodeKind {
@@ -84,15 +121,15 @@ function metricSourceFor(m: MetricSourceConfig): MetricSource {
   });
 }
 
-/** Everything a config needs, not yet opened. */
-export function createRuntime(config: Config): Runtime {
+/** Everything a config needs, not yet opened. `log` hears coordination's own news. */
+export function createRuntime(config: Config, opts: { log?: Logger | undefined } = {}): Runtime {
   const store = createStore(config);
   const kinds = new Map(config.pools.map((p) => [p.name, createNodeKind(p, config)]));
   return {
     config,
     store,
-    coordination: createCoordination(config, store),
-    providers: new Map(config.providers.map((p) => [p.name, createProvider(p)])),
+    coordination: createCoordination(config, store, opts.log),
+    providers: new Map(config.providers.map((p) => [p.name, fencedProvider(createProvider(p), store)])),
     metricSources: new Map(config.metrics.map((m) => [m.name, metricSourceFor(m)])),
     snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
     nodeKind: (pool) => {

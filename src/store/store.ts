@@ -8,6 +8,10 @@ import type { NodeRecord } from '../core/node-lifecycle.ts';
 export interface PoolState {
   readonly name: string;
   readonly paused: boolean;
+  /** Who paused the pool (a request's caller), for the decision's reason. */
+  readonly pausedBy?: string | undefined;
+  /** A size set by hand (the `pool-size` request): the core heads for it instead of the rules. */
+  readonly manualSize?: { readonly size: number; readonly by: string; readonly at: number } | undefined;
   readonly everHadNode: boolean;
   readonly clocks: PoolClocks;
 }
@@ -35,7 +39,8 @@ export type ActionKind =
   | 'snapshot'
   | 'prune'
   | 'pause'
-  | 'resume';
+  | 'resume'
+  | 'size';
 
 export interface ActionIntent {
   readonly id: string;
