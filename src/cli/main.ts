@@ -9,6 +9,7 @@ import { plan } from './commands/plan.ts';
 import { schema } from './commands/schema.ts';
 import { simulate } from './commands/simulate.ts';
 import { snapshot } from './commands/snapshot.ts';
+import { state } from './commands/state.ts';
 import { status } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { validate } from './commands/validate.ts';
@@ -27,6 +28,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   snapshot: {
     run: snapshot,
     help: 'snapshot create|list|verify|prune -c FILE [--set S]  take, list, check, prune snapshots',
+  },
+  state: {
+    run: state,
+    help: 'state export|import -c FILE [--force]  move the whole state between stores (stdout / stdin)',
   },
   simulate: {
     run: simulate,

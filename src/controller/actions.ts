@@ -41,6 +41,8 @@ export async function runAction(
     nodeId?: string | undefined;
     cause: string;
     detail?: Record<string, unknown>;
+    /** Who asked (a request's caller). Default `controller`. */
+    caller?: string | undefined;
   },
   body: (actionId: string) => Promise<string | undefined>,
   id = `a-${shortId()}`,
@@ -52,7 +54,7 @@ export async function runAction(
     kind: a.kind,
     nodeId: a.nodeId,
     cause: a.cause,
-    caller: 'controller',
+    caller: a.caller ?? 'controller',
     startedAt: Date.now(),
     detail: a.detail,
   };

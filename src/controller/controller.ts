@@ -8,19 +8,24 @@ import type { Leadership } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
 import type { Sample } from '../core/types.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
+import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
+import { applyPoolRequests } from './pool-requests.ts';
 import { reconcileOnStart } from './reconcile.ts';
 import type { Runtime } from './runtime.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
+import type { TickReport } from './tick-report.ts';
 
 export interface ControllerOptions {
   readonly runtime: Runtime;
   readonly log: Logger;
   /** Name recorded as the leadership holder. */
   readonly holder?: string | undefined;
+  /** Hears every tick's report (Rampart's own metrics, the dashboard's series). Must not throw. */
+  readonly onTick?: ((report: TickReport) => void) | undefined;
 }
 
 export class Controller {
@@ -39,13 +44,27 @@ export class Controller {
   readonly #redialed = new Set<string>();
   /** Resolves after each completed tick (tests and the demo wait on it). */
   #tickWaiters: (() => void)[] = [];
+  readonly #onTick: ((report: TickReport) => void) | undefined;
+  #lastObservation: Observation | undefined;
 
   constructor(opts: ControllerOptions) {
     this.#rt = opts.runtime;
     this.#log = opts.log;
     this.#holder = opts.holder ?? `pid-${process.pid}`;
+    this.#onTick = opts.onTick;
     this.#snapshots = new SnapshotJobs(opts.runtime);
     this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
+  }
+
+  /** Whether this process acts now, and under which term (for the API and metrics). */
+  get leadership(): {
+    readonly leading: boolean;
+    readonly term: number | undefined;
+    readonly holder: string;
+  } {
+    const l = this.#leadership;
+    const leading = l !== undefined && !l.lost.aborted && !this.#stopping.signal.aborted;
+    return { leading, term: leading ? l.term : undefined, holder: this.#holder };
   }
 
   get term(): number {
@@ -59,11 +78,26 @@ export class Controller {
    */
   async start(): Promise<void> {
     this.#starting = (async () => {
-      await this.#rt.store.open();
+      await this.#openStore();
       await this.#lead();
       this.#loop = this.#serve();
     })();
     await this.#starting;
+  }
+
+  /** Opens the store; a shared store that is unreachable for now is waited for, not given up on. */
+  async #openStore(): Promise<void> {
+    for (let warned = false; ; ) {
+      try {
+        return await this.#rt.store.open();
+      } catch (e) {
+        if (!(e instanceof EtcdUnreachableError) || this.#stopping.signal.aborted) throw e;
+        if (!warned)
+          this.#log.warn({ err: e.message }, 'store unreachable: waiting for it; nothing is done meanwhile');
+        warned = true;
+        await sleepUnless(1000, this.#stopping.signal);
+      }
+    }
   }
 
   /** Campaigns, then reconciles what an earlier leader (this one or another) left in flight. */
@@ -121,14 +155,29 @@ export class Controller {
     const wake = AbortSignal.any([this.#stopping.signal, leadership.lost]);
     while (!this.#stopping.signal.aborted && !leadership.lost.aborted) {
       const started = Date.now();
+      let error: Error | undefined;
       try {
         await this.tick();
       } catch (e) {
-        this.#log.error({ err: e }, 'tick failed; retrying next interval');
+        error = e as Error;
+        if (e instanceof EtcdUnreachableError)
+          this.#log.warn({ err: e.message }, 'etcd unreachable: holding (no action without a stored intent)');
+        else this.#log.error({ err: e }, 'tick failed; retrying next interval');
       }
+      this.#report(leadership.term, started, error);
       for (const w of this.#tickWaiters.splice(0)) w();
       const wait = Math.max(0, interval - (Date.now() - started));
       await sleepUnless(wait, wake);
+    }
+  }
+
+  #report(term: number, startedAt: number, error: Error | undefined): void {
+    const observation = this.#lastObservation;
+    this.#lastObservation = undefined;
+    try {
+      this.#onTick?.({ term, startedAt, durationMs: Date.now() - startedAt, observation, error });
+    } catch (e) {
+      this.#log.warn({ err: e }, 'a tick listener failed');
     }
   }
 
@@ -166,9 +215,11 @@ export class Controller {
   async tick(): Promise<void> {
     const ctx = this.#context();
     const obs = await observe(this.#rt, this.#stopping.signal);
+    this.#lastObservation = obs;
     for (const e of obs.metricErrors) this.#log.debug({ source: e.source, target: e.target }, e.message);
     await this.#snapshots.applyFinished(obs, ctx);
     await cleanUpOrphans(this.#rt, ctx, obs);
+    await applyPoolRequests(this.#rt, ctx);
     for (const pool of this.#rt.config.pools) {
       if (this.#stopping.signal.aborted || this.#leadership?.lost.aborted) break;
       const po = obs.pools.get(pool.name)!;

@@ -326,3 +326,75 @@ test('a node stopped for maintenance is not capacity, not health-checked, not re
   assert.equal(p.ready, 3);
   assert.ok(!p.actions.some((a) => a.kind === 'remove' && a.nodeId === 'n4'));
 });
+
+describe('size set by hand', () => {
+  test('grows to the manual size at once, rules and cooldown aside, naming who set it', () => {
+    const p = decidePool(
+      input(3, 0.1, { manualSize: 5, manualSizeBy: 'alice', clocks: { lastScaleUpAt: T0 - 1_000 } }),
+    );
+    assert.equal(p.decision, 'scale-up');
+    assert.equal(creates(p), 2);
+    assert.equal(p.desired, 5);
+    assert.deepEqual(p.actions, [{ kind: 'create', count: 2, cause: 'manual-size' }]);
+    const r = p.reasons.find((x) => x.code === 'manual-size')!;
+    assert.match(r.text, /size set by hand to 5 by alice/);
+    assert.ok(!p.reasons.some((x) => x.code === 'rule-fired' || x.code === 'rule-quiet'), 'rules not read');
+  });
+
+  test('a firing scale-up rule does not grow past the manual size', () => {
+    const p = decidePool(input(4, 0.99, { manualSize: 4, manualSizeBy: 'alice' }));
+    assert.equal(p.decision, 'steady');
+    assert.equal(p.actions.length, 0);
+    assert.equal(p.desired, 4);
+  });
+
+  test('kept within [min, max]: never above max, never below min', () => {
+    const high = decidePool(input(3, 0.1, { manualSize: 50 }));
+    assert.equal(creates(high), 2, 'max 5');
+    assert.match(high.reasons.find((x) => x.code === 'manual-size')!.text, /within min 2 and max 5: 5/);
+    const low = decidePool(input(2, 0.9, { manualSize: 0 }));
+    assert.equal(low.actions.length, 0, 'min 2: nothing removed');
+    assert.equal(low.desired, 2);
+  });
+
+  test('may go below capacity (down to min), one node at a time through the lock', () => {
+    const p = decidePool(input(5, 0.9, { manualSize: 2, clocks: { lastScaleDownAt: T0 - 1_000 } }));
+    assert.equal(p.decision, 'scale-down');
+    assert.equal(removes(p).length, 1, 'one node, even though three must go');
+    assert.equal(removes(p)[0]!.cause, 'manual-size');
+    assert.equal(p.needsLock, true);
+    assert.equal(p.desired, 4);
+    assert.equal(p.clocks.lastScaleDownAt, T0);
+  });
+
+  test('a scale-down by hand waits for a node still leaving, and for the lock attempt period', () => {
+    const i = input(4, 0.5, { manualSize: 2 });
+    const leaving = decidePool({ ...i, nodes: [...i.nodes, node('n9', 'draining')] });
+    assert.equal(removes(leaving).length, 0);
+    assert.ok(leaving.reasons.some((r) => r.code === 'one-at-a-time'));
+    const lock = decidePool(input(4, 0.5, { manualSize: 2, clocks: { lastLockAttemptAt: T0 - 1_000 } }));
+    assert.equal(removes(lock).length, 0);
+    assert.ok(lock.reasons.some((r) => r.code === 'lock-attempt-period'));
+  });
+
+  test('health replacement still runs under a manual size', () => {
+    const i = input(3, 0.5, { manualSize: 3 });
+    const nodes = i.nodes.map((n) => (n.id === 'n1' ? { ...n, failMarker: 20 } : n));
+    const p = decidePool({ ...i, nodes, probes: new Map([...i.probes, ['n1', DOWN]]) });
+    assert.equal(p.decision, 'replace');
+    assert.deepEqual(removes(p), [{ kind: 'remove', nodeId: 'n1', cause: 'failed-health' }]);
+    assert.equal(creates(p), 1);
+  });
+
+  test('paused wins over a manual size, and the reason names who paused', () => {
+    const p = decidePool(input(3, 0.5, { manualSize: 5, paused: true, pausedBy: 'bob' }));
+    assert.equal(p.actions.length, 0);
+    assert.match(p.reasons[0]!.text, /paused by bob/);
+  });
+
+  test('a manual size waits for the upstream like any creation', () => {
+    const p = decidePool(input(3, 0.5, { manualSize: 4, upstreamRunning: false }));
+    assert.equal(p.actions.length, 0);
+    assert.ok(p.reasons.some((r) => r.code === 'no-upstream'));
+  });
+});

@@ -28,6 +28,16 @@ export interface DecideInput {
   readonly clocks: PoolClocks;
   /** Paused by the operator: observe and record, act on nothing. */
   readonly paused?: boolean | undefined;
+  /** Who paused the pool, for the reason. Default "the operator". */
+  readonly pausedBy?: string | undefined;
+  /**
+   * Size set by hand: the pool heads for it (clamped to [min, max]) instead of what the
+   * rules say; health replacement still runs, and a scale-down still removes one node at a
+   * time through the lock. Undefined: the rules decide.
+   */
+  readonly manualSize?: number | undefined;
+  /** Who set the manual size, for the reason. Default "the operator". */
+  readonly manualSizeBy?: string | undefined;
   /** Whether the pool ever had a node (a validator pool is created once, never again). */
   readonly everHadNode?: boolean | undefined;
   /**
@@ -39,8 +49,8 @@ export interface DecideInput {
   readonly connectedToUpstream?: ReadonlySet<string> | undefined;
 }
 
-export type CreateCause = 'bootstrap' | 'below-min' | 'below-capacity' | 'scale-up';
-export type RemoveCause = 'scale-down' | 'above-max' | 'failed-health' | 'join-exhausted';
+export type CreateCause = 'bootstrap' | 'below-min' | 'below-capacity' | 'scale-up' | 'manual-size';
+export type RemoveCause = 'scale-down' | 'above-max' | 'failed-health' | 'join-exhausted' | 'manual-size';
 
 export type PlannedAction =
   | { readonly kind: 'create'; readonly count: number; readonly cause: CreateCause }
@@ -182,7 +192,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   const size = policy.size;
 
   if (input.paused) {
-    reasons.push({ code: 'paused', text: 'paused by the operator: observing only' });
+    reasons.push({ code: 'paused', text: `paused by ${input.pausedBy ?? 'the operator'}: observing only` });
     return plan('hold', live);
   }
 
@@ -225,7 +235,102 @@ export function decidePool(input: DecideInput): PoolPlan {
   // Removals run before creations, so a slot freed now is free for a replacement.
   const room = size.max - (base + leavingNow);
 
-  // 4. The floor: min at once, then capacity, without any rule firing.
+  /** How many of the nodes up to `target` can be created now: room under max, an upstream to follow. */
+  const creatable = (target: number): number => {
+    let n = Math.max(0, Math.min(target - base, room));
+    if (target > base && n < target - base)
+      reasons.push({
+        code: 'max-occupied',
+        text: `${leavingNow} node(s) still leaving occupy slots under max ${size.max}: creating ${n} now`,
+      });
+    if (n > 0 && input.upstreamRunning === false) {
+      reasons.push({
+        code: 'no-upstream',
+        text: `would create ${n}, but no upstream node runs yet: waiting`,
+      });
+      n = 0;
+    }
+    return n;
+  };
+
+  /** One node out, through the scale-down lock, once nothing else joins or leaves. */
+  const removeOne = (cause: RemoveCause, respectPeriod: boolean): PoolPlan => {
+    const busy = nodes.filter(
+      (n) => JOINING_STATES.has(n.state) || n.state === 'draining' || n.state === 'deleting',
+    );
+    if (busy.length > 0) {
+      reasons.push({
+        code: 'one-at-a-time',
+        text: `waiting for ${busy.map((n) => `${n.id} (${n.state})`).join(', ')}: one node at a time`,
+      });
+      return plan('hold', base);
+    }
+    const periodLeft = respectPeriod
+      ? remaining(input.clocks.lastScaleDownAt, policy.scaleDown.period, now)
+      : 0;
+    if (periodLeft > 0) {
+      reasons.push({
+        code: 'cooldown',
+        text: `scale-down period: ${formatDuration(periodLeft)} of ${formatDuration(policy.scaleDown.period)} remaining`,
+        cooldownRemainingMs: periodLeft,
+      });
+      return plan('hold', base);
+    }
+    const lockLeft = remaining(input.clocks.lastLockAttemptAt, policy.scaleDown.lockAttemptPeriod, now);
+    if (lockLeft > 0) {
+      reasons.push({
+        code: 'lock-attempt-period',
+        text: `next scale-down lock attempt in ${formatDuration(lockLeft)}`,
+        cooldownRemainingMs: lockLeft,
+      });
+      return plan('hold', base);
+    }
+    const candidates = nodes.filter((n) => n.state === 'ready' && !leaving.has(n.id));
+    const selected = selectForScaleIn(policy, candidates, input.samples.current);
+    if (!selected) {
+      reasons.push({ code: 'no-candidate', text: 'no ready node to remove' });
+      return plan('hold', base);
+    }
+    const connected = input.connectedToUpstream;
+    if (connected?.has(selected.nodeId) && connected.size - 1 < size.min) {
+      reasons.push({
+        code: 'upstream-min',
+        text: `removing ${selected.nodeId} would leave the validator ${connected.size - 1} connected sentries, below min ${size.min}`,
+      });
+      return plan('hold', base);
+    }
+    actions.push({ kind: 'remove', nodeId: selected.nodeId, cause });
+    reasons.push({ code: 'selected', text: `removing ${selected.nodeId}: ${selected.why}` });
+    clocks = { ...clocks, lastScaleDownAt: now, lastLockAttemptAt: now };
+    return plan('scale-down', base - 1, true);
+  };
+
+  // 4. A size set by hand takes the place of the floors and the rules, within [min, max]. No
+  // cooldown or scale-down period applies (the operator asked now), but removals still go
+  // one node at a time through the lock.
+  if (input.manualSize !== undefined) {
+    const wanted = Math.min(size.max, Math.max(size.min, input.manualSize));
+    reasons.push({
+      code: 'manual-size',
+      text: `size set by hand to ${input.manualSize} by ${input.manualSizeBy ?? 'the operator'}${wanted === input.manualSize ? '' : ` (kept within min ${size.min} and max ${size.max}: ${wanted})`}: scale rules do not apply`,
+    });
+    if (base < wanted) {
+      const toCreate = creatable(wanted);
+      if (toCreate === 0) return plan(decision ?? 'hold', base);
+      actions.push({ kind: 'create', count: toCreate, cause: base < size.min ? 'below-min' : 'manual-size' });
+      clocks = { ...clocks, lastScaleUpAt: now };
+      decision ??= 'scale-up';
+      return plan(decision, base + toCreate);
+    }
+    if (decision) return plan(decision, base);
+    if (base === wanted) {
+      reasons.push({ code: 'at-manual-size', text: `${base} nodes: at the size set by hand` });
+      return plan('steady', base);
+    }
+    return removeOne('manual-size', false);
+  }
+
+  // 5. The floor: min at once, then capacity, without any rule firing.
   let floor = base;
   if (base < size.min) {
     floor = size.capacity;
@@ -241,7 +346,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     });
   }
 
-  // 5. Scale-up rules: the largest result wins, capped by max, once the cooldown has passed.
+  // 6. Scale-up rules: the largest result wins, capped by max, once the cooldown has passed.
   const readings = (rules: readonly ScaleRule[]) =>
     rules.map((rule) => ({ rule, reading: readRule(rule, readyIds, input.samples, now) }));
   let ruleDesired = base;
@@ -278,19 +383,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       text: `wanted ${wanted} nodes, capped at max ${size.max}`,
       threshold: size.max,
     });
-  let toCreate = Math.max(0, Math.min(target - base, room));
-  if (target > base && toCreate < target - base)
-    reasons.push({
-      code: 'max-occupied',
-      text: `${leavingNow} node(s) still leaving occupy slots under max ${size.max}: creating ${toCreate} now`,
-    });
-  if (toCreate > 0 && input.upstreamRunning === false) {
-    reasons.push({
-      code: 'no-upstream',
-      text: `would create ${toCreate}, but no upstream node runs yet: waiting`,
-    });
-    toCreate = 0;
-  }
+  const toCreate = creatable(target);
   if (toCreate > 0) {
     const cause: CreateCause =
       base < size.min
@@ -308,7 +401,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   if (decision) return plan(decision, base);
   if (upFired) return plan('hold', base);
 
-  // 6. Scale-down: every rule agrees, the period has passed, one node at a time, never below capacity.
+  // 7. Scale-down: every rule agrees, the period has passed, one node at a time, never below capacity.
   if (base <= size.capacity && base <= size.max) {
     reasons.push({
       code: 'at-capacity',
@@ -341,52 +434,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   } else {
     reasons.push({ code: 'above-max', text: `${base} nodes > max ${size.max}: removing one at a time` });
   }
-  const busy = nodes.filter(
-    (n) => JOINING_STATES.has(n.state) || n.state === 'draining' || n.state === 'deleting',
-  );
-  if (busy.length > 0) {
-    reasons.push({
-      code: 'one-at-a-time',
-      text: `waiting for ${busy.map((n) => `${n.id} (${n.state})`).join(', ')}: one node at a time`,
-    });
-    return plan('hold', base);
-  }
-  const periodLeft = remaining(input.clocks.lastScaleDownAt, policy.scaleDown.period, now);
-  if (periodLeft > 0) {
-    reasons.push({
-      code: 'cooldown',
-      text: `scale-down period: ${formatDuration(periodLeft)} of ${formatDuration(policy.scaleDown.period)} remaining`,
-      cooldownRemainingMs: periodLeft,
-    });
-    return plan('hold', base);
-  }
-  const lockLeft = remaining(input.clocks.lastLockAttemptAt, policy.scaleDown.lockAttemptPeriod, now);
-  if (lockLeft > 0) {
-    reasons.push({
-      code: 'lock-attempt-period',
-      text: `next scale-down lock attempt in ${formatDuration(lockLeft)}`,
-      cooldownRemainingMs: lockLeft,
-    });
-    return plan('hold', base);
-  }
-  const candidates = nodes.filter((n) => n.state === 'ready' && !leaving.has(n.id));
-  const selected = selectForScaleIn(policy, candidates, input.samples.current);
-  if (!selected) {
-    reasons.push({ code: 'no-candidate', text: 'no ready node to remove' });
-    return plan('hold', base);
-  }
-  const connected = input.connectedToUpstream;
-  if (connected?.has(selected.nodeId) && connected.size - 1 < size.min) {
-    reasons.push({
-      code: 'upstream-min',
-      text: `removing ${selected.nodeId} would leave the validator ${connected.size - 1} connected sentries, below min ${size.min}`,
-    });
-    return plan('hold', base);
-  }
-  actions.push({ kind: 'remove', nodeId: selected.nodeId, cause: aboveMax ? 'above-max' : 'scale-down' });
-  reasons.push({ code: 'selected', text: `removing ${selected.nodeId}: ${selected.why}` });
-  clocks = { ...clocks, lastScaleDownAt: now, lastLockAttemptAt: now };
-  return plan('scale-down', base - 1, true);
+  return removeOne(aboveMax ? 'above-max' : 'scale-down', true);
 }
 
 function remaining(last: number | undefined, period: number, now: number): number {

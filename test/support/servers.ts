@@ -1,11 +1,12 @@
 // Starts real Prometheus and netdata servers (Debian's packages) for integration tests: each on a
 // free loopback port with a temp dir, in its own process group so everything it spawns is killed.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   accessSync,
   closeSync,
   constants,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -35,12 +36,17 @@ export const CACHE = process.env.RAMPART_CACHE ?? join(homedir(), '.cache', 'ram
 
 const BINARIES = {
   prometheus: { candidates: ['/usr/bin/prometheus'], script: 'scripts/testbed/prometheus.sh' },
+  /** Prometheus's rule checker, from the same Debian package. */
+  promtool: { candidates: ['/usr/bin/promtool'], script: 'scripts/testbed/prometheus.sh' },
+  /** Debian's browser, driven by playwright-core in the dashboard tests. */
+  chromium: { candidates: ['/usr/bin/chromium'], script: 'scripts/testbed/chromium.sh' },
   netdata: { candidates: ['/usr/sbin/netdata'], script: 'scripts/testbed/netdata.sh' },
   moto_server: {
     candidates: [join(CACHE, 'moto-venv', 'bin', 'moto_server')],
     script: 'scripts/testbed/moto.sh',
   },
   cometbft: { candidates: [join(CACHE, 'bin', 'cometbft')], script: 'scripts/testbed/cometbft.sh' },
+  etcd: { candidates: ['/usr/bin/etcd'], script: 'scripts/testbed/etcd.sh' },
 } as const;
 
 export type ServerName = keyof typeof BINARIES;
@@ -63,7 +69,7 @@ export function findBinary(name: ServerName): string | undefined {
  * The binary, or: with RAMPART_ALLOW_SKIP=1 the test is skipped (returns undefined), otherwise
  * the test fails, since CI installs the servers and a silent skip would hide that it did not.
  */
-export function requireBinary(t: TestContext, name: ServerName): string | undefined {
+export function requireBinary(t: Pick<TestContext, 'skip'>, name: ServerName): string | undefined {
   const binary = findBinary(name);
   if (binary !== undefined) return binary;
   const message = `${name} is not installed (looked in ${BINARIES[name].candidates.join(', ')} and PATH); run bash ${BINARIES[name].script}`;
@@ -130,6 +136,8 @@ interface StartSpec {
   readonly readyTimeoutMs: number;
   /** Grace after SIGTERM before SIGKILL. */
   readonly stopGraceMs: number;
+  /** stop() leaves the dir in place (a member stopped and started again keeps its data). */
+  readonly keepDir?: boolean;
 }
 
 async function startServer(spec: StartSpec): Promise<RunningServer> {
@@ -186,6 +194,7 @@ async function startServer(spec: StartSpec): Promise<RunningServer> {
       await Promise.race([exitedPromise, delay(2000)]);
       liveGroups.delete(pid);
     }
+    if (spec.keepDir) return;
     rmSync(spec.dir, { recursive: true, force: true });
     liveDirs.delete(spec.dir);
   };
@@ -399,4 +408,263 @@ export async function startMoto(t: TestContext): Promise<RunningServer | undefin
   });
   t.after(() => server.stop());
   return server;
+}
+
+export interface EtcdTlsFiles {
+  /** CA that signed the member's and the client's certificates (PEM). */
+  readonly ca: string;
+  /** Client certificate and key for Rampart (PEM). */
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface EtcdMember {
+  readonly name: string;
+  /** Client URL, `http://127.0.0.1:PORT` (or https with TLS). */
+  readonly endpoint: string;
+  readonly running: boolean;
+  /** Stops the member (SIGTERM, then SIGKILL), keeping its data. */
+  stop(): Promise<void>;
+  /** Starts it again on the same ports and data; resolves once it listens (not once healthy). */
+  start(): Promise<void>;
+  logTail(lines?: number): string;
+}
+
+export interface RunningEtcd {
+  readonly endpoints: readonly string[];
+  readonly members: readonly EtcdMember[];
+  /** Present when started with TLS: files for the client side. */
+  readonly tls?: EtcdTlsFiles | undefined;
+  /** Waits until every running member reports healthy (the cluster has a leader). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Stops every member and removes every file. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * What the etcd helpers need of a test: a test's context, or (for one server shared by a
+ * whole file) `{ after, skip }` built from node:test's module-level `after`.
+ */
+export type HookContext = Pick<TestContext, 'after' | 'skip'>;
+
+export interface EtcdOptions {
+  /** Serve clients over TLS with client-certificate authentication (a throwaway CA). */
+  readonly tls?: boolean;
+  /** Keep member data on disk (the temp dir) instead of tmpfs: fsync costs what it costs. */
+  readonly onDisk?: boolean;
+}
+
+/** Where member data goes: tmpfs when there is one (etcd 3.4 has no --unsafe-no-fsync). */
+function etcdBaseDir(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl. */
+function makeEtcdCertificates(dir: string): EtcdTlsFiles & { serverCert: string; serverKey: string } {
+  const f = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=rampart test CA',
+  );
+  const sign = (name: string, cn: string, ext: string) => {
+    writeFileSync(f(`${name}.ext`), ext);
+    openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.crt`),
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+    );
+  };
+  sign(
+    'server',
+    '127.0.0.1',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  sign('client', 'rampart', 'extendedKeyUsage=clientAuth\n');
+  return {
+    ca: f('ca.crt'),
+    cert: f('client.crt'),
+    key: f('client.key'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+  };
+}
+
+/**
+ * Starts `size` etcd members on loopback (free client, peer and metrics ports; data on
+ * tmpfs), as one cluster; resolves once every member is healthy, with everything stopped and
+ * removed after test `t`. Undefined when the test was skipped (see requireBinary).
+ */
+async function startEtcdMembers(
+  t: HookContext,
+  size: number,
+  options: EtcdOptions,
+): Promise<RunningEtcd | undefined> {
+  const binary = requireBinary(t, 'etcd');
+  if (binary === undefined) return undefined;
+  const dir = mkdtempSync(join(options.onDisk ? tmpdir() : etcdBaseDir(), 'rampart-etcd-'));
+  liveDirs.add(dir);
+  const certs = options.tls ? makeEtcdCertificates(dir) : undefined;
+  const scheme = certs ? 'https' : 'http';
+  const specs = [];
+  for (let i = 0; i < size; i++)
+    specs.push({
+      name: `m${i}`,
+      client: await freePort(),
+      peer: await freePort(),
+      metrics: await freePort(),
+    });
+  const cluster = specs.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const token = `rampart-${process.pid}-${Date.now()}`;
+  const members = specs.map((m) => {
+    const memberDir = join(dir, m.name);
+    mkdirSync(memberDir, { recursive: true });
+    const endpoint = `${scheme}://127.0.0.1:${m.client}`;
+    const args = [
+      `--name=${m.name}`,
+      `--data-dir=${join(memberDir, 'data')}`,
+      `--listen-client-urls=${endpoint}`,
+      `--advertise-client-urls=${endpoint}`,
+      `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--listen-metrics-urls=http://127.0.0.1:${m.metrics}`,
+      `--initial-cluster=${cluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=${token}`,
+      '--logger=zap',
+      '--log-level=warn',
+      ...(certs
+        ? [
+            `--cert-file=${certs.serverCert}`,
+            `--key-file=${certs.serverKey}`,
+            `--trusted-ca-file=${certs.ca}`,
+            '--client-cert-auth',
+          ]
+        : []),
+    ];
+    let server: RunningServer | undefined;
+    const member: EtcdMember = {
+      name: m.name,
+      endpoint,
+      get running() {
+        return server !== undefined;
+      },
+      stop: async () => {
+        const s = server;
+        server = undefined;
+        await s?.stop();
+      },
+      start: async () => {
+        if (server) return;
+        server = await startServer({
+          name: 'etcd',
+          binary,
+          dir: memberDir,
+          port: m.metrics,
+          args,
+          // /metrics answers as soon as the member runs; /health only once it has a leader.
+          readyPath: '/metrics',
+          readyTimeoutMs: 30_000,
+          stopGraceMs: 5000,
+          keepDir: true,
+        });
+      },
+      logTail: (lines = 30) => {
+        try {
+          return readFileSync(join(memberDir, 'server.log'), 'utf8')
+            .trimEnd()
+            .split('\n')
+            .slice(-lines)
+            .join('\n');
+        } catch {
+          return '(no log)';
+        }
+      },
+    };
+    return { member, metrics: m.metrics };
+  });
+  let stopped = false;
+  const etcd: RunningEtcd = {
+    endpoints: members.map((m) => m.member.endpoint),
+    members: members.map((m) => m.member),
+    tls: certs ? { ca: certs.ca, cert: certs.cert, key: certs.key } : undefined,
+    waitHealthy: async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (const { member, metrics } of members) {
+        if (!member.running) continue;
+        for (;;) {
+          try {
+            const r = await fetch(`http://127.0.0.1:${metrics}/health`, {
+              signal: AbortSignal.timeout(1000),
+            });
+            const body = (await r.json()) as { health?: string };
+            if (r.ok && body.health === 'true') break;
+          } catch {
+            // Not yet.
+          }
+          if (Date.now() > deadline)
+            throw new Error(
+              `etcd member ${member.name} not healthy within ${timeoutMs} ms:\n${member.logTail()}`,
+            );
+          await delay(100);
+        }
+      }
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all(members.map((m) => m.member.stop()));
+      rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    },
+  };
+  t.after(() => etcd.stop());
+  try {
+    await Promise.all(members.map((m) => m.member.start()));
+    await etcd.waitHealthy();
+  } catch (e) {
+    await etcd.stop();
+    throw e;
+  }
+  return etcd;
+}
+
+/**
+ * Starts one etcd member on free loopback ports with its data on tmpfs (`/dev/shm` when it
+ * exists); with `{ tls: true }` clients need the returned CA, certificate and key.
+ */
+export function startEtcd(t: HookContext, options: EtcdOptions = {}): Promise<RunningEtcd | undefined> {
+  return startEtcdMembers(t, 1, options);
+}
+
+/** Starts a cluster of `size` members (3 for the fault tests), each stoppable on its own. */
+export function startEtcdCluster(
+  t: HookContext,
+  size = 3,
+  options: EtcdOptions = {},
+): Promise<RunningEtcd | undefined> {
+  return startEtcdMembers(t, size, options);
 }

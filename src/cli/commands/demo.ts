@@ -5,13 +5,14 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Controller } from '../../controller/controller.ts';
+import { observedController, serveApi } from '../../api/controller-api.ts';
 import { createRuntime } from '../../controller/runtime.ts';
 import { tearDownFleet } from '../../controller/teardown.ts';
 import { lockHolder } from '../../coordination/embedded.ts';
 import { LoadGenerator, LoadProfile } from '../../nodes/simnode/load-generator.ts';
 import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
+import { openBrowser } from '../open-browser.ts';
 import { untilStopSignal } from '../signals.ts';
 import { followPool, loadTargetPool } from './load.ts';
 
@@ -29,7 +30,11 @@ export const DEMO_PROFILE = new LoadProfile(
 );
 
 export async function demo(argv: string[]): Promise<number> {
-  const flags = parseFlags('demo', argv, { ...configFlag, pool: { type: 'string', short: 'p' } });
+  const flags = parseFlags('demo', argv, {
+    ...configFlag,
+    pool: { type: 'string', short: 'p' },
+    open: { type: 'boolean' },
+  });
   const builtIn = fileURLToPath(new URL('../../../examples/local.yaml', import.meta.url));
   const file = flags.config ?? builtIn;
   const { config, file: resolved } = loadConfigFrom({ config: file });
@@ -43,10 +48,22 @@ export async function demo(argv: string[]): Promise<number> {
   }
   const log = createLogger({ level: config.controller.log.level });
   const pool = loadTargetPool(config, flags.pool);
-  const runtime = createRuntime(config);
-  const controller = new Controller({ runtime, log });
+  const observed = observedController(config, log);
+  const { controller, runtime } = observed;
+  // The dashboard first, so the page is there as soon as the fleet starts; a taken port
+  // moves it to the next free one rather than leaving the newcomer without it.
+  const api = await serveApi(observed, config, log, { portFallbacks: 20 });
   const stopped = untilStopSignal();
-  await controller.start();
+  try {
+    await controller.start();
+  } catch (e) {
+    await api?.close();
+    throw e;
+  }
+  if (api) {
+    log.info({ url: api.url }, `dashboard: ${api.url}`);
+    if (flags.open === true || process.stdout.isTTY) openBrowser(api.url, flags.open === true);
+  }
   const generator = new LoadGenerator({ profile: DEMO_PROFILE });
   const follow = followPool(runtime.store, pool, generator);
   generator.start();
@@ -67,6 +84,7 @@ export async function demo(argv: string[]): Promise<number> {
   follow.stop();
   generator.stop();
   log.info('stopping the controller, then every node of the demo');
+  await api?.close();
   await controller.stop();
   const rt = createRuntime(config);
   await rt.store.open();

@@ -3,18 +3,16 @@
 // this command takes leadership and does them itself.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SnapshotSetConfig } from '../../config/schema.ts';
 import { observe } from '../../controller/observe.ts';
 import { createRuntime, createStore, type Runtime } from '../../controller/runtime.ts';
 import { SnapshotJobs } from '../../controller/snapshot-jobs.ts';
-import { lockHolder } from '../../coordination/embedded.ts';
 import { pruneSnapshots, verifySnapshot } from '../../snapshots/snapshot-files.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { byteProgress } from '../progress.ts';
+import { runningControllers } from '../running.ts';
 
 const USAGE = 'rampart snapshot create|list|verify|prune -c FILE [--set NAME] [--id ID] [--json]';
 
@@ -102,10 +100,8 @@ async function verify(config: Config, set: SnapshotSetConfig, id: string | undef
 }
 
 async function act(config: Config, set: SnapshotSetConfig, verb: 'create' | 'prune'): Promise<number> {
-  const lockFile =
-    config.controller.store.kind === 'sqlite' ? `${path.resolve(config.controller.store.path)}.lock` : '';
-  const running = lockFile && existsSync(config.controller.store.path) ? lockHolder(lockFile) : undefined;
-  if (running !== undefined) return askController(config, set, verb, running);
+  const running = (await runningControllers(config)).find((c) => c.leading);
+  if (running !== undefined) return askController(config, set, verb, running.who);
   const rt = createRuntime(config);
   await rt.store.open();
   const leadership = await rt.coordination.campaign(`rampart snapshot ${verb} (pid ${process.pid})`);
@@ -151,7 +147,7 @@ async function askController(
   config: Config,
   set: SnapshotSetConfig,
   verb: 'create' | 'prune',
-  pid: number,
+  who: string,
 ): Promise<number> {
   const store = createStore(config);
   await store.open();
@@ -165,7 +161,7 @@ async function askController(
       caller: `${process.env.USER ?? 'operator'} (rampart snapshot ${verb})`,
     });
     process.stderr.write(
-      `asked the running controller (pid ${pid}) to ${verb} a snapshot of ${set.name}; waiting…\n`,
+      `asked the running controller (${who}) to ${verb} a snapshot of ${set.name}; waiting…\n`,
     );
     for (;;) {
       const r = await store.getRequest(id);

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
 import { createStore } from '../../controller/runtime.ts';
+import { type Candidate, electionCandidates } from '../../coordination/etcd.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { EtcdStore, EtcdUnreachableError } from '../../store/etcd-store.ts';
 import type { PoolStatus, Store } from '../../store/store.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';
 
@@ -23,14 +25,34 @@ export async function status(argv: string[]): Promise<number> {
     return 1;
   }
   const store = createStore(config);
-  await store.open();
+  try {
+    await store.open();
+  } catch (e) {
+    if (!(e instanceof EtcdUnreachableError)) throw e;
+    process.stderr.write(`${etcdDown(e)}\n`);
+    return 1;
+  }
   try {
     do {
-      const rows = await store.listPoolStatus();
-      if (flags.json) process.stdout.write(`${JSON.stringify({ at: Date.now(), pools: rows })}\n`);
-      else {
-        const text = await formatStatus(config, rows, store);
-        process.stdout.write(flags.watch ? `\x1b[2J\x1b[H${text}` : text);
+      try {
+        const rows = await store.listPoolStatus();
+        const leader = store instanceof EtcdStore ? await leaderLine(store) : undefined;
+        if (flags.json)
+          process.stdout.write(
+            `${JSON.stringify({ at: Date.now(), pools: rows, ...(leader ? { controllers: leader.controllers } : {}) })}\n`,
+          );
+        else {
+          const text = `${leader ? `${leader.text}\n` : ''}${await formatStatus(config, rows, store)}`;
+          process.stdout.write(flags.watch ? `\x1b[2J\x1b[H${text}` : text);
+        }
+      } catch (e) {
+        // etcd went away while watching: say so, and keep watching for its return.
+        if (!(e instanceof EtcdUnreachableError)) throw e;
+        if (!flags.watch) {
+          process.stderr.write(`${etcdDown(e)}\n`);
+          return 1;
+        }
+        process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}\n${etcdDown(e)}\n`);
       }
       if (flags.watch) await sleep(1000);
     } while (flags.watch);
@@ -38,6 +60,21 @@ export async function status(argv: string[]): Promise<number> {
     await store.close();
   }
   return 0;
+}
+
+function etcdDown(e: Error): string {
+  return `${e.message}\nno state can be read; every controller holds (no scaling, no removal) until etcd returns`;
+}
+
+/** With etcd: which replica leads and how many stand by. */
+async function leaderLine(store: EtcdStore): Promise<{ text: string; controllers: Candidate[] }> {
+  const candidates = await electionCandidates(store);
+  const [leader, ...standby] = candidates;
+  const who = (c: Candidate) => (c.holder.includes(c.host) ? c.holder : `${c.holder} on ${c.host}`);
+  const text = leader
+    ? `leader: ${who(leader)}${standby.length ? `; standing by: ${standby.map(who).join(', ')}` : ''}`
+    : 'no controller is running on this store (no replica campaigns)';
+  return { text, controllers: candidates };
 }
 
 export async function formatStatus(

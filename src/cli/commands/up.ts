@@ -1,8 +1,9 @@
 // `rampart up -c FILE`: runs the controller until SIGINT/SIGTERM. Nodes keep running when it
-// stops; the next `up` adopts them.
+// stops; the next `up` adopts them. With etcd coordination several replicas run `up`: the
+// leader acts, the others stand by (waiting in the campaign) until it goes.
 
-import { Controller } from '../../controller/controller.ts';
-import { createRuntime } from '../../controller/runtime.ts';
+import { hostname } from 'node:os';
+import { observedController, serveApi } from '../../api/controller-api.ts';
 import { configFlag, loadConfigFrom, parseFlags } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { untilStopSignal } from '../signals.ts';
@@ -11,12 +12,26 @@ export async function up(argv: string[]): Promise<number> {
   const flags = parseFlags('up', argv, configFlag);
   const { config, file } = loadConfigFrom(flags);
   const log = createLogger({ level: config.controller.log.level });
-  const controller = new Controller({ runtime: createRuntime(config), log });
-  const stopped = untilStopSignal();
-  await controller.start();
-  log.info({ config: file }, 'controller running; Ctrl-C stops it and leaves the nodes running');
-  const signal = await stopped;
-  log.info({ signal }, 'stopping after the action in flight');
+  const observed = observedController(config, log, {
+    holder: `rampart up on ${hostname()} (pid ${process.pid})`,
+  });
+  const { controller } = observed;
+  // Before the controller acts: a configuration the API must not serve stops everything here.
+  const api = await serveApi(observed, config, log);
+  if (api) log.info({ url: api.url }, `API, dashboard and /metrics at ${api.url}`);
+  try {
+    const stopped = untilStopSignal();
+    // A standby replica may be stopped before it ever leads: whichever comes first.
+    const started = controller.start();
+    started.catch(() => undefined);
+    const first = await Promise.race([started.then(() => undefined), stopped]);
+    if (first === undefined)
+      log.info({ config: file }, 'controller running; Ctrl-C stops it and leaves the nodes running');
+    const signal = first ?? (await stopped);
+    log.info({ signal }, 'stopping after the action in flight');
+  } finally {
+    await api?.close();
+  }
   await controller.stop();
   log.info('stopped');
   return 0;

@@ -1,0 +1,263 @@
+// The real dashboard in Debian's Chromium, over a running local fleet (simnode processes, the
+// controller in-process, its API on a free loopback port): the overview shows the pools, a
+// scale-up under load shows on the chart and in the timeline with its reason, a pause from
+// the page (reached and pressed from the keyboard) stops scaling, and a snapshot is taken
+// from the page. Screenshots of the main pages go to test-output/screenshots/.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import type { Page } from 'playwright-core';
+import { observedController, serveApi } from '../../src/api/controller-api.ts';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { makeFleet, waitFor } from '../support/fleet.ts';
+import { requireBinary } from '../support/servers.ts';
+
+// Three sentries serve 60 tx/s at full use; 60 tx/s settles the pool at 5 (below max 6), so a
+// paused pool under heavier load has room it would have grown into.
+const CONFIG = `version: 1
+controller:
+  evaluationInterval: 300ms
+  store: { kind: sqlite, path: state.db }
+metrics:
+  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
+providers:
+  - { name: here, kind: local, dataDir: nodes }
+pools:
+  - name: validator
+    role: validator
+    provider: here
+    node: { kind: simnode, blockTimeMs: 200 }
+    health: { checkInterval: 300ms }
+  - name: sentries
+    role: sentry
+    provider: here
+    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
+    size: { min: 1, capacity: 2, max: 6 }
+    scaleUp:
+      cooldown: 2s
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
+    scaleDown:
+      period: 30s
+      lockAttemptPeriod: 100ms
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.1 } ]
+    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 60s }
+snapshots:
+  - { name: sentry-snapshots, from: sentries, keep: 2, store: { kind: directory, path: snapshots } }
+`;
+
+const silent = pino({ level: 'silent' });
+
+/** Waits until `fn` (run in the page) is true; fails with `what` and the page's text. */
+async function until(page: Page, what: string, fn: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await page.waitForFunction(fn, undefined, { timeout: timeoutMs, polling: 250 });
+  } catch (e) {
+    const text = await page.evaluate('document.body.innerText').catch(() => '');
+    throw new Error(
+      `timed out waiting for ${what}: ${(e as Error).message}\n--- page text ---\n${String(text).slice(0, 3000)}`,
+    );
+  }
+}
+
+test('the dashboard shows the fleet, a scale-up with its reason, and a pause that stops scaling', async (t) => {
+  const chromium = requireBinary(t, 'chromium');
+  if (!chromium) return;
+  const fleet = makeFleet(CONFIG);
+  t.after(() => fleet.cleanup());
+  const { config } = loadConfigFile(fleet.configFile);
+  const observed = observedController(config, silent);
+  const api = await serveApi(observed, config, silent, { listen: '127.0.0.1:0' });
+  assert.ok(api);
+  t.after(() => api.close());
+  await observed.controller.start();
+  t.after(() => observed.controller.stop());
+  const rt = await fleet.inspect();
+
+  const load = new LoadGenerator({ rate: 0 });
+  const follow = setInterval(async () => {
+    try {
+      const ready = (await rt.store.listNodes({ pool: 'sentries' })).filter((n) => n.state === 'ready');
+      load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
+    } catch {
+      // The store closes at the end of the test, possibly under a last refresh.
+    }
+  }, 300);
+  load.start();
+  t.after(() => {
+    clearInterval(follow);
+    load.stop();
+  });
+
+  const browser = await launchBrowser(t, chromium);
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+
+  // 1. The overview lists the pools of the running setup.
+  await page.goto(api.url);
+  await until(
+    page,
+    'both pool cards, the sentries with 2 ready nodes',
+    `document.querySelector('[data-pool="validator"]') !== null &&
+     /\\b2\\s*ready/.test(document.querySelector('.pool-card[data-pool="sentries"]')?.innerText ?? '')`,
+    90_000,
+  );
+  const cards = await page.$$eval('.pool-card', (els) => els.map((e) => e.getAttribute('data-pool')));
+  assert.deepEqual(cards, ['validator', 'sentries']);
+  assert.match(
+    (await page.textContent('.pool-card[data-pool="sentries"]')) ?? '',
+    /min 1[\s\S]*capacity 2[\s\S]*max 6/,
+  );
+
+  // 2. Load: the pool scales up; the chart shows the larger size, the timeline the reason.
+  load.setRate(60);
+  await page.click('.pool-card[data-pool="sentries"] h3 a');
+  await until(page, 'the pool page', `document.querySelector('#chart-size') !== null`);
+  await waitFor(
+    'a scale-up decision in the store',
+    async () => (await rt.store.listDecisions({ pool: 'sentries' })).some((d) => d.decision === 'scale-up'),
+    90_000,
+  );
+  await until(
+    page,
+    'the chart to show 3 or more ready nodes and a scale-up marker',
+    `(() => {
+      const caption = document.querySelector('#chart-size figcaption')?.innerText ?? '';
+      const m = /now (\\d+) ready/.exec(caption);
+      return m !== null && Number(m[1]) >= 3 && document.querySelector('#chart-size .marker-up') !== null;
+    })()`,
+    90_000,
+  );
+  await until(
+    page,
+    'the timeline to show the scale-up with its reason',
+    `[...document.querySelectorAll('.decision-item[data-decision="scale-up"]')].some((e) =>
+      /Scaled up/.test(e.innerText) && /simnode_utilization_ratio = [\\d.]+ > 0\\.7 → \\+1/.test(e.innerText))`,
+  );
+  const markerTitle = await page.$eval('#chart-size .marker-up title', (e) => e.textContent ?? '');
+  assert.match(markerTitle, /Scaled up/);
+  await browser.screenshot(page, 'pool');
+
+  // 3. Pause from the page, reached with Tab and pressed with Enter.
+  await page.focus('body');
+  let reached = false;
+  for (let i = 0; i < 80 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(`document.activeElement?.id === 'pause-toggle'`);
+  }
+  assert.ok(reached, 'the Pause button is reachable from the keyboard');
+  assert.equal((await page.textContent('#pause-toggle')) ?? '', 'Pause');
+  await page.keyboard.press('Enter');
+  await until(
+    page,
+    'the page to show the pool paused',
+    `document.querySelector('#pause-toggle')?.innerText === 'Resume' &&
+     /paused by dashboard at/i.test(document.querySelector('.pool-head')?.innerText ?? '')`,
+  );
+  const state = await rt.store.getPool('sentries');
+  assert.equal(state?.paused, true);
+  const pause = (await rt.store.listActions({ pool: 'sentries' })).find((a) => a.kind === 'pause');
+  assert.ok(pause, 'the pause is recorded as an action');
+  assert.match(pause.caller, /^dashboard at (127\.0\.0\.1|::ffff:127\.0\.0\.1)$/);
+  assert.equal(pause.outcome, 'succeeded');
+  const pausedAt = pause.startedAt;
+  const sizeAtPause = (await rt.store.listNodes({ pool: 'sentries' })).length;
+  assert.ok(sizeAtPause < 6, `room to grow under max 6 (${sizeAtPause} nodes)`);
+
+  // Much more load while paused: the rule fires but nothing scales.
+  load.setRate(400);
+  await waitFor(
+    'utilization above the threshold while paused, for several ticks',
+    () => {
+      const points = observed.telemetry.series.points('sentries', pausedAt + 500);
+      return points.filter((p) => (p.values[0] ?? 0) > 0.7).length >= 8;
+    },
+    60_000,
+  );
+  // The pause is applied within a tick whose observation came just before it: every decision
+  // from the first one that says "paused" on must hold.
+  const all = await rt.store.listDecisions({ pool: 'sentries' });
+  const first = all.findIndex((d) => d.reasons.some((r) => /paused by dashboard at/.test(r.text)));
+  assert.ok(first >= 0, 'the controller records that it holds because the pool is paused');
+  const decisions = all.slice(first);
+  assert.deepEqual(
+    decisions.filter((d) => d.decision !== 'hold').map((d) => d.decision),
+    [],
+    'nothing but holds while paused',
+  );
+  assert.ok(decisions.every((d) => d.reasons.some((r) => /paused by dashboard at/.test(r.text))));
+  const creates = (await rt.store.listActions({ pool: 'sentries', since: pausedAt })).filter(
+    (a) => a.kind === 'create',
+  );
+  assert.deepEqual(creates, [], 'no node created while paused');
+  assert.equal((await rt.store.listNodes({ pool: 'sentries' })).length, sizeAtPause);
+  load.setRate(30);
+  await until(
+    page,
+    'the paused hold in the timeline',
+    `/Holding/.test(document.querySelector('.timeline')?.innerText ?? '')`,
+  );
+  await browser.screenshot(page, 'pool-paused');
+
+  // 4. The other pages, each with what it is for; a snapshot asked from the page.
+  await page.keyboard.press('1');
+  await until(
+    page,
+    'the overview',
+    `document.querySelector('.pool-card[data-pool="sentries"] .badge.paused') !== null`,
+  );
+  await browser.screenshot(page, 'overview');
+
+  await page.keyboard.press('3');
+  await until(
+    page,
+    'the nodes table',
+    `document.querySelectorAll('table.nodes tbody tr').length >= ${sizeAtPause + 1}`,
+  );
+  const nodesText = (await page.textContent('table.nodes')) ?? '';
+  assert.match(nodesText, /validator-[0-9a-f]+/);
+  assert.match(nodesText, /connected/);
+  await browser.screenshot(page, 'nodes');
+
+  await page.keyboard.press('4');
+  await until(
+    page,
+    'the decisions timeline',
+    `document.querySelectorAll('#timeline .timeline-item').length > 5`,
+  );
+  assert.match(
+    (await page.textContent('#timeline')) ?? '',
+    /by dashboard at/,
+    'the pause shows with its caller',
+  );
+  await browser.screenshot(page, 'decisions');
+
+  await page.keyboard.press('5');
+  await until(page, 'the snapshot set', `document.querySelector('[data-set="sentry-snapshots"]') !== null`);
+  await page.click('[data-set="sentry-snapshots"] button');
+  await until(
+    page,
+    'a snapshot listed',
+    `document.querySelectorAll('[data-set="sentry-snapshots"] tbody tr').length >= 1`,
+    120_000,
+  );
+  const snap = (await rt.store.listActions({ pool: 'sentries' })).find((a) => a.kind === 'snapshot');
+  assert.ok(snap, 'the snapshot is an action');
+  await browser.screenshot(page, 'snapshots');
+
+  await page.keyboard.press('6');
+  await until(page, 'the validator card', `document.querySelector('.validator-card') !== null`);
+  const validators = (await page.textContent('main')) ?? '';
+  assert.match(validators, /height/);
+  assert.match(validators, /Failover/);
+  assert.match(validators, /not built yet/i);
+  await browser.screenshot(page, 'validators');
+
+  assert.deepEqual(pageErrors, [], 'no error in the page');
+});
