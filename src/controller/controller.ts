@@ -280,7 +280,8 @@ export class Controller {
 
   async #tickPool(pool: PoolConfig, po: PoolObservation, obs: Observation, ctx: ActContext): Promise<void> {
     const store = this.#rt.store;
-    let state: PoolState = (await store.getPool(pool.name)) ?? emptyPoolState(pool.name);
+    const stored = await store.getPool(pool.name);
+    let state: PoolState = stored ?? emptyPoolState(pool.name);
     if (!state.everHadNode) {
       // A node that ever got an instance counts (a crashed validator is failed, not gone); a
       // creation abandoned before one, or a fleet the operator took down, does not.
@@ -343,7 +344,6 @@ export class Controller {
         };
       }
     }
-    const stored = await store.getPool(pool.name);
     if (!stored || !samePoolState(stored, { ...state, clocks }))
       await store.putPool({ ...state, clocks }, ctx.term);
     await this.#record(finalPlan, ctx.term);
