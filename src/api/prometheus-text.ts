@@ -56,9 +56,16 @@ export class Counter implements Family {
   }
 
   render(out: string[]): void {
-    for (const { labels, value } of this.#values.values())
-      out.push(`${this.name}${formatLabels(labels)} ${formatValue(value)}`);
+    renderValues(this.name, this.#values.values(), out);
   }
+}
+
+function renderValues(
+  name: string,
+  values: Iterable<{ labels: Labels; value: number }>,
+  out: string[],
+): void {
+  for (const { labels, value } of values) out.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
 }
 
 /** A value per label set that goes up and down; `reset` drops every label set (for scrape-time gauges). */
@@ -82,8 +89,7 @@ export class Gauge implements Family {
   }
 
   render(out: string[]): void {
-    for (const { labels, value } of this.#values.values())
-      out.push(`${this.name}${formatLabels(labels)} ${formatValue(value)}`);
+    renderValues(this.name, this.#values.values(), out);
   }
 }
 

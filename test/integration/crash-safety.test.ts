@@ -113,9 +113,7 @@ describe('crash safety: SIGKILL at every point of an action, then restart', () =
     });
 
   test('rejoining: killed at rejoin:after-intent', async () => {
-    const fleet = makeFleet(
-      fastFleetConfig({ min: 1, capacity: 1, max: 2 }).replace('joinTimeout: 60s', 'joinTimeout: 1ms'),
-    );
+    const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 1, max: 2 }, { joinTimeout: '1ms' }));
     fleets.push(fleet);
     const rt = await fleet.inspect();
     await crashAt(fleet.configFile, 'rejoin:after-intent');

@@ -12,41 +12,21 @@ import { observedController, serveApi } from '../../src/api/controller-api.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { makeFleet, waitFor } from '../support/fleet.ts';
+import { fastFleetConfig, makeFleet, waitFor } from '../support/fleet.ts';
 import { requireBinary } from '../support/servers.ts';
 
 // Three sentries serve 60 tx/s at full use; 60 tx/s settles the pool at 5 (below max 6), so a
 // paused pool under heavier load has room it would have grown into.
-const CONFIG = `version: 1
-controller:
-  evaluationInterval: 300ms
-  store: { kind: sqlite, path: state.db }
-metrics:
-  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
-providers:
-  - { name: here, kind: local, dataDir: nodes }
-pools:
-  - name: validator
-    role: validator
-    provider: here
-    node: { kind: simnode, blockTimeMs: 200 }
-    health: { checkInterval: 300ms }
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
-    size: { min: 1, capacity: 2, max: 6 }
-    scaleUp:
-      cooldown: 2s
-      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
-    scaleDown:
-      period: 30s
-      lockAttemptPeriod: 100ms
-      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.1 } ]
-    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 60s }
-snapshots:
-  - { name: sentry-snapshots, from: sentries, keep: 2, store: { kind: directory, path: snapshots } }
-`;
+const CONFIG = fastFleetConfig(
+  { min: 1, capacity: 2, max: 6 },
+  {
+    scaleUpCooldown: '2s',
+    scaleDownPeriod: '30s',
+    scaleDownBelow: 0.1,
+    extra:
+      'snapshots:\n  - { name: sentry-snapshots, from: sentries, keep: 2, store: { kind: directory, path: snapshots } }\n',
+  },
+);
 
 const silent = pino({ level: 'silent' });
 

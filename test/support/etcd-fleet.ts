@@ -2,7 +2,7 @@
 // and coordination, `rampart up` replicas as child processes, and what their logs say.
 
 import { randomBytes } from 'node:crypto';
-import { type CliRun, runCli } from './fleet.ts';
+import { type CliRun, fastFleetConfig, runCli } from './fleet.ts';
 
 export interface EtcdFleetOptions {
   readonly endpoints: readonly string[];
@@ -18,39 +18,17 @@ export interface EtcdFleetOptions {
 /** Like fastFleetConfig, on etcd: a validator and a sentry pool, intervals in hundreds of ms. */
 export function etcdFleetConfig(o: EtcdFleetOptions): string {
   const prefix = `/rampart-test/${randomBytes(6).toString('hex')}/`;
-  return `version: 1
-controller:
-  evaluationInterval: 300ms
-  store:
+  return fastFleetConfig(o.sentries, {
+    storeYaml: `  store:
     kind: etcd
     endpoints: [${o.endpoints.join(', ')}]
     prefix: ${prefix}
     timeout: ${o.timeout ?? '2s'}
-  coordination: { kind: etcd, leaseTtl: ${o.leaseTtl ?? '3s'} }
-metrics:
-  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
-providers:
-  - { name: here, kind: local, dataDir: nodes }
-pools:
-  - name: validator
-    role: validator
-    provider: here
-    node: { kind: simnode, blockTimeMs: 200 }
-    health: { checkInterval: 300ms }
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
-    size: { min: ${o.sentries.min}, capacity: ${o.sentries.capacity}, max: ${o.sentries.max} }
-    scaleUp:
-      cooldown: ${o.scaleUpCooldown ?? '1s'}
-      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
-    scaleDown:
-      period: ${o.scaleDownPeriod ?? '1s'}
-      lockAttemptPeriod: 100ms
-      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
-    health: { checkInterval: 300ms, failTolerance: ${o.failTolerance ?? 20}, joinRetries: 3, joinTimeout: 60s }
-`;
+  coordination: { kind: etcd, leaseTtl: ${o.leaseTtl ?? '3s'} }`,
+    scaleUpCooldown: o.scaleUpCooldown,
+    scaleDownPeriod: o.scaleDownPeriod,
+    failTolerance: o.failTolerance,
+  });
 }
 
 export interface Replica {

@@ -20,15 +20,29 @@ export interface Fleet {
   cleanup(): Promise<void>;
 }
 
-/** A fast local fleet: validator + sentries, intervals in hundreds of ms. `pools` may override. */
+/** What tests vary in the fast fleet: everything else is the same small, quick fleet. */
+export interface FastFleetOptions {
+  /** YAML for `controller.store` and `controller.coordination` (default: SQLite, embedded). */
+  readonly storeYaml?: string;
+  readonly scaleUpCooldown?: string;
+  readonly scaleDownPeriod?: string;
+  /** Scale down while utilization is below this. Default 0.2. */
+  readonly scaleDownBelow?: number;
+  readonly failTolerance?: number;
+  readonly joinTimeout?: string;
+  /** YAML appended after the pools (e.g. a `snapshots:` section). */
+  readonly extra?: string;
+}
+
+/** A fast local fleet: validator + sentries, intervals in hundreds of ms. */
 export function fastFleetConfig(
   sentries: { min: number; capacity: number; max: number },
-  extra = '',
+  o: FastFleetOptions = {},
 ): string {
   return `version: 1
 controller:
   evaluationInterval: 300ms
-  store: { kind: sqlite, path: state.db }
+${o.storeYaml ?? '  store: { kind: sqlite, path: state.db }'}
 metrics:
   - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
 providers:
@@ -45,14 +59,14 @@ pools:
     node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
     size: { min: ${sentries.min}, capacity: ${sentries.capacity}, max: ${sentries.max} }
     scaleUp:
-      cooldown: 1s
+      cooldown: ${o.scaleUpCooldown ?? '1s'}
       rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
     scaleDown:
-      period: 1s
+      period: ${o.scaleDownPeriod ?? '1s'}
       lockAttemptPeriod: 100ms
-      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
-    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 60s }
-${extra}`;
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: ${o.scaleDownBelow ?? 0.2} } ]
+    health: { checkInterval: 300ms, failTolerance: ${o.failTolerance ?? 20}, joinRetries: 3, joinTimeout: ${o.joinTimeout ?? '60s'} }
+${o.extra ?? ''}`;
 }
 
 export function makeFleet(configText: string): Fleet {
