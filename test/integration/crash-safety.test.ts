@@ -15,9 +15,14 @@ after(async () => {
 /** Runs `rampart up` until it kills itself at `point`; fails if it exits any other way. */
 async function crashAt(configFile: string, point: string): Promise<void> {
   const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
-  const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    run.child.kill('SIGKILL');
+  }, 60_000);
   const { signal } = await run.exited;
   clearTimeout(timer);
+  assert.ok(!timedOut, `controller never reached ${point} within 60 s; output:\n${run.output()}`);
   assert.equal(signal, 'SIGKILL', `controller should have crashed at ${point}; output:\n${run.output()}`);
 }
 
@@ -27,7 +32,8 @@ async function runUntil(configFile: string, what: string, settled: () => Promise
   try {
     await waitFor(what, async () => {
       if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
-      return settled();
+      // Settled only counts once this controller leads: its signal handlers are in place.
+      return run.output().includes('"msg":"leading"') && settled();
     });
   } catch (e) {
     run.child.kill('SIGKILL');

@@ -30,6 +30,8 @@ export interface FastFleetOptions {
   readonly scaleDownBelow?: number;
   readonly failTolerance?: number;
   readonly joinTimeout?: string;
+  /** Blocks per second a sentry catches up. Default 2000 (a sentry is ready at once). */
+  readonly sentrySyncRate?: number;
   /** YAML appended after the pools (e.g. a `snapshots:` section). */
   readonly extra?: string;
 }
@@ -56,7 +58,7 @@ pools:
   - name: sentries
     role: sentry
     provider: here
-    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
+    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: ${o.sentrySyncRate ?? 2000} }
     size: { min: ${sentries.min}, capacity: ${sentries.capacity}, max: ${sentries.max} }
     scaleUp:
       cooldown: ${o.scaleUpCooldown ?? '1s'}
