@@ -108,6 +108,8 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   for (const s of config.snapshots)
     if (s.store.kind === 'directory') s.store.path = resolveFrom(s.store.path);
   return { config, file: abs, baseDir };
+  for (const r of config.alerts.receivers)
+    if (r.kind === 'webhook' && r.tokenFile !== undefined) r.tokenFile = resolveFrom(r.tokenFile);
 }
 
 interface Described {

@@ -292,6 +292,82 @@ const pool = z.strictObject({
   bootstrap: z.strictObject({ snapshots: name }).optional(),
 });
 
+const alertReceiverCommon = {
+  /** Name in logs and metrics. Default: the kind (alertmanager, webhook), then kind-2, kind-3 for later ones of that kind. */
+  name: name.optional(),
+  timeout: durationDefault('5s', 'Longest wait for one delivery (one HTTP POST).'),
+};
+
+/** An HTTP header name, and a value on one line (a value with a line break could add headers). */
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { message: 'an HTTP header name' });
+const headerValue = z.string().regex(/^[^\r\n]*$/, { message: 'a header value on one line' });
+
+const alertReceiver = z.discriminatedUnion('kind', [
+  z.strictObject({
+    ...alertReceiverCommon,
+    /** An Alertmanager (API v2): alerts are POSTed to <url>/api/v2/alerts. */
+    kind: z.literal('alertmanager'),
+    /** Alertmanager's base URL, e.g. http://127.0.0.1:9093 (with its route prefix, if any). */
+    url: z.url({ protocol: /^https?$/ }),
+  }),
+  z.strictObject({
+    ...alertReceiverCommon,
+    /** Any HTTP endpoint: one JSON object POSTed per alert state (docs/alerts.md). */
+    kind: z.literal('webhook'),
+    url: z.url({ protocol: /^https?$/ }),
+    /** Headers sent with every POST. Default none. */
+    headers: z.record(headerName, headerValue).default({}),
+    /** File holding a bearer token, sent as Authorization: Bearer (relative to the config file's folder). */
+    tokenFile: z.string().min(1).optional(),
+  }),
+]);
+
+const alerts = z
+  .strictObject({
+    /** Where alerts go. Default none: alerts are only logged and recorded. */
+    receivers: z.array(alertReceiver).default([]),
+    repeatInterval: durationDefault(
+      '60s',
+      'Time between two sends of a firing alert to Alertmanager receivers; keep it well below their resolve_timeout (default 5m).',
+    ),
+  })
+  .superRefine((a, ctx) => {
+    if (a.repeatInterval < 1000)
+      ctx.addIssue({ code: 'custom', path: ['repeatInterval'], message: 'at least 1s' });
+    a.receivers.forEach((r, i) => {
+      if (r.kind === 'webhook' && r.tokenFile !== undefined)
+        for (const h of Object.keys(r.headers))
+          if (h.toLowerCase() === 'authorization')
+            ctx.addIssue({
+              code: 'custom',
+              path: ['receivers', i, 'headers', h],
+              message: 'set either tokenFile or an Authorization header, not both',
+            });
+    });
+  })
+  .transform((a) => {
+    // Each receiver gets its name: the one written, else its kind (numbered from the second on).
+    const seen = new Map<string, number>();
+    const receivers = a.receivers.map((r) => {
+      const n = (seen.get(r.kind) ?? 0) + 1;
+      seen.set(r.kind, n);
+      return { ...r, name: r.name ?? (n === 1 ? r.kind : `${r.kind}-${n}`) };
+    });
+    return { ...a, receivers };
+  })
+  .superRefine((a, ctx) => {
+    const names = new Set<string>();
+    a.receivers.forEach((r, i) => {
+      if (names.has(r.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['receivers', i, 'name'],
+          message: `"${r.name}" names another receiver too: give each receiver its own name`,
+        });
+      names.add(r.name);
+    });
+  });
+
 export const configSchema = z.strictObject({
   version: z.literal(1),
   controller: controller.prefault({}),
@@ -299,6 +375,8 @@ export const configSchema = z.strictObject({
   providers: z.array(provider).min(1),
   pools: z.array(pool).min(1),
   snapshots: z.array(snapshotSet).default([]),
+  /** Alert receivers (Alertmanager, webhooks). Default none. */
+  alerts: alerts.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -308,6 +386,8 @@ export type MetricSourceConfig = Config['metrics'][number];
 export type NodeKindConfig = PoolConfig['node'];
 export type SnapshotSetConfig = Config['snapshots'][number];
 export type SnapshotStoreConfig = SnapshotSetConfig['store'];
+export type AlertsConfig = Config['alerts'];
+export type AlertReceiverConfig = AlertsConfig['receivers'][number];
 
 // A validated pool is a core policy: the compiler checks the two stay in step.
 const _poolIsPolicy = (p: PoolConfig): PoolPolicy => p;

@@ -36,6 +36,10 @@ export const CACHE = process.env.RAMPART_CACHE ?? join(homedir(), '.cache', 'ram
 
 const BINARIES = {
   prometheus: { candidates: ['/usr/bin/prometheus'], script: 'scripts/testbed/prometheus.sh' },
+  'prometheus-alertmanager': {
+    candidates: ['/usr/bin/prometheus-alertmanager'],
+    script: 'scripts/testbed/alertmanager.sh',
+  },
   /** Prometheus's rule checker, from the same Debian package. */
   promtool: { candidates: ['/usr/bin/promtool'], script: 'scripts/testbed/prometheus.sh' },
   /** Debian's browser, driven by playwright-core in the dashboard tests. */
@@ -271,6 +275,46 @@ export async function startPrometheus(
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    readyPath: '/-/ready',
+    readyTimeoutMs: 20_000,
+    stopGraceMs: 5000,
+  });
+  t.after(() => server.stop());
+  return server;
+}
+
+/**
+ * Starts an Alertmanager with clustering off and one receiver that notifies nobody (alerts are
+ * read back through its API); resolves once /-/ready answers, with the server stopped after
+ * test `t`. Undefined when the test was skipped (see requireBinary).
+ */
+export async function startAlertmanager(t: TestContext): Promise<RunningServer | undefined> {
+  const binary = requireBinary(t, 'prometheus-alertmanager');
+  if (binary === undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-alertmanager-'));
+  const config = [
+    'route:',
+    '  receiver: nobody',
+    '  group_wait: 1s',
+    'receivers:',
+    '  - name: nobody',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'alertmanager.yml'), config);
+  const port = await freePort();
+  const server = await startServer({
+    name: 'prometheus-alertmanager',
+    binary,
+    dir,
+    port,
+    args: [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // No gossip port: several test servers (and a packaged one) may run on this machine.
+      '--cluster.listen-address=',
       '--log.level=warn',
     ],
     readyPath: '/-/ready',
