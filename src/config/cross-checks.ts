@@ -139,6 +139,21 @@ export function crossCheck(config: Config): CrossIssue[] {
       if (max < 1 && pool.role !== 'standby') add(at('size', 'max'), 'max must be at least 1');
     }
 
+    if (pool.node.kind === 'etcd-member') {
+      const { minMembers } = pool.node;
+      if (pool.role !== 'member') add(at('role'), `a pool of etcd members has role member, not ${pool.role}`);
+      if (pool.size && pool.size.min < minMembers)
+        add(
+          at('size', 'min'),
+          `min (${pool.size.min}) is below node.minMembers (${minMembers}), the quorum-safe size of this etcd cluster: raise min, or lower node.minMembers to accept a cluster that cannot lose a member`,
+        );
+      if (pool.bootstrap)
+        add(
+          at('bootstrap'),
+          'etcd members do not restore from snapshots: a new member gets its data from the cluster',
+        );
+    }
+
     for (const phase of ['scaleUp', 'scaleDown'] as const)
       pool[phase].rules.forEach((rule, j) => {
         checkMetric(at(phase, 'rules', j, 'metric'), rule.metric);

@@ -104,12 +104,13 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
       if (p.node.home !== undefined) p.node.home = resolveFrom(p.node.home);
       if (p.node.genesis !== undefined) p.node.genesis = resolveFrom(p.node.genesis);
       if (p.node.binary?.includes('/')) p.node.binary = resolveFrom(p.node.binary);
-    }
+    } else if (p.node.kind === 'etcd-member' && p.node.binary?.includes('/'))
+      p.node.binary = resolveFrom(p.node.binary);
   for (const s of config.snapshots)
     if (s.store.kind === 'directory') s.store.path = resolveFrom(s.store.path);
-  return { config, file: abs, baseDir };
   for (const r of config.alerts.receivers)
     if (r.kind === 'webhook' && r.tokenFile !== undefined) r.tokenFile = resolveFrom(r.tokenFile);
+  return { config, file: abs, baseDir };
 }
 
 interface Described {

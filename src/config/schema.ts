@@ -162,7 +162,35 @@ const cometbftKind = z.strictObject({
   doubleSignCheckHeight: z.number().int().min(0).default(10),
 });
 
-const nodeKind = z.discriminatedUnion('kind', [simnodeKind, cometbftKind]);
+const etcdMemberKind = z.strictObject({
+  kind: z.literal('etcd-member'),
+  /** etcd members form their own cluster: they have no upstream pool. */
+  validatorPool: z
+    .custom<undefined>((v) => v === undefined, {
+      message: 'etcd members form their own cluster: they have no validatorPool',
+    })
+    .optional(),
+  /** etcd binary. Default: $RAMPART_ETCD, then /usr/bin/etcd. */
+  binary: z.string().optional(),
+  /** New members join as raft learners (non-voting) and are promoted once caught up. Default true. */
+  learner: z.boolean().default(true),
+  /**
+   * A member more than this many raft entries behind the leader's committed index is not
+   * ready (and a learner is not promoted). Default 1000.
+   */
+  maxLagEntries: z.number().int().min(0).default(1000),
+  /**
+   * Quorum-safe minimum: fewest voting members a removal of a live member may leave.
+   * size.min may not be below it. Default 3 (a cluster that survives one member's loss).
+   */
+  minMembers: z.number().int().min(1).default(3),
+  /** Longest wait for one call to a member (membership, status, health). Default 2s. */
+  timeout: durationDefault('2s', 'Longest wait for one call to an etcd member.'),
+  /** Extra flags for every member, e.g. --quota-backend-bytes=…, --auto-compaction-retention=1h. Default none. */
+  extraArgs: z.array(z.string()).default([]),
+});
+
+const nodeKind = z.discriminatedUnion('kind', [simnodeKind, cometbftKind, etcdMemberKind]);
 
 const snapshotStore = z.discriminatedUnion('kind', [
   z.strictObject({

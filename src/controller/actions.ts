@@ -76,6 +76,20 @@ function upstreamFor(po: PoolObservation): NodeAddress[] {
   return [...po.upstream];
 }
 
+/** The pool's live nodes with a running instance, but `nodeId` (a new etcd member joins through them). */
+function siblingsOf(po: Pick<PoolObservation, 'nodes' | 'instances'>, nodeId: string): NodeAddress[] {
+  const out: NodeAddress[] = [];
+  for (const n of po.nodes) {
+    const instance = po.instances.get(n.id);
+    const address = n.id === nodeId || !instance ? undefined : addressOf(n, instance);
+    if (address) out.push(address);
+  }
+  return out;
+}
+
+/** Cause of removals by `rampart down`: the whole pool goes, so no member leaves its cluster first. */
+export const FLEET_DOWN_CAUSE = 'fleet taken down by the operator';
+
 export async function createNode(
   rt: Runtime,
   ctx: ActContext,
@@ -116,6 +130,7 @@ export async function createNode(
         launch: {
           role: pool.role,
           upstream: upstreamFor(po),
+          siblings: siblingsOf(po, nodeId),
           options: pool.node,
           snapshot: snapshot?.source,
         },
@@ -218,6 +233,23 @@ export async function removeNodeSteps(
     // Still `registered` until the process stops: CometBFT cannot drop a live peer, so the
     // validator may list the node until then.
   }
+  // A member of the pool's own cluster (etcd) leaves it before its process stops; an unsafe
+  // removal is refused and the node kept, whatever the cause.
+  let left = '';
+  if (kind.membership && address && cause !== FLEET_DOWN_CAUSE) {
+    const others: NodeAddress[] = [];
+    for (const i of po.instances.values())
+      if (i.nodeId !== node.id) others.push({ id: i.nodeId, host: i.host, ports: i.ports });
+    try {
+      const said = await kind.membership.leave(address, others, { pool: pool.name, cause });
+      ctx.log.info({ pool: pool.name, node: node.id }, `left its cluster: ${said}`);
+      left = `${said}; `;
+    } catch (e) {
+      const state = node.state === 'draining' ? 'ready' : node.state;
+      await rt.store.putNode({ ...node, state, updatedAt: Date.now() }, ctx.term);
+      throw e;
+    }
+  }
   crashPoint('remove:after-deregister');
   current = { ...current, state: 'deleting', updatedAt: Date.now() };
   await rt.store.putNode(current, ctx.term);
@@ -230,7 +262,7 @@ export async function removeNodeSteps(
     ctx.term,
   );
   ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');
-  return instance ? `destroyed ${instance.id}` : 'no instance was running';
+  return `${left}${instance ? `destroyed ${instance.id}` : 'no instance was running'}`;
 }
 
 export async function rejoinNode(
@@ -269,7 +301,12 @@ export async function rejoinNode(
         actionId,
         term: ctx.term,
         kind: rt.nodeKind(pool.name),
-        launch: { role: pool.role, upstream: upstreamFor(po), options: pool.node },
+        launch: {
+          role: pool.role,
+          upstream: upstreamFor(po),
+          siblings: siblingsOf(po, node.id),
+          options: pool.node,
+        },
       });
       await rt.store.putNode(withInstance(record, fresh), ctx.term);
       return `instance ${fresh.id}`;

@@ -347,6 +347,7 @@ export class Controller {
     if (!stored || !samePoolState(stored, { ...state, clocks }))
       await store.putPool({ ...state, clocks }, ctx.term);
     await this.#record(finalPlan, ctx.term);
+    await this.#tendMembership(pool, po, byId, ctx);
     try {
       await this.#act(pool, finalPlan, po, byId, ctx);
       await this.#registerReady(pool, po, byId, ctx);
@@ -463,6 +464,63 @@ export class Controller {
       }
     } catch (e) {
       ctx.log.warn({ pool: pool.name, node: node.id, err: e }, 'redial failed; retrying next tick');
+    }
+  }
+
+  /**
+   * For kinds whose nodes form a cluster among themselves (etcd members): promotes a
+   * caught-up learner (recorded as its registration) and removes member entries no running
+   * node accounts for, each as an action. Runs before this tick's actions, on the nodes the
+   * tick observed, so a member added by this tick is never taken for a stale one.
+   */
+  async #tendMembership(
+    pool: PoolConfig,
+    po: PoolObservation,
+    nodes: Map<string, StoredNode>,
+    ctx: ActContext,
+  ): Promise<void> {
+    const membership = this.#rt.nodeKind(pool.name).membership;
+    if (!membership || this.#stopping.signal.aborted) return;
+    const running = [...nodes.values()]
+      .map((n) => (po.instances.has(n.id) ? addressOf(n, po.instances.get(n.id)) : undefined))
+      .filter((a) => a !== undefined);
+    let steps: Awaited<ReturnType<typeof membership.pending>>;
+    try {
+      steps = await membership.pending(running, this.#stopping.signal);
+    } catch (e) {
+      this.#log.warn(
+        { pool: pool.name, err: e },
+        'could not read the cluster membership; retrying next tick',
+      );
+      return;
+    }
+    for (const step of steps) {
+      if (this.#stopping.signal.aborted) return;
+      await runAction(
+        this.#rt,
+        ctx,
+        {
+          pool: pool.name,
+          kind: step.kind === 'promote' ? 'register' : 'cleanup',
+          nodeId: step.nodeId,
+          cause: step.why,
+        },
+        async () => {
+          const done = await membership.apply(step, running);
+          const node = step.nodeId === undefined ? undefined : nodes.get(step.nodeId);
+          if (step.kind === 'promote' && node) {
+            const updated = { ...node, registered: true, updatedAt: Date.now() };
+            nodes.set(node.id, updated);
+            await this.#rt.store.putNode(updated, ctx.term);
+          }
+          return done;
+        },
+      ).catch((e) =>
+        this.#log.warn(
+          { pool: pool.name, step: step.kind, err: e },
+          'membership step failed; retrying next tick',
+        ),
+      );
     }
   }
 

@@ -58,6 +58,7 @@ export function planPool(
     everHadNode: state.everHadNode,
     connectedToUpstream: po.connectedToUpstream,
     upstreamRunning: pool.node.validatorPool === undefined ? undefined : po.upstream.length > 0,
+    joinsOneAtATime: pool.node.kind === 'etcd-member',
   });
   return { plan, nodes, vanished };
 }

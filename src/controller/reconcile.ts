@@ -67,7 +67,13 @@ export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<Re
       }
       case 'remove': {
         if (node && node.state !== 'gone') {
-          const byNode = new Map(instances.map((i) => [i.nodeId, i]));
+          // The pool's other running instances too: an etcd member leaves its cluster through them.
+          const byNode = new Map(
+            (all.get(pool.provider) ?? [])
+              .filter((i) => i.pool === pool.name && i.running && i.nodeId !== action.nodeId)
+              .map((i) => [i.nodeId, i]),
+          );
+          for (const i of instances) byNode.set(i.nodeId, i);
           const upstream = [];
           const upPool = pool.node.validatorPool;
           if (upPool) {

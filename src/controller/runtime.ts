@@ -16,6 +16,7 @@ import { EtcdCoordination } from '../coordination/etcd.ts';
 import { createMetricSource } from '../metrics/create-metric-source.ts';
 import type { MetricSource } from '../metrics/metric-source.ts';
 import { createCometbftKind } from '../nodes/cometbft/cometbft-kind.ts';
+import { createEtcdMemberKind } from '../nodes/etcd-member/etcd-member-kind.ts';
 import type { NodeKind } from '../nodes/node-kind.ts';
 import { simnodeKind } from '../nodes/simnode/simnode-kind.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
@@ -108,6 +109,8 @@ export function createNodeKind(pool: PoolConfig, config: Config): NodeKind {
         upstreamOptions: upstream?.kind === 'cometbft' ? upstream : undefined,
       });
     }
+    case 'etcd-member':
+      return createEtcdMemberKind(n);
   }
 }
 

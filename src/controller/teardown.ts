@@ -2,7 +2,7 @@
 // removal recorded like any other action. Used by `rampart down` and the demo's Ctrl-C.
 
 import type { Instance } from '../providers/provider.ts';
-import { type ActContext, removeNode, runAction } from './actions.ts';
+import { type ActContext, FLEET_DOWN_CAUSE, removeNode, runAction } from './actions.ts';
 import { addressOf } from './observe.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -28,7 +28,7 @@ export async function tearDownFleet(rt: Runtime, ctx: ActContext): Promise<numbe
       }
     }
     for (const node of await rt.store.listNodes({ pool: pool.name })) {
-      await removeNode(rt, ctx, pool, node, { instances, upstream }, 'fleet taken down by the operator');
+      await removeNode(rt, ctx, pool, node, { instances, upstream }, FLEET_DOWN_CAUSE);
       instances.delete(node.id);
       removed++;
     }

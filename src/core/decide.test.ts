@@ -398,3 +398,30 @@ describe('size set by hand', () => {
     assert.ok(p.reasons.some((r) => r.code === 'no-upstream'));
   });
 });
+
+describe('pools whose nodes join one at a time (etcd members)', () => {
+  test('a scale-up of 2 creates 1, and says why', () => {
+    const pol = policy({ scaleUp: { cooldown: 0, rules: [upRule({ step: { nodes: 2 } })] } });
+    const p = decidePool(input(3, 0.9, { policy: pol, joinsOneAtATime: true }));
+    assert.equal(creates(p), 1);
+    assert.ok(p.reasons.some((r) => r.code === 'one-join-at-a-time' && /creating 1 of 2/.test(r.text)));
+  });
+
+  test('nothing is created while another node joins, and the scale-up is not spent', () => {
+    const base = input(3, 0.9, { joinsOneAtATime: true });
+    const joining = node('n4', 'syncing', { readyAt: undefined });
+    const p = decidePool({
+      ...base,
+      nodes: [...base.nodes, joining],
+      probes: new Map([...base.probes, ['n4', SYNCING]]),
+    });
+    assert.equal(creates(p), 0);
+    assert.equal(p.clocks.lastScaleUpAt, undefined);
+    assert.ok(p.reasons.some((r) => r.code === 'one-join-at-a-time' && /n4 \(syncing\)/.test(r.text)));
+  });
+
+  test('a pool below min is refilled one node per decision', () => {
+    const p = decidePool(input(0, 0, { joinsOneAtATime: true, everHadNode: true }));
+    assert.equal(creates(p), 1);
+  });
+});

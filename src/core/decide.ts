@@ -47,6 +47,11 @@ export interface DecideInput {
   readonly upstreamRunning?: boolean | undefined;
   /** Ids of this pool's nodes its upstream (validator) is connected to, if it has one. */
   readonly connectedToUpstream?: ReadonlySet<string> | undefined;
+  /**
+   * The pool's nodes join one at a time (etcd members: one learner at a time, quorum
+   * counted per member): at most one is created, and none while another is joining.
+   */
+  readonly joinsOneAtATime?: boolean | undefined;
 }
 
 export type CreateCause = 'bootstrap' | 'below-min' | 'below-capacity' | 'scale-up' | 'manual-size';
@@ -249,6 +254,22 @@ export function decidePool(input: DecideInput): PoolPlan {
         text: `would create ${n}, but no upstream node runs yet: waiting`,
       });
       n = 0;
+    }
+    if (n > 0 && input.joinsOneAtATime) {
+      const joining = nodes.filter((x) => JOINING_STATES.has(x.state) && !leaving.has(x.id));
+      if (joining.length > 0) {
+        reasons.push({
+          code: 'one-join-at-a-time',
+          text: `would create ${n}, but ${joining.map((x) => `${x.id} (${x.state})`).join(', ')} is still joining: nodes of this pool join one at a time`,
+        });
+        n = 0;
+      } else if (n > 1) {
+        reasons.push({
+          code: 'one-join-at-a-time',
+          text: `creating 1 of ${n} now: nodes of this pool join one at a time`,
+        });
+        n = 1;
+      }
     }
     return n;
   };

@@ -21,6 +21,12 @@ export interface LaunchContext {
   readonly dataDir: string;
   /** Nodes of the pool's upstream (a sentry's validator), already running. */
   readonly upstream: readonly NodeAddress[];
+  /**
+   * The pool's other live nodes with a running instance, for kinds whose nodes form a
+   * cluster among themselves (a new etcd member is added through them). Undefined where
+   * the caller does not know them.
+   */
+  readonly siblings?: readonly NodeAddress[] | undefined;
   /** The pool's `node` block from the config, as validated. */
   readonly options: Readonly<Record<string, unknown>>;
   /** A snapshot to restore before the first start, when the pool bootstraps from one. */
@@ -63,6 +69,43 @@ export interface ProbeContext {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A change a clustered kind asks the controller to make to its cluster's membership. */
+export interface MembershipStep {
+  /** `promote`: a caught-up learner becomes a voting member; `remove-stale`: a dead entry goes. */
+  readonly kind: 'promote' | 'remove-stale';
+  /** The cluster's id of the member entry. */
+  readonly memberId: string;
+  /** The Rampart node it is, when it is one (a stale entry may belong to no live node). */
+  readonly nodeId?: string | undefined;
+  /** Why, in plain words. */
+  readonly why: string;
+}
+
+/**
+ * For kinds whose nodes form a cluster among themselves (etcd members) rather than wiring
+ * to an upstream: the membership steps only the controller may take, and leaving.
+ */
+export interface ClusterMembership {
+  /**
+   * What the cluster needs now, given the pool's live nodes with a running instance: a
+   * caught-up learner to promote, entries no running node accounts for to remove. Reads
+   * only; an unreachable cluster needs nothing (the probes report it).
+   */
+  pending(nodes: readonly NodeAddress[], signal?: AbortSignal): Promise<MembershipStep[]>;
+  /** Takes one step. Idempotent. Returns what it did. */
+  apply(step: MembershipStep, nodes: readonly NodeAddress[]): Promise<string>;
+  /**
+   * Takes `node` out of the cluster before its process is stopped. Throws, changing
+   * nothing, when that would be unsafe (below the quorum-safe size, another member down).
+   * Idempotent: a node that is no member any more is done. Returns what it did.
+   */
+  leave(
+    node: NodeAddress,
+    others: readonly NodeAddress[],
+    ctx: { readonly pool: string; readonly cause: string },
+  ): Promise<string>;
+}
+
 export interface NodeKind {
   readonly kind: string;
   /** Names of the ports a provider must allocate for a node, e.g. ['rpc', 'metrics']. */
@@ -86,4 +129,6 @@ export interface NodeKind {
   deregister(node: NodeAddress, upstream: NodeAddress): Promise<void>;
   /** Ids of the nodes the upstream is connected to right now (invariant 4). */
   connectedPeers(upstream: NodeAddress, signal?: AbortSignal): Promise<string[]>;
+  /** Present for kinds whose nodes form a cluster among themselves; they join one at a time. */
+  readonly membership?: ClusterMembership | undefined;
 }
