@@ -271,9 +271,13 @@ export class Controller {
       const job = r.kind === 'snapshot-create' ? started.get(String(r.body.set)) : undefined;
       if (!job) continue;
       void job.then((o) =>
-        this.#rt.store
-          .finishRequest(r.id, o.ok ? 'done' : 'failed', o.detail, ctx.term, Date.now())
-          .catch((e) => this.#log.warn({ request: r.id, err: e }, 'could not record the request outcome')),
+        o.postponed
+          ? undefined
+          : this.#rt.store
+              .finishRequest(r.id, o.ok ? 'done' : 'failed', o.detail, ctx.term, Date.now())
+              .catch((e) =>
+                this.#log.warn({ request: r.id, err: e }, 'could not record the request outcome'),
+              ),
       );
     }
   }

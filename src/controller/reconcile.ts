@@ -1,7 +1,7 @@
 // Restart reconciliation: every intent without an outcome is settled against the
 // providers' own listings — adopted, finished or cleaned up; never duplicated, never orphaned.
 
-import type { Instance } from '../providers/provider.ts';
+import type { Instance, Provider } from '../providers/provider.ts';
 import type { ActionRecord, StoredNode } from '../store/store.ts';
 import { type ActContext, removeNodeSteps, withInstance } from './actions.ts';
 import type { Runtime } from './runtime.ts';
@@ -15,7 +15,8 @@ export interface ReconcileReport {
 export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<ReconcileReport> {
   const report: ReconcileReport = { adopted: [], abandoned: [], finished: [] };
   const open = await rt.store.openActions();
-  if (open.length === 0) return report;
+  const marked = (await rt.store.listNodes()).filter((n) => n.maintenance !== undefined);
+  if (open.length === 0 && marked.length === 0) return report;
   const all = new Map<string, Instance[]>();
   for (const [name, provider] of rt.providers) all.set(name, await provider.list());
   const poolOf = new Map(rt.config.pools.map((p) => [p.name, p]));
@@ -96,31 +97,9 @@ export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<Re
         break;
       }
       case 'snapshot': {
-        // The controller died during a copy: the source must run again; the partial copy
-        // has no manifest, so it is never restored and the next prune removes it.
-        if (node?.maintenance !== undefined) {
-          let instanceId = node.instanceId;
-          const running = instances[0];
-          if (running) instanceId = running.id;
-          else if (provider.start && node.host && node.ports && node.dataDir) {
-            const restarted = await provider.start({
-              id: node.instanceId ?? '',
-              nodeId: node.id,
-              pool: node.pool,
-              actionId: node.actionId,
-              host: node.host,
-              ports: node.ports,
-              dataDir: node.dataDir,
-              running: false,
-              createdAt: node.createdAt,
-            });
-            instanceId = restarted.id;
-          }
-          await rt.store.putNode(
-            { ...node, maintenance: undefined, instanceId, updatedAt: Date.now() },
-            ctx.term,
-          );
-        }
+        // The controller died during a copy: the source must run again (the sweep below);
+        // the partial copy has no manifest, so it is never restored and the next prune
+        // removes it.
         await finish(action, 'abandoned', 'the controller restarted during the copy; the source runs again');
         report.abandoned.push(action.id);
         break;
@@ -131,5 +110,59 @@ export async function reconcileOnStart(rt: Runtime, ctx: ActContext): Promise<Re
         report.abandoned.push(action.id);
     }
   }
+
+  // No snapshot runs in a controller that has just taken the lead: a maintenance mark left
+  // by a predecessor (killed after marking the source, during the copy, or after the copy
+  // but before clearing it) is released, and the source runs again.
+  for (const node of marked) {
+    const fresh = await rt.store.getNode(node.id);
+    if (fresh?.maintenance === undefined || fresh.state === 'gone') continue;
+    const pool = poolOf.get(fresh.pool);
+    if (!pool) continue;
+    const running = (all.get(pool.provider) ?? []).filter((i) => i.nodeId === fresh.id && i.running);
+    await releaseMaintenance(rt, ctx, fresh, running[0], rt.providers.get(pool.provider)!);
+    ctx.log.info(
+      { node: fresh.id, mark: fresh.maintenance },
+      'released a maintenance mark left before the restart',
+    );
+  }
   return report;
+}
+
+/**
+ * Clears a node's maintenance mark, starting its stopped instance again (same identity and
+ * data). When it cannot be started (its data is gone) the mark is cleared all the same: the
+ * loop then sees a node without an instance, marks it failed and replaces it.
+ */
+async function releaseMaintenance(
+  rt: Runtime,
+  ctx: ActContext,
+  node: StoredNode,
+  running: Instance | undefined,
+  provider: Provider,
+): Promise<void> {
+  let instanceId = node.instanceId;
+  if (running) instanceId = running.id;
+  else if (provider.start && node.host && node.ports && node.dataDir) {
+    try {
+      const restarted = await provider.start({
+        id: node.instanceId ?? '',
+        nodeId: node.id,
+        pool: node.pool,
+        actionId: node.actionId,
+        host: node.host,
+        ports: node.ports,
+        dataDir: node.dataDir,
+        running: false,
+        createdAt: node.createdAt,
+      });
+      instanceId = restarted.id;
+    } catch (e) {
+      ctx.log.warn(
+        { node: node.id, err: e },
+        'could not start the snapshot source again; it will be replaced as a failed node',
+      );
+    }
+  }
+  await rt.store.putNode({ ...node, maintenance: undefined, instanceId, updatedAt: Date.now() }, ctx.term);
 }

@@ -17,6 +17,8 @@ export interface SnapshotOutcome {
   readonly ok: boolean;
   readonly detail: string;
   readonly manifest?: SnapshotManifest | undefined;
+  /** Not started this tick for a passing reason: a request for it stays open. */
+  readonly postponed?: boolean | undefined;
 }
 
 export class SnapshotJobs {
@@ -126,9 +128,21 @@ export class SnapshotJobs {
       }
       return { job: Promise.resolve({ ok: false, detail: `skipped: ${source.skip}` }) };
     }
+    // The observation is from the start of the tick: this tick's own actions may have
+    // removed or replaced the node since. Only the record as stored now may be marked.
+    const seen = po.nodes.find((n) => n.id === source.nodeId)!;
+    const instance = po.instances.get(seen.id)!;
+    const node = await rt.store.getNode(seen.id);
+    if (
+      node?.state !== 'ready' ||
+      node.maintenance !== undefined ||
+      node.instanceId !== instance.id
+    ) {
+      const why = `${seen.id} changed during this tick (${node ? node.state : 'gone'}); trying again next tick`;
+      ctx.log.info({ set: set.name }, `snapshot postponed: ${why}`);
+      return { job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: ${why}` }) };
+    }
     this.#lastSkip.delete(set.name);
-    const node = po.nodes.find((n) => n.id === source.nodeId)!;
-    const instance = po.instances.get(node.id)!;
     const address = addressOf(node, instance)!;
     const marked: StoredNode = {
       ...node,

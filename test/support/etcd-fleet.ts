@@ -13,6 +13,9 @@ export interface EtcdFleetOptions {
   readonly failTolerance?: number;
   /** etcd call timeout. */
   readonly timeout?: string;
+  readonly scaleDownBelow?: number;
+  /** YAML appended after the pools (e.g. a `snapshots:` section). */
+  readonly extra?: string;
 }
 
 /** Like fastFleetConfig, on etcd: a validator and a sentry pool, intervals in hundreds of ms. */
@@ -28,6 +31,8 @@ export function etcdFleetConfig(o: EtcdFleetOptions): string {
     scaleUpCooldown: o.scaleUpCooldown,
     scaleDownPeriod: o.scaleDownPeriod,
     failTolerance: o.failTolerance,
+    scaleDownBelow: o.scaleDownBelow,
+    extra: o.extra,
   });
 }
 
