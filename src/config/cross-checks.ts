@@ -162,6 +162,24 @@ export function crossCheck(config: Config): CrossIssue[] {
       });
     if (pool.scaleIn.busyMetric !== undefined)
       checkMetric(at('scaleIn', 'busyMetric'), pool.scaleIn.busyMetric);
+
+    // An aws provider is one Auto Scaling group: it serves one pool, and its machines
+    // restore snapshots from where they can reach them.
+    const provider = config.providers.find((p) => p.name === pool.provider);
+    if (provider?.kind === 'aws') {
+      const first = config.pools.findIndex((p) => p.provider === pool.provider);
+      if (first !== i)
+        add(
+          at('provider'),
+          `aws provider "${provider.name}" (group ${provider.autoScalingGroup}) already serves pools[${first}]: give each pool its own group`,
+        );
+      const set = config.snapshots.find((s) => s.name === pool.bootstrap?.snapshots);
+      if (set && set.store.kind !== 's3')
+        add(
+          at('bootstrap', 'snapshots'),
+          `set "${set.name}" is in a ${set.store.kind} store, which instances on AWS cannot read: use an s3 store`,
+        );
+    }
   });
   return issues;
 }

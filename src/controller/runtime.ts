@@ -19,6 +19,7 @@ import { createCometbftKind } from '../nodes/cometbft/cometbft-kind.ts';
 import { createEtcdMemberKind } from '../nodes/etcd-member/etcd-member-kind.ts';
 import type { NodeKind } from '../nodes/node-kind.ts';
 import { simnodeKind } from '../nodes/simnode/simnode-kind.ts';
+import { AwsProvider } from '../providers/aws/aws-provider.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
@@ -67,10 +68,33 @@ export function createCoordination(config: Config, store: Store, log?: Logger): 
   }
 }
 
-export function createProvider(p: ProviderConfig): Provider {
+/** `pool` is the pool the provider serves (an aws group serves one); `log` hears its retries. */
+export function createProvider(
+  p: ProviderConfig,
+  opts: { pool?: string | undefined; log?: Logger | undefined } = {},
+): Provider {
   switch (p.kind) {
     case 'local':
       return new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host });
+    case 'aws':
+      return new AwsProvider({
+        name: p.name,
+        region: p.region,
+        autoScalingGroup: p.autoScalingGroup,
+        launchTemplate: p.launchTemplate,
+        endpoint: p.endpoint,
+        address: p.address,
+        ports: p.ports,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+        },
+        userData: p.userData,
+        pool: opts.pool,
+        log: opts.log,
+      });
   }
 }
 
@@ -132,7 +156,18 @@ export function createRuntime(config: Config, opts: { log?: Logger | undefined }
     config,
     store,
     coordination: createCoordination(config, store, opts.log),
-    providers: new Map(config.providers.map((p) => [p.name, fencedProvider(createProvider(p), store)])),
+    providers: new Map(
+      config.providers.map((p) => [
+        p.name,
+        fencedProvider(
+          createProvider(p, {
+            pool: config.pools.find((pool) => pool.provider === p.name)?.name,
+            log: opts.log,
+          }),
+          store,
+        ),
+      ]),
+    ),
     metricSources: new Map(config.metrics.map((m) => [m.name, metricSourceFor(m)])),
     snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
     nodeKind: (pool) => {

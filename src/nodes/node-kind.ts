@@ -37,6 +37,11 @@ export interface LaunchContext {
 export interface RestoreSource {
   readonly id: string;
   readonly height: number;
+  /**
+   * Where a machine elsewhere fetches it from: `s3://bucket/prefix/set/id/` (manifest.json and
+   * files/ under it). Absent for stores only this host can read (a local directory).
+   */
+  readonly url?: string | undefined;
   /** Copies the snapshot's files into `dir` (relative paths kept), verifying each checksum. */
   restoreInto(dir: string, onProgress?: (bytes: number, total: number) => void): Promise<void>;
 }

@@ -96,6 +96,7 @@ export function restoreSource(store: SnapshotStore, m: SnapshotManifest): Restor
   return {
     id: m.id,
     height: m.height,
+    url: store.kind === 's3' ? `${store.location}${m.set}/${m.id}/` : undefined,
     restoreInto: async (dir, onProgress) => {
       let done = 0;
       for (const f of m.files) {

@@ -1,0 +1,135 @@
+// Kills the controller (SIGKILL) between intent and outcome of actions on an AWS pool (moto,
+// machines booted by the machines fake), restarts it, and checks that no instance is
+// orphaned or launched twice: every instance carries its action id as a tag, and the
+// restart settles each open intent against the listing. One case dies between RunInstances
+// and AttachInstances, the window the provider's design leaves.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import type { Runtime } from '../../src/controller/runtime.ts';
+import {
+  type AwsFleet,
+  type AwsFleetSize,
+  assertAwsConsistent,
+  groupMembers,
+  liveInstances,
+  makeAwsFleet,
+} from '../support/aws-fleet.ts';
+import { runCli, waitFor } from '../support/fleet.ts';
+import { useMotoCredentials } from '../support/moto-group.ts';
+import { type RunningServer, startMoto } from '../support/servers.ts';
+
+let moto: RunningServer | undefined;
+const stops: (() => Promise<void>)[] = [];
+after(async () => {
+  // Every stop runs, even after one fails: a fake left running would keep the process alive.
+  for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
+});
+before(async () => {
+  useMotoCredentials();
+  moto = await startMoto({
+    skip: () => undefined,
+    after: (fn: () => Promise<void>) => stops.push(fn),
+  } as unknown as TestContext);
+});
+
+/** Runs `rampart up` until it kills itself at `point`; fails if it exits any other way. */
+async function crashAt(configFile: string, point: string): Promise<void> {
+  const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    run.child.kill('SIGKILL');
+  }, 60_000);
+  const { signal } = await run.exited;
+  clearTimeout(timer);
+  assert.ok(
+    !timedOut,
+    `controller never reached ${point} within 60 s; output:\n${run.output().slice(-4000)}`,
+  );
+  assert.equal(
+    signal,
+    'SIGKILL',
+    `controller should have crashed at ${point}; output:\n${run.output().slice(-4000)}`,
+  );
+}
+
+/** Runs `rampart up` until `settled` holds while it leads, then stops it with SIGTERM. */
+async function runUntil(configFile: string, what: string, settled: () => Promise<boolean>): Promise<void> {
+  const run = runCli(['up', '-c', configFile]);
+  try {
+    await waitFor(what, async () => {
+      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
+      return run.output().includes('"msg":"leading"') && settled();
+    });
+  } catch (e) {
+    run.child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
+  }
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output().slice(-4000)}`);
+}
+
+const converged = (rt: Runtime, fleet: AwsFleet, capacity: number) => async () => {
+  const sentries = await rt.store.listNodes({ pool: 'sentries' });
+  const group = await groupMembers(fleet.endpoint, fleet.group);
+  return (
+    sentries.length === capacity &&
+    sentries.every((n) => n.state === 'ready' && n.registered) &&
+    (await rt.store.openActions()).length === 0 &&
+    group.members.length === capacity &&
+    (await liveInstances(fleet.endpoint, fleet.group)).length === capacity
+  );
+};
+
+async function fleetAt(t: TestContext, size: AwsFleetSize): Promise<{ fleet: AwsFleet; rt: Runtime }> {
+  const fleet = await makeAwsFleet(moto!.url, size);
+  // Cleaned up before the next test resets moto, while its group still exists.
+  t.after(() => fleet.cleanup());
+  const rt = await fleet.inspect();
+  await runUntil(fleet.configFile, `${size.capacity} ready sentries`, converged(rt, fleet, size.capacity));
+  return { fleet, rt };
+}
+
+describe('crash safety on AWS: SIGKILL between intent and outcome, then restart', () => {
+  for (const point of ['create:after-intent', 'create:after-run-instances', 'create:after-provider'])
+    test(`scaling up: killed at ${point}`, async (t) => {
+      if (!moto) return t.skip('moto not available');
+      const { fleet, rt } = await fleetAt(t, { min: 1, capacity: 1, max: 3 });
+      fleet.resize({ min: 1, capacity: 2, max: 3 });
+      await crashAt(fleet.configFile, point);
+      const launched = (await liveInstances(fleet.endpoint, fleet.group)).length;
+      assert.equal(launched, point === 'create:after-intent' ? 1 : 2, 'what had been launched when it died');
+      // One more scale-up after the restart: a launch that was never attached joins the group first.
+      fleet.resize({ min: 1, capacity: 3, max: 3 });
+      await runUntil(
+        fleet.configFile,
+        'the pool to converge at 3 after the restart',
+        converged(rt, fleet, 3),
+      );
+      await assertAwsConsistent(rt, fleet);
+      const creates = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+        (a) => a.kind === 'create',
+      );
+      const settled = creates.filter((a) => a.outcome === 'adopted' || a.outcome === 'abandoned');
+      assert.equal(settled.length, 1, 'the interrupted create was settled on restart, once');
+      assert.equal(settled[0]!.outcome, point === 'create:after-intent' ? 'abandoned' : 'adopted');
+    });
+
+  for (const point of ['remove:after-deregister', 'remove:after-destroy'])
+    test(`scaling down: killed at ${point}`, async (t) => {
+      if (!moto) return t.skip('moto not available');
+      const { fleet, rt } = await fleetAt(t, { min: 1, capacity: 2, max: 3 });
+      fleet.resize({ min: 1, capacity: 1, max: 3 });
+      await crashAt(fleet.configFile, point);
+      await runUntil(fleet.configFile, 'the pool to converge at capacity 1', converged(rt, fleet, 1));
+      await assertAwsConsistent(rt, fleet);
+      const removals = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+        (a) => a.kind === 'remove',
+      );
+      assert.equal(removals.length, 1, 'the removal ran once, resumed not repeated');
+      assert.equal(removals[0]!.outcome, 'finished-after-restart');
+      assert.equal((await groupMembers(fleet.endpoint, fleet.group)).desired, 1, 'decremented once');
+    });
+});
