@@ -133,11 +133,7 @@ export class SnapshotJobs {
     const seen = po.nodes.find((n) => n.id === source.nodeId)!;
     const instance = po.instances.get(seen.id)!;
     const node = await rt.store.getNode(seen.id);
-    if (
-      node?.state !== 'ready' ||
-      node.maintenance !== undefined ||
-      node.instanceId !== instance.id
-    ) {
+    if (node?.state !== 'ready' || node.maintenance !== undefined || node.instanceId !== instance.id) {
       const why = `${seen.id} changed during this tick (${node ? node.state : 'gone'}); trying again next tick`;
       ctx.log.info({ set: set.name }, `snapshot postponed: ${why}`);
       return { job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: ${why}` }) };
