@@ -13,6 +13,7 @@ import { state } from './commands/state.ts';
 import { status } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { validate } from './commands/validate.ts';
+import { validator } from './commands/validator.ts';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   validate: {
@@ -28,6 +29,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   snapshot: {
     run: snapshot,
     help: 'snapshot create|list|verify|prune -c FILE [--set S]  take, list, check, prune snapshots',
+  },
+  validator: {
+    run: validator,
+    help: 'validator status|promote -c FILE [--pool P] [--to NODE --key-dir DIR] [--old-powered-off] [--dry-run]  failover state; the guarded promotion',
   },
   state: {
     run: state,

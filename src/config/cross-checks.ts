@@ -123,6 +123,41 @@ export function crossCheck(config: Config): CrossIssue[] {
         add(at('node', 'validatorPool'), 'a pool cannot be its own validator pool');
     }
 
+    if (pool.failover) {
+      if (pool.role !== 'validator')
+        add(at('failover'), `failover guards a validator: pool "${pool.name}" has role ${pool.role}`);
+      if (pool.node.kind !== 'cometbft')
+        add(
+          at('failover'),
+          `failover reads CometBFT's RPC: pool "${pool.name}" runs ${pool.node.kind} nodes`,
+        );
+      if (!config.pools.some((p) => p.node.validatorPool === pool.name))
+        add(
+          at('failover'),
+          `failover judges the network from the validator's sentries: no pool has node.validatorPool: ${pool.name}`,
+        );
+      const standbyName = pool.failover.standbyPool;
+      if (standbyName !== undefined) {
+        const standby = pools.get(standbyName);
+        if (!standby) add(at('failover', 'standbyPool'), `pool "${standbyName}" is not defined in pools`);
+        else if (standby.role !== 'standby')
+          add(at('failover', 'standbyPool'), `pool "${standbyName}" has role ${standby.role}, not standby`);
+        else if (standby.node.kind !== pool.node.kind)
+          add(
+            at('failover', 'standbyPool'),
+            `pool "${standbyName}" runs ${standby.node.kind} nodes; the validator runs ${pool.node.kind}`,
+          );
+        else if ((standby.size?.max ?? 0) < 1)
+          add(at('failover', 'standbyPool'), `pool "${standbyName}" has max 0: no room for a standby`);
+      }
+    }
+    if (pool.node.kind === 'cometbft' && pool.node.peerPool !== undefined) {
+      const peers = pools.get(pool.node.peerPool);
+      if (!peers) add(at('node', 'peerPool'), `pool "${pool.node.peerPool}" is not defined in pools`);
+      else if (peers.role === 'validator')
+        add(at('node', 'peerPool'), 'peer with the sentries, never with the validator directly');
+    }
+
     if (pool.role === 'validator') {
       if (pool.size)
         add(at('size'), 'a validator pool has no size: it is never scaled (its failures go to failover)');

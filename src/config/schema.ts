@@ -219,6 +219,11 @@ const cometbftKind = z.strictObject({
   maxLagBlocks: z.number().int().min(0).default(5),
   /** Validators: refuse to start if the key signed in the last N blocks. Default 10. */
   doubleSignCheckHeight: z.number().int().min(0).default(10),
+  /**
+   * Standby pools: the pool whose ready nodes a new node peers with and syncs from (the
+   * validator's sentries), as persistent, private and unconditional peers. Default none.
+   */
+  peerPool: name.optional(),
 });
 
 const etcdMemberKind = z.strictObject({
@@ -335,6 +340,30 @@ const rule = z
     };
   });
 
+const failover = z.strictObject({
+  detect: z
+    .strictObject({
+      pollInterval: durationDefault(
+        '2s',
+        'Time between two polls of the validator, apart from the scaling loop.',
+      ),
+      unreachableFor: durationDefault('10s', 'The validator RPC unreachable this long is an outage.'),
+      heightStalledFor: durationDefault(
+        '30s',
+        "The validator's height unchanged this long while the sentries advance is an outage.",
+      ),
+      /** The validator's signature absent from this many most recent commits in a row is an outage. Default 5. */
+      missedBlocks: z.number().int().min(1).max(100).default(5),
+    })
+    .prefault({}),
+  /** Pool (role standby) where a non-signing standby is brought up on an outage. Default none. */
+  standbyPool: name.optional(),
+  /** When the validator recovers: keep the standby synced, or remove it. Default keep. */
+  onRecovery: z.enum(['keep', 'remove']).default('keep'),
+  /** Promote: the old validator must have signed none of the last N blocks. Default 10. */
+  fenceBlocks: z.number().int().min(1).max(1000).default(10),
+});
+
 const pool = z.strictObject({
   name,
   role: z.enum(['sentry', 'validator', 'standby', 'worker', 'member']),
@@ -377,6 +406,8 @@ const pool = z.strictObject({
     .prefault({}),
   /** Where new nodes' state comes from: the newest verified snapshot of a set. */
   bootstrap: z.strictObject({ snapshots: name }).optional(),
+  /** Validator pools: outage detection, a standby elsewhere, alerts (src/failover). */
+  failover: failover.optional(),
 });
 
 const alertReceiverCommon = {

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/schema.ts';
+import { readFailover } from '../failover/failover-state.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { restoreSource } from '../snapshots/snapshot-files.ts';
@@ -87,6 +88,15 @@ function siblingsOf(po: Pick<PoolObservation, 'nodes' | 'instances'>, nodeId: st
   return out;
 }
 
+/** Ready nodes of the pool's peer pool (a standby's sentries), as stored. */
+async function peersOf(rt: Runtime, pool: PoolConfig): Promise<NodeAddress[] | undefined> {
+  const peerPool = pool.node.kind === 'cometbft' ? pool.node.peerPool : undefined;
+  if (peerPool === undefined) return undefined;
+  return (await rt.store.listNodes({ pool: peerPool }))
+    .filter((n) => n.state === 'ready' && n.host !== undefined && n.ports !== undefined)
+    .map((n) => ({ id: n.id, host: n.host!, ports: n.ports! }));
+}
+
 /** Cause of removals by `rampart down`: the whole pool goes, so no member leaves its cluster first. */
 export const FLEET_DOWN_CAUSE = 'fleet taken down by the operator';
 
@@ -131,6 +141,7 @@ export async function createNode(
           role: pool.role,
           upstream: upstreamFor(po),
           siblings: siblingsOf(po, nodeId),
+          peers: await peersOf(rt, pool),
           options: pool.node,
           snapshot: snapshot?.source,
         },
@@ -305,6 +316,7 @@ export async function rejoinNode(
           role: pool.role,
           upstream: upstreamFor(po),
           siblings: siblingsOf(po, node.id),
+          peers: await peersOf(rt, pool),
           options: pool.node,
         },
       });
@@ -318,10 +330,17 @@ export async function rejoinNode(
 export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
   const live = new Set<string>();
   for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
+  const validatorPools = new Set(rt.config.pools.filter((p) => p.role === 'validator').map((p) => p.name));
   for (const [providerName, instances] of obs.instances) {
     const provider = rt.providers.get(providerName)!;
     for (const instance of instances) {
       if (live.has(instance.nodeId)) continue;
+      // Rampart never stops a validator: one that runs again (restarted by its operator) is
+      // adopted, unless a promotion fenced it.
+      if (validatorPools.has(instance.pool)) {
+        if (instance.running) await adoptValidator(rt, ctx, instance);
+        continue;
+      }
       await runAction(
         rt,
         ctx,
@@ -338,4 +357,34 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
       ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
     }
   }
+}
+
+/** Fenced validators already reported running (once per instance, not every tick). */
+const reportedFenced = new Set<string>();
+
+async function adoptValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<void> {
+  const node = await rt.store.getNode(instance.nodeId);
+  if (!node || node.state === 'gone') return;
+  const failover = await readFailover(rt.store, instance.pool);
+  if (failover.fenced.includes(node.id)) {
+    if (reportedFenced.has(instance.id)) return;
+    reportedFenced.add(instance.id);
+    const text = `fenced validator ${node.id} runs again (${instance.id}): its signing moved by promotion; its double-sign check should stop it — stop it for good`;
+    await rt.store.recordEvent(
+      { at: Date.now(), pool: node.pool, node: node.id, severity: 'critical', text },
+      ctx.term,
+    );
+    ctx.log.error({ pool: node.pool, node: node.id, instance: instance.id }, text);
+    return;
+  }
+  await rt.store.putNode(
+    { ...withInstance(node, instance), state: 'provisioning', updatedAt: Date.now() },
+    ctx.term,
+  );
+  const text = `validator ${node.id} runs again (${instance.id}, started outside Rampart): adopted`;
+  await rt.store.recordEvent(
+    { at: Date.now(), pool: node.pool, node: node.id, severity: 'info', text },
+    ctx.term,
+  );
+  ctx.log.warn({ pool: node.pool, node: node.id }, text);
 }

@@ -3,10 +3,15 @@
 // leadership term, so a controller killed at any point can be reconciled on restart.
 
 import type { Logger } from 'pino';
+import { planAlertToAlert } from '../alerts/alert.ts';
+import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
+import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
 import type { Sample } from '../core/types.ts';
+import { FailoverMonitor } from '../failover/monitor.ts';
+import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
@@ -26,6 +31,8 @@ export interface ControllerOptions {
   readonly holder?: string | undefined;
   /** Hears every tick's report (Rampart's own metrics, the dashboard's series). Must not throw. */
   readonly onTick?: ((report: TickReport) => void) | undefined;
+  /** Where alerts go. Default: a dispatcher for the config's `alerts` receivers. */
+  readonly alerts?: AlertDispatcher | undefined;
 }
 
 export class Controller {
@@ -40,6 +47,8 @@ export class Controller {
   #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
   readonly #snapshots: SnapshotJobs;
+  readonly #alerts: AlertDispatcher;
+  readonly #failover: FailoverMonitor;
   /** Nodes dialed again since they were last seen connected (to log an episode once). */
   readonly #redialed = new Set<string>();
   /** Resolves after each completed tick (tests and the demo wait on it). */
@@ -53,6 +62,8 @@ export class Controller {
     this.#holder = opts.holder ?? `pid-${process.pid}`;
     this.#onTick = opts.onTick;
     this.#snapshots = new SnapshotJobs(opts.runtime);
+    this.#alerts = opts.alerts ?? createAlertDispatcher(opts.runtime.config, opts.log);
+    this.#failover = new FailoverMonitor(opts.runtime, opts.log, this.#alerts);
     this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
   }
 
@@ -153,6 +164,10 @@ export class Controller {
     );
     const leadership = this.#leadership!;
     const wake = AbortSignal.any([this.#stopping.signal, leadership.lost]);
+    // Failover polls on its own interval beside the loop, for as long as this leadership lasts.
+    const guarding = this.#failover
+      .run(this.#context(), wake)
+      .catch((e) => this.#log.error({ err: e }, 'failover monitor stopped'));
     while (!this.#stopping.signal.aborted && !leadership.lost.aborted) {
       const started = Date.now();
       let error: Error | undefined;
@@ -169,6 +184,7 @@ export class Controller {
       const wait = Math.max(0, interval - (Date.now() - started));
       await sleepUnless(wait, wake);
     }
+    await guarding;
   }
 
   #report(term: number, startedAt: number, error: Error | undefined): void {
@@ -197,6 +213,7 @@ export class Controller {
     await this.#leadership?.resign();
     await this.#rt.coordination.close();
     await this.#rt.store.close();
+    await this.#alerts.close(5000);
     for (const w of this.#tickWaiters.splice(0)) w();
   }
 
@@ -214,6 +231,8 @@ export class Controller {
   /** One pass over every pool. */
   async tick(): Promise<void> {
     const ctx = this.#context();
+    // Before observing: a promotion restarts a node, and this tick must see it as it is after.
+    await this.#promoteRequests(ctx);
     const obs = await observe(this.#rt, this.#stopping.signal);
     this.#lastObservation = obs;
     for (const e of obs.metricErrors) this.#log.debug({ source: e.source, target: e.target }, e.message);
@@ -235,6 +254,32 @@ export class Controller {
     }
     this.#previousSamples = obs.samples as Sample[];
     if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx);
+  }
+
+  /** The operator's promotions (`rampart validator promote`), each under its lock, checked, recorded. */
+  async #promoteRequests(ctx: ActContext): Promise<void> {
+    const requests = (await this.#rt.store.openRequests()).filter((r) => r.kind === PROMOTE_REQUEST);
+    for (const r of requests) {
+      const req = promoteRequestFrom(r);
+      const result = await promoteValidator(this.#rt, ctx, req).catch((e: Error) => ({
+        ok: false,
+        detail: `failed: ${e.message}`,
+        review: undefined,
+      }));
+      const checks =
+        result.review?.checks.map((c) => `${c.ok ? 'ok    ' : 'FAILED'} ${c.name}: ${c.detail}`) ?? [];
+      await this.#rt.store.finishRequest(
+        r.id,
+        result.ok ? 'done' : 'failed',
+        [result.detail, ...checks].join('\n'),
+        ctx.term,
+        Date.now(),
+      );
+      this.#log[result.ok ? 'warn' : 'error'](
+        { pool: req.pool, to: req.to, caller: r.caller },
+        result.detail,
+      );
+    }
   }
 
   /** Scheduled and requested snapshots, and requested prunes. Copies run in the background. */
@@ -396,6 +441,7 @@ export class Controller {
         term,
       );
       this.#log.error({ pool: plan.pool, node: alert.node, alert: true }, alert.text);
+      this.#alerts.send(planAlertToAlert(plan.pool, alert, plan.at));
     }
   }
 

@@ -77,9 +77,10 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
   const records = await rt.store.listNodes();
   const pools = new Map<string, PoolObservation>();
   // Validators first: their heights are the tip their sentries are measured against.
-  const ordered = [...rt.config.pools].sort(
-    (a, b) => Number(b.role === 'validator') - Number(a.role === 'validator'),
-  );
+  // Validators first, standbys last: a pool's tip comes from the pool it follows (a sentry's
+  // validator, a standby's sentries), probed before it.
+  const rank = (role: string) => (role === 'validator' ? 0 : role === 'standby' ? 2 : 1);
+  const ordered = [...rt.config.pools].sort((a, b) => rank(a.role) - rank(b.role));
   const tipOf = new Map<string, number>();
   for (const pool of ordered) {
     const kind = rt.nodeKind(pool.name);
@@ -95,7 +96,9 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
         if (a && up?.instances.has(n.id)) upstream.push(a);
       }
     }
-    const tipHeight = upstreamPool ? tipOf.get(upstreamPool) : undefined;
+    const peerPool = pool.node.kind === 'cometbft' ? pool.node.peerPool : undefined;
+    const follows = upstreamPool ?? peerPool;
+    const tipHeight = follows ? tipOf.get(follows) : undefined;
     const probes = new Map<string, NodeProbe>();
     const targets = nodes
       .map((n) => ({ node: n, address: addressOf(n, byNode.get(n.id)) }))

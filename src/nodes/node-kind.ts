@@ -27,6 +27,11 @@ export interface LaunchContext {
    * the caller does not know them.
    */
   readonly siblings?: readonly NodeAddress[] | undefined;
+  /**
+   * Ready nodes of the pool's peer pool (a standby's sentries): a new node peers with and
+   * syncs from them. Undefined when the pool has none.
+   */
+  readonly peers?: readonly NodeAddress[] | undefined;
   /** The pool's `node` block from the config, as validated. */
   readonly options: Readonly<Record<string, unknown>>;
   /** A snapshot to restore before the first start, when the pool bootstraps from one. */

@@ -20,6 +20,7 @@
 //   events/<…>, events-by-pool/<pool>/<…>                                  EventRecord
 //   requests/<id>, requests-open/<id>    RequestRecord
 //   pool-status/<pool>                   PoolStatus
+//   failover/<pool>                      FailoverRecord
 //   election/…, locks/…                  coordination (src/coordination/etcd.ts)
 //
 // "Newest N" queries: history keys start with an inverted, zero-padded time (9999…9 − ms),
@@ -50,6 +51,7 @@ import type {
   ActionRecord,
   DecisionRecord,
   EventRecord,
+  FailoverRecord,
   HistoryQuery,
   PoolState,
   PoolStatus,
@@ -548,6 +550,21 @@ export class EtcdStore implements Store {
 
   async listPoolStatus(): Promise<PoolStatus[]> {
     return (await this.#list('pool-status/')).map((kv) => json(kv) as PoolStatus);
+  }
+
+  // ---- failover ----------------------------------------------------------------------------
+
+  async getFailover(pool: string): Promise<FailoverRecord | undefined> {
+    const kv = await this.#get(`failover/${pool}`);
+    return kv ? (json(kv) as FailoverRecord) : undefined;
+  }
+
+  async putFailover(r: FailoverRecord): Promise<void> {
+    await this.#fencedPut(r.term, `failover/${r.pool}`, r);
+  }
+
+  async listFailover(): Promise<FailoverRecord[]> {
+    return (await this.#list('failover/')).map((kv) => json(kv) as FailoverRecord);
   }
 
   // ---- requests ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type {
   ActionRecord,
   DecisionRecord,
   EventRecord,
+  FailoverRecord,
   HistoryQuery,
   PoolState,
   PoolStatus,
@@ -45,6 +46,7 @@ const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, caller TEXT NOT NULL,
      outcome TEXT, outcome_at INTEGER, detail TEXT);
    CREATE INDEX requests_open ON requests (outcome) WHERE outcome IS NULL;`,
+  'CREATE TABLE failover (pool TEXT PRIMARY KEY, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);',
 ];
 
 export class SqliteStore implements Store {
@@ -336,6 +338,32 @@ export class SqliteStore implements Store {
         .prepare('INSERT OR REPLACE INTO pool_status (pool, at, term, body) VALUES (?, ?, ?, ?)')
         .run(s.pool, s.at, s.term, JSON.stringify(s.body)),
     );
+  }
+
+  async getFailover(pool: string): Promise<FailoverRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM failover WHERE pool = ?').get(pool) as
+      | { pool: string; at: number; term: number; body: string }
+      | undefined;
+    return row && { pool: row.pool, at: row.at, term: row.term, body: JSON.parse(row.body) };
+  }
+
+  async putFailover(r: FailoverRecord): Promise<void> {
+    this.#fenced(r.term, () =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO failover (pool, at, term, body) VALUES (?, ?, ?, ?)')
+        .run(r.pool, r.at, r.term, JSON.stringify(r.body)),
+    );
+  }
+
+  async listFailover(): Promise<FailoverRecord[]> {
+    return (
+      this.db.prepare('SELECT * FROM failover ORDER BY pool').all() as unknown as {
+        pool: string;
+        at: number;
+        term: number;
+        body: string;
+      }[]
+    ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
   }
 
   async listPoolStatus(): Promise<PoolStatus[]> {

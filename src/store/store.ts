@@ -40,7 +40,8 @@ export type ActionKind =
   | 'prune'
   | 'pause'
   | 'resume'
-  | 'size';
+  | 'size'
+  | 'promote';
 
 export interface ActionIntent {
   readonly id: string;
@@ -88,6 +89,18 @@ export interface EventRecord {
 
 /** What the controller last saw of a pool, for `status` and the dashboard. */
 export interface PoolStatus {
+  readonly pool: string;
+  readonly at: number;
+  readonly term: number;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What failover knows of a validator pool (src/failover): its detection state with the
+ * evidence, the standby it asked for, the signer after a promotion and the fenced nodes.
+ * Written by the acting controller (and the promote command, holding the promote lock).
+ */
+export interface FailoverRecord {
   readonly pool: string;
   readonly at: number;
   readonly term: number;
@@ -166,6 +179,11 @@ export interface Store {
 
   putPoolStatus(s: PoolStatus): Promise<void>;
   listPoolStatus(): Promise<PoolStatus[]>;
+
+  getFailover(pool: string): Promise<FailoverRecord | undefined>;
+  /** Fenced like every write: a deposed leader cannot overwrite what its successor knows. */
+  putFailover(r: FailoverRecord): Promise<void>;
+  listFailover(): Promise<FailoverRecord[]>;
 
   /** Queues a request for the acting controller. Not fenced: any process may ask. */
   addRequest(r: RequestRecord): Promise<void>;

@@ -165,6 +165,29 @@ export function storeContract(
       await s.close();
     });
 
+    test('failover records: one per pool, replaced whole, fenced by term', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      assert.equal(await s.getFailover('validator'), undefined);
+      await s.putFailover({ pool: 'validator', at: 1, term: t, body: { status: 'suspect' } });
+      await s.putFailover({ pool: 'validator', at: 2, term: t, body: { status: 'down', standby: 'cloud' } });
+      await s.putFailover({ pool: 'other', at: 2, term: t, body: { status: 'healthy' } });
+      assert.deepEqual((await s.getFailover('validator'))?.body, { status: 'down', standby: 'cloud' });
+      assert.deepEqual(
+        (await s.listFailover()).map((f) => f.pool),
+        ['other', 'validator'],
+      );
+      const t2 = await s.newTerm('b');
+      await assert.rejects(
+        s.putFailover({ pool: 'validator', at: 3, term: t, body: { status: 'healthy' } }),
+        StaleTermError,
+      );
+      assert.equal((await s.getFailover('validator'))?.body.status, 'down');
+      await s.putFailover({ pool: 'validator', at: 4, term: t2, body: { status: 'recovered' } });
+      assert.equal((await s.getFailover('validator'))?.at, 4);
+      await s.close();
+    });
+
     test('requests: queued by anyone, finished once by the leader', async () => {
       const s = await open();
       const t = await s.newTerm('a');

@@ -15,6 +15,7 @@ import type {
   ActionRecord,
   DecisionRecord,
   EventRecord,
+  FailoverRecord,
   PoolState,
   PoolStatus,
   RequestRecord,
@@ -44,6 +45,8 @@ export interface StateDump {
   readonly events: Omit<EventRecord, 'id'>[];
   readonly requests: RequestRecord[];
   readonly poolStatus: PoolStatus[];
+  /** Absent in dumps from before failover existed. */
+  readonly failover?: FailoverRecord[] | undefined;
 }
 
 export async function state(argv: string[]): Promise<number> {
@@ -152,6 +155,7 @@ export async function dumpState(store: Store): Promise<StateDump> {
     events: (await store.listEvents({ limit: ALL })).map(withoutId),
     requests,
     poolStatus: await store.listPoolStatus(),
+    failover: await store.listFailover(),
   };
 }
 
@@ -175,6 +179,7 @@ export async function loadState(store: Store, dump: StateDump): Promise<void> {
     if (outcome !== undefined) await store.finishRequest(r.id, outcome, detail ?? '', t, outcomeAt ?? r.at);
   }
   for (const s of dump.poolStatus) await store.putPoolStatus(s);
+  for (const f of dump.failover ?? []) await store.putFailover(f);
   const holder = dump.termHolder ?? 'rampart state import';
   if (store instanceof SqliteStore) {
     const db = store.db;

@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,9 @@ import type {
   ProbeContext,
   ProcessSpec,
 } from '../node-kind.ts';
-import { getTomlValue, setTomlValues, splitList } from './config-toml.ts';
+import { setTomlValues } from './config-toml.ts';
+import { addUnique, editPeerLists } from './peer-lists.ts';
+import { rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
 
@@ -38,81 +40,6 @@ export function cometbftBinary(options: { binary?: string | undefined }): string
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
-
-async function rpc(
-  node: NodeAddress,
-  pathAndQuery: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<Record<string, unknown>> {
-  const url = `http://${node.host}:${node.ports.rpc}${pathAndQuery}`;
-  const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
-  const res = await fetch(url, { signal: AbortSignal.any(signals) });
-  const body = (await res.json()) as {
-    result?: Record<string, unknown>;
-    error?: { message?: string; data?: string };
-  };
-  if (body.error)
-    throw new Error(
-      `${url}: ${body.error.message ?? 'error'}${body.error.data ? `: ${body.error.data}` : ''}`,
-    );
-  if (!res.ok || !body.result) throw new Error(`${url}: HTTP ${res.status}`);
-  return body.result;
-}
-
-interface Status {
-  readonly id: string;
-  readonly moniker: string;
-  readonly network: string;
-  readonly height: number;
-  readonly catchingUp: boolean;
-  readonly appHash: string;
-}
-
-async function status(node: NodeAddress, timeoutMs: number, signal?: AbortSignal): Promise<Status> {
-  const r = await rpc(node, '/status', timeoutMs, signal);
-  const info = r.node_info as { id: string; moniker: string; network: string };
-  const sync = r.sync_info as { latest_block_height: string; catching_up: boolean; latest_app_hash: string };
-  return {
-    id: info.id,
-    moniker: info.moniker,
-    network: info.network,
-    height: Number(sync.latest_block_height),
-    catchingUp: sync.catching_up,
-    appHash: sync.latest_app_hash,
-  };
-}
-
-/** Rewrites the three peer lists of a node's config.toml with `edit`. */
-async function editPeerLists(
-  home: string,
-  edit: (lists: { persistent: string[]; privateIds: string[]; unconditional: string[] }) => void,
-): Promise<void> {
-  const file = path.join(home, 'config', 'config.toml');
-  const text = await readFile(file, 'utf8');
-  const lists = {
-    persistent: splitList(getTomlValue(text, 'p2p', 'persistent_peers')),
-    privateIds: splitList(getTomlValue(text, 'p2p', 'private_peer_ids')),
-    unconditional: splitList(getTomlValue(text, 'p2p', 'unconditional_peer_ids')),
-  };
-  edit(lists);
-  const next = setTomlValues(text, {
-    p2p: {
-      persistent_peers: lists.persistent.join(','),
-      private_peer_ids: lists.privateIds.join(','),
-      unconditional_peer_ids: lists.unconditional.join(','),
-    },
-  });
-  if (next !== text) {
-    // Written whole to a temp name and renamed: a crash never leaves half a config.
-    await writeFile(`${file}.rampart-tmp`, next);
-    await rename(`${file}.rampart-tmp`, file);
-  }
-}
-
-const addUnique = (list: string[], item: string) => {
-  if (!list.includes(item)) list.push(item);
-};
 
 async function walk(root: string, rel: string): Promise<string[]> {
   const out: string[] = [];
@@ -163,10 +90,10 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       const genesis = path.join(home, 'config', 'genesis.json');
       if (o.genesis) await copyFile(o.genesis, genesis);
       else {
-        const from = ctx.upstream[0];
+        const from = ctx.upstream[0] ?? ctx.peers?.[0];
         if (!from)
           throw new Error(
-            `node ${ctx.nodeId}: no genesis file configured and no validator to fetch /genesis from`,
+            `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
           );
         const g = await rpc(from, '/genesis', timeoutMs);
         await writeFile(genesis, `${JSON.stringify(g.genesis, null, 2)}\n`);
@@ -175,8 +102,22 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       const validators = await Promise.all(
         ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id })),
       );
-      const persistent = [...validators.map(({ u, id }) => `${id}@${u.host}:${u.ports.p2p}`), ...o.peers];
-      const validatorIds = validators.map((v) => v.id).join(',');
+      // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
+      // validator's; unreachable ones are left out rather than failing the node.
+      const peers = (
+        await Promise.all(
+          (ctx.peers ?? []).map(async (u) => {
+            try {
+              return { u, id: (await status(u, timeoutMs)).id };
+            } catch {
+              return undefined;
+            }
+          }),
+        )
+      ).filter((p) => p !== undefined);
+      const wired = [...validators, ...peers];
+      const persistent = [...wired.map(({ u, id }) => `${id}@${u.host}:${u.ports.p2p}`), ...o.peers];
+      const validatorIds = wired.map((v) => v.id).join(',');
       const text = await readFile(config, 'utf8');
       await writeFile(
         config,

@@ -1,0 +1,195 @@
+// `rampart validator status -c FILE [--pool P] [--key-dir DIR] [--json]`: the validator, its
+// standby, the last signed height and what promote would check right now (a dry run).
+// `rampart validator promote -c FILE --pool P --to NODE --key-dir DIR [--old-powered-off]
+// [--dry-run]`: the operator's promotion. With a controller running it is asked of it (it
+// alone acts); without one, this command takes leadership and promotes itself.
+
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, PoolConfig } from '../../config/schema.ts';
+import { createRuntime, type Runtime } from '../../controller/runtime.ts';
+import { readFailover } from '../../failover/failover-state.ts';
+import {
+  PROMOTE_REQUEST,
+  type PromoteRequest,
+  type PromoteReview,
+  promoteValidator,
+  reviewPromotion,
+} from '../../failover/promote.ts';
+import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { createLogger } from '../log.ts';
+import { runningControllers } from '../running.ts';
+
+const USAGE =
+  'rampart validator status -c FILE [--pool P] [--key-dir DIR] [--json]\n' +
+  '       rampart validator promote -c FILE --pool P --to NODE --key-dir DIR [--old-powered-off] [--dry-run]';
+
+export async function validator(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  const flags = parseFlags(`validator ${verb ?? ''}`.trim(), rest, {
+    ...configFlag,
+    ...jsonFlag,
+    pool: { type: 'string', short: 'p' },
+    to: { type: 'string' },
+    'key-dir': { type: 'string' },
+    'old-powered-off': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+  });
+  const { config } = loadConfigFrom(flags);
+  const guarded = config.pools.filter((p) => p.failover !== undefined);
+  if (guarded.length === 0) throw new UsageError('rampart validator: no pool of the config has failover');
+  const pools = flags.pool === undefined ? guarded : guarded.filter((p) => p.name === flags.pool);
+  if (pools.length === 0)
+    throw new UsageError(
+      `rampart validator: no validator pool "${flags.pool}" with failover (pools: ${guarded.map((p) => p.name).join(', ')})`,
+    );
+  const keyDir = flags['key-dir'] === undefined ? undefined : path.resolve(flags['key-dir']);
+  switch (verb) {
+    case 'status':
+      return status(config, pools, keyDir, flags.json === true);
+    case 'promote': {
+      if (flags.pool === undefined || flags.to === undefined || keyDir === undefined)
+        throw new UsageError(`rampart validator promote needs --pool, --to and --key-dir\nusage: ${USAGE}`);
+      const req: PromoteRequest = {
+        pool: flags.pool,
+        to: flags.to,
+        keyDir,
+        oldPoweredOff: flags['old-powered-off'] === true,
+        caller: `${operator()} (rampart validator promote)`,
+      };
+      return flags['dry-run'] ? dryRun(config, req) : promote(config, req);
+    }
+    default:
+      throw new UsageError(`usage: ${USAGE}`);
+  }
+}
+
+function operator(): string {
+  try {
+    return process.env.USER ?? userInfo().username;
+  } catch {
+    return 'operator';
+  }
+}
+
+async function withStore<T>(config: Config, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = createRuntime(config);
+  await rt.store.open();
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.coordination.close();
+    await rt.store.close();
+  }
+}
+
+async function status(config: Config, pools: PoolConfig[], keyDir: string | undefined, json: boolean) {
+  return withStore(config, async (rt) => {
+    for (const pool of pools) {
+      const f = await readFailover(rt.store, pool.name);
+      const standbyPool = pool.failover!.standbyPool;
+      const standbys = standbyPool ? await rt.store.listNodes({ pool: standbyPool }) : [];
+      const target = f.signer ? undefined : (standbys.find((n) => n.state === 'ready') ?? standbys[0]);
+      const review = target
+        ? await reviewPromotion(rt, {
+            pool: pool.name,
+            to: target.id,
+            keyDir,
+            oldPoweredOff: false,
+            caller: 'dry run',
+          })
+        : undefined;
+      const validators = await rt.store.listNodes({ pool: pool.name, all: true });
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({ pool: pool.name, failover: f, validators, standbys, promoteDryRun: review })}\n`,
+        );
+        continue;
+      }
+      const poll = f.lastPoll;
+      const lines = [
+        `${pool.name}: ${f.detect.status.toUpperCase()} since ${new Date(f.detect.since).toISOString()}`,
+        `  signer      ${f.signer ? `${f.signer.node} (promoted into ${f.signer.pool})` : validators.map((n) => `${n.id} ${n.state}`).join(', ') || 'none'}`,
+        `  address     ${f.address ?? 'not seen yet'}`,
+        `  last poll   ${poll ? `${new Date(poll.at).toISOString()}: ${poll.reachable ? `height ${poll.height}` : 'unreachable'}, network ${poll.networkHeight ?? '?'}` : 'none'}`,
+        `  last signed ${f.lastSignedSeen ?? 'not seen'}`,
+        `  fenced      ${f.fenced.length ? `${f.fenced.join(', ')} (never started again by Rampart)` : 'none'}`,
+        `  standby     ${standbyPool ? `${standbyPool}: ${standbys.map((n) => `${n.id} ${n.state}`).join(', ') || 'none'}` : 'no standbyPool configured'}`,
+      ];
+      for (const t of f.transitions.slice(-5))
+        lines.push(`  ${new Date(t.at).toISOString()}  ${t.from} → ${t.to}: ${t.summary}`);
+      if (review) lines.push(`  promote ${target!.id} now? ${describe(review)}`);
+      else if (!f.signer) lines.push('  promote: no standby node to promote');
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  });
+}
+
+function describe(review: PromoteReview): string {
+  return `${review.ok ? 'every check passes' : 'would be refused'}\n${review.checks
+    .map((c) => `    ${c.ok ? 'ok    ' : 'FAILED'} ${c.name}: ${c.detail}`)
+    .join('\n')}`;
+}
+
+async function dryRun(config: Config, req: PromoteRequest): Promise<number> {
+  return withStore(config, async (rt) => {
+    const review = await reviewPromotion(rt, req);
+    process.stdout.write(`dry run: promote ${req.to} for ${req.pool}: ${describe(review)}\n`);
+    return review.ok ? 0 : 1;
+  });
+}
+
+async function promote(config: Config, req: PromoteRequest): Promise<number> {
+  const running = (await runningControllers(config)).find((c) => c.leading);
+  if (running !== undefined) return askController(config, req, running.who);
+  const rt = createRuntime(config);
+  await rt.store.open();
+  const leadership = await rt.coordination.campaign(`rampart validator promote (pid ${process.pid})`);
+  const log = createLogger({ level: config.controller.log.level });
+  try {
+    const result = await promoteValidator(
+      rt,
+      {
+        term: leadership.term,
+        log,
+        guard: () => {
+          if (leadership.lost.aborted) throw new Error('leadership lost');
+        },
+      },
+      req,
+    );
+    process.stdout.write(`${result.detail}\n${result.review.checks.length ? describe(result.review) : ''}\n`);
+    return result.ok ? 0 : 1;
+  } finally {
+    await leadership.resign();
+    await rt.coordination.close();
+    await rt.store.close();
+  }
+}
+
+async function askController(config: Config, req: PromoteRequest, who: string): Promise<number> {
+  return withStore(config, async (rt) => {
+    const id = `r-${randomBytes(4).toString('hex')}`;
+    await rt.store.addRequest({
+      id,
+      at: Date.now(),
+      kind: PROMOTE_REQUEST,
+      body: { pool: req.pool, to: req.to, keyDir: req.keyDir, oldPoweredOff: req.oldPoweredOff },
+      caller: req.caller,
+    });
+    process.stderr.write(
+      `asked the running controller (${who}) to promote ${req.to} for ${req.pool}; waiting…\n`,
+    );
+    for (;;) {
+      const r = await rt.store.getRequest(id);
+      if (r?.outcome) {
+        process.stdout.write(`${r.detail ?? r.outcome}\n`);
+        return r.outcome === 'done' ? 0 : 1;
+      }
+      await sleep(300);
+    }
+  });
+}
