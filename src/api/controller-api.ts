@@ -2,6 +2,7 @@
 // `rampart demo` run (and the dashboard tests, in-process).
 
 import type { Logger } from 'pino';
+import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { Config } from '../config/schema.ts';
 import { Controller } from '../controller/controller.ts';
 import { createRuntime, type Runtime } from '../controller/runtime.ts';
@@ -28,7 +29,8 @@ export function observedController(
   const telemetry = new ControllerTelemetry(config);
   const plain = opts.runtime ?? createRuntime(config, { log });
   const runtime = telemetry.instrument(plain);
-  const controller = new Controller({ runtime, log, holder: opts.holder, onTick: telemetry.onTick });
+  const alerts = createAlertDispatcher(config, log, { onOutcome: telemetry.onAlertOutcome });
+  const controller = new Controller({ runtime, log, holder: opts.holder, onTick: telemetry.onTick, alerts });
   return { controller, runtime, telemetry, plainStore: plain.store };
 }
 

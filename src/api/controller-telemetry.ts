@@ -128,6 +128,10 @@ export class ControllerTelemetry {
         'rampart_pool_status_age_seconds',
         'Time since the controller last decided for the pool.',
       ),
+      alerts: r.counter(
+        'rampart_alert_deliveries_total',
+        'Alert deliveries by receiver and outcome (delivered, retrying, failed, superseded).',
+      ),
       openRequests: r.gauge(
         'rampart_open_requests',
         'Requests (API writes, CLI asks) not yet taken by the controller.',
@@ -224,6 +228,11 @@ export class ControllerTelemetry {
   }
 
   /** The controller's tick listener. */
+  /** Hears each alert delivery's outcome (the alert dispatcher's onOutcome). */
+  readonly onAlertOutcome = (receiver: string, outcome: string): void => {
+    this.#m.alerts.inc({ receiver, outcome });
+  };
+
   readonly onTick = (report: TickReport): void => {
     const m = this.#m;
     m.ticks.inc({ result: report.error ? 'failed' : 'ok' });
