@@ -8,7 +8,6 @@
 
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import pino from 'pino';
@@ -19,89 +18,26 @@ import { readFailover } from '../../src/failover/failover-state.ts';
 import { getTomlValue, splitList } from '../../src/nodes/cometbft/config-toml.ts';
 import type { Instance } from '../../src/providers/provider.ts';
 import type { StoredNode } from '../../src/store/store.ts';
-import { createNetwork, type Network, rpcResult } from '../support/cometbft-net.ts';
+import { rpcResult } from '../support/cometbft-net.ts';
+import { startFailoverBed } from '../support/failover-bed.ts';
 import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
-import { startHttpFixture } from '../support/http-fixture.ts';
 import { requireBinary } from '../support/servers.ts';
 
 const silent = process.env.RAMPART_TEST_LOG
   ? pino({ level: 'debug' }, pino.destination(process.env.RAMPART_TEST_LOG))
   : pino({ level: 'silent' });
 
-interface Hooked {
-  readonly at: number;
-  readonly body: { status: string; severity: string; key: string; summary: string };
-}
-
 test('validator failover: detect, alert, standby from a snapshot, guarded promotion', {
   timeout: 420_000,
 }, async (t) => {
   if (!requireBinary(t, 'cometbft')) return;
-  const net: Network = await createNetwork({
-    validators: 4,
-    fullNodes: 1,
-    timeoutCommit: '500ms',
-    powers: [1, 10, 10, 10],
-  });
-  after(() => net.cleanup());
-  for (const v of net.validators.slice(1)) await net.start(v);
+  const bed = await startFailoverBed();
+  after(() => bed.cleanup());
+  const { net, guardedHome, guardedAddress, hooked } = bed;
   const publicNode = net.fullNodes[0]!;
-  await net.start(publicNode);
-  const guardedHome = net.validators[0]!.home;
-  const guardedAddress = (
-    JSON.parse(readFileSync(path.join(guardedHome, 'config', 'priv_validator_key.json'), 'utf8')) as {
-      address: string;
-    }
-  ).address;
-
-  // The test's alert receiver: a generic JSON webhook.
-  const hooked: Hooked[] = [];
-  const hook = await startHttpFixture((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      hooked.push({ at: Date.now(), body: JSON.parse(body) });
-      res.writeHead(204).end();
-    });
-  });
-  after(() => hook.close());
-
-  const fleet = makeFleet(`version: 1
-controller:
-  evaluationInterval: 500ms
-  store: { kind: sqlite, path: state.db }
-providers:
-  - { name: here, kind: local, dataDir: nodes }
-alerts:
-  receivers: [ { kind: webhook, url: "${hook.url}/hook" } ]
-pools:
-  - name: validator
-    role: validator
-    provider: here
-    node: { kind: cometbft, home: ${guardedHome}, doubleSignCheckHeight: 10 }
-    health: { checkInterval: 500ms }
-    failover:
-      detect: { pollInterval: 1s, unreachableFor: 4s, heightStalledFor: 10s, missedBlocks: 6 }
-      standbyPool: standby
-      fenceBlocks: 10
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: cometbft, validatorPool: validator, peers: ["${publicNode.p2pAddress}"], maxLagBlocks: 10 }
-    size: { min: 1, capacity: 2, max: 2 }
-    health: { checkInterval: 500ms, joinTimeout: 120s }
-  - name: standby
-    role: standby
-    provider: here
-    node: { kind: cometbft, peerPool: sentries, maxLagBlocks: 10 }
-    size: { min: 0, capacity: 0, max: 1 }
-    bootstrap: { snapshots: chain }
-    health: { checkInterval: 500ms, joinTimeout: 180s }
-snapshots:
-  - { name: chain, from: sentries, every: 1h, keep: 2, store: { kind: directory, path: snaps } }
-`);
+  const fleet = makeFleet(
+    bed.config('{ pollInterval: 1s, unreachableFor: 4s, heightStalledFor: 10s, missedBlocks: 6 }'),
+  );
   after(() => fleet.cleanup());
   const config = loadConfigFile(fleet.configFile).config;
   const controller = new Controller({ runtime: createRuntime(config), log: silent });
