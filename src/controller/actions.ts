@@ -337,10 +337,7 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
       if (live.has(instance.nodeId)) continue;
       // Rampart never stops a validator: one that runs again (restarted by its operator) is
       // adopted, unless a promotion fenced it.
-      if (validatorPools.has(instance.pool)) {
-        if (instance.running) await adoptValidator(rt, ctx, instance);
-        continue;
-      }
+      if (validatorPools.has(instance.pool) && (await keepValidator(rt, ctx, instance))) continue;
       await runAction(
         rt,
         ctx,
@@ -362,12 +359,19 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
 /** Fenced validators already reported running (once per instance, not every tick). */
 const reportedFenced = new Set<string>();
 
-async function adoptValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<void> {
+/**
+ * A validator instance whose node failed (its process died, then ran again, or is stopped):
+ * Rampart never stops or deletes it. Running, it is adopted — unless a promotion fenced the
+ * node, which is reported. True when handled here; an instance of no failed node (a creation
+ * that never got its record) is an ordinary orphan.
+ */
+async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<boolean> {
   const node = await rt.store.getNode(instance.nodeId);
-  if (!node || node.state === 'gone') return;
+  if (node?.state !== 'failed') return false;
+  if (!instance.running) return true;
   const failover = await readFailover(rt.store, instance.pool);
   if (failover.fenced.includes(node.id)) {
-    if (reportedFenced.has(instance.id)) return;
+    if (reportedFenced.has(instance.id)) return true;
     reportedFenced.add(instance.id);
     const text = `fenced validator ${node.id} runs again (${instance.id}): its signing moved by promotion; its double-sign check should stop it — stop it for good`;
     await rt.store.recordEvent(
@@ -375,7 +379,7 @@ async function adoptValidator(rt: Runtime, ctx: ActContext, instance: Instance):
       ctx.term,
     );
     ctx.log.error({ pool: node.pool, node: node.id, instance: instance.id }, text);
-    return;
+    return true;
   }
   await rt.store.putNode(
     { ...withInstance(node, instance), state: 'provisioning', updatedAt: Date.now() },
@@ -387,4 +391,5 @@ async function adoptValidator(rt: Runtime, ctx: ActContext, instance: Instance):
     ctx.term,
   );
   ctx.log.warn({ pool: node.pool, node: node.id }, text);
+  return true;
 }

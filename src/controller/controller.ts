@@ -21,6 +21,7 @@ import { emptyPoolState, planPool } from './plan-pool.ts';
 import { applyPoolRequests } from './pool-requests.ts';
 import { reconcileOnStart } from './reconcile.ts';
 import type { Runtime } from './runtime.ts';
+import { sleepUnless } from './sleep-unless.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import type { TickReport } from './tick-report.ts';
 
@@ -665,17 +666,4 @@ function poolStatusBody(
         };
       }),
   };
-}
-
-function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -9,6 +9,7 @@ import type { Alert, AlertSeverity } from '../alerts/alert.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { ActContext } from '../controller/actions.ts';
 import type { Runtime } from '../controller/runtime.ts';
+import { sleepUnless } from '../controller/sleep-unless.ts';
 import { status } from '../nodes/cometbft/rpc.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
 import type { StoredNode } from '../store/store.ts';
@@ -54,17 +55,7 @@ export class FailoverMonitor {
         this.#log.warn({ pool: pool.name, err: e }, 'failover poll failed; polling again');
       }
       const wait = Math.max(0, cfg.detect.pollInterval - (Date.now() - started));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        until.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await sleepUnless(wait, until);
     }
   }
 

@@ -105,6 +105,15 @@ export async function reviewPromotion(rt: Runtime, req: PromoteRequest): Promise
     });
     return done();
   }
+  const provider = rt.providers.get(target.provider);
+  if (!provider?.stop || !provider.start) {
+    checks.push({
+      name: 'request',
+      ok: false,
+      detail: `provider ${target.provider} cannot stop and start ${req.to} in place, which promotion needs`,
+    });
+    return done();
+  }
   const failover = await readFailover(rt.store, pool.name);
   if (failover.signer?.node === req.to) {
     checks.push({ name: 'request', ok: false, detail: `${req.to} already signs for ${pool.name}` });

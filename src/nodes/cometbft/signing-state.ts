@@ -45,13 +45,18 @@ export async function readSigningState(file: string): Promise<SigningPoint | und
 
 /** The consensus address in a priv_validator_key.json (public; the private key is not read here). */
 export async function keyAddress(keyFile: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(keyFile, 'utf8');
+  } catch (e) {
+    throw new Error(`${keyFile}: cannot read the validator key file: ${(e as NodeJS.ErrnoException).code}`);
+  }
   let raw: { address?: unknown };
   try {
-    raw = JSON.parse(await readFile(keyFile, 'utf8'));
-  } catch (e) {
-    throw new Error(
-      `${keyFile}: cannot read the validator key file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    raw = JSON.parse(text);
+  } catch {
+    // Never the parser's message: it quotes the text, and this text holds a private key.
+    throw new Error(`${keyFile}: the validator key file is not valid JSON`);
   }
   if (typeof raw.address !== 'string' || !/^[0-9A-Fa-f]{40}$/.test(raw.address))
     throw new Error(`${keyFile}: no 40-hex-digit address in the validator key file`);
