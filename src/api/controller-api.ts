@@ -53,6 +53,7 @@ export async function serveApi(
       controller: o.controller,
       telemetry: o.telemetry,
       store: o.plainStore,
+      providers: o.runtime.providers,
       portFallbacks: opts.portFallbacks,
       listen: opts.listen,
     });

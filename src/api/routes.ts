@@ -7,6 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { Config, PoolConfig } from '../config/schema.ts';
 import { type PoolRequestKind, poolRequestRefusal } from '../controller/pool-requests.ts';
+import { readFailover } from '../failover/failover-state.ts';
+import { type PromoteReview, reviewPromotion } from '../failover/promote.ts';
+import type { Provider } from '../providers/provider.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import type { PoolStatus, RequestRecord, Store, StoredNode } from '../store/store.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
@@ -29,6 +32,8 @@ export interface ApiContext {
       }
     | undefined;
   readonly telemetry?: ControllerTelemetry | undefined;
+  /** Providers, for the promote dry-run. */
+  readonly providers?: ReadonlyMap<string, Provider> | undefined;
   /** How long a write waits for the controller to take it before answering 202. */
   readonly writeWaitMs: number;
 }
@@ -246,6 +251,61 @@ function noPool(ctx: ApiContext, name: string): Answer {
 }
 
 const snapshotCache = new WeakMap<ApiContext, { at: number; answer: unknown }>();
+/** The promote dry-run reads the chain (commits, a standby's status): at most every 10 s. */
+const dryRunCache = new WeakMap<ApiContext, Map<string, { at: number; review: PromoteReview }>>();
+const DRY_RUN_TTL_MS = 10_000;
+
+async function promoteDryRun(ctx: ApiContext, pool: PoolConfig, to: string): Promise<PromoteReview | null> {
+  if (!ctx.providers) return null;
+  const cache = dryRunCache.get(ctx) ?? new Map();
+  dryRunCache.set(ctx, cache);
+  const key = `${pool.name}/${to}`;
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < DRY_RUN_TTL_MS) return hit.review;
+  const review = await reviewPromotion(
+    { config: ctx.config, store: ctx.store, providers: ctx.providers },
+    { pool: pool.name, to, oldPoweredOff: false, caller: 'dashboard dry run' },
+  );
+  cache.set(key, { at: Date.now(), review });
+  return review;
+}
+
+/** A validator pool's failover, as the dashboard shows it; null when the pool has none. */
+async function failoverView(ctx: ApiContext, pool: PoolConfig) {
+  if (!pool.failover) return null;
+  const f = await readFailover(ctx.store, pool.name);
+  const standbyPool = pool.failover.standbyPool ?? null;
+  const standbys = standbyPool ? await ctx.store.listNodes({ pool: standbyPool }) : [];
+  const target = f.signer ? undefined : (standbys.find((n) => n.state === 'ready') ?? standbys[0]);
+  const review = target ? await promoteDryRun(ctx, pool, target.id) : null;
+  return {
+    status: f.detect.status,
+    since: f.detect.since,
+    address: f.address ?? null,
+    lastSignedSeen: f.lastSignedSeen ?? null,
+    lastPoll: f.lastPoll
+      ? {
+          at: f.lastPoll.at,
+          reachable: f.lastPoll.reachable,
+          height: f.lastPoll.height ?? null,
+          networkHeight: f.lastPoll.networkHeight ?? null,
+        }
+      : null,
+    standbyPool,
+    signer: f.signer ? { pool: f.signer.pool, node: f.signer.node, since: f.signer.since } : null,
+    fenced: [...f.fenced],
+    transitions: f.transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, summary: t.summary })),
+    // The key is the operator's, checked by the command itself; every other guard counts here.
+    dryRun:
+      review && target
+        ? {
+            to: target.id,
+            ok: review.checks.every((c) => c.ok || c.name === 'key'),
+            checks: review.checks.map((c) => ({ ...c })),
+          }
+        : null,
+  };
+}
 
 // ---------------------------------------------------------------- writes
 
@@ -477,9 +537,9 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/api/v1/validators',
     operationId: 'getValidators',
-    summary: 'Validator pools (node, height, peers, connected sentries) and standby pools',
+    summary: 'Validator pools (node, height, peers, connected sentries, failover) and standby pools',
     description:
-      'Failover (outage detection, a standby brought up elsewhere, the guarded promote and its dry-run) is not built yet: `failover.available` is false until it is.',
+      "Each guarded validator's failover: detection status with its last poll, the standby, who signs after a promotion, fenced nodes, recent transitions, and the promote dry-run (every double-sign guard as it stands now, read at most every 10 s; the key is not checked here).",
     tag: 'validators',
     responses: {
       200: { description: 'Validators and standbys', schema: s.ValidatorsAnswer },
@@ -490,8 +550,9 @@ export const ROUTES: readonly Route[] = [
       const statuses = await statusesByPool(ctx.store);
       const validators = ctx.config.pools
         .filter((p) => p.role === 'validator')
-        .map((v) => ({
+        .map(async (v) => ({
           pool: v.name,
+          failover: await failoverView(ctx, v),
           nodes: nodes.filter((n) => n.pool === v.name),
           sentryPools: ctx.config.pools
             .filter((p) => p.node.validatorPool === v.name)
@@ -512,14 +573,7 @@ export const ROUTES: readonly Route[] = [
       const standbyPools = [];
       for (const p of ctx.config.pools.filter((x) => x.role === 'standby'))
         standbyPools.push(await poolView(p, ctx.store, statuses.get(p.name)));
-      return ok({
-        validators,
-        standbyPools,
-        failover: {
-          available: false,
-          note: 'Failover is not built yet: outage detection, bringing a synced standby up elsewhere, alerts and the operator-run promote (with its dry-run and double-sign guards) come in a later release.',
-        },
-      });
+      return ok({ validators: await Promise.all(validators), standbyPools });
     },
   }),
   route({

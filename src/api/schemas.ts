@@ -291,10 +291,45 @@ export const SnapshotsAnswer = z.object({
   ),
 });
 
+const FailoverView = z.object({
+  status: z.enum(['healthy', 'suspect', 'down']),
+  since: z.number().meta({ description: 'When the status began, ms since the epoch' }),
+  address: z.string().nullable().meta({ description: "The validator's consensus address, as last seen" }),
+  lastSignedSeen: z.number().int().nullable(),
+  lastPoll: z
+    .object({
+      at: z.number(),
+      reachable: z.boolean(),
+      height: z.number().int().nullable(),
+      networkHeight: z.number().int().nullable(),
+    })
+    .nullable(),
+  standbyPool: z.string().nullable(),
+  signer: z.object({ pool: z.string(), node: z.string(), since: z.number() }).nullable(),
+  fenced: z.array(z.string()),
+  transitions: z.array(
+    z.object({
+      at: z.number(),
+      from: z.enum(['healthy', 'suspect', 'down']),
+      to: z.enum(['healthy', 'suspect', 'down', 'recovered']),
+      summary: z.string(),
+    }),
+  ),
+  dryRun: z
+    .object({
+      to: z.string(),
+      ok: z.boolean(),
+      checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+    })
+    .nullable()
+    .meta({ description: 'What `rampart validator promote` would check now, for the standby node' }),
+});
+
 export const ValidatorsAnswer = z.object({
   validators: z.array(
     z.object({
       pool: z.string(),
+      failover: FailoverView.nullable(),
       nodes: z.array(Node),
       sentryPools: z.array(
         z.object({
@@ -308,10 +343,6 @@ export const ValidatorsAnswer = z.object({
     }),
   ),
   standbyPools: z.array(Pool),
-  failover: z.object({
-    available: z.boolean(),
-    note: z.string(),
-  }),
 });
 
 export const PoolsAnswer = z.object({ pools: z.array(Pool) });

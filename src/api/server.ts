@@ -16,7 +16,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { isLoopbackHost, splitListen } from '../config/listen-address.ts';
 import type { Config } from '../config/schema.ts';
-import { createStore } from '../controller/runtime.ts';
+import { createProvider, createStore } from '../controller/runtime.ts';
+import type { Provider } from '../providers/provider.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
 import type { Store } from '../store/store.ts';
 import { ApiStartError, BearerCheck, readTokenFile } from './auth.ts';
@@ -57,6 +58,8 @@ export interface ApiServerOptions {
   /** The controller in this process (its leadership shows in /controller and /metrics). */
   readonly controller?: ApiContext['controller'];
   readonly telemetry?: ControllerTelemetry | undefined;
+  /** The providers, for the promote dry-run (is the old validator stopped?). Default: the config's own. */
+  readonly providers?: ReadonlyMap<string, Provider> | undefined;
   /**
    * The store to read and record requests in, opened and closed by its owner (the controller
    * in this process). Absent: the server opens its own and closes it with itself.
@@ -174,6 +177,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
     controller: opts.controller,
     telemetry: opts.telemetry,
+    providers: opts.providers ?? new Map(config.providers.map((p) => [p.name, createProvider(p)])),
     writeWaitMs:
       opts.writeWaitMs ?? Math.min(15_000, Math.max(3000, 3 * config.controller.evaluationInterval + 1000)),
   };

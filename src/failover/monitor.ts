@@ -239,7 +239,10 @@ async function signerAddress(
 }
 
 /** Ready sentries of the validator's sentry pools. */
-export async function sentryAddresses(rt: Runtime, validatorPool: string): Promise<NodeAddress[]> {
+export async function sentryAddresses(
+  rt: Pick<Runtime, 'config' | 'store'>,
+  validatorPool: string,
+): Promise<NodeAddress[]> {
   const out: NodeAddress[] = [];
   for (const p of rt.config.pools.filter((x) => x.node.validatorPool === validatorPool))
     for (const n of await rt.store.listNodes({ pool: p.name }))

@@ -79,7 +79,10 @@ const TIMEOUT_MS = 2000;
 const SEARCH_BACK = 300;
 
 /** Every guard, read-only: what promote would check right now. */
-export async function reviewPromotion(rt: Runtime, req: PromoteRequest): Promise<PromoteReview> {
+/** What a review reads: the config, the store and the providers' listings. */
+export type PromoteView = Pick<Runtime, 'config' | 'store' | 'providers'>;
+
+export async function reviewPromotion(rt: PromoteView, req: PromoteRequest): Promise<PromoteReview> {
   const checks: PromoteCheck[] = [];
   const done = (install?: SigningPoint): PromoteReview => ({
     ok: checks.every((c) => c.ok),
@@ -386,7 +389,7 @@ export async function promoteValidator(
 
 /** Nodes that signed (or may have signed) for the pool, but the target. */
 async function oldSigners(
-  rt: Runtime,
+  rt: PromoteView,
   pool: PoolConfig,
   signer: string | undefined,
   target: string,

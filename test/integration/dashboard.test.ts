@@ -242,7 +242,7 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
   const validators = (await page.textContent('main')) ?? '';
   assert.match(validators, /height/);
   assert.match(validators, /Failover/);
-  assert.match(validators, /not built yet/i);
+  assert.match(validators, /No validator pool has failover in the config/);
   await browser.screenshot(page, 'validators');
 
   assert.deepEqual(pageErrors, [], 'no error in the page');

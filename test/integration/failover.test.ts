@@ -11,6 +11,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import pino from 'pino';
+import { ValidatorsAnswer } from '../../src/api/schemas.ts';
+import { startApiServer } from '../../src/api/server.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { createRuntime } from '../../src/controller/runtime.ts';
@@ -140,6 +142,22 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
       !(await signers(h)).includes(guardedAddress),
       `height ${h} carries the guarded key's signature`,
     );
+
+  // The API (and the dashboard's Validators page) shows it: down, the standby, the dry run.
+  const api = await startApiServer({
+    config,
+    log: silent,
+    store: rt.store,
+    listen: '127.0.0.1:0',
+    providers: rt.providers,
+  });
+  after(() => api.close());
+  const view = ValidatorsAnswer.parse(await (await fetch(`${api.url}/api/v1/validators`)).json());
+  const fo = view.validators.find((v) => v.pool === 'validator')?.failover;
+  assert.equal(fo?.status, 'down');
+  assert.equal(fo?.dryRun?.to, standby.id);
+  assert.ok(fo?.dryRun?.checks.some((c) => c.name === 'standby-caught-up' && c.ok));
+  assert.ok(fo?.transitions.some((x) => x.to === 'down'));
 
   // 3. The old validator comes back (its operator restarts it): recovered, resolved alert.
   const restarted = await provider.start!(instanceOf(await validatorNode()));

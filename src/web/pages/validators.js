@@ -1,5 +1,6 @@
 // Validators and standbys: each validator's node (height, peers), the sentries wired to it,
-// standby pools; failover and its promote dry-run have a place here, marked as not built yet.
+// standby pools, and each guarded validator's failover: its status and evidence, the
+// standby, who signs, recent transitions, and the promote dry-run (every guard as it stands).
 
 import { h, num, replace } from '../dom.js';
 import { nodesTable, roleBadge, sizeFigures } from '../widgets.js';
@@ -94,35 +95,96 @@ export function validatorsPage(app) {
             )
           : h('p', { class: 'muted' }, 'No standby pool in the config (role: standby).'),
       );
+      const guarded = v.validators.filter((val) => val.failover);
       replace(
         failover,
-        h(
-          'article',
-          { class: 'card not-built', 'aria-labelledby': 'failover-title' },
-          h(
-            'header',
-            { class: 'card-head' },
-            h('h3', { id: 'failover-title' }, 'Failover'),
-            h('span', { class: 'badge later' }, 'not built yet'),
-          ),
-          h('p', {}, v.failover.note),
-          h(
-            'p',
-            { class: 'muted' },
-            'When it is built, this panel shows the outage detection per validator (unreachable, height stalled, missed blocks), the standby catching up elsewhere, and the promote dry-run: every double-sign guard and its state, before the operator runs rampart validator promote.',
-          ),
-          h(
-            'section',
-            { class: 'dry-run', 'aria-label': 'Promote dry-run' },
-            h('h4', {}, 'Promote dry-run'),
-            h(
-              'p',
-              { class: 'muted' },
-              'Not available yet: there is nothing to show, and nothing here is made up.',
-            ),
-          ),
-        ),
+        guarded.length
+          ? guarded.map((val) => failoverCard(val.pool, val.failover))
+          : h('p', { class: 'muted' }, 'No validator pool has failover in the config.'),
       );
     },
   };
+}
+
+const STATUS_CLASS = { healthy: 'ok', suspect: 'warn', down: 'bad' };
+
+function failoverCard(pool, f) {
+  const poll = f.lastPoll;
+  return h(
+    'article',
+    { class: 'card failover-card', 'data-pool': pool, 'aria-labelledby': `failover-${pool}` },
+    h(
+      'header',
+      { class: 'card-head' },
+      h('h3', { id: `failover-${pool}` }, `Failover of ${pool}`),
+      h('span', { class: `badge ${STATUS_CLASS[f.status] ?? ''}`, 'data-status': f.status }, f.status),
+    ),
+    h(
+      'p',
+      { class: 'figures' },
+      poll
+        ? `last poll: ${poll.reachable ? `height ${num(poll.height)}` : 'unreachable'}, network ${num(poll.networkHeight)}`
+        : 'not polled yet',
+      h('span', { class: 'sep' }, ' · '),
+      `last signed ${f.lastSignedSeen === null ? '—' : num(f.lastSignedSeen)}`,
+      h('span', { class: 'sep' }, ' · '),
+      `address ${f.address ?? 'not seen yet'}`,
+    ),
+    h(
+      'p',
+      {},
+      f.signer
+        ? `Signs now: ${f.signer.node} (promoted into ${f.signer.pool}).`
+        : `Standby pool: ${f.standbyPool ?? 'none configured'}.`,
+      f.fenced.length ? ` Fenced, never started again: ${f.fenced.join(', ')}.` : '',
+    ),
+    f.transitions.length
+      ? h(
+          'ol',
+          { class: 'transitions' },
+          f.transitions
+            .slice(-5)
+            .reverse()
+            .map((t) =>
+              h(
+                'li',
+                {},
+                h('time', {}, new Date(t.at).toLocaleTimeString()),
+                ` ${t.from} → ${t.to}: ${t.summary}`,
+              ),
+            ),
+        )
+      : h('p', { class: 'muted' }, 'No transition yet.'),
+    h(
+      'section',
+      { class: 'dry-run', 'aria-label': 'Promote dry-run' },
+      h('h4', {}, 'Promote dry-run'),
+      f.dryRun
+        ? [
+            h(
+              'p',
+              {},
+              `rampart validator promote --pool ${pool} --to ${f.dryRun.to} --key-dir DIR `,
+              h('strong', {}, f.dryRun.ok ? 'would pass' : 'would be refused'),
+              ' (the key is checked by the command).',
+            ),
+            h(
+              'ul',
+              { class: 'checks' },
+              f.dryRun.checks.map((c) =>
+                h(
+                  'li',
+                  { class: c.ok ? 'ok' : c.name === 'key' ? 'muted' : 'warn' },
+                  `${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`,
+                ),
+              ),
+            ),
+          ]
+        : h(
+            'p',
+            { class: 'muted' },
+            f.signer ? 'Promoted: nothing to check.' : 'No standby node to promote yet.',
+          ),
+    ),
+  );
 }
