@@ -159,6 +159,13 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
   assert.ok(fo?.dryRun?.checks.some((c) => c.name === 'standby-caught-up' && c.ok));
   assert.ok(fo?.transitions.some((x) => x.to === 'down'));
 
+  const statusRun = runCli(['validator', 'status', '-c', fleet.configFile]);
+  assert.equal((await statusRun.exited).code, 0, statusRun.output());
+  assert.match(statusRun.output(), /validator: DOWN since/);
+  assert.match(statusRun.output(), new RegExp(`promote ${standby.id} now\\? would be refused`));
+  assert.match(statusRun.output(), /FAILED key: not checked: give the key folder/);
+  assert.match(statusRun.output(), /ok +standby-caught-up/);
+
   // 3. The old validator comes back (its operator restarts it): recovered, resolved alert.
   const restarted = await provider.start!(instanceOf(await validatorNode()));
   await waitFor('the guarded key signing again', () => signedRecently(3), 90_000);
