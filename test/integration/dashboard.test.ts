@@ -221,18 +221,30 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
   await page.keyboard.press('5');
   await until(page, 'the snapshot set', `document.querySelector('[data-set="sentry-snapshots"]') !== null`);
   // A snapshot is skipped, and says so, while the pool has no ready sentry to spare (the
-  // paused pool's sentries may still be catching up after the overload): ask again, as an
-  // operator would, until one is taken.
+  // paused pool's sentries may still be catching up after the overload): ask again once the
+  // answer has come, as an operator would, until one is taken. (Asking while a request is
+  // open is refused with 409, which the page would report as an error.)
   const listed = `document.querySelectorAll('[data-set="sentry-snapshots"] tbody tr').length >= 1`;
   for (let attempt = 1; ; attempt++) {
     await page.click('[data-set="sentry-snapshots"] button');
-    try {
-      await until(page, 'a snapshot listed', listed, 20_000);
-      break;
-    } catch (e) {
-      if (attempt >= 6) throw e;
-    }
+    await until(
+      page,
+      'the page to have its answer',
+      `document.querySelector('[data-set="sentry-snapshots"] button')?.disabled === false`,
+      60_000,
+    );
+    await waitFor(
+      'the snapshot request answered',
+      async () => {
+        const asked = (await rt.store.openRequests()).filter((r) => r.kind === 'snapshot-create');
+        return asked.length === 0;
+      },
+      120_000,
+    );
+    if ((await rt.snapshotStores.get('sentry-snapshots')!.list('sentry-snapshots')).length > 0) break;
+    if (attempt >= 6) throw new Error('six snapshot requests, none taken');
   }
+  await until(page, 'a snapshot listed', listed, 60_000);
   const snap = (await rt.store.listActions({ pool: 'sentries' })).find((a) => a.kind === 'snapshot');
   assert.ok(snap, 'the snapshot is an action');
   await browser.screenshot(page, 'snapshots');

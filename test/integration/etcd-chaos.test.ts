@@ -250,6 +250,9 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
     `most kills should land inside an action: ${summarize(interrupted)}`,
   );
   for (const r of alive()) {
+    // A replica still starting (on a loaded machine, the last one may not have loaded yet) has
+    // no signal handlers: it can only be asked to stop once it campaigns.
+    await until(`${r.name} to campaign`, () => r.logged(/campaigning for leadership/).length > 0);
     const { code } = await stopReplica(r);
     assert.equal(code, 0, `${r.name} stops cleanly:\n${r.run.output().slice(-2000)}`);
   }
