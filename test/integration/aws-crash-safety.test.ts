@@ -15,7 +15,7 @@ import {
   liveInstances,
   makeAwsFleet,
 } from '../support/aws-fleet.ts';
-import { runCli, waitFor } from '../support/fleet.ts';
+import { crashAt, runUntil } from '../support/fleet.ts';
 import { useMotoCredentials } from '../support/moto-group.ts';
 import { type RunningServer, startMoto } from '../support/servers.ts';
 
@@ -32,44 +32,6 @@ before(async () => {
     after: (fn: () => Promise<void>) => stops.push(fn),
   } as unknown as TestContext);
 });
-
-/** Runs `rampart up` until it kills itself at `point`; fails if it exits any other way. */
-async function crashAt(configFile: string, point: string): Promise<void> {
-  const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    run.child.kill('SIGKILL');
-  }, 60_000);
-  const { signal } = await run.exited;
-  clearTimeout(timer);
-  assert.ok(
-    !timedOut,
-    `controller never reached ${point} within 60 s; output:\n${run.output().slice(-4000)}`,
-  );
-  assert.equal(
-    signal,
-    'SIGKILL',
-    `controller should have crashed at ${point}; output:\n${run.output().slice(-4000)}`,
-  );
-}
-
-/** Runs `rampart up` until `settled` holds while it leads, then stops it with SIGTERM. */
-async function runUntil(configFile: string, what: string, settled: () => Promise<boolean>): Promise<void> {
-  const run = runCli(['up', '-c', configFile]);
-  try {
-    await waitFor(what, async () => {
-      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
-      return run.output().includes('"msg":"leading"') && settled();
-    });
-  } catch (e) {
-    run.child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
-  }
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output().slice(-4000)}`);
-}
 
 const converged = (rt: Runtime, fleet: AwsFleet, capacity: number) => async () => {
   const sentries = await rt.store.listNodes({ pool: 'sentries' });

@@ -5,44 +5,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import type { Runtime } from '../../src/controller/runtime.ts';
-import { fastFleetConfig, makeFleet, runCli, waitFor } from '../support/fleet.ts';
+import { crashAt, fastFleetConfig, makeFleet, runUntil } from '../support/fleet.ts';
 
 const fleets: { cleanup(): Promise<void> }[] = [];
 after(async () => {
   for (const f of fleets) await f.cleanup();
 });
-
-/** Runs `rampart up` until it kills itself at `point`; fails if it exits any other way. */
-async function crashAt(configFile: string, point: string): Promise<void> {
-  const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    run.child.kill('SIGKILL');
-  }, 60_000);
-  const { signal } = await run.exited;
-  clearTimeout(timer);
-  assert.ok(!timedOut, `controller never reached ${point} within 60 s; output:\n${run.output()}`);
-  assert.equal(signal, 'SIGKILL', `controller should have crashed at ${point}; output:\n${run.output()}`);
-}
-
-/** Runs `rampart up` (no crash) until `settled` holds, then stops it with SIGTERM. */
-async function runUntil(configFile: string, what: string, settled: () => Promise<boolean>): Promise<void> {
-  const run = runCli(['up', '-c', configFile]);
-  try {
-    await waitFor(what, async () => {
-      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
-      // Settled only counts once this controller leads: its signal handlers are in place.
-      return run.output().includes('"msg":"leading"') && settled();
-    });
-  } catch (e) {
-    run.child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
-  }
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output()}`);
-}
 
 /** No open intent; every running instance belongs to exactly one live node record and back. */
 async function assertConsistent(rt: Runtime): Promise<void> {

@@ -15,8 +15,14 @@ import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { verifySnapshot } from '../../src/snapshots/snapshot-files.ts';
 import type { ActionRecord } from '../../src/store/store.ts';
-import { etcdFleetConfig, type Replica, startReplica, stopReplica } from '../support/etcd-fleet.ts';
-import { makeFleet, waitFor } from '../support/fleet.ts';
+import {
+  etcdFleetConfig,
+  type Replica,
+  startReplica,
+  stopReplica,
+  watchedFleet,
+} from '../support/etcd-fleet.ts';
+import { makeFleet } from '../support/fleet.ts';
 import { startEtcd } from '../support/servers.ts';
 
 const LOGS = fileURLToPath(new URL('../../test-output/chaos/', import.meta.url));
@@ -81,29 +87,11 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
     );
 
   // Checked at every poll, all along: never two instances of a node, never above max.
-  const violations: string[] = [];
-  const checkProcesses = async () => {
-    const running = (await provider.list()).filter((i) => i.running);
-    const perNode = new Map<string, number>();
-    for (const i of running) perNode.set(i.nodeId, (perNode.get(i.nodeId) ?? 0) + 1);
-    for (const [node, n] of perNode) if (n > 1) violations.push(`${node} runs ${n} instances`);
-    const sentries = running.filter((i) => i.pool === 'sentries').length;
-    if (sentries > SIZE.max) violations.push(`${sentries} sentry processes > max ${SIZE.max}`);
-  };
-  const until = async <T>(what: string, check: () => Promise<T> | T, ms = 60_000) => {
-    try {
-      return await waitFor(
-        what,
-        async () => {
-          await checkProcesses();
-          return check();
-        },
-        ms,
-      );
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await storeView()}\n${output()}`);
-    }
-  };
+  const { violations, until } = watchedFleet(
+    provider,
+    SIZE.max,
+    async () => `${await storeView()}\n${output()}`,
+  );
   const leader = () => alive().find((r) => r.leading());
   let started = 0;
   const spawn = () => {

@@ -7,8 +7,14 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
-import { etcdFleetConfig, type Replica, startReplica, stopReplica } from '../support/etcd-fleet.ts';
-import { makeFleet, waitFor } from '../support/fleet.ts';
+import {
+  etcdFleetConfig,
+  type Replica,
+  startReplica,
+  stopReplica,
+  watchedFleet,
+} from '../support/etcd-fleet.ts';
+import { makeFleet } from '../support/fleet.ts';
 import { startEtcd } from '../support/servers.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -40,30 +46,8 @@ test('three replicas: one acts; SIGKILL of the leader hands over; nothing runs t
   const output = () => replicas.map((r) => `--- ${r.name}\n${r.run.output().slice(-3000)}`).join('\n');
 
   /** Never two instances of one node, never above max: checked at every poll. */
-  const violations: string[] = [];
-  const checkProcesses = async () => {
-    const running = (await provider.list()).filter((i) => i.running);
-    const perNode = new Map<string, number>();
-    for (const i of running) perNode.set(i.nodeId, (perNode.get(i.nodeId) ?? 0) + 1);
-    for (const [node, n] of perNode) if (n > 1) violations.push(`${node} runs ${n} instances`);
-    const sentries = running.filter((i) => i.pool === 'sentries').length;
-    if (sentries > 3) violations.push(`${sentries} sentry processes > max 3`);
-  };
+  const { violations, until } = watchedFleet(provider, 3, output);
   const leaders = () => replicas.filter((r) => r.alive && r.leading());
-  const until = async <T>(what: string, check: () => Promise<T> | T, ms = 60_000) => {
-    try {
-      return await waitFor(
-        what,
-        async () => {
-          await checkProcesses();
-          return check();
-        },
-        ms,
-      );
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${output()}`);
-    }
-  };
   const sentries = () => rt.store.listNodes({ pool: 'sentries' });
   const readySentries = async () =>
     (await sentries()).filter((n) => n.state === 'ready' && n.registered && n.host && n.ports);

@@ -179,18 +179,20 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
     path.join(keyDir, 'priv_validator_key.json'),
   );
   const standbyBefore = (await runningInstance(standby.id))!;
-  const refused = runCli([
-    'validator',
-    'promote',
-    '-c',
-    fleet.configFile,
-    '--pool',
-    'validator',
-    '--to',
-    standby.id,
-    '--key-dir',
-    keyDir,
-  ]);
+  const promote = () =>
+    runCli([
+      'validator',
+      'promote',
+      '-c',
+      fleet.configFile,
+      '--pool',
+      'validator',
+      '--to',
+      standby.id,
+      '--key-dir',
+      keyDir,
+    ]);
+  const refused = promote();
   const r1 = await refused.exited;
   assert.equal(r1.code, 1, `promote must refuse while the old validator runs:\n${refused.output()}`);
   assert.match(refused.output(), /FAILED old-fenced: the old validator still runs/);
@@ -207,18 +209,7 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
     async () => (await height()) >= stoppedHeight + 12,
     60_000,
   );
-  const promoted = runCli([
-    'validator',
-    'promote',
-    '-c',
-    fleet.configFile,
-    '--pool',
-    'validator',
-    '--to',
-    standby.id,
-    '--key-dir',
-    keyDir,
-  ]);
+  const promoted = promote();
   const r2 = await promoted.exited;
   assert.equal(r2.code, 0, `promote must pass now:\n${promoted.output()}`);
   const promoteHeight = await height();

@@ -2,7 +2,8 @@
 // and coordination, `rampart up` replicas as child processes, and what their logs say.
 
 import { randomBytes } from 'node:crypto';
-import { type CliRun, fastFleetConfig, runCli } from './fleet.ts';
+import type { Provider } from '../../src/providers/provider.ts';
+import { type CliRun, fastFleetConfig, runCli, waitFor } from './fleet.ts';
 
 export interface EtcdFleetOptions {
   readonly endpoints: readonly string[];
@@ -88,4 +89,39 @@ export async function stopReplica(r: Replica, signal: NodeJS.Signals = 'SIGTERM'
   if (!r.alive) return r.run.exited;
   r.run.child.kill(signal);
   return r.run.exited;
+}
+
+/**
+ * Watches a provider's processes at every poll of `until`: never two instances of one node,
+ * never more sentry processes than `maxSentries`. A timeout's message carries `context()`.
+ */
+export function watchedFleet(
+  provider: Provider,
+  maxSentries: number,
+  context: () => Promise<string> | string,
+) {
+  const violations: string[] = [];
+  const check = async () => {
+    const running = (await provider.list()).filter((i) => i.running);
+    const perNode = new Map<string, number>();
+    for (const i of running) perNode.set(i.nodeId, (perNode.get(i.nodeId) ?? 0) + 1);
+    for (const [node, n] of perNode) if (n > 1) violations.push(`${node} runs ${n} instances`);
+    const sentries = running.filter((i) => i.pool === 'sentries').length;
+    if (sentries > maxSentries) violations.push(`${sentries} sentry processes > max ${maxSentries}`);
+  };
+  const until = async <T>(what: string, fn: () => Promise<T> | T, ms = 60_000): Promise<T> => {
+    try {
+      return await waitFor(
+        what,
+        async () => {
+          await check();
+          return fn();
+        },
+        ms,
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${await context()}`);
+    }
+  };
+  return { violations, until };
 }

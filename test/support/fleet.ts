@@ -1,6 +1,7 @@
 // Test support for whole-controller tests: a temporary config and data folder, the CLI run
 // as a real child process, and polling with a deadline (never a timed assertion).
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,4 +131,47 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
     await sleep(150);
   }
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** Runs `rampart up` until it kills itself at `point` (RAMPART_CRASH_AT); fails if it exits any other way. */
+export async function crashAt(configFile: string, point: string): Promise<void> {
+  const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    run.child.kill('SIGKILL');
+  }, 60_000);
+  const { signal } = await run.exited;
+  clearTimeout(timer);
+  assert.ok(
+    !timedOut,
+    `controller never reached ${point} within 60 s; output:\n${run.output().slice(-4000)}`,
+  );
+  assert.equal(
+    signal,
+    'SIGKILL',
+    `controller should have crashed at ${point}; output:\n${run.output().slice(-4000)}`,
+  );
+}
+
+/** Runs `rampart up` until `settled` holds while it leads, then stops it with SIGTERM (it must exit 0). */
+export async function runUntil(
+  configFile: string,
+  what: string,
+  settled: () => Promise<boolean>,
+): Promise<void> {
+  const run = runCli(['up', '-c', configFile]);
+  try {
+    await waitFor(what, async () => {
+      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
+      // Settled only counts once this controller leads: its signal handlers are in place.
+      return run.output().includes('"msg":"leading"') && settled();
+    });
+  } catch (e) {
+    run.child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
+  }
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output().slice(-4000)}`);
 }
