@@ -118,8 +118,6 @@ export interface PoolPlan {
   readonly alerts: readonly Alert[];
 }
 
-const STAY_READY = { state: 'ready', reason: 'ready' } as const;
-
 export function decidePool(input: DecideInput): PoolPlan {
   const { policy, now } = input;
   const reasons: Reason[] = [];
@@ -133,17 +131,55 @@ export function decidePool(input: DecideInput): PoolPlan {
     now - input.clocks.lastHealthCheckAt >= policy.health.checkInterval;
   if (healthDue) clocks = { ...clocks, lastHealthCheckAt: now };
   const updates: NodeUpdate[] = [];
-  const nodes: NodeRecord[] = [];
+  // One walk over the pool: everything later steps need of the nodes is collected here, in the
+  // nodes' order, so that no later step filters or sorts the whole pool again (thousands of
+  // nodes, every tick). Ready nodes: ids for the rules, records for scale-in.
   const readyIds: string[] = [];
+  const readyNodes: NodeRecord[] = [];
+  /** Nodes joining, draining or deleting, in order (few: a scale-down waits for them). */
+  const busy: NodeRecord[] = [];
+  /** Nodes step 3 acts on (fail marker over the tolerance, join timed out), in order. */
+  const suspects: NodeRecord[] = [];
+  const failTolerance = policy.health.failTolerance;
+  const probes = input.probes;
+  // Probes mostly come in the nodes' order: walk them alongside the nodes, and look a node's up
+  // by id only when the next one in line is not its own. Keys are unique, so the probe is the one
+  // probes.get(node.id) returns either way; it only saves hashing thousands of ids per tick.
+  const probeIds = probes.keys();
+  const probeValues = probes.values();
+  let nextId = probeIds.next().value;
+  const source = input.nodes;
+  let live = 0;
   let leavingNow = 0;
-  for (const node of input.nodes) {
-    if (node.state === 'gone' || node.state === 'failed') continue;
-    const probe = input.probes.get(node.id);
-    // The common case — a ready node still ready — without building a transition.
-    const next =
-      probe?.ready && node.state === 'ready' && node.maintenance === undefined
-        ? STAY_READY
-        : nextState(node, probe);
+  for (let i = 0; i < source.length; i++) {
+    const node = source[i]!;
+    const state = node.state;
+    let probe: NodeProbe | undefined;
+    if (nextId === node.id && nextId !== undefined) {
+      probe = probeValues.next().value;
+      nextId = probeIds.next().value;
+    } else probe = probes.get(node.id);
+    if (state === 'gone' || state === 'failed') continue;
+    live++;
+    if (probe?.ready && state === 'ready' && node.maintenance === undefined) {
+      // The common case — a ready node still ready — without building a transition: what the
+      // general case below computes for it, with next = { state: 'ready', reason: 'ready' }.
+      const failMarker = healthDue
+        ? nextFailMarker(node.failMarker, probe.healthy ?? false)
+        : node.failMarker;
+      const readyAt = node.readyAt ?? now;
+      const changed = failMarker !== node.failMarker || readyAt !== node.readyAt;
+      const updated: NodeRecord =
+        changed || node.stateReason !== 'ready'
+          ? { ...node, state: 'ready', failMarker, readyAt, stateReason: 'ready' }
+          : node;
+      readyIds.push(node.id);
+      readyNodes.push(updated);
+      if (failMarker > failTolerance) suspects.push(updated);
+      if (changed) updates.push({ id: node.id, state: 'ready', failMarker, readyAt, stateReason: 'ready' });
+      continue;
+    }
+    const next = nextState(node, probe);
     const joined = node.readyAt !== undefined || next.state === 'ready';
     const checked =
       healthDue &&
@@ -160,12 +196,22 @@ export function decidePool(input: DecideInput): PoolPlan {
       changed || stateReason !== node.stateReason
         ? { ...node, state: next.state, failMarker, readyAt, stateReason }
         : node;
-    nodes.push(updated);
-    if (next.state === 'ready') readyIds.push(node.id);
-    else if (next.state === 'draining' || next.state === 'deleting') leavingNow++;
+    if (next.state === 'ready') {
+      readyIds.push(node.id);
+      readyNodes.push(updated);
+    } else {
+      if (next.state === 'draining' || next.state === 'deleting') leavingNow++;
+      if (JOINING_STATES.has(next.state) || next.state === 'draining' || next.state === 'deleting')
+        busy.push(updated);
+    }
+    if (
+      next.state !== 'draining' &&
+      next.state !== 'deleting' &&
+      (failMarker > failTolerance || joinTimedOut(updated, policy.health, now))
+    )
+      suspects.push(updated);
     if (changed) updates.push({ id: node.id, state: next.state, failMarker, readyAt, stateReason });
   }
-  const live = nodes.length;
   const plan = (decision: Decision, desired: number, needsLock = false): PoolPlan => ({
     pool: policy.name,
     at: now,
@@ -204,8 +250,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   // 3. Nodes that must go: failed health checks, exhausted joins. Join timeouts retry.
   const leaving = new Set<string>();
   let decision: Decision | undefined;
-  for (const node of nodes) {
-    if (node.state === 'draining' || node.state === 'deleting') continue;
+  for (const node of suspects) {
     if (node.failMarker > policy.health.failTolerance) {
       actions.push({ kind: 'remove', nodeId: node.id, cause: 'failed-health' });
       leaving.add(node.id);
@@ -236,7 +281,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     }
   }
 
-  const base = nodes.length - leavingNow - leaving.size;
+  const base = live - leavingNow - leaving.size;
   // Removals run before creations, so a slot freed now is free for a replacement.
   const room = size.max - (base + leavingNow);
 
@@ -256,7 +301,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       n = 0;
     }
     if (n > 0 && input.joinsOneAtATime) {
-      const joining = nodes.filter((x) => JOINING_STATES.has(x.state) && !leaving.has(x.id));
+      const joining = busy.filter((x) => JOINING_STATES.has(x.state) && !leaving.has(x.id));
       if (joining.length > 0) {
         reasons.push({
           code: 'one-join-at-a-time',
@@ -276,9 +321,6 @@ export function decidePool(input: DecideInput): PoolPlan {
 
   /** One node out, through the scale-down lock, once nothing else joins or leaves. */
   const removeOne = (cause: RemoveCause, respectPeriod: boolean): PoolPlan => {
-    const busy = nodes.filter(
-      (n) => JOINING_STATES.has(n.state) || n.state === 'draining' || n.state === 'deleting',
-    );
     if (busy.length > 0) {
       reasons.push({
         code: 'one-at-a-time',
@@ -306,7 +348,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       });
       return plan('hold', base);
     }
-    const candidates = nodes.filter((n) => n.state === 'ready' && !leaving.has(n.id));
+    const candidates = leaving.size === 0 ? readyNodes : readyNodes.filter((n) => !leaving.has(n.id));
     const selected = selectForScaleIn(policy, candidates, input.samples.current);
     if (!selected) {
       reasons.push({ code: 'no-candidate', text: 'no ready node to remove' });
