@@ -51,6 +51,20 @@ const BINARIES = {
   },
   cometbft: { candidates: [join(CACHE, 'bin', 'cometbft')], script: 'scripts/testbed/cometbft.sh' },
   etcd: { candidates: ['/usr/bin/etcd'], script: 'scripts/testbed/etcd.sh' },
+  /** Kubernetes' control plane and kwok, built from their Go modules (test/support/kube.ts). */
+  'kube-apiserver': {
+    candidates: [join(CACHE, 'bin', 'kube-apiserver')],
+    script: 'scripts/testbed/kubernetes.sh',
+  },
+  'kube-controller-manager': {
+    candidates: [join(CACHE, 'bin', 'kube-controller-manager')],
+    script: 'scripts/testbed/kubernetes.sh',
+  },
+  'kube-scheduler': {
+    candidates: [join(CACHE, 'bin', 'kube-scheduler')],
+    script: 'scripts/testbed/kubernetes.sh',
+  },
+  kwok: { candidates: [join(CACHE, 'bin', 'kwok')], script: 'scripts/testbed/kubernetes.sh' },
 } as const;
 
 export type ServerName = keyof typeof BINARIES;
@@ -128,7 +142,7 @@ function installExitHooks(): void {
   }
 }
 
-interface StartSpec {
+export interface StartSpec {
   readonly name: ServerName;
   readonly binary: string;
   readonly dir: string;
@@ -137,6 +151,8 @@ interface StartSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Path answering 200 once the server is usable. */
   readonly readyPath: string;
+  /** Replaces the plain-HTTP check of `readyPath` (servers that answer only over TLS). */
+  readonly ready?: () => Promise<boolean>;
   readonly readyTimeoutMs: number;
   /** Grace after SIGTERM before SIGKILL. */
   readonly stopGraceMs: number;
@@ -144,7 +160,8 @@ interface StartSpec {
   readonly keepDir?: boolean;
 }
 
-async function startServer(spec: StartSpec): Promise<RunningServer> {
+/** Spawns a server in its own process group, killed when the test process exits. */
+export async function startServer(spec: StartSpec): Promise<RunningServer> {
   installExitHooks();
   const logPath = join(spec.dir, 'server.log');
   const logFd = openSync(logPath, 'a');
@@ -213,9 +230,13 @@ async function startServer(spec: StartSpec): Promise<RunningServer> {
       );
     }
     try {
-      const response = await fetch(`${url}${spec.readyPath}`, { signal: AbortSignal.timeout(1000) });
-      await response.arrayBuffer();
-      if (response.ok) break;
+      if (spec.ready) {
+        if (await spec.ready()) break;
+      } else {
+        const response = await fetch(`${url}${spec.readyPath}`, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+      }
     } catch {
       // Not listening yet.
     }
