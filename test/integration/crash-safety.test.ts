@@ -87,10 +87,14 @@ describe('crash safety: SIGKILL at every point of an action, then restart', () =
     });
 
   test('rejoining: killed at rejoin:after-intent', async () => {
-    // A sentry that cannot catch up (1 block/s against 5) always times out its 1 ms join, so
-    // the rejoin, and its crash point, are certain however loaded the machine is.
+    // A sentry that cannot catch up (1 block/s against 5, from 10,000 blocks behind: never
+    // level with the tip, not even at its first probe) always times out its 1 ms join, so the
+    // rejoin, and its crash point, are certain however loaded the machine is.
     const fleet = makeFleet(
-      fastFleetConfig({ min: 1, capacity: 1, max: 2 }, { joinTimeout: '1ms', sentrySyncRate: 1 }),
+      fastFleetConfig(
+        { min: 1, capacity: 1, max: 2 },
+        { joinTimeout: '1ms', sentrySyncRate: 1, validatorStartHeight: 10_000 },
+      ),
     );
     fleets.push(fleet);
     const rt = await fleet.inspect();

@@ -33,6 +33,8 @@ export interface FastFleetOptions {
   readonly joinTimeout?: string;
   /** Blocks per second a sentry catches up. Default 2000 (a sentry is ready at once). */
   readonly sentrySyncRate?: number;
+  /** Height the validator's chain starts at. Default 0. */
+  readonly validatorStartHeight?: number;
   /** YAML appended after the pools (e.g. a `snapshots:` section). */
   readonly extra?: string;
 }
@@ -54,7 +56,7 @@ pools:
   - name: validator
     role: validator
     provider: here
-    node: { kind: simnode, blockTimeMs: 200 }
+    node: { kind: simnode, blockTimeMs: 200${o.validatorStartHeight ? `, startHeight: ${o.validatorStartHeight}` : ''} }
     health: { checkInterval: 300ms }
   - name: sentries
     role: sentry
