@@ -248,6 +248,9 @@ test('firing alerts are sent again every repeat interval to Alertmanager, not to
   assert.equal(am.requests.length, 1, 'not before the interval');
   clock.advance(1);
   await until(() => am.requests.length === 2, 'repeated after the interval');
+  // The server has the request before the loop has its answer: advance only once the loop
+  // sleeps again, or the fake time passes before the sleep begins and never ends it.
+  await until(() => clock.sleeps.includes(60_000), 'the loop waits for the next repeat');
   clock.advance(60_000);
   await until(() => am.requests.length === 3, 'and again');
   assert.deepEqual(statuses(am), ['firing', 'firing', 'firing']);
