@@ -3,7 +3,7 @@
 // scale-in terminates exactly the instance of the node the controller chose.
 
 import assert from 'node:assert/strict';
-import { after, before, type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import pino from 'pino';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
@@ -12,29 +12,16 @@ import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { TAGS } from '../../src/providers/aws/aws-provider.ts';
 import { assertAwsConsistent, groupMembers, liveInstances, makeAwsFleet } from '../support/aws-fleet.ts';
 import { waitFor } from '../support/fleet.ts';
-import { useMotoCredentials } from '../support/moto-group.ts';
-import { type RunningServer, startMoto } from '../support/servers.ts';
+import { motoForFile } from '../support/moto-group.ts';
 
-let moto: RunningServer | undefined;
-const stops: (() => Promise<void>)[] = [];
-after(async () => {
-  // Every stop runs, even after one fails: a fake left running would keep the process alive.
-  for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
-});
-before(async () => {
-  useMotoCredentials();
-  moto = await startMoto({
-    skip: () => undefined,
-    after: (fn: () => Promise<void>) => stops.push(fn),
-  } as unknown as TestContext);
-});
+const moto = motoForFile();
 
 const silent = pino({ level: 'silent' });
 
 test('a pool on AWS scales up on load to max and back down to capacity, removing the chosen instances', async (t) => {
-  if (!moto) return t.skip('moto not available');
+  if (!moto.server()) return t.skip('moto not available');
   const max = 4;
-  const fleet = await makeAwsFleet(moto.url, { min: 1, capacity: 2, max });
+  const fleet = await makeAwsFleet(moto.server()!.url, { min: 1, capacity: 2, max });
   const config = loadConfigFile(fleet.configFile).config;
   const controller = new Controller({ runtime: createRuntime(config), log: silent });
   await controller.start();

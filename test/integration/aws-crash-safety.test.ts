@@ -5,7 +5,7 @@
 // and AttachInstances, the window the provider's design leaves.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import type { Runtime } from '../../src/controller/runtime.ts';
 import {
   type AwsFleet,
@@ -16,22 +16,9 @@ import {
   makeAwsFleet,
 } from '../support/aws-fleet.ts';
 import { crashAt, runUntil } from '../support/fleet.ts';
-import { useMotoCredentials } from '../support/moto-group.ts';
-import { type RunningServer, startMoto } from '../support/servers.ts';
+import { motoForFile } from '../support/moto-group.ts';
 
-let moto: RunningServer | undefined;
-const stops: (() => Promise<void>)[] = [];
-after(async () => {
-  // Every stop runs, even after one fails: a fake left running would keep the process alive.
-  for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
-});
-before(async () => {
-  useMotoCredentials();
-  moto = await startMoto({
-    skip: () => undefined,
-    after: (fn: () => Promise<void>) => stops.push(fn),
-  } as unknown as TestContext);
-});
+const moto = motoForFile();
 
 const converged = (rt: Runtime, fleet: AwsFleet, capacity: number) => async () => {
   const sentries = await rt.store.listNodes({ pool: 'sentries' });
@@ -46,7 +33,7 @@ const converged = (rt: Runtime, fleet: AwsFleet, capacity: number) => async () =
 };
 
 async function fleetAt(t: TestContext, size: AwsFleetSize): Promise<{ fleet: AwsFleet; rt: Runtime }> {
-  const fleet = await makeAwsFleet(moto!.url, size);
+  const fleet = await makeAwsFleet(moto.server()!.url, size);
   // Cleaned up before the next test resets moto, while its group still exists.
   t.after(() => fleet.cleanup());
   const rt = await fleet.inspect();
@@ -57,7 +44,7 @@ async function fleetAt(t: TestContext, size: AwsFleetSize): Promise<{ fleet: Aws
 describe('crash safety on AWS: SIGKILL between intent and outcome, then restart', () => {
   for (const point of ['create:after-intent', 'create:after-run-instances', 'create:after-provider'])
     test(`scaling up: killed at ${point}`, async (t) => {
-      if (!moto) return t.skip('moto not available');
+      if (!moto.server()) return t.skip('moto not available');
       const { fleet, rt } = await fleetAt(t, { min: 1, capacity: 1, max: 3 });
       fleet.resize({ min: 1, capacity: 2, max: 3 });
       await crashAt(fleet.configFile, point);
@@ -81,7 +68,7 @@ describe('crash safety on AWS: SIGKILL between intent and outcome, then restart'
 
   for (const point of ['remove:after-deregister', 'remove:after-destroy'])
     test(`scaling down: killed at ${point}`, async (t) => {
-      if (!moto) return t.skip('moto not available');
+      if (!moto.server()) return t.skip('moto not available');
       const { fleet, rt } = await fleetAt(t, { min: 1, capacity: 2, max: 3 });
       fleet.resize({ min: 1, capacity: 1, max: 3 });
       await crashAt(fleet.configFile, point);

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstanceAttributeCommand,
@@ -24,26 +24,11 @@ import {
   createMotoGroup,
   MOTO_CREDENTIALS,
   motoClients,
+  motoForFile,
   resetMoto,
-  useMotoCredentials,
 } from '../support/moto-group.ts';
-import { type RunningServer, startMoto } from '../support/servers.ts';
 
-let moto: RunningServer | undefined;
-const stops: (() => Promise<void>)[] = [];
-after(async () => {
-  // Every stop runs, even after one fails: a fake left running would keep the process alive.
-  for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
-});
-
-before(async () => {
-  useMotoCredentials();
-  const fileScope = {
-    skip: () => undefined,
-    after: (fn: () => Promise<void>) => stops.push(fn),
-  } as unknown as TestContext;
-  moto = await startMoto(fileScope);
-});
+const moto = motoForFile();
 
 /** Every log line and error message of this file: none may hold the secret key. */
 const transcript: string[] = [];
@@ -71,9 +56,9 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 const FAST_RETRY = { attempts: 5, baseDelayMs: 20, maxDelayMs: 200, callTimeoutMs: 1000 };
 
 async function freshGroup(maxSize: number, hooks?: ('launching' | 'terminating')[]): Promise<string> {
-  await resetMoto(moto!.url);
+  await resetMoto(moto.server()!.url);
   const group = `sentries-${shortId()}`;
-  await createMotoGroup(moto!.url, { group, maxSize, hooks });
+  await createMotoGroup(moto.server()!.url, { group, maxSize, hooks });
   return group;
 }
 
@@ -82,7 +67,7 @@ function makeProvider(group: string, over: Partial<AwsProviderOptions> = {}): Aw
     name: 'cloud',
     region: 'us-east-1',
     autoScalingGroup: group,
-    endpoint: moto!.url,
+    endpoint: moto.server()!.url,
     ports: { rpc: 26657, metrics: 26660 },
     retry: FAST_RETRY,
     pool: 'sentries',
@@ -104,7 +89,7 @@ function request(over: Partial<CreateRequest> = {}): CreateRequest {
 
 /** The group as moto holds it, read directly (not through the proxy). */
 async function groupState(group: string) {
-  const { asg } = motoClients(moto!.url);
+  const { asg } = motoClients(moto.server()!.url);
   const g = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] })))
     .AutoScalingGroups![0]!;
   return { desired: g.DesiredCapacity!, members: (g.Instances ?? []).map((i) => i.InstanceId!).sort() };
@@ -112,7 +97,7 @@ async function groupState(group: string) {
 
 /** Every instance tagged for the group that is not terminated or shutting down, read directly. */
 async function liveTagged(group: string): Promise<Ec2Instance[]> {
-  const { ec2 } = motoClients(moto!.url);
+  const { ec2 } = motoClients(moto.server()!.url);
   const out = await ec2.send(
     new DescribeInstancesCommand({
       Filters: [
@@ -125,7 +110,7 @@ async function liveTagged(group: string): Promise<Ec2Instance[]> {
 }
 
 providerContract('aws (moto)', async () => {
-  if (!moto) return undefined;
+  if (!moto.server()) return undefined;
   const group = await freshGroup(10);
   return {
     provider: () => makeProvider(group),
@@ -136,7 +121,7 @@ providerContract('aws (moto)', async () => {
 
 describe('aws provider on moto', () => {
   test('instances are tagged at launch and attached: desired capacity counts them', async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const req = request();
@@ -152,7 +137,7 @@ describe('aws provider on moto', () => {
   });
 
   test('scale-in terminates exactly the chosen instance and lowers the desired capacity', async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const made = [];
@@ -178,7 +163,7 @@ describe('aws provider on moto', () => {
   });
 
   test("the group's MaxSize is a hard ceiling: a create beyond it is refused and leaves nothing", async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(2);
     const p = makeProvider(group);
     await p.create(request());
@@ -191,11 +176,11 @@ describe('aws provider on moto', () => {
   });
 
   test('an instance the group launched by itself is listed as unmanaged, for the orphan cleanup', async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const ours = await p.create(request());
-    const { asg } = motoClients(moto.url);
+    const { asg } = motoClients(moto.server()!.url);
     await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }));
     const listed = await p.list();
     const foreign = listed.filter((i) => i.id !== ours.id);
@@ -207,7 +192,7 @@ describe('aws provider on moto', () => {
   });
 
   test('lifecycle hooks: stored by moto, completed by Rampart where the endpoint can, reported where not', async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(5, ['launching', 'terminating']);
     const { log, lines } = capturingLog();
     const p = makeProvider(group, { log });
@@ -232,7 +217,7 @@ describe('aws provider on moto', () => {
   });
 
   test('the boot script goes as user data: identity and the snapshot to restore', async (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     const group = await freshGroup(5);
     const p = makeProvider(group, {
       userData: { dataDir: '/var/lib/cometbft', command: 'systemctl start cometbft' },
@@ -247,7 +232,7 @@ describe('aws provider on moto', () => {
       },
     });
     const made = await p.create(req);
-    const { ec2 } = motoClients(moto.url);
+    const { ec2 } = motoClients(moto.server()!.url);
     const attr = await ec2.send(
       new DescribeInstanceAttributeCommand({ InstanceId: made.id, Attribute: 'userData' }),
     );
@@ -264,16 +249,18 @@ describe('aws provider on moto', () => {
 describe('aws provider behind a fault proxy', () => {
   let proxy: FaultProxy | undefined;
   before(async () => {
-    if (!moto) return;
-    proxy = await startFaultProxy(moto.url);
-    stops.push(() => proxy!.close());
+    if (!moto.server()) return;
+    proxy = await startFaultProxy(moto.server()!.url);
+  });
+  after(async () => {
+    await proxy?.close();
   });
 
   const faulty = (group: string, log?: pino.Logger) =>
     makeProvider(group, { endpoint: proxy!.url, ...(log ? { log } : {}) });
 
   test('throttling and 5xx are retried with backoff and logged, naming the call and the group', async (t) => {
-    if (!moto || !proxy) return t.skip('moto not available');
+    if (!moto.server() || !proxy) return t.skip('moto not available');
     const group = await freshGroup(5);
     const { log, lines } = capturingLog();
     proxy.clear();
@@ -290,7 +277,7 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('a RunInstances answer lost after the launch does not launch a second instance', async (t) => {
-    if (!moto || !proxy) return t.skip('moto not available');
+    if (!moto.server() || !proxy) return t.skip('moto not available');
     const group = await freshGroup(5);
     proxy.clear();
     proxy.inject({ call: 'RunInstances', fault: 'timeout-after', times: 1 });
@@ -304,7 +291,7 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('lost answers of AttachInstances and of the terminate change nothing twice', async (t) => {
-    if (!moto || !proxy) return t.skip('moto not available');
+    if (!moto.server() || !proxy) return t.skip('moto not available');
     const group = await freshGroup(5);
     const p = faulty(group);
     proxy.clear();
@@ -319,7 +306,7 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('an API that stays down gets a clear report, and no instance is left behind', async (t) => {
-    if (!moto || !proxy) return t.skip('moto not available');
+    if (!moto.server() || !proxy) return t.skip('moto not available');
     const group = await freshGroup(5);
     proxy.clear();
     proxy.inject({ fault: 'unavailable' });
@@ -344,7 +331,7 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('under random faults on every call, never more instances than max', async (t) => {
-    if (!moto || !proxy) return t.skip('moto not available');
+    if (!moto.server() || !proxy) return t.skip('moto not available');
     const max = 3;
     const group = await freshGroup(10); // the group's own ceiling is not what holds here
     const p = faulty(group);
@@ -384,7 +371,7 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('no log line or error message holds the secret key', (t) => {
-    if (!moto) return t.skip('moto not available');
+    if (!moto.server()) return t.skip('moto not available');
     assert.ok(transcript.length > 10, 'the other tests produced messages to check');
     assert.equal(process.env.AWS_SECRET_ACCESS_KEY, MOTO_CREDENTIALS.AWS_SECRET_ACCESS_KEY);
     for (const line of transcript) assert.ok(!line.includes(MOTO_CREDENTIALS.AWS_SECRET_ACCESS_KEY), line);

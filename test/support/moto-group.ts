@@ -1,6 +1,7 @@
 // An Auto Scaling group on moto, as an operator would set one up for Rampart: a VPC with
 // one subnet, a launch template, and an empty group (min 0, desired 0) that Rampart owns.
 
+import { after, before, type TestContext } from 'node:test';
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
@@ -12,6 +13,7 @@ import {
   CreateVpcCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { type RunningServer, startMoto } from './servers.ts';
 
 /** Dummy credentials for moto, through the SDK's standard chain (the environment). */
 export const MOTO_CREDENTIALS = {
@@ -21,6 +23,30 @@ export const MOTO_CREDENTIALS = {
   // No instance-metadata lookups on a machine that is not an EC2 instance.
   AWS_EC2_METADATA_DISABLED: 'true',
 } as const;
+
+/**
+ * One moto server for a whole test file, with MOTO_CREDENTIALS in the environment: started
+ * before the file's first test, stopped after its last — every stop runs even when one fails
+ * (a machine fake left running would keep the process alive). `server()` is undefined when
+ * moto is not installed and skips are allowed (RAMPART_ALLOW_SKIP).
+ */
+export function motoForFile(): { server(): RunningServer | undefined } {
+  let server: RunningServer | undefined;
+  const stops: (() => Promise<void>)[] = [];
+  before(async () => {
+    useMotoCredentials();
+    // startMoto wants a test context only to skip and to register the server's stop.
+    const fileScope = {
+      skip: () => undefined,
+      after: (fn: () => Promise<void>) => stops.push(fn),
+    } as unknown as TestContext;
+    server = await startMoto(fileScope);
+  });
+  after(async () => {
+    for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
+  });
+  return { server: () => server };
+}
 
 /** Puts MOTO_CREDENTIALS into this process's environment, where the SDK's chain finds them. */
 export function useMotoCredentials(): void {
