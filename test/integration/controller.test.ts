@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import pino from 'pino';
+import { followPool } from '../../src/cli/commands/load.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { createRuntime } from '../../src/controller/runtime.ts';
@@ -51,13 +52,10 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
   });
 
   const load = new LoadGenerator({ rate: 120 });
-  const follow = setInterval(async () => {
-    const ready = (await sentries()).filter((n) => n.state === 'ready');
-    load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
-  }, 300);
+  const follow = followPool(rt.store, 'sentries', load, 300);
   load.start();
   after(() => {
-    clearInterval(follow);
+    follow.stop();
     load.stop();
   });
   try {
@@ -81,7 +79,7 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
     },
     90_000,
   );
-  clearInterval(follow);
+  follow.stop();
   assert.deepEqual(violations, []);
 
   const decisions = await rt.store.listDecisions({ pool: 'sentries', limit: 1000 });

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import type { Page } from 'playwright-core';
 import { observedController, serveApi } from '../../src/api/controller-api.ts';
+import { followPool } from '../../src/cli/commands/load.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { launchBrowser } from '../support/browser.ts';
@@ -57,17 +58,10 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
   const rt = await fleet.inspect();
 
   const load = new LoadGenerator({ rate: 0 });
-  const follow = setInterval(async () => {
-    try {
-      const ready = (await rt.store.listNodes({ pool: 'sentries' })).filter((n) => n.state === 'ready');
-      load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
-    } catch {
-      // The store closes at the end of the test, possibly under a last refresh.
-    }
-  }, 300);
+  const follow = followPool(rt.store, 'sentries', load, 300);
   load.start();
   t.after(() => {
-    clearInterval(follow);
+    follow.stop();
     load.stop();
   });
 

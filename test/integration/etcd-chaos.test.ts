@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { followPool } from '../../src/cli/commands/load.ts';
 import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { verifySnapshot } from '../../src/snapshots/snapshot-files.ts';
@@ -106,13 +107,10 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
 
   // Load follows the ready sentries; its rate picks the phase's direction.
   const load = new LoadGenerator({ rate: 0 });
-  const follow = setInterval(async () => {
-    const ready = await readySentries().catch(() => []);
-    load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
-  }, 300);
+  const follow = followPool(rt.store, 'sentries', load, 300);
   load.start();
   cleanups.push(() => {
-    clearInterval(follow);
+    follow.stop();
     load.stop();
   });
 

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { followPool } from '../../src/cli/commands/load.ts';
 import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import {
@@ -70,13 +71,10 @@ test('three replicas: one acts; SIGKILL of the leader hands over; nothing runs t
 
   // Load: one sentry cannot serve it; the pool scales up once, then the cooldown holds.
   const load = new LoadGenerator({ rate: 60 });
-  const follow = setInterval(async () => {
-    const ready = await readySentries().catch(() => []);
-    load.setTargets(ready.map((n) => `http://${n.host}:${n.ports!.rpc}`));
-  }, 300);
+  const follow = followPool(rt.store, 'sentries', load, 300);
   load.start();
   cleanups.push(() => {
-    clearInterval(follow);
+    follow.stop();
     load.stop();
   });
   await until('the scale-up, and the cooldown holding the next one', async () => {
@@ -132,7 +130,7 @@ test('three replicas: one acts; SIGKILL of the leader hands over; nothing runs t
     const validators = await rt.store.listNodes({ pool: 'validator' });
     return ready.length === 2 && validators.length === 1 && (await rt.store.openActions()).length === 0;
   });
-  clearInterval(follow);
+  follow.stop();
   load.stop();
 
   // The action log: each term is one replica's; terms never interleave; nothing twice.

@@ -59,8 +59,13 @@ export function loadTargetPool(config: Config, name: string | undefined): string
   return sentry.name;
 }
 
-/** Points the generator at the pool's ready nodes, refreshed every second from the store. */
-export function followPool(store: Store, pool: string, generator: LoadGenerator): { stop(): void } {
+/** Points the generator at the pool's ready nodes, refreshed from the store every `everyMs` (default 1 s). */
+export function followPool(
+  store: Store,
+  pool: string,
+  generator: LoadGenerator,
+  everyMs = 1000,
+): { stop(): void } {
   const refresh = async () => {
     const nodes = await store.listNodes({ pool });
     generator.setTargets(
@@ -69,7 +74,8 @@ export function followPool(store: Store, pool: string, generator: LoadGenerator)
         .map((n) => `http://${n.host}:${n.ports!.rpc}`),
     );
   };
-  void refresh();
-  const timer = setInterval(() => void refresh().catch(() => undefined), 1000);
+  // A refresh that fails (a store closing under it) leaves the targets as they were.
+  void refresh().catch(() => undefined);
+  const timer = setInterval(() => void refresh().catch(() => undefined), everyMs);
   return { stop: () => clearInterval(timer) };
 }
