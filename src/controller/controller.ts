@@ -14,7 +14,7 @@ import { FailoverMonitor } from '../failover/monitor.ts';
 import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
-import type { PoolState, StoredNode } from '../store/store.ts';
+import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
 import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
@@ -232,14 +232,16 @@ export class Controller {
   /** One pass over every pool. */
   async tick(): Promise<void> {
     const ctx = this.#context();
+    // The request queue is read once a tick; each kind goes to its own consumer.
+    const requests = await this.#rt.store.openRequests();
     // Before observing: a promotion restarts a node, and this tick must see it as it is after.
-    await this.#promoteRequests(ctx);
+    await this.#promoteRequests(ctx, requests);
     const obs = await observe(this.#rt, this.#stopping.signal);
     this.#lastObservation = obs;
     for (const e of obs.metricErrors) this.#log.debug({ source: e.source, target: e.target }, e.message);
     await this.#snapshots.applyFinished(obs, ctx);
     await cleanUpOrphans(this.#rt, ctx, obs);
-    await applyPoolRequests(this.#rt, ctx);
+    await applyPoolRequests(this.#rt, ctx, requests);
     for (const pool of this.#rt.config.pools) {
       if (this.#stopping.signal.aborted || this.#leadership?.lost.aborted) break;
       const po = obs.pools.get(pool.name)!;
@@ -254,13 +256,12 @@ export class Controller {
       await this.#tickPool(pool, po, obs, ctx);
     }
     this.#previousSamples = obs.samples as Sample[];
-    if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx);
+    if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx, requests);
   }
 
   /** The operator's promotions (`rampart validator promote`), each under its lock, checked, recorded. */
-  async #promoteRequests(ctx: ActContext): Promise<void> {
-    const requests = (await this.#rt.store.openRequests()).filter((r) => r.kind === PROMOTE_REQUEST);
-    for (const r of requests) {
+  async #promoteRequests(ctx: ActContext, open: readonly RequestRecord[]): Promise<void> {
+    for (const r of open.filter((x) => x.kind === PROMOTE_REQUEST)) {
       const req = promoteRequestFrom(r);
       const result = await promoteValidator(this.#rt, ctx, req).catch((e: Error) => ({
         ok: false,
@@ -284,8 +285,8 @@ export class Controller {
   }
 
   /** Scheduled and requested snapshots, and requested prunes. Copies run in the background. */
-  async #snapshotWork(obs: Observation, ctx: ActContext): Promise<void> {
-    const requests = (await this.#rt.store.openRequests()).filter((r) => r.kind.startsWith('snapshot-'));
+  async #snapshotWork(obs: Observation, ctx: ActContext, open: readonly RequestRecord[]): Promise<void> {
+    const requests = open.filter((r) => r.kind.startsWith('snapshot-'));
     const sets = new Map(this.#rt.config.snapshots.map((s) => [s.name, s]));
     const wanted = new Set<string>();
     for (const r of requests) {

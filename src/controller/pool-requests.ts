@@ -91,8 +91,13 @@ function applyTo(
 const ACTION_KIND = { 'pool-pause': 'pause', 'pool-resume': 'resume', 'pool-size': 'size' } as const;
 
 /** Takes every open pool request, oldest first: each one an action recorded with its caller. */
-export async function applyPoolRequests(rt: Runtime, ctx: ActContext): Promise<void> {
-  const requests = (await rt.store.openRequests()).filter((r) => isPoolRequestKind(r.kind));
+export async function applyPoolRequests(
+  rt: Runtime,
+  ctx: ActContext,
+  /** The open requests as the tick read them. Default: read from the store. */
+  open?: readonly RequestRecord[],
+): Promise<void> {
+  const requests = (open ?? (await rt.store.openRequests())).filter((r) => isPoolRequestKind(r.kind));
   for (const r of requests) {
     ctx.guard();
     const kind = r.kind as PoolRequestKind;

@@ -2,7 +2,7 @@
 // signatures a commit holds, and the last block a validator's key signed. Failover judges
 // the validator from these (through its sentries), never from the validator alone.
 
-import { rpc } from '../nodes/cometbft/rpc.ts';
+import { rpc, status } from '../nodes/cometbft/rpc.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
 
 /** CometBFT's BlockIDFlagCommit: the validator precommitted this block. */
@@ -75,4 +75,22 @@ export async function lastSignedCommit(
     if (hit) return { height: hit.height, round: hit.round };
   }
   return undefined;
+}
+
+/** The highest of the nodes that answer /status (the network's view), or undefined when none does. */
+export async function highestNode(
+  nodes: readonly NodeAddress[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ node: NodeAddress; height: number } | undefined> {
+  const answers = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        return { node, height: (await status(node, timeoutMs, signal)).height };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return answers.filter((a) => a !== undefined).sort((a, b) => b.height - a.height)[0];
 }

@@ -13,7 +13,7 @@ import { sleepUnless } from '../controller/sleep-unless.ts';
 import { status } from '../nodes/cometbft/rpc.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
 import type { StoredNode } from '../store/store.ts';
-import { recentSignatures } from './chain-view.ts';
+import { highestNode, recentSignatures } from './chain-view.ts';
 import { observeValidator, type Transition, type ValidatorPoll } from './detect.ts';
 import { type FailoverState, readFailover, updateFailover } from './failover-state.ts';
 
@@ -87,22 +87,13 @@ export class FailoverMonitor {
       }
     // The network's view: the sentries' heights, and the commits from the highest of them.
     const sentries = await sentryAddresses(this.#rt, pool.name);
-    const heights = await Promise.all(
-      sentries.map(async (a) => {
-        try {
-          return { a, height: (await status(a, timeoutMs, signal)).height };
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    const best = heights.filter((h) => h !== undefined).sort((x, y) => y.height - x.height)[0];
+    const best = await highestNode(sentries, timeoutMs, signal);
     if (best) {
       poll.networkHeight = best.height;
       if (address)
         try {
           poll.signed = await recentSignatures(
-            best.a,
+            best.node,
             best.height,
             address,
             cfg.detect.missedBlocks,

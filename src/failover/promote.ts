@@ -7,9 +7,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { PoolConfig } from '../config/schema.ts';
 import { type ActContext, runAction, withInstance } from '../controller/actions.ts';
+import { addressOf } from '../controller/observe.ts';
 import type { Runtime } from '../controller/runtime.ts';
 import { addUnique, editPeerLists } from '../nodes/cometbft/peer-lists.ts';
-import { status } from '../nodes/cometbft/rpc.ts';
+import { p2pAddress, peerAddress, status } from '../nodes/cometbft/rpc.ts';
 import {
   highestPoint,
   installSigner,
@@ -18,8 +19,9 @@ import {
   type SigningPoint,
 } from '../nodes/cometbft/signing-state.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
+import type { Instance } from '../providers/provider.ts';
 import type { RequestRecord, StoredNode } from '../store/store.ts';
-import { lastSignedCommit, recentSignatures } from './chain-view.ts';
+import { highestNode, lastSignedCommit, recentSignatures } from './chain-view.ts';
 import { readFailover, updateFailover } from './failover-state.ts';
 import { sentryAddresses } from './monitor.ts';
 
@@ -178,7 +180,7 @@ export async function reviewPromotion(rt: PromoteView, req: PromoteRequest): Pro
 
   // The chain: the key signed nothing recently, and the standby is caught up.
   const sentries = await sentryAddresses(rt, pool.name);
-  const view = await bestSentry(sentries);
+  const view = await highestNode(sentries, TIMEOUT_MS);
   const window = Math.max(pool.failover.fenceBlocks, pool.node.doubleSignCheckHeight);
   let chainPoint: SigningPoint | undefined;
   if (!view) {
@@ -212,7 +214,7 @@ export async function reviewPromotion(rt: PromoteView, req: PromoteRequest): Pro
       }
     } else checks.push({ name: 'old-silent', ok: false, detail: 'the key address is unknown' });
     try {
-      const s = await status(addressOf(target), TIMEOUT_MS);
+      const s = await status(recordedAddress(target), TIMEOUT_MS);
       const lag = view.height - s.height;
       const ok = !s.catchingUp && lag <= pool.node.maxLagBlocks;
       checks.push({
@@ -339,9 +341,7 @@ export async function promoteValidator(
         );
         // The sentries' own lists now name the new validator (read at their next start; live,
         // the new validator dials them: CometBFT has no RPC to change a running node's lists).
-        const newId = (
-          await waitForStatus(addressOf({ ...target, host: started.host, ports: started.ports }))
-        ).id;
+        const newId = (await waitForStatus(recordedAddress(target, started))).id;
         const oldIds = await oldNodeIds(rt, pool, newId);
         const sentryHomes = await sentryDataDirs(rt, req.pool);
         for (const home of sentryHomes)
@@ -349,7 +349,7 @@ export async function promoteValidator(
             l.persistent = l.persistent.filter((p) => !oldIds.some((id) => p.startsWith(`${id}@`)));
             l.privateIds = l.privateIds.filter((id) => !oldIds.includes(id));
             l.unconditional = l.unconditional.filter((id) => !oldIds.includes(id));
-            addUnique(l.persistent, `${newId}@${started.host}:${started.ports.p2p}`);
+            addUnique(l.persistent, peerAddress(newId, started));
             addUnique(l.privateIds, newId);
             addUnique(l.unconditional, newId);
           });
@@ -422,27 +422,12 @@ async function sentryP2p(sentries: readonly NodeAddress[]): Promise<string[]> {
   const out: string[] = [];
   for (const s of sentries)
     try {
-      out.push(`${(await status(s, TIMEOUT_MS)).id}@${s.host}:${s.ports.p2p}`);
+      out.push(await p2pAddress(s, TIMEOUT_MS));
     } catch {
       // A sentry that does not answer is left out; the others carry the validator.
     }
   if (out.length === 0) throw new Error('no sentry answers: the new validator would have no peers');
   return out;
-}
-
-async function bestSentry(
-  sentries: readonly NodeAddress[],
-): Promise<{ node: NodeAddress; height: number } | undefined> {
-  const answers = await Promise.all(
-    sentries.map(async (node) => {
-      try {
-        return { node, height: (await status(node, TIMEOUT_MS)).height };
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  return answers.filter((a) => a !== undefined).sort((a, b) => b.height - a.height)[0];
 }
 
 async function waitForStatus(node: NodeAddress) {
@@ -455,7 +440,9 @@ async function waitForStatus(node: NodeAddress) {
     }
 }
 
-function addressOf(n: Pick<StoredNode, 'id' | 'host' | 'ports'>): NodeAddress {
-  if (!n.host || !n.ports) throw new Error(`${n.id} has no recorded address`);
-  return { id: n.id, host: n.host, ports: n.ports };
+/** A node's address as recorded (or as its instance has it); a node without one cannot be promoted. */
+function recordedAddress(n: StoredNode, instance?: Instance): NodeAddress {
+  const a = addressOf(n, instance);
+  if (!a) throw new Error(`${n.id} has no recorded address`);
+  return a;
 }

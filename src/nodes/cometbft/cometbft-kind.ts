@@ -22,7 +22,7 @@ import type {
 } from '../node-kind.ts';
 import { setTomlValues } from './config-toml.ts';
 import { addUnique, editPeerLists } from './peer-lists.ts';
-import { rpc, type Status, status } from './rpc.ts';
+import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
 
@@ -65,9 +65,6 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
   const binary = cometbftBinary(o);
   const homeOf = (ctx: { role: string; dataDir: string }) =>
     ctx.role === 'validator' ? o.home! : ctx.dataDir;
-
-  const p2pAddress = async (node: NodeAddress) =>
-    `${(await status(node, timeoutMs)).id}@${node.host}:${node.ports.p2p}`;
 
   return {
     kind: 'cometbft',
@@ -116,7 +113,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
         )
       ).filter((p) => p !== undefined);
       const wired = [...validators, ...peers];
-      const persistent = [...wired.map(({ u, id }) => `${id}@${u.host}:${u.ports.p2p}`), ...o.peers];
+      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers];
       const validatorIds = wired.map((v) => v.id).join(',');
       const text = await readFile(config, 'utf8');
       await writeFile(
@@ -218,7 +215,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
     },
 
     async register(node: NodeAddress, upstream: NodeAddress): Promise<void> {
-      const address = await p2pAddress(node);
+      const address = await p2pAddress(node, timeoutMs);
       const id = address.split('@')[0]!;
       // Into the validator's config first, so a validator restart keeps the sentry.
       const home = opts.upstreamOptions?.home;

@@ -53,3 +53,13 @@ export async function status(node: NodeAddress, timeoutMs: number, signal?: Abor
     votingPower: Number(validator?.voting_power ?? 0),
   };
 }
+
+/** A peer as CometBFT's lists name it: `id@host:port` of its p2p port. */
+export function peerAddress(id: string, node: NodeAddress): string {
+  return `${id}@${node.host}:${node.ports.p2p}`;
+}
+
+/** The node's own `id@host:port`, its id read from its /status. */
+export async function p2pAddress(node: NodeAddress, timeoutMs: number): Promise<string> {
+  return peerAddress((await status(node, timeoutMs)).id, node);
+}
