@@ -69,22 +69,24 @@ export class FailoverMonitor {
     const at = Date.now();
     const timeoutMs = Math.min(2000, Math.max(500, cfg.detect.pollInterval));
     const signer = await signerAddress(this.#rt, pool.name, state);
+    // Nothing to guard yet: no validator node, or one that has never been ready (being
+    // bootstrapped). Failover judges a validator once it has run; a start that never comes
+    // up is the node's own failure, recorded by the loop.
+    if (!signer?.everReady) return state;
     const poll: { -readonly [K in keyof ValidatorPoll]: ValidatorPoll[K] } = { at, reachable: false };
     let address = state.address;
     let nodeIds = state.nodeIds;
-    if (!signer) poll.error = 'no validator node is recorded';
-    else
-      try {
-        const s = await status(signer.address, timeoutMs, signal);
-        poll.reachable = true;
-        poll.height = s.height;
-        if (s.validatorAddress && s.votingPower > 0) {
-          address = s.validatorAddress;
-          if (!state.nodeIds?.includes(s.id)) nodeIds = [...(state.nodeIds ?? []), s.id].slice(-5);
-        }
-      } catch (e) {
-        poll.error = shortError(e);
+    try {
+      const s = await status(signer.address, timeoutMs, signal);
+      poll.reachable = true;
+      poll.height = s.height;
+      if (s.validatorAddress && s.votingPower > 0) {
+        address = s.validatorAddress;
+        if (!state.nodeIds?.includes(s.id)) nodeIds = [...(state.nodeIds ?? []), s.id].slice(-5);
       }
+    } catch (e) {
+      poll.error = shortError(e);
+    }
     // The network's view: the sentries' heights, and the commits from the highest of them.
     const sentries = await sentryAddresses(this.#rt, pool.name);
     const best = await highestNode(sentries, timeoutMs, signal);
@@ -218,7 +220,7 @@ async function signerAddress(
   rt: Runtime,
   pool: string,
   state: FailoverState,
-): Promise<{ node: string; address: NodeAddress } | undefined> {
+): Promise<{ node: string; address: NodeAddress; everReady: boolean } | undefined> {
   let node: StoredNode | undefined;
   if (state.signer) node = await rt.store.getNode(state.signer.node);
   else
@@ -226,7 +228,11 @@ async function signerAddress(
       .filter((n) => n.state !== 'gone' && n.host !== undefined && !state.fenced.includes(n.id))
       .sort((a, b) => b.createdAt - a.createdAt)[0];
   if (!node?.host || !node.ports) return undefined;
-  return { node: node.id, address: { id: node.id, host: node.host, ports: node.ports } };
+  return {
+    node: node.id,
+    address: { id: node.id, host: node.host, ports: node.ports },
+    everReady: node.readyAt !== undefined,
+  };
 }
 
 /** Ready sentries of the validator's sentry pools. */
