@@ -122,14 +122,17 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
 
   /** What each kill interrupted: the kind of action open at that moment, or 'between actions'. */
   const interrupted: string[] = [];
-  for (let trial = 0; trial < TRIALS; trial++) {
-    const phase = PHASES[trial % PHASES.length]!;
+  /** Phases in which the wanted action never started (a snapshot skipped, a pool at max): no kill. */
+  let idlePhases = 0;
+  for (let trial = 0, round = 0; trial < TRIALS; round++) {
+    assert.ok(round < TRIALS * 3, `only ${trial} of ${TRIALS} phases started an action: ${idlePhases} idle`);
+    const phase = PHASES[round % PHASES.length]!;
     const acting = (await until(`a leader before trial ${trial + 1}`, leader))!;
     if (phase === 'scale-up') load.setRate(90);
     if (phase === 'scale-down') load.setRate(0);
     if (phase === 'snapshot')
       await rt.store.addRequest({
-        id: `chaos-${trial}`,
+        id: `chaos-${round}`,
         at: Date.now(),
         kind: 'snapshot-create',
         body: { set: 'chaos' },
@@ -138,15 +141,24 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
     // Wait (a bounded time) for the phase's action to start, then kill at a random point of
     // its usual span (the median of that kind's finished actions so far): actions on
     // simnodes last milliseconds to seconds, so the store is polled fast.
+    // The span is read before the wait: reading the history after the action shows would eat
+    // into the very span the kill is aimed at.
     const wanted = ACTION_OF[phase];
-    for (const deadline = Date.now() + 8_000; Date.now() < deadline; await sleep(5))
-      if ((await rt.store.openActions()).some((a) => a.kind === wanted)) break;
-    await sleep(randomInt(0, Math.max(2, await medianSpan(rt, wanted))));
+    const span = Math.max(2, await medianSpan(rt, wanted));
+    let seen = false;
+    for (const deadline = Date.now() + 8_000; !seen && Date.now() < deadline; await sleep(5))
+      seen = (await rt.store.openActions()).some((a) => a.kind === wanted);
+    if (!seen) {
+      idlePhases++;
+      continue;
+    }
+    await sleep(randomInt(0, span));
     const open = await rt.store.openActions();
     await stopReplica(acting, 'SIGKILL');
+    trial++;
     interrupted.push(open.length ? open.map((a) => a.kind).join('+') : 'between actions');
     spawn();
-    await until(`a new leader after kill ${trial + 1}`, () => {
+    await until(`a new leader after kill ${trial}`, () => {
       const l = leader();
       return l !== undefined && l !== acting;
     });
@@ -172,7 +184,9 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
     },
     120_000,
   );
-  t.diagnostic(`kills interrupted: ${summarize(interrupted)}`);
+  t.diagnostic(
+    `kills interrupted: ${summarize(interrupted)}; phases with no action to kill in: ${idlePhases}`,
+  );
 
   // No orphan and no lost node: running instances and live records match one to one.
   const running = (await provider.list()).filter((i) => i.running);
@@ -224,16 +238,19 @@ test(`chaos: ${TRIALS} SIGKILLs of the acting replica during scale-up, scale-dow
   const complete = await snaps.list('chaos');
   for (const m of complete) await verifySnapshot(snaps, m);
   const requests = await Promise.all(
-    Array.from({ length: TRIALS }, (_, i) => rt.store.getRequest(`chaos-${i}`)),
+    Array.from({ length: TRIALS * 3 }, (_, i) => rt.store.getRequest(`chaos-${i}`)),
   );
   for (const r of requests.filter((x) => x !== undefined))
     assert.ok(r.outcome, `snapshot request ${r.id} was never answered`);
 
   assert.deepEqual(violations, []);
   assert.equal(interrupted.length, TRIALS, 'every trial killed the acting replica');
+  // Every kill came after its action had started; an action on a simnode may still be over by
+  // the random moment (most last milliseconds). A third inside is far below what runs give
+  // (22–23 of 30) and far above what a harness that misses its actions would.
   assert.ok(
-    interrupted.filter((k) => k !== 'between actions').length >= TRIALS / 2,
-    `most kills should land inside an action: ${summarize(interrupted)}`,
+    interrupted.filter((k) => k !== 'between actions').length >= TRIALS / 3,
+    `kills should land inside actions: ${summarize(interrupted)}`,
   );
   for (const r of alive()) {
     // A replica still starting (on a loaded machine, the last one may not have loaded yet) has
