@@ -93,6 +93,14 @@ export function crossCheck(config: Config): CrossIssue[] {
       return;
     }
     if (source.kind === 'prometheus') return;
+    if (source.kind === 'kubernetes') {
+      if (parsed.expr !== 'cpu' && parsed.expr !== 'memory')
+        add(
+          path,
+          `"${parsed.expr}" is not in the resource metrics API: write ${parsed.source}:cpu (cores) or ${parsed.source}:memory (bytes)`,
+        );
+      return;
+    }
     try {
       const selector = parseSelector(parsed.expr);
       if (source.kind === 'netdata' && selector.matchers.length > 0)
@@ -215,6 +223,65 @@ export function crossCheck(config: Config): CrossIssue[] {
           `set "${set.name}" is in a ${set.store.kind} store, which instances on AWS cannot read: use an s3 store`,
         );
     }
+    if (provider?.kind === 'kubernetes') {
+      const first = config.pools.findIndex((p) => p.provider === pool.provider);
+      if (first !== i)
+        add(
+          at('provider'),
+          `kubernetes provider "${provider.name}" already serves pools[${first}]: give each pool its own`,
+        );
+      const wanted = provider.workload ? 'kube-pod' : 'kube-node';
+      if (pool.node.kind !== wanted)
+        add(
+          at('node', 'kind'),
+          `provider "${provider.name}" is a ${provider.workload ? 'StatefulSet (workload)' : 'node pool'}: its nodes are ${wanted}, not ${pool.node.kind}`,
+        );
+      if (provider.workload && pool.scaleIn.select !== 'newest')
+        add(
+          at('scaleIn', 'select'),
+          `a StatefulSet always removes its highest ordinal, the newest replica: write scaleIn: { select: newest } (not ${pool.scaleIn.select})`,
+        );
+      const volumes = provider.workload?.volumes;
+      if (volumes?.restore === 'job') {
+        const set = config.snapshots.find((s) => s.name === pool.bootstrap?.snapshots);
+        if (!set)
+          add(
+            at('bootstrap', 'snapshots'),
+            `provider "${provider.name}" restores with a Job: name the snapshot set it restores from`,
+          );
+        else if (set.store.kind !== 's3')
+          add(
+            at('bootstrap', 'snapshots'),
+            `set "${set.name}" is in a ${set.store.kind} store, which a restore Job in the cluster cannot read: use an s3 store`,
+          );
+      }
+    } else if (pool.node.kind === 'kube-pod' || pool.node.kind === 'kube-node')
+      add(
+        at('node', 'kind'),
+        `${pool.node.kind} nodes come only from a kubernetes provider; "${pool.provider}" is not one`,
+      );
+  });
+
+  // A node pool's machines come from an aws provider that serves no pool of its own.
+  config.providers.forEach((p, i) => {
+    if (p.kind !== 'kubernetes' || !p.nodePool) return;
+    const machines = config.providers.find((m) => m.name === p.nodePool?.machines);
+    const at = ['providers', i, 'nodePool', 'machines'];
+    if (!machines)
+      add(at, `provider "${p.nodePool.machines}" is not defined in providers (defined: ${known(providers)})`);
+    else if (machines.kind !== 'aws')
+      add(
+        at,
+        `provider "${machines.name}" is ${machines.kind}: a node pool's machines come from an aws provider`,
+      );
+    else if (config.pools.some((pool) => pool.provider === machines.name))
+      add(at, `provider "${machines.name}" already serves a pool directly: give the node pool its own group`);
+    else if (
+      config.providers.some(
+        (o, j) => j < i && o.kind === 'kubernetes' && o.nodePool?.machines === machines.name,
+      )
+    )
+      add(at, `provider "${machines.name}" already backs another node pool`);
   });
   return issues;
 }

@@ -98,7 +98,16 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const api = config.controller.api;
   if (api.tokenFile !== undefined) api.tokenFile = resolveFrom(api.tokenFile);
   if (api.tls !== undefined) api.tls = { cert: resolveFrom(api.tls.cert), key: resolveFrom(api.tls.key) };
-  for (const p of config.providers) if (p.kind === 'local') p.dataDir = resolveFrom(p.dataDir);
+  const resolveCluster = (c: { caFile?: string | undefined; tokenFile?: string | undefined }) => {
+    if (c.caFile !== undefined) c.caFile = resolveFrom(c.caFile);
+    if (c.tokenFile !== undefined) c.tokenFile = resolveFrom(c.tokenFile);
+  };
+  if (config.controller.coordination.kind === 'kubernetes')
+    resolveCluster(config.controller.coordination.cluster);
+  for (const m of config.metrics) if (m.kind === 'kubernetes') resolveCluster(m.cluster);
+  for (const p of config.providers)
+    if (p.kind === 'local') p.dataDir = resolveFrom(p.dataDir);
+    else if (p.kind === 'kubernetes') resolveCluster(p.cluster);
   for (const p of config.pools)
     if (p.node.kind === 'cometbft') {
       if (p.node.home !== undefined) p.node.home = resolveFrom(p.node.home);

@@ -24,6 +24,26 @@ const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, { message: 'host:port, e.g. 127.0.0.1:8080' });
 
+/**
+ * How Rampart reaches a Kubernetes cluster. Every field absent: in-cluster, from the pod's
+ * ServiceAccount (token, CA) and KUBERNETES_SERVICE_HOST / _PORT.
+ */
+const kubeCluster = z
+  .strictObject({
+    /** API server URL, e.g. https://10.0.0.1:6443. Default: in-cluster. */
+    server: z.url({ protocol: /^https?$/ }).optional(),
+    /** CA certificate (PEM file, relative to the config file's folder). Default: the ServiceAccount's. */
+    caFile: z.string().min(1).optional(),
+    /** File holding a bearer token, re-read as it rotates (a Secret mounted as a file). Default: the ServiceAccount's. */
+    tokenFile: z.string().min(1).optional(),
+  })
+  .prefault({});
+
+/** A Kubernetes object name (DNS-1123 label). */
+const kubeName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  message: 'a Kubernetes name: lowercase letters, digits and -, at most 63, starting and ending alphanumeric',
+});
+
 const sqliteStore = z.strictObject({
   kind: z.literal('sqlite'),
   /** Database file, relative to the config file's folder. Default .rampart/state.db. */
@@ -61,6 +81,17 @@ const controller = z.strictObject({
         kind: z.literal('etcd'),
         /** Leadership lease; a replica that cannot renew it stops acting before it expires. Default 15s. */
         leaseTtl: durationDefault('15s', 'Leadership lease time-to-live.'),
+      }),
+      z.strictObject({
+        /** Leader election on a coordination.k8s.io Lease, for Rampart running in a cluster. */
+        kind: z.literal('kubernetes'),
+        cluster: kubeCluster,
+        /** Namespace of the Lease. Default: the pod's own namespace, else default. */
+        namespace: kubeName.optional(),
+        /** Name of the Lease. Default rampart. */
+        leaseName: kubeName.default('rampart'),
+        /** Leadership lease; a replica that cannot renew it stops acting before it expires. Default 15s. */
+        leaseTtl: durationDefault('15s', 'Leadership lease duration.'),
       }),
     ])
     .prefault({ kind: 'embedded' }),
@@ -104,6 +135,15 @@ const metricSource = z.discriminatedUnion('kind', [
     kind: z.literal('netdata'),
     /** Per-node netdata URL; {host} and {node} are replaced. Default http://{host}:19999. */
     urlTemplate: z.string().default('http://{host}:19999'),
+  }),
+  z.strictObject({
+    ...sourceCommon,
+    /**
+     * The resource metrics API (metrics.k8s.io, served by metrics-server): `NAME:cpu` in
+     * cores and `NAME:memory` in bytes, per pod (kube-pod nodes) or per Node (kube-node nodes).
+     */
+    kind: z.literal('kubernetes'),
+    cluster: kubeCluster,
   }),
 ]);
 
@@ -175,7 +215,92 @@ const awsProvider = z.strictObject({
     .optional(),
 });
 
-const provider = z.discriminatedUnion('kind', [localProvider, awsProvider]);
+/** Volumes of a StatefulSet's new replicas, and what happens to them on scale-down. */
+const kubeVolumes = z.strictObject({
+  /** Name of the StatefulSet's volumeClaimTemplate holding the node's data. */
+  claim: kubeName,
+  /**
+   * Where a new replica's data comes from: `volume-snapshot` (a PVC whose dataSource is the
+   * newest ready VolumeSnapshot of the pool — clusters with CSI snapshots), `job` (a restore
+   * Job fills a fresh PVC from the newest snapshot of `bootstrap.snapshots`, for hostPath or
+   * local volumes), or `none` (an empty volume; the node syncs). Default none.
+   */
+  restore: z.enum(['volume-snapshot', 'job', 'none']).default('none'),
+  /** VolumeSnapshotClass of the snapshots Rampart takes on scale-down. Default: the cluster's default class. */
+  snapshotClass: kubeName.optional(),
+  /** The restore Job's container (restore: job). It gets RAMPART_SNAPSHOT_URL and the volume at /data. */
+  job: z
+    .strictObject({
+      image: z.string().min(1),
+      command: z.array(z.string()).min(1),
+      /** ServiceAccount the Job runs as (to reach the snapshot store). Default the namespace's default. */
+      serviceAccount: kubeName.optional(),
+    })
+    .optional(),
+  /**
+   * What scale-down does with the removed replica's volume: `snapshot` (take a VolumeSnapshot,
+   * wait until it is ready, then delete the claim), `retain` (keep the claim; a later replica
+   * of that ordinal reuses it), `delete` (delete it without a snapshot: data is lost).
+   * Default: snapshot with restore: volume-snapshot, else retain. Never delete unless written.
+   */
+  onScaleDown: z.enum(['snapshot', 'retain', 'delete']).optional(),
+  /** Longest wait for a VolumeSnapshot to be ready or a restore Job to finish. Default 10m. */
+  timeout: durationDefault(
+    '10m',
+    'Longest wait for a VolumeSnapshot to be ready or a restore Job to finish.',
+  ),
+});
+
+const kubeProvider = z
+  .strictObject({
+    name,
+    kind: z.literal('kubernetes'),
+    cluster: kubeCluster,
+    /** Namespace of the StatefulSet. Default: the pod's own namespace, else default. */
+    namespace: kubeName.optional(),
+    /**
+     * Workload pool: Rampart scales this StatefulSet (sentries, MPC nodes), one replica at a
+     * time; each replica is a node. Replicas that were there before Rampart are left alone.
+     */
+    workload: z
+      .strictObject({
+        statefulSet: kubeName,
+        volumes: kubeVolumes.optional(),
+      })
+      .optional(),
+    /**
+     * Node pool: each node is a Kubernetes Node on a machine of the `machines` provider (aws),
+     * matched by providerID. Scale-down cordons, drains through the Eviction API (respecting
+     * PodDisruptionBudgets), deletes the Node, then the machine.
+     */
+    nodePool: z
+      .strictObject({
+        /** Name of the provider (kind aws) whose machines become this pool's Nodes. */
+        machines: name,
+        /** Longest a drain may take; a drain still blocked then is given up, the node uncordoned. Default 5m. */
+        drainTimeout: durationDefault('5m', 'Longest a drain may take before it is given up.'),
+        /** Time between two eviction attempts of a pod a disruption budget protects. Default 5s. */
+        evictionRetry: durationDefault('5s', 'Time between two eviction attempts of a blocked pod.'),
+      })
+      .optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.workload === undefined) === (p.nodePool === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'give exactly one of workload (a StatefulSet) or nodePool (Nodes on machines)',
+      });
+    const v = p.workload?.volumes;
+    if (v?.restore === 'job' && v.job === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workload', 'volumes', 'job'],
+        message: 'restore: job needs the job container',
+      });
+  });
+
+const provider = z.discriminatedUnion('kind', [localProvider, awsProvider, kubeProvider]);
 
 const simnodeKind = z.strictObject({
   kind: z.literal('simnode'),
@@ -254,7 +379,24 @@ const etcdMemberKind = z.strictObject({
   extraArgs: z.array(z.string()).default([]),
 });
 
-const nodeKind = z.discriminatedUnion('kind', [simnodeKind, cometbftKind, etcdMemberKind]);
+/** Nodes Kubernetes judges have no upstream pool Rampart wires them to. */
+const noValidatorPool = z
+  .custom<undefined>((v) => v === undefined, {
+    message: 'Kubernetes judges these nodes itself: they have no validatorPool',
+  })
+  .optional();
+/** A pod of a StatefulSet, ready when Kubernetes says so (its readiness probe). */
+const kubePodKind = z.strictObject({ kind: z.literal('kube-pod'), validatorPool: noValidatorPool });
+/** A Kubernetes worker Node, ready when its kubelet reports Ready. */
+const kubeNodeKind = z.strictObject({ kind: z.literal('kube-node'), validatorPool: noValidatorPool });
+
+const nodeKind = z.discriminatedUnion('kind', [
+  simnodeKind,
+  cometbftKind,
+  etcdMemberKind,
+  kubePodKind,
+  kubeNodeKind,
+]);
 
 const snapshotStore = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -505,6 +647,8 @@ export type NodeKindConfig = PoolConfig['node'];
 export type SnapshotSetConfig = Config['snapshots'][number];
 export type SnapshotStoreConfig = SnapshotSetConfig['store'];
 export type AlertsConfig = Config['alerts'];
+export type KubeProviderConfig = Extract<ProviderConfig, { kind: 'kubernetes' }>;
+export type KubeVolumesConfig = NonNullable<NonNullable<KubeProviderConfig['workload']>['volumes']>;
 export type AlertReceiverConfig = AlertsConfig['receivers'][number];
 
 // A validated pool is a core policy: the compiler checks the two stay in step.

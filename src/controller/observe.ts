@@ -107,7 +107,13 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
           t.address !== undefined && byNode.has(t.node.id),
       );
     await mapLimit(targets, PROBE_CONCURRENCY, async ({ node, address }) => {
-      probes.set(node.id, await kind.probe(address, { role: pool.role, tipHeight, signal }));
+      const status = kind.judgedByPlatform ? byNode.get(node.id)?.status : undefined;
+      probes.set(
+        node.id,
+        status
+          ? { reachable: true, ready: status.ready, healthy: status.healthy, detail: status.detail }
+          : await kind.probe(address, { role: pool.role, tipHeight, signal }),
+      );
     });
     for (const n of nodes)
       if (!byNode.has(n.id) && n.instanceId !== undefined)
@@ -147,7 +153,10 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
             nodeId: n.id,
             host: a.host,
             metricsUrl: kind.metricsUrl(a),
-            aliases: Object.values(a.ports).map((p) => `${a.host}:${p}`),
+            aliases: [
+              ...Object.values(a.ports).map((p) => `${a.host}:${p}`),
+              ...(obs.instances.get(n.id)?.names ?? []),
+            ],
           });
         }
       }

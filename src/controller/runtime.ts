@@ -13,13 +13,19 @@ import type {
 import type { Coordination } from '../coordination/coordination.ts';
 import { EmbeddedCoordination } from '../coordination/embedded.ts';
 import { EtcdCoordination } from '../coordination/etcd.ts';
+import { KubernetesCoordination } from '../coordination/kubernetes.ts';
+import { KubeClient } from '../kube/kube-client.ts';
 import { createMetricSource } from '../metrics/create-metric-source.ts';
+import { KubernetesMetricsSource } from '../metrics/kubernetes.ts';
 import type { MetricSource } from '../metrics/metric-source.ts';
 import { createCometbftKind } from '../nodes/cometbft/cometbft-kind.ts';
 import { createEtcdMemberKind } from '../nodes/etcd-member/etcd-member-kind.ts';
+import { kubeNodeKind, kubePodKind } from '../nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../nodes/node-kind.ts';
 import { simnodeKind } from '../nodes/simnode/simnode-kind.ts';
 import { AwsProvider } from '../providers/aws/aws-provider.ts';
+import { NodePoolProvider } from '../providers/kubernetes/node-pool-provider.ts';
+import { StatefulSetProvider } from '../providers/kubernetes/stateful-set-provider.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
@@ -65,13 +71,27 @@ export function createCoordination(config: Config, store: Store, log?: Logger): 
     case 'etcd':
       if (!(store instanceof EtcdStore)) throw new Error('etcd coordination needs the etcd store');
       return new EtcdCoordination(store, { leaseTtlMs: c.leaseTtl, log });
+    case 'kubernetes': {
+      const client = new KubeClient(c.cluster);
+      return new KubernetesCoordination({
+        client,
+        namespace: c.namespace ?? client.namespaceOr('default'),
+        leaseName: c.leaseName,
+        leaseTtlMs: c.leaseTtl,
+        store,
+        log,
+      });
+    }
   }
 }
 
-/** `pool` is the pool the provider serves (an aws group serves one); `log` hears its retries. */
+/**
+ * `pool` is the pool the provider serves (an aws group serves one); `log` hears its retries;
+ * `machines` is the provider a Kubernetes node pool's machines come from.
+ */
 export function createProvider(
   p: ProviderConfig,
-  opts: { pool?: string | undefined; log?: Logger | undefined } = {},
+  opts: { pool?: string | undefined; log?: Logger | undefined; machines?: Provider | undefined } = {},
 ): Provider {
   switch (p.kind) {
     case 'local':
@@ -95,6 +115,30 @@ export function createProvider(
         pool: opts.pool,
         log: opts.log,
       });
+    case 'kubernetes': {
+      const client = new KubeClient(p.cluster);
+      const namespace = p.namespace ?? client.namespaceOr('default');
+      if (p.workload)
+        return new StatefulSetProvider({
+          name: p.name,
+          client,
+          namespace,
+          statefulSet: p.workload.statefulSet,
+          volumes: p.workload.volumes,
+          pool: opts.pool,
+          log: opts.log,
+        });
+      if (!p.nodePool || !opts.machines)
+        throw new Error(`kubernetes provider "${p.name}": a node pool needs its machines provider`);
+      return new NodePoolProvider({
+        name: p.name,
+        client,
+        machines: opts.machines,
+        drainTimeoutMs: p.nodePool.drainTimeout,
+        evictionRetryMs: p.nodePool.evictionRetry,
+        log: opts.log,
+      });
+    }
   }
 }
 
@@ -104,7 +148,7 @@ export function createProvider(
  * create a node). Removals carry no term; they are guarded by the leadership signal and by
  * their intent, which the store fences.
  */
-export function fencedProvider(provider: Provider, store: Store): Provider {
+export function fencedProvider(provider: Provider, store: Store, coordination?: Coordination): Provider {
   const fenced: Provider = {
     name: provider.name,
     kind: provider.kind,
@@ -112,6 +156,7 @@ export function fencedProvider(provider: Provider, store: Store): Provider {
     create: async (req) => {
       const newest = await store.currentTerm();
       if (req.term < newest) throw new StaleTermError(req.term, newest);
+      await coordination?.fence?.(req.term);
       return provider.create(req);
     },
     destroy: (instance) => provider.destroy(instance),
@@ -135,10 +180,20 @@ export function createNodeKind(pool: PoolConfig, config: Config): NodeKind {
     }
     case 'etcd-member':
       return createEtcdMemberKind(n);
+    case 'kube-pod':
+      return kubePodKind;
+    case 'kube-node':
+      return kubeNodeKind;
   }
 }
 
 function metricSourceFor(m: MetricSourceConfig): MetricSource {
+  if (m.kind === 'kubernetes')
+    return new KubernetesMetricsSource({
+      name: m.name,
+      client: new KubeClient(m.cluster),
+      timeoutMs: m.timeout,
+    });
   return createMetricSource({
     name: m.name,
     kind: m.kind,
@@ -151,23 +206,36 @@ function metricSourceFor(m: MetricSourceConfig): MetricSource {
 /** Everything a config needs, not yet opened. `log` hears coordination's own news. */
 export function createRuntime(config: Config, opts: { log?: Logger | undefined } = {}): Runtime {
   const store = createStore(config);
+  const coordination = createCoordination(config, store, opts.log);
   const kinds = new Map(config.pools.map((p) => [p.name, createNodeKind(p, config)]));
+  const poolOf = (provider: string) => config.pools.find((pool) => pool.provider === provider)?.name;
+  // A node pool's machines provider serves the node pool's pool, inside the kubernetes
+  // provider only: the controller sees Nodes, never the machines beside them.
+  const machinesOf = new Map<string, string>();
+  for (const p of config.providers)
+    if (p.kind === 'kubernetes' && p.nodePool) machinesOf.set(p.nodePool.machines, p.name);
+  const providers = new Map<string, Provider>();
+  for (const p of config.providers) {
+    if (machinesOf.has(p.name)) continue;
+    let machines: Provider | undefined;
+    if (p.kind === 'kubernetes' && p.nodePool) {
+      const m = config.providers.find((x) => x.name === p.nodePool?.machines);
+      if (m) machines = createProvider(m, { pool: poolOf(p.name), log: opts.log });
+    }
+    providers.set(
+      p.name,
+      fencedProvider(
+        createProvider(p, { pool: poolOf(p.name), log: opts.log, machines }),
+        store,
+        coordination,
+      ),
+    );
+  }
   return {
     config,
     store,
-    coordination: createCoordination(config, store, opts.log),
-    providers: new Map(
-      config.providers.map((p) => [
-        p.name,
-        fencedProvider(
-          createProvider(p, {
-            pool: config.pools.find((pool) => pool.provider === p.name)?.name,
-            log: opts.log,
-          }),
-          store,
-        ),
-      ]),
-    ),
+    coordination,
+    providers,
     metricSources: new Map(config.metrics.map((m) => [m.name, metricSourceFor(m)])),
     snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
     nodeKind: (pool) => {

@@ -21,5 +21,10 @@ export interface Coordination {
   campaign(holder: string, signal?: AbortSignal): Promise<Leadership>;
   /** Takes a named lock if free; undefined when another holder has it. */
   tryLock(name: string, holder: string): Promise<Lock | undefined>;
+  /**
+   * For coordination that holds its own record of terms (a Kubernetes Lease): throws
+   * StaleTermError when `term` is no longer the newest it knows. Asked before every creation.
+   */
+  fence?(term: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

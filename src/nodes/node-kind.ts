@@ -141,4 +141,9 @@ export interface NodeKind {
   connectedPeers(upstream: NodeAddress, signal?: AbortSignal): Promise<string[]>;
   /** Present for kinds whose nodes form a cluster among themselves; they join one at a time. */
   readonly membership?: ClusterMembership | undefined;
+  /**
+   * True for kinds whose readiness the platform judges (a pod's or a Node's Ready
+   * condition): the controller reads the provider's `Instance.status` instead of `probe`.
+   */
+  readonly judgedByPlatform?: boolean | undefined;
 }

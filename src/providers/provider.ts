@@ -17,6 +17,21 @@ export interface Instance {
   readonly running: boolean;
   /** ms since the epoch. */
   readonly createdAt: number;
+  /**
+   * What the platform itself says of the instance, for providers that know (a pod's or a
+   * Node's Ready condition); node kinds judged by their platform read it instead of probing.
+   */
+  readonly status?: PlatformStatus | undefined;
+  /** Other names the instance is known by (a pod or Node name), for mapping metric series. */
+  readonly names?: readonly string[] | undefined;
+}
+
+export interface PlatformStatus {
+  readonly ready: boolean;
+  /** False once the platform has given the instance up (a Failed pod, a Node gone NotReady for good). */
+  readonly healthy: boolean;
+  /** Why not ready or not healthy, in plain words. */
+  readonly detail: string;
 }
 
 export interface CreateRequest {

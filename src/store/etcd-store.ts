@@ -319,8 +319,8 @@ export class EtcdStore implements Store {
 
   // ---- terms -------------------------------------------------------------------------------
 
-  async newTerm(holder: string): Promise<number> {
-    return this.#takeTerm(holder, undefined);
+  async newTerm(holder: string, atLeast = 0): Promise<number> {
+    return this.#takeTerm(holder, undefined, atLeast);
   }
 
   /**
@@ -335,12 +335,13 @@ export class EtcdStore implements Store {
   async #takeTerm(
     holder: string,
     cond: { key: string; createRevision: string } | undefined,
+    atLeast = 0,
   ): Promise<number> {
     const ns = this.namespace;
     for (;;) {
       const kv = await this.#get('term');
       if (!kv) throw new Error(`etcd store ${this.options.prefix}: the term key is missing`);
-      const next = decodeTerm(kv.value) + 1;
+      const next = Math.max(decodeTerm(kv.value) + 1, atLeast);
       let txn = ns.if('term', 'Mod', '==', kv.mod_revision);
       if (cond) txn = txn.and(cond.key, 'Create', '==', cond.createRevision);
       const r = await this.#call(() =>

@@ -118,11 +118,11 @@ export class SqliteStore implements Store {
     return Number(row.value);
   }
 
-  async newTerm(holder: string): Promise<number> {
+  async newTerm(holder: string, atLeast = 0): Promise<number> {
     const db = this.db;
     db.exec('BEGIN IMMEDIATE');
     try {
-      const term = this.#term() + 1;
+      const term = Math.max(this.#term() + 1, atLeast);
       db.prepare("UPDATE meta SET value = ? WHERE key = 'term'").run(String(term));
       db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('term_holder', ?)").run(holder);
       db.exec('COMMIT');

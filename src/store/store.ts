@@ -144,8 +144,11 @@ export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
 
-  /** Takes a new leadership term, higher than every term seen before. */
-  newTerm(holder: string): Promise<number>;
+  /**
+   * Takes a new leadership term, higher than every term seen before and at least `atLeast`
+   * (a term another authority has already handed out, such as a Kubernetes Lease's).
+   */
+  newTerm(holder: string, atLeast?: number): Promise<number>;
   /** The newest term this store has seen. */
   currentTerm(): Promise<number>;
 

@@ -39,6 +39,17 @@ export function storeContract(
       await s.close();
     });
 
+    test('a new term can be raised to one handed out elsewhere, never lowered', async () => {
+      const s = await open();
+      const t1 = await s.newTerm('a');
+      const raised = await s.newTerm('b', t1 + 40);
+      assert.equal(raised, t1 + 40);
+      assert.equal(await s.currentTerm(), t1 + 40);
+      // Asking for less than the store has seen still goes up by one.
+      assert.equal(await s.newTerm('c', 3), t1 + 41);
+      await s.close();
+    });
+
     test('a write under a stale term is refused and changes nothing', async () => {
       const s = await open();
       const old = await s.newTerm('a');
