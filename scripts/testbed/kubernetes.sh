@@ -20,6 +20,8 @@ k8s_version="v1.36.3"
 kwok_version="v0.8.0"       # v0.8.0 needs Go 1.26; v0.7.0 is the one for Go 1.24
 helm_version="v3.22.0"
 kustomize_version="v5.8.2"  # v5.8.3 needs Go 1.27
+snapshotter_version="v8.7.0"          # github.com/kubernetes-csi/external-snapshotter/client/v8
+prometheus_operator_version="v0.85.0" # github.com/prometheus-operator/prometheus-operator
 
 bin_dir="$cache/bin"
 share_dir="$cache/share"
@@ -154,4 +156,22 @@ if [[ ! -s "$stages" ]]; then
   mv "$stages.tmp" "$stages"
 fi
 
-echo "kubernetes test bed: $("$bin_dir/kube-apiserver" --version), kwok $kwok_version, helm $helm_version, kustomize $kustomize_version (stages: $stages)"
+# CRDs the tests install, from their projects' own module sources: VolumeSnapshot (and its
+# class and content) from the CSI external-snapshotter, ServiceMonitor and PrometheusRule
+# from the Prometheus operator. One file per CRD in $share_dir/crds.
+crds="$share_dir/crds"
+if [[ ! -s "$crds/.versions" || "$(cat "$crds/.versions")" != "$snapshotter_version $prometheus_operator_version" ]]; then
+  mkdir -p "$crds"
+  snap="$(go mod download -json "github.com/kubernetes-csi/external-snapshotter/client/v8@$snapshotter_version" | jq -r .Dir)/config/crd"
+  for r in volumesnapshots volumesnapshotcontents volumesnapshotclasses; do
+    cp "$snap/snapshot.storage.k8s.io_$r.yaml" "$crds/"
+  done
+  promop="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$prometheus_operator_version" | jq -r .Dir)/example/prometheus-operator-crd"
+  for r in servicemonitors prometheusrules; do
+    cp "$promop/monitoring.coreos.com_$r.yaml" "$crds/"
+  done
+  chmod u+w "$crds"/*.yaml
+  echo "$snapshotter_version $prometheus_operator_version" >"$crds/.versions"
+fi
+
+echo "kubernetes test bed: $("$bin_dir/kube-apiserver" --version), kwok $kwok_version, helm $helm_version, kustomize $kustomize_version (stages: $stages, CRDs: $crds)"

@@ -71,6 +71,29 @@ export function crossCheck(config: Config): CrossIssue[] {
       `"${api.listen}" is not a loopback address: the API needs a bearer token there (set controller.api.tokenFile), or listen on 127.0.0.1`,
     );
 
+  if (api.requireTls) {
+    const plain = (what: (string | number)[], why: string) =>
+      add(what, `TLS is required (controller.api.requireTls): ${why}`);
+    if (api.tls === undefined)
+      plain(['controller', 'api', 'tls'], 'serve the API over HTTPS (set tls.cert and tls.key)');
+    if (store.kind === 'etcd')
+      store.endpoints.forEach((url, i) => {
+        if (url.startsWith('http://'))
+          plain(['controller', 'store', 'endpoints', i], `"${url}" is plain http`);
+      });
+    const clusters: [(string | number)[], { server?: string | undefined }][] = [];
+    if (coordination.kind === 'kubernetes')
+      clusters.push([['controller', 'coordination', 'cluster'], coordination.cluster]);
+    config.providers.forEach((p, i) => {
+      if (p.kind === 'kubernetes') clusters.push([['providers', i, 'cluster'], p.cluster]);
+    });
+    config.metrics.forEach((m, i) => {
+      if (m.kind === 'kubernetes') clusters.push([['metrics', i, 'cluster'], m.cluster]);
+    });
+    for (const [where, c] of clusters)
+      if (c.server?.startsWith('http://')) plain([...where, 'server'], `"${c.server}" is plain http`);
+  }
+
   const sources = new Map(config.metrics.map((m) => [m.name, m]));
   const providers = new Set(config.providers.map((p) => p.name));
   const pools = new Map(config.pools.map((p) => [p.name, p]));

@@ -106,6 +106,12 @@ const controller = z.strictObject({
       tokenFile: z.string().min(1).optional(),
       /** Serve HTTPS with this certificate and key (PEM files, relative to the config file's folder). */
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Refuse to start unless every connection Rampart serves or makes is TLS: the API
+       * (`tls` set), the etcd store (https endpoints) and Kubernetes API servers (https).
+       * Mainnet deployments set it (seed 002). Default false.
+       */
+      requireTls: z.boolean().default(false),
     })
     .prefault({}),
   log: z

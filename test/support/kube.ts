@@ -547,3 +547,55 @@ export async function startKube(
     throw tails === '' ? e : new Error(`${(e as Error).message}\n${tails}`, { cause: e });
   }
 }
+
+/** CRDs the test bed holds (scripts/testbed/kubernetes.sh copies them from their modules' sources). */
+export type TestCrd =
+  | 'volumesnapshots'
+  | 'volumesnapshotcontents'
+  | 'volumesnapshotclasses'
+  | 'servicemonitors'
+  | 'prometheusrules';
+
+const CRD_FILES: Readonly<Record<TestCrd, string>> = {
+  volumesnapshots: 'snapshot.storage.k8s.io_volumesnapshots.yaml',
+  volumesnapshotcontents: 'snapshot.storage.k8s.io_volumesnapshotcontents.yaml',
+  volumesnapshotclasses: 'snapshot.storage.k8s.io_volumesnapshotclasses.yaml',
+  servicemonitors: 'monitoring.coreos.com_servicemonitors.yaml',
+  prometheusrules: 'monitoring.coreos.com_prometheusrules.yaml',
+};
+
+/** Installs CRDs from the test bed's copies and waits until each is Established (already there: fine). */
+export async function installCrds(kube: KubeControlPlane, names: readonly TestCrd[]): Promise<void> {
+  const { parse } = await import('yaml');
+  for (const n of names) {
+    const file = join(CACHE, 'share', 'crds', CRD_FILES[n]);
+    if (!existsSync(file)) throw new Error(`${file} is missing; run bash scripts/testbed/kubernetes.sh`);
+    const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string } };
+    const r = await kube.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+      body: crd,
+    });
+    if (r.status !== 201 && r.status !== 409)
+      throw new Error(`CRD ${crd.metadata.name}: HTTP ${r.status} ${r.text}`);
+    interface Crd {
+      status?: { conditions?: { type: string; status: string }[] };
+    }
+    const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`;
+    const last = await pollUntil(
+      () => kube.request<Crd>('GET', path),
+      (x) =>
+        x.body?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true,
+      30_000,
+      100,
+    );
+    if (!last.body?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
+      throw new Error(`CRD ${crd.metadata.name} not Established: ${last.text}`);
+  }
+}
+
+/** Creates a namespace (an existing one is fine). */
+export async function createNamespace(kube: KubeControlPlane, name: string): Promise<void> {
+  const r = await kube.request('POST', '/api/v1/namespaces', {
+    body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+  });
+  if (r.status !== 201 && r.status !== 409) throw new Error(`namespace ${name}: HTTP ${r.status} ${r.text}`);
+}
