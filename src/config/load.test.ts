@@ -111,7 +111,7 @@ pools:
     assert.deepEqual(errors, [
       'rampart.yaml:3:23 controller.evaluationInterval: "10 seconds" is not a duration such as 500ms, 10s, 5m, 6h or 1h30m',
       'rampart.yaml:4:3 controller.stor: unknown field "stor" (allowed here: evaluationInterval, store, coordination, api, log)',
-      'rampart.yaml:6:26 metrics[0].kind: "scrap" is not known: one of scrape, prometheus, netdata',
+      'rampart.yaml:6:26 metrics[0].kind: "scrap" is not known: one of scrape, prometheus, netdata, kubernetes',
       'rampart.yaml:17:44 pools[0].scaleUp.rules[0].comparator: "=>" is not one of < > <= >= ==',
       'rampart.yaml:18:24 pools[0].scaleIn.select: "random" is not one of least-busy newest oldest',
     ]);
@@ -266,5 +266,118 @@ ${coordination}`),
       e!,
       /controller\.store\.ttl: unknown field "ttl" \(allowed here: kind, endpoints, prefix, tls, auth, timeout\)/,
     );
+  });
+});
+
+describe('config: Kubernetes', () => {
+  const kube = (provider: string, pool: string, extra = '') => `version: 1
+metrics:
+  - { name: k8s, kind: kubernetes }
+providers:
+${provider}
+pools:
+${pool}
+${extra}`;
+  const sts = `  - { name: cluster, kind: kubernetes, namespace: chain, workload: { statefulSet: sentry } }`;
+  const sentryPool = (node = 'kube-pod', select = 'newest', metric = 'k8s:cpu') => `  - name: sentries
+    role: sentry
+    provider: cluster
+    node: { kind: ${node} }
+    size: { min: 1, capacity: 2, max: 4 }
+    scaleIn: { select: ${select} }
+    scaleUp: { rules: [{ metric: '${metric}', comparator: '>', threshold: 0.8 }] }`;
+
+  test('the shipped Kubernetes examples are valid', () => {
+    for (const f of ['examples/kubernetes-sentries.yaml', 'examples/kubernetes-workers.yaml'])
+      assert.doesNotThrow(() => parseConfigText(readFileSync(f, 'utf8'), f), f);
+  });
+
+  test('a StatefulSet pool: kube-pod nodes, newest first, resource metrics only', () => {
+    const { config } = parseConfigText(kube(sts, sentryPool()), 'rampart.yaml');
+    const p = config.providers[0]!;
+    assert.equal(p.kind, 'kubernetes');
+    assert.deepEqual(p.kind === 'kubernetes' && p.cluster, {});
+    assert.match(
+      errorsOf(kube(sts, sentryPool('kube-node'))).join('\n'),
+      /its nodes are kube-pod, not kube-node/,
+    );
+    assert.match(
+      errorsOf(kube(sts, sentryPool('kube-pod', 'least-busy'))).join('\n'),
+      /scaleIn\.select: .*highest ordinal.*select: newest/,
+    );
+    assert.match(
+      errorsOf(kube(sts, sentryPool('kube-pod', 'newest', 'k8s:node_cpu'))).join('\n'),
+      /not in the resource metrics API: write k8s:cpu \(cores\) or k8s:memory \(bytes\)/,
+    );
+  });
+
+  test('exactly one of workload and nodePool; kube kinds only on a kubernetes provider', () => {
+    const both = `  - name: cluster
+    kind: kubernetes
+    workload: { statefulSet: sentry }
+    nodePool: { machines: m }`;
+    assert.match(errorsOf(kube(both, sentryPool())).join('\n'), /exactly one of workload .* or nodePool/);
+    const local = `  - { name: cluster, kind: local }`;
+    assert.match(
+      errorsOf(kube(local, sentryPool())).join('\n'),
+      /kube-pod nodes come only from a kubernetes provider/,
+    );
+  });
+
+  test('a node pool needs an aws machines provider that serves no pool itself', () => {
+    const workers = `  - name: workers
+    role: worker
+    provider: cluster
+    node: { kind: kube-node }
+    size: { min: 1, capacity: 1, max: 3 }`;
+    const pool = `  - { name: cluster, kind: kubernetes, nodePool: { machines: machines, drainTimeout: 2m } }`;
+    const aws = `  - { name: machines, kind: aws, region: eu-west-1, autoScalingGroup: g }`;
+    const { config } = parseConfigText(kube(`${pool}\n${aws}`, workers), 'rampart.yaml');
+    const p = config.providers[0]!;
+    assert.equal(p.kind === 'kubernetes' && p.nodePool?.drainTimeout, 120_000);
+    assert.equal(p.kind === 'kubernetes' && p.nodePool?.evictionRetry, 5000);
+    assert.match(errorsOf(kube(pool, workers)).join('\n'), /provider "machines" is not defined in providers/);
+    const local = `  - { name: machines, kind: local }`;
+    assert.match(
+      errorsOf(kube(`${pool}\n${local}`, workers)).join('\n'),
+      /machines come from an aws provider/,
+    );
+  });
+
+  test('restore with a Job needs the container and an s3 snapshot set', () => {
+    const jobNoContainer = `  - name: cluster
+    kind: kubernetes
+    workload: { statefulSet: sentry, volumes: { claim: data, restore: job } }`;
+    assert.match(
+      errorsOf(kube(jobNoContainer, sentryPool())).join('\n'),
+      /restore: job needs the job container/,
+    );
+    const job = `  - name: cluster
+    kind: kubernetes
+    workload:
+      statefulSet: sentry
+      volumes: { claim: data, restore: job, job: { image: restore:1, command: [restore] } }`;
+    assert.match(errorsOf(kube(job, sentryPool())).join('\n'), /restores with a Job: name the snapshot set/);
+  });
+
+  test('requireTls: the API, etcd and Kubernetes API servers must all be TLS', () => {
+    const text = `version: 1
+controller:
+  api: { requireTls: true }
+  store: { kind: etcd, endpoints: ['http://10.0.0.5:2379'] }
+  coordination: { kind: etcd }
+metrics:
+  - { name: k8s, kind: kubernetes, cluster: { server: 'http://10.0.0.1:8080' } }
+providers:
+${sts}
+pools:
+${sentryPool()}`;
+    const errors = errorsOf(text).join('\n');
+    assert.match(
+      errors,
+      /controller\.api\.tls: TLS is required \(controller\.api\.requireTls\): serve the API over HTTPS/,
+    );
+    assert.match(errors, /controller\.store\.endpoints\[0\]: TLS is required .*plain http/);
+    assert.match(errors, /metrics\[0\]\.cluster\.server: TLS is required .*plain http/);
   });
 });
