@@ -65,6 +65,8 @@ const BINARIES = {
     script: 'scripts/testbed/kubernetes.sh',
   },
   kwok: { candidates: [join(CACHE, 'bin', 'kwok')], script: 'scripts/testbed/kubernetes.sh' },
+  helm: { candidates: [join(CACHE, 'bin', 'helm')], script: 'scripts/testbed/kubernetes.sh' },
+  kustomize: { candidates: [join(CACHE, 'bin', 'kustomize')], script: 'scripts/testbed/kubernetes.sh' },
 } as const;
 
 export type ServerName = keyof typeof BINARIES;
