@@ -44,10 +44,13 @@ export function crossCheck(config: Config): CrossIssue[] {
   const coordination = config.controller.coordination;
   // etcd leases are whole seconds and etcd grants at least about 2s; a replica renews every
   // TTL/3 and stops acting after TTL/3 of failed renewals, so shorter leases leave no margin.
-  if (coordination.kind === 'etcd' && (coordination.leaseTtl < 2000 || coordination.leaseTtl % 1000 !== 0))
+  if (
+    (coordination.kind === 'etcd' || coordination.kind === 'kubernetes') &&
+    (coordination.leaseTtl < 2000 || coordination.leaseTtl % 1000 !== 0)
+  )
     add(
       ['controller', 'coordination', 'leaseTtl'],
-      `${coordination.leaseTtl}ms is not allowed: etcd leases are whole seconds, at least 2s`,
+      `${coordination.leaseTtl}ms is not allowed: ${coordination.kind === 'etcd' ? 'etcd leases' : 'Lease durations'} are whole seconds, at least 2s`,
     );
   const store = config.controller.store;
   if (store.kind === 'etcd') {

@@ -193,7 +193,7 @@ export class KubeClient {
       headers['content-type'] = req.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
-    const timeoutMs = req.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = Math.max(1, Math.ceil(req.timeoutMs ?? this.#timeoutMs));
     const signal = req.signal
       ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)])
       : AbortSignal.timeout(timeoutMs);
