@@ -1,7 +1,8 @@
 // The contract every provider passes: instances carry the identity of the action that made
 // them, the listing is the truth (also for a provider object made after a restart), destroy
 // is idempotent, stop and start keep identity. Each implementation's test file calls
-// providerContract with a factory (the local provider with simnode, aws on moto).
+// providerContract with a factory (the local provider with simnode, aws on moto, a
+// StatefulSet on kwok).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

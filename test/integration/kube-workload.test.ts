@@ -11,12 +11,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { KubeVolumesConfig } from '../../src/config/schema.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
+import { kubePodKind } from '../../src/nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
 import {
   REPLICAS_ANNOTATION,
   StatefulSetProvider,
 } from '../../src/providers/kubernetes/stateful-set-provider.ts';
 import type { CreateRequest } from '../../src/providers/provider.ts';
+import { providerContract } from '../contracts/provider.contract.ts';
 import { fakeSnapshotController } from '../support/fake-snapshot-controller.ts';
 import { fakeVolumeProvisioner } from '../support/fake-volume-provisioner.ts';
 import { waitFor } from '../support/fleet.ts';
@@ -250,4 +252,30 @@ test('restore Job: a hostPath volume is filled before its replica is added', { s
       (job.body as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp,
     'the Job is deleted once done',
   );
+});
+
+// The provider contract every provider passes, on a fresh StatefulSet per case.
+let contractCases = 0;
+providerContract('kubernetes (StatefulSet on kwok)', async () => {
+  if (!installed) return undefined;
+  const ns = `contract-${++contractCases}`;
+  await statefulSet(kube!, ns, 'sentry');
+  await kube!.ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
+    contentType: 'application/merge-patch+json',
+    body: { spec: { replicas: 0 } },
+  });
+  return {
+    provider: () =>
+      new StatefulSetProvider({
+        name: 'cluster',
+        client,
+        namespace: ns,
+        statefulSet: 'sentry',
+        pool: 'sentries',
+      }),
+    kind: kubePodKind,
+    cleanup: async () => {
+      await kube!.request('DELETE', `/api/v1/namespaces/${ns}`);
+    },
+  };
 });
