@@ -14,6 +14,12 @@ trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 export PATH="$repo/node_modules/.bin:$PATH"
 fail() { echo "check-dockerfile: $dockerfile: $*" >&2; exit 1; }
 
+# The final USER first: refusing a root image needs no build.
+last_user="$(awk 'toupper($1) == "USER" { u = $2 } END { print u }' "$dockerfile")"
+last_uid="${last_user%%:*}"
+[[ "$last_uid" =~ ^[0-9]+$ ]] || fail "USER must be a numeric uid (got '${last_user:-none}'): names need /etc/passwd, and runAsNonRoot checks numbers"
+[[ "$last_uid" != 0 ]] || fail "USER is root (uid 0): the image must run as a non-root user"
+
 stage="" user="" entrypoint="" cmd=""
 declare -A stages=()
 lineno=0
