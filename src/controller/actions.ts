@@ -338,6 +338,7 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
       // Rampart never stops a validator: one that runs again (restarted by its operator) is
       // adopted, unless a promotion fenced it.
       if (validatorPools.has(instance.pool) && (await keepValidator(rt, ctx, instance))) continue;
+      if (provider.sharedRecord && (await adoptFromSharedRecord(rt, ctx, providerName, instance))) continue;
       await runAction(
         rt,
         ctx,
@@ -354,6 +355,49 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
       ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
     }
   }
+}
+
+/**
+ * An instance the platform's shared record says Rampart made, whose node this store has
+ * never seen: another replica with its own store made it (before this one took the Lease).
+ * It becomes a node of this store, joining like a new one — never destroyed as an orphan.
+ */
+async function adoptFromSharedRecord(
+  rt: Runtime,
+  ctx: ActContext,
+  providerName: string,
+  instance: Instance,
+): Promise<boolean> {
+  if (!rt.config.pools.some((p) => p.name === instance.pool && p.provider === providerName)) return false;
+  if ((await rt.store.getNode(instance.nodeId)) !== undefined) return false;
+  const now = Date.now();
+  await rt.store.putNode(
+    withInstance(
+      {
+        id: instance.nodeId,
+        pool: instance.pool,
+        provider: providerName,
+        state: 'provisioning',
+        createdAt: instance.createdAt,
+        joinStartedAt: now,
+        joinAttempts: 0,
+        failMarker: 0,
+        actionId: instance.actionId,
+        registered: false,
+        updatedAt: now,
+        stateReason: `adopted: ${instance.id} was made by a Rampart replica with another store`,
+      },
+      instance,
+    ),
+    ctx.term,
+  );
+  const text = `adopted ${instance.id} (node ${instance.nodeId}): made by a Rampart replica with another store`;
+  await rt.store.recordEvent(
+    { at: now, pool: instance.pool, node: instance.nodeId, severity: 'info', text },
+    ctx.term,
+  );
+  ctx.log.warn({ pool: instance.pool, node: instance.nodeId, instance: instance.id }, text);
+  return true;
 }
 
 /** Fenced validators already reported running (once per instance, not every tick). */

@@ -152,6 +152,7 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
   const fenced: Provider = {
     name: provider.name,
     kind: provider.kind,
+    sharedRecord: provider.sharedRecord,
     list: () => provider.list(),
     create: async (req) => {
       const newest = await store.currentTerm();

@@ -47,6 +47,14 @@ export interface CreateRequest {
 export interface Provider {
   readonly name: string;
   readonly kind: string;
+  /**
+   * True when the platform itself keeps the record of which instances Rampart made, for
+   * every Rampart replica to read (a StatefulSet's annotation, a machine's tags behind a
+   * node pool). An instance whose node a store has never seen was then made by a replica
+   * with another store (Lease coordination, one store per replica): it is adopted, never
+   * destroyed as an orphan.
+   */
+  readonly sharedRecord?: boolean | undefined;
   /** Every instance this provider holds for Rampart (all pools), running or not. */
   list(): Promise<Instance[]>;
   /** Creates and starts an instance. The returned instance is running (not yet ready). */

@@ -213,6 +213,20 @@ test('two replicas as the chart ServiceAccount share a Lease; the holder scales 
 
   // SIGKILL of the holder: the other takes the Lease after it expires, with a higher term,
   // and scales in its turn.
+  const nodesOf = async (file: string) => {
+    const s = new SqliteStore(file);
+    await s.open();
+    try {
+      return await s.listNodes({ pool: 'sentries' });
+    } finally {
+      await s.close();
+    }
+  };
+  // The last removal settles (its pod gone) before the kill.
+  const predecessors = (await until('one live Rampart replica', async () => {
+    const live = await nodesOf(leader.store);
+    return live.length === 1 && live[0]!.state === 'ready' ? live : undefined;
+  }))!.map((n) => n.id);
   const termBefore = Number((await lease()).metadata.annotations?.['rampart.dev/term'] ?? 0);
   leader.run.child.kill('SIGKILL');
   await leader.run.exited;
@@ -222,6 +236,17 @@ test('two replicas as the chart ServiceAccount share a Lease; the holder scales 
       l.spec.holderIdentity !== holder && Number(l.metadata.annotations?.['rampart.dev/term']) > termBefore
     );
   });
+  // The new holder's store has never seen the Rampart replica its predecessor made: the
+  // StatefulSet's record says it is Rampart's, so it is adopted — never destroyed as an orphan.
+  const afterKill = seen.length;
+  await until('the running replica adopted by the new holder', async () => {
+    const ids = (await nodesOf(follower.store)).filter((n) => n.state === 'ready').map((n) => n.id);
+    return predecessors.every((id) => ids.includes(id));
+  });
+  assert.ok(
+    Math.min(...seen.slice(afterKill)) >= 2,
+    `the predecessor's replica is kept across the handover: ${seen.slice(afterKill).join(',')}`,
+  );
   cpu = 0.95;
   await until('a scale-up by the new holder', async () => (await sts()).spec.replicas >= 3);
   assert.ok(

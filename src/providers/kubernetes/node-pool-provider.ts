@@ -71,6 +71,8 @@ export function nodeStatus(node: KubeNode | undefined, now = Date.now()): Platfo
 
 export class NodePoolProvider implements Provider {
   readonly kind = 'kubernetes';
+  /** The record is the machines' own tags (node, pool, action), which every Rampart replica reads. */
+  readonly sharedRecord = true;
   readonly name: string;
   readonly options: NodePoolProviderOptions;
   constructor(options: NodePoolProviderOptions) {

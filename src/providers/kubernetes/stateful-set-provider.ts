@@ -98,6 +98,8 @@ function podStatus(pod: Pod | undefined): PlatformStatus {
 
 export class StatefulSetProvider implements Provider {
   readonly kind = 'kubernetes';
+  /** The record is the StatefulSet's annotation, which every Rampart replica reads. */
+  readonly sharedRecord = true;
   readonly name: string;
   readonly options: StatefulSetProviderOptions;
   readonly #client: KubeClient;
