@@ -1,25 +1,28 @@
 // The StatefulSet provider against the real API server with kwok: Rampart's replicas are
 // recorded on the StatefulSet, the operator's are never touched, only the highest ordinal
 // goes, a removed replica's volume is snapshotted (and the snapshot ready) before it goes,
-// a new replica restores the newest snapshot, and a restore Job fills a hostPath volume
-// before its replica is added. Storage and snapshots are the test bed's named fakes.
+// a new replica restores the newest snapshot, a restore Job fills a volume before its
+// replica is added, and a crash between any two steps leaves nothing lost or doubled. The
+// provider runs with the namespaced rules of deploy/kustomize/base/rbac.yaml, nothing more.
+// Storage and snapshots are the test bed's named fakes (no CSI driver runs here).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import type { KubeVolumesConfig } from '../../src/config/schema.ts';
-import { KubeClient } from '../../src/kube/kube-client.ts';
+import { KubeClient, type KubeClientOptions } from '../../src/kube/kube-client.ts';
 import { kubePodKind } from '../../src/nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
 import {
   REPLICAS_ANNOTATION,
   StatefulSetProvider,
 } from '../../src/providers/kubernetes/stateful-set-provider.ts';
-import type { CreateRequest } from '../../src/providers/provider.ts';
+import type { CreateRequest, Instance } from '../../src/providers/provider.ts';
 import { providerContract } from '../contracts/provider.contract.ts';
-import { fakeSnapshotController } from '../support/fake-snapshot-controller.ts';
+import { FAKE_FAIL_LABEL, fakeSnapshotController } from '../support/fake-snapshot-controller.ts';
 import { fakeVolumeProvisioner } from '../support/fake-volume-provisioner.ts';
 import { waitFor } from '../support/fleet.ts';
 import {
@@ -32,6 +35,7 @@ import {
 import { findBinary } from '../support/servers.ts';
 
 let kube: KubeControlPlane | undefined;
+let dir: string;
 const cleanups: (() => unknown)[] = [];
 const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
 after(async () => {
@@ -39,19 +43,60 @@ after(async () => {
 });
 const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
 const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
-let client: KubeClient;
+let admin: KubeClient;
 before(async () => {
   if (!installed) return;
   kube = await startKube(hooks);
   await installCrds(kube!, ['volumesnapshots', 'volumesnapshotcontents', 'volumesnapshotclasses']);
   await kube!.createNode('kwok-a');
-  const dir = mkdtempSync(join(tmpdir(), 'rampart-kube-workload-'));
+  dir = mkdtempSync(join(tmpdir(), 'rampart-kube-workload-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'token'), kube!.adminToken);
-  client = new KubeClient({ server: kube!.url, caFile: kube!.caFile, tokenFile: join(dir, 'token') });
-  cleanups.push(() => client.close());
+  writeFileSync(join(dir, 'admin-token'), kube!.adminToken);
+  admin = new KubeClient({ server: kube!.url, caFile: kube!.caFile, tokenFile: join(dir, 'admin-token') });
+  cleanups.push(() => admin.close());
 });
 
+/** The namespaced rules Rampart's deployment grants it (the Role of the kustomize base). */
+function deployedRules(): unknown[] {
+  const file = join(import.meta.dirname, '../../deploy/kustomize/base/rbac.yaml');
+  const role = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as { kind: string; rules: unknown[] })
+    .find((d) => d.kind === 'Role');
+  assert.ok(role, `${file} has a Role`);
+  return role.rules;
+}
+
+/**
+ * Connection options of a ServiceAccount of `ns` bound to the deployed Role: the provider
+ * under test can do exactly what a deployed Rampart can.
+ */
+async function rampartConnection(k: KubeControlPlane, ns: string): Promise<KubeClientOptions> {
+  await k.ok('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+    body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'rampart' } },
+  });
+  await k.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
+    body: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'rampart' },
+      rules: deployedRules(),
+    },
+  });
+  await k.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+    body: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'rampart' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rampart' },
+      subjects: [{ kind: 'ServiceAccount', name: 'rampart', namespace: ns }],
+    },
+  });
+  const tokenFile = join(dir, `${ns}-token`);
+  writeFileSync(tokenFile, await k.serviceAccountToken(ns, 'rampart', 3600));
+  return { server: k.url, caFile: k.caFile, tokenFile };
+}
+
+/** A StatefulSet with one replica of the operator's and a `data` claim template; pods come and go fast on kwok. */
 async function statefulSet(k: KubeControlPlane, ns: string, name: string): Promise<void> {
   await createNamespace(k, ns);
   await k.ok('POST', `/apis/apps/v1/namespaces/${ns}/statefulsets`, {
@@ -65,8 +110,11 @@ async function statefulSet(k: KubeControlPlane, ns: string, name: string): Promi
         podManagementPolicy: 'Parallel',
         selector: { matchLabels: { app: name } },
         template: {
-          metadata: { labels: { app: name }, annotations: KWOK_FAST_POD_ANNOTATIONS },
-          spec: { containers: [{ name: 'node', image: 'sentry' }] },
+          metadata: {
+            labels: { app: name },
+            annotations: { ...KWOK_FAST_POD_ANNOTATIONS, 'pod-delete.stage.kwok.x-k8s.io/delay': '50ms' },
+          },
+          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'node', image: 'sentry' }] },
         },
         volumeClaimTemplates: [
           {
@@ -99,16 +147,70 @@ interface Sts {
   metadata: { annotations?: Record<string, string> };
   spec: { replicas: number };
 }
+interface Claim {
+  metadata: { uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { dataSource?: { name: string; kind: string }; resources: { requests: { storage: string } } };
+}
+interface Snapshot {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { volumeSnapshotClassName?: string; source: { persistentVolumeClaimName: string } };
+  status?: { readyToUse?: boolean };
+}
 
-test('scale a StatefulSet: record, readiness, highest ordinal only, snapshot before removal, restore after', {
+/** Reads of one namespace, as the admin. */
+function inspect(k: KubeControlPlane, ns: string, sts: string) {
+  return {
+    sts: () => k.ok<Sts>('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/${sts}`),
+    record: async () =>
+      JSON.parse(
+        (await k.ok<Sts>('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/${sts}`)).metadata.annotations?.[
+          REPLICAS_ANNOTATION
+        ] ?? '{}',
+      ) as Record<string, { nodeId: string; actionId: string; pool: string }>,
+    claim: (n: number) =>
+      k.request<Claim>('GET', `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-${sts}-${n}`),
+    pod: (n: number) => k.request('GET', `/api/v1/namespaces/${ns}/pods/${sts}-${n}`),
+    snapshots: async (selector = '') =>
+      (
+        await k.ok<{ items: Snapshot[] }>(
+          'GET',
+          `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots?labelSelector=${encodeURIComponent(selector)}`,
+        )
+      ).items,
+  };
+}
+
+/** A snapshot made by hand (the fake controller makes it ready), labelled as one of `pool`'s. */
+async function handSnapshot(k: KubeControlPlane, ns: string, name: string, pool: string, sts: string) {
+  await k.ok('POST', `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots`, {
+    body: {
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshot',
+      metadata: { name, labels: { 'rampart.dev/pool': pool, 'rampart.dev/statefulset': sts } },
+      spec: { source: { persistentVolumeClaimName: `data-${sts}-0` } },
+    },
+  });
+  await waitFor(`snapshot ${name} ready`, async () => {
+    const s = await k.ok<Snapshot>(
+      'GET',
+      `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots/${name}`,
+    );
+    return s.status?.readyToUse === true;
+  });
+}
+
+test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snapshot before removal, restore after', {
   skip,
 }, async () => {
   const k = kube!;
   const ns = 'snapshots';
   await statefulSet(k, ns, 'sentry');
+  const conn = await rampartConnection(k, ns);
+  const client = new KubeClient(conn);
   const provisioner = fakeVolumeProvisioner(k, ns);
   const snapshots = fakeSnapshotController(k, ns);
   cleanups.push(
+    () => client.close(),
     () => provisioner.stop(),
     () => snapshots.stop(),
   );
@@ -118,140 +220,453 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, snapshot bef
       client,
       namespace: ns,
       statefulSet: 'sentry',
-      volumes: volumes(v),
+      volumes: volumes({ snapshotClass: 'csi-fake', ...v }),
       pool: 'sentries',
+      pollMs: 100,
     });
   const p = provider();
-  const sts = () => k.ok<Sts>('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`);
-  const claim = (n: number) =>
-    k.request<{ spec: { dataSource?: { name: string } } }>(
-      'GET',
-      `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-sentry-${n}`,
-    );
+  const see = inspect(k, ns, 'sentry');
 
   assert.deepEqual(await p.list(), [], 'the operator’s replica is not Rampart’s');
+  // No snapshot of the pool yet: the first replica starts empty.
   const a = await p.create(request('sentries-a'));
+  assert.equal((await see.claim(1)).body.spec.dataSource, undefined);
+  // A ready snapshot of the pool now exists: the next replica restores it.
+  await handSnapshot(k, ns, 'by-hand', 'sentries', 'sentry');
   const b = await p.create(request('sentries-b'));
+  assert.equal((await see.claim(2)).body.spec.dataSource?.name, 'by-hand');
   assert.equal(a.id, `${ns}/sentry-1`);
   assert.equal(b.id, `${ns}/sentry-2`);
-  assert.equal((await sts()).spec.replicas, 3);
-  const record = JSON.parse((await sts()).metadata.annotations![REPLICAS_ANNOTATION]!);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  const record = await see.record();
   assert.deepEqual(Object.keys(record).sort(), ['1', '2']);
-  assert.equal(record['2'].nodeId, 'sentries-b');
+  assert.deepEqual(
+    [record['1']!.nodeId, record['2']!.nodeId, record['2']!.actionId],
+    ['sentries-a', 'sentries-b', 'act-sentries-b'],
+  );
   // kwok makes the pods Ready once the fake provisioner has bound their claims.
   const listed = (await waitFor('both replicas ready', async () => {
     const l = await p.list();
     return l.length === 2 && l.every((i) => i.status?.ready) ? l : undefined;
   }))!;
   assert.deepEqual(
-    listed.map((i) => [i.nodeId, i.names]),
+    listed.map((i) => [i.id, i.nodeId, i.names, i.status?.detail]),
     [
-      ['sentries-a', ['sentry-1', `${ns}/sentry-1`]],
-      ['sentries-b', ['sentry-2', `${ns}/sentry-2`]],
+      [`${ns}/sentry-1`, 'sentries-a', ['sentry-1', `${ns}/sentry-1`], 'pod Ready'],
+      [`${ns}/sentry-2`, 'sentries-b', ['sentry-2', `${ns}/sentry-2`], 'pod Ready'],
     ],
   );
+  assert.match(listed[0]!.host, /^\d+\.\d+\.\d+\.\d+$/, 'the pod IP once kwok gave it one');
+  assert.equal((await see.pod(0)).status, 200, 'the operator’s pod runs, unlisted');
 
   // Only the highest ordinal may go.
   await assert.rejects(
     p.destroy(listed[0]!),
-    /removes only its highest ordinal \(sentry-2\); refusing to remove sentry-1/,
+    /removes only its highest ordinal \(sentry-2\); refusing to remove sentry-1 \(node sentries-a\)/,
   );
-  assert.equal((await sts()).spec.replicas, 3);
+  assert.equal((await see.sts()).spec.replicas, 3);
 
-  // A snapshot that never becomes ready: the scale-down is given up, nothing removed.
+  // The driver fails the snapshot: the scale-down is abandoned, naming the snapshot and its error.
+  await k.ok('PATCH', `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-sentry-2`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { labels: { [FAKE_FAIL_LABEL]: 'disk-busy' } } },
+  });
+  await assert.rejects(
+    p.destroy(listed[1]!),
+    /VolumeSnapshot snapshots\/data-sentry-2-sentries-b of data-sentry-2 failed: status\.error: fake driver: disk-busy; the scale-down was abandoned/,
+  );
+  assert.equal((await see.sts()).spec.replicas, 3);
+  assert.equal((await see.claim(2)).status, 200, 'the volume is kept');
+  await k.ok('PATCH', `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-sentry-2`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { labels: { [FAKE_FAIL_LABEL]: null } } },
+  });
+
+  // A snapshot that never becomes ready: given up after volumes.timeout, nothing removed.
   snapshots.pause(true);
   await assert.rejects(
-    provider({ timeout: 1500 }).destroy(listed[1]!),
-    /VolumeSnapshot .* not done within 2 s.*nothing was removed/,
+    provider({ timeout: 2000 }).destroy(listed[1]!),
+    /VolumeSnapshot snapshots\/data-sentry-2-sentries-b of data-sentry-2: not done within 2 s \(volumes\.timeout\); the scale-down was abandoned: the replica and its volume are kept, nothing was removed/,
   );
-  assert.equal((await sts()).spec.replicas, 3);
-  assert.equal((await claim(2)).status, 200, 'the volume is kept');
+  assert.equal((await see.sts()).spec.replicas, 3);
+  assert.equal((await see.claim(2)).status, 200, 'the volume is kept');
+  assert.equal((await see.pod(2)).status, 200, 'the replica is kept');
+
+  // Removal: while the snapshot is not ready the replica stays; once ready, it goes, then its claim.
+  snapshots.restoreSize = '3Gi';
+  const removal = p.destroy(listed[1]!);
+  const taken = (await waitFor('the snapshot of the removed replica', async () => {
+    const s = await see.snapshots('rampart.dev/action=act-sentries-b');
+    return s.length === 1 && !s[0]!.status?.readyToUse ? s[0] : undefined;
+  }))!;
+  assert.equal((await see.sts()).spec.replicas, 3, 'replicas unchanged while the snapshot is not ready');
+  assert.equal((await see.pod(2)).status, 200);
   snapshots.pause(false);
-
-  // Removal: the snapshot is ready before the replica goes; the claim is deleted after.
+  await removal;
+  assert.equal(taken.metadata.name, 'data-sentry-2-sentries-b');
+  assert.equal(taken.spec.source.persistentVolumeClaimName, 'data-sentry-2');
+  assert.equal(taken.spec.volumeSnapshotClassName, 'csi-fake');
+  assert.deepEqual(
+    [taken.metadata.labels?.['rampart.dev/pool'], taken.metadata.labels?.['rampart.dev/statefulset']],
+    ['sentries', 'sentry'],
+  );
+  assert.ok(snapshots.readied.includes(taken.metadata.name), snapshots.readied.join(','));
+  assert.equal((await see.sts()).spec.replicas, 2);
+  assert.deepEqual(Object.keys(await see.record()), ['1']);
+  assert.equal((await see.pod(2)).status, 404);
+  assert.equal((await see.claim(2)).status, 404, 'the claim went once its snapshot was ready');
+  // A retried removal is done, not an error, and takes no second snapshot.
   await p.destroy(listed[1]!);
-  assert.equal((await sts()).spec.replicas, 2);
-  const snapshot = `data-sentry-2-sentries-b`;
-  assert.ok(snapshots.readied.includes(snapshot), snapshots.readied.join(','));
-  assert.equal((await claim(2)).status, 404, 'the claim went once its snapshot was ready');
-  await p.destroy(listed[1]!); // a retried removal is done, not an error
+  assert.equal((await see.snapshots('rampart.dev/action=act-sentries-b')).length, 1);
 
-  // A new replica of that ordinal restores the newest ready snapshot.
-  await p.create(request('sentries-c'));
-  const restored = await claim(2);
+  // A newer snapshot of another pool is not this pool's: the next replica restores the newest of its own.
+  await handSnapshot(k, ns, 'other-pool', 'validators', 'sentry');
+  const c = await p.create(request('sentries-c'));
+  assert.equal(c.id, `${ns}/sentry-2`);
+  const restored = await see.claim(2);
   assert.equal(restored.status, 200);
-  assert.equal(restored.body.spec.dataSource?.name, snapshot);
-
-  // retain keeps the claim of a removed replica; the next replica of that ordinal reuses it.
-  const r = provider({ restore: 'none', onScaleDown: 'retain' });
-  const c = (await r.list()).find((i) => i.nodeId === 'sentries-c')!;
-  await r.destroy(c);
-  assert.equal((await claim(2)).status, 200);
+  assert.deepEqual(restored.body.spec.dataSource, {
+    apiGroup: 'snapshot.storage.k8s.io',
+    kind: 'VolumeSnapshot',
+    name: 'data-sentry-2-sentries-b',
+  });
+  assert.equal(restored.body.spec.resources.requests.storage, '3Gi', 'at least the snapshot’s restoreSize');
+  await waitFor('the restored replica ready', async () =>
+    (await p.list()).find((i) => i.nodeId === 'sentries-c' && i.status?.ready),
+  );
 });
 
-test('restore Job: a hostPath volume is filled before its replica is added', { skip }, async () => {
+test('retain keeps a removed replica’s claim for the next replica of its ordinal; delete deletes it', {
+  skip,
+}, async () => {
+  const k = kube!;
+  const ns = 'retain';
+  await statefulSet(k, ns, 'mpc');
+  const client = new KubeClient(await rampartConnection(k, ns));
+  const provisioner = fakeVolumeProvisioner(k, ns);
+  cleanups.push(
+    () => client.close(),
+    () => provisioner.stop(),
+  );
+  const provider = (v: Partial<KubeVolumesConfig>) =>
+    new StatefulSetProvider({
+      name: 'cluster',
+      client,
+      namespace: ns,
+      statefulSet: 'mpc',
+      volumes: volumes(v),
+      pool: 'mpc',
+      pollMs: 100,
+    });
+  const see = inspect(k, ns, 'mpc');
+  // restore: none leaves the claim to the StatefulSet; scale-down then defaults to retain.
+  const p = provider({ restore: 'none' });
+  const a = await p.create(request('mpc-a'));
+  const claim = (await waitFor('the StatefulSet made the claim', async () => {
+    const c = await see.claim(1);
+    return c.status === 200 ? c.body : undefined;
+  }))!;
+  await p.destroy(a);
+  assert.equal((await see.sts()).spec.replicas, 1);
+  assert.equal((await see.pod(1)).status, 404);
+  assert.equal((await see.claim(1)).body.metadata.uid, claim.metadata.uid, 'retained');
+  assert.equal((await see.snapshots()).length, 0, 'retain takes no snapshot');
+
+  // The next replica of that ordinal keeps the retained claim, even with a restore configured.
+  const r = provider({ restore: 'volume-snapshot', onScaleDown: 'delete' });
+  const b = await r.create(request('mpc-b'));
+  assert.equal((await see.claim(1)).body.metadata.uid, claim.metadata.uid, 'reused');
+  await waitFor('the replica on its old claim ready', async () =>
+    (await r.list()).find((i) => i.nodeId === 'mpc-b' && i.status?.ready),
+  );
+  // delete, written out: the claim goes without a snapshot.
+  await r.destroy(b);
+  assert.equal((await see.claim(1)).status, 404);
+  assert.equal((await see.snapshots()).length, 0);
+});
+
+interface JobBody {
+  metadata: { uid: string; labels: Record<string, string> };
+  spec: {
+    activeDeadlineSeconds: number;
+    template: {
+      spec: {
+        containers: {
+          image: string;
+          command: string[];
+          env: { name: string; value: string }[];
+          volumeMounts: unknown[];
+        }[];
+        volumes: { persistentVolumeClaim: { claimName: string } }[];
+      };
+    };
+  };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+test('restore Job: the volume is filled before its replica is added; a failed Job fails the create', {
+  skip,
+}, async () => {
   const k = kube!;
   const ns = 'restorejob';
   await statefulSet(k, ns, 'mpc');
+  const client = new KubeClient(await rampartConnection(k, ns));
   const provisioner = fakeVolumeProvisioner(k, ns);
-  cleanups.push(() => provisioner.stop());
+  cleanups.push(
+    () => client.close(),
+    () => provisioner.stop(),
+  );
   const p = new StatefulSetProvider({
     name: 'cluster',
     client,
     namespace: ns,
     statefulSet: 'mpc',
     pool: 'mpc',
+    pollMs: 100,
     volumes: volumes({
       restore: 'job',
       timeout: 60_000,
       job: { image: 'rampart-restore:1', command: ['restore', '/data'] },
     }),
   });
-  // Watch the StatefulSet while the Job runs: replicas must not change before it completed.
-  const events: string[] = [];
-  let watching = true;
-  const watch = (async () => {
-    while (watching) {
-      const s = await k.ok<Sts>('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/mpc`);
-      const j = await k.request<{
-        status?: { conditions?: { type: string; status: string }[] };
-        spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
-      }>('GET', `/apis/batch/v1/namespaces/${ns}/jobs/mpc-1-restore`);
-      if (j.status === 200) {
-        const env = j.body.spec.template.spec.containers[0]!.env;
-        events.push(`job:${env.find((e) => e.name === 'RAMPART_SNAPSHOT_URL')?.value}`);
-        if (j.body.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'))
-          events.push('complete');
-      }
-      events.push(`replicas:${s.spec.replicas}`);
-      await new Promise((res) => setTimeout(res, 100));
+  const see = inspect(k, ns, 'mpc');
+  const jobPath = (n: number) => `/apis/batch/v1/namespaces/${ns}/jobs/mpc-${n}-restore`;
+  const url = 's3://snapshots/chain/mpc/snap-1/';
+  const snapshot = { id: 'snap-1', height: 1200, url, restoreInto: async () => undefined };
+
+  // Sample the StatefulSet and the Job until the create returns: replicas never go up while
+  // the Job exists and has not completed.
+  provisioner.pause(true);
+  const samples: string[] = [];
+  let creating = true;
+  const sampler = (async () => {
+    while (creating) {
+      const [s, j] = await Promise.all([see.sts(), k.request<JobBody>('GET', jobPath(1))]);
+      const complete = j.body?.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+      samples.push(
+        `${j.status === 200 ? (complete ? 'job-complete' : 'job-running') : 'no-job'}:${s.spec.replicas}`,
+      );
+      await new Promise((res) => setTimeout(res, 50));
     }
   })();
-  const url = 's3://snapshots/chain/sentries/snap-1/';
-  await p.create(request('mpc-a', { id: 'snap-1', height: 1200, url, restoreInto: async () => undefined }));
-  watching = false;
-  await watch;
-  const firstJob = events.indexOf(`job:${url}`);
-  const firstScaled = events.indexOf('replicas:2');
-  assert.ok(firstJob >= 0, `the Job ran with RAMPART_SNAPSHOT_URL: ${events.slice(-5).join(' ')}`);
+  const created = p.create(request('mpc-a', snapshot));
+  // The claim is Pending (provisioner paused), so the Job's pod cannot run yet.
+  const job = (await waitFor('the restore Job', async () => {
+    const j = await k.request<JobBody>('GET', jobPath(1));
+    return j.status === 200 ? j.body : undefined;
+  }))!;
+  assert.equal((await see.sts()).spec.replicas, 1, 'no replica while the Job has not completed');
+  assert.equal((await see.claim(1)).body.metadata.labels?.['rampart.dev/restore'], 'pending');
+  provisioner.pause(false);
+  const a = await created;
+  creating = false;
+  await sampler;
+  assert.equal(a.id, `${ns}/mpc-1`);
   assert.ok(
-    firstScaled === -1 ||
-      firstScaled > events.indexOf('complete') ||
-      (events.indexOf('complete') === -1 && firstScaled === -1),
-    `replicas went up only after the Job completed: ${[...new Set(events)].join(' ')}`,
+    !samples.includes('job-running:2'),
+    `replicas went up only after the Job completed: ${[...new Set(samples)].join(' ')}`,
   );
-  assert.equal((await k.ok<Sts>('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/mpc`)).spec.replicas, 2);
-  const pvc = await k.ok<{ metadata: { labels: Record<string, string> } }>(
-    'GET',
-    `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-mpc-1`,
+  assert.ok(samples.includes('job-running:1'), samples.join(' '));
+  const container = job.spec.template.spec.containers[0]!;
+  assert.equal(container.image, 'rampart-restore:1');
+  assert.deepEqual(container.command, ['restore', '/data']);
+  assert.deepEqual(container.env, [
+    { name: 'RAMPART_SNAPSHOT_URL', value: url },
+    { name: 'RAMPART_SNAPSHOT_ID', value: 'snap-1' },
+    { name: 'RAMPART_SNAPSHOT_HEIGHT', value: '1200' },
+  ]);
+  assert.deepEqual(container.volumeMounts, [{ name: 'data', mountPath: '/data' }]);
+  assert.equal(job.spec.template.spec.volumes[0]!.persistentVolumeClaim.claimName, 'data-mpc-1');
+  assert.equal(job.metadata.labels['rampart.dev/pool'], 'mpc');
+  assert.equal(job.spec.activeDeadlineSeconds, 60);
+  assert.equal((await see.sts()).spec.replicas, 2);
+  assert.equal((await see.claim(1)).body.metadata.labels?.['rampart.dev/restore'], 'done');
+  const gone = await k.request<{ metadata: { deletionTimestamp?: string } }>('GET', jobPath(1));
+  assert.ok(gone.status === 404 || gone.body.metadata.deletionTimestamp, 'the Job is deleted once done');
+
+  // A Job that fails: the create fails with the Job's message, and no replica is added.
+  provisioner.pause(true);
+  const failing = p.create(request('mpc-b', snapshot));
+  const first = (await waitFor('the second restore Job', async () => {
+    const j = await k.request<JobBody>('GET', jobPath(2));
+    return j.status === 200 ? j.body : undefined;
+  }))!;
+  // The test bed's stand-in for a restore that gave up: the Job's own terminal conditions.
+  const now = new Date().toISOString();
+  const reason = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+  await k.ok('PATCH', `${jobPath(2)}/status`, {
+    contentType: 'application/merge-patch+json',
+    body: {
+      status: {
+        active: 0,
+        conditions: [
+          { type: 'FailureTarget', status: 'True', lastTransitionTime: now, lastProbeTime: now, ...reason },
+          { type: 'Failed', status: 'True', lastTransitionTime: now, lastProbeTime: now, ...reason },
+        ],
+      },
+    },
+  });
+  await assert.rejects(
+    failing,
+    /restore Job restorejob\/mpc-2-restore \(snapshot snap-1 into data-mpc-2\) failed: BackoffLimitExceeded Job has reached the specified backoff limit; the replica was not added/,
   );
-  assert.equal(pvc.metadata.labels['rampart.dev/restore'], 'done');
-  const job = await k.request('GET', `/apis/batch/v1/namespaces/${ns}/jobs/mpc-1-restore`);
-  assert.ok(
-    job.status === 404 ||
-      (job.body as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp,
-    'the Job is deleted once done',
+  assert.equal((await see.sts()).spec.replicas, 2);
+  // The next attempt replaces the failed Job and finishes.
+  provisioner.pause(false);
+  const b = await p.create(request('mpc-b2', snapshot));
+  assert.equal(b.id, `${ns}/mpc-2`);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  const second = await k.request<JobBody>('GET', jobPath(2));
+  assert.ok(second.status === 404 || second.body.metadata.uid !== first.metadata.uid, 'a new Job ran');
+  assert.equal((await see.claim(2)).body.metadata.labels?.['rampart.dev/restore'], 'done');
+
+  // No snapshot to restore: no Job, an empty claim.
+  const c = await p.create(request('mpc-c'));
+  assert.equal(c.id, `${ns}/mpc-3`);
+  assert.equal((await k.request('GET', jobPath(3))).status, 404);
+  assert.equal((await see.claim(3)).body.metadata.labels?.['rampart.dev/restore'], undefined);
+});
+
+/** A client that fails the next StatefulSet patch, before or after the API server applied it: a crash between two steps. */
+class CrashingClient extends KubeClient {
+  crash: 'before-patch' | 'after-patch' | undefined;
+  override async mergePatch<T>(urlPath: string, patch: unknown, signal?: AbortSignal): Promise<T> {
+    const when = urlPath.includes('/statefulsets/') ? this.crash : undefined;
+    if (when === 'before-patch') {
+      this.crash = undefined;
+      throw new Error('crashed before the StatefulSet patch');
+    }
+    // A refused patch (a conflict: the controller wrote status meanwhile) leaves the crash armed.
+    const done = await super.mergePatch<T>(urlPath, patch, signal);
+    if (when === 'after-patch') {
+      this.crash = undefined;
+      throw new Error('crashed after the StatefulSet patch');
+    }
+    return done;
+  }
+}
+
+test('a crash between two steps is safe: volumes reused, no replica doubled, no claim of another node deleted', {
+  skip,
+}, async () => {
+  const k = kube!;
+  const ns = 'crash';
+  await statefulSet(k, ns, 'node');
+  const client = new CrashingClient(await rampartConnection(k, ns));
+  const provisioner = fakeVolumeProvisioner(k, ns);
+  const snapshots = fakeSnapshotController(k, ns);
+  cleanups.push(
+    () => client.close(),
+    () => provisioner.stop(),
+    () => snapshots.stop(),
   );
+  // A fresh provider object for every call: a restarted controller.
+  const p = () =>
+    new StatefulSetProvider({
+      name: 'cluster',
+      client,
+      namespace: ns,
+      statefulSet: 'node',
+      pool: 'sentries',
+      volumes: volumes({}),
+      pollMs: 100,
+    });
+  const see = inspect(k, ns, 'node');
+
+  // Claim made, then a crash before the patch: the next create keeps that claim, adds one replica.
+  client.crash = 'before-patch';
+  await assert.rejects(p().create(request('sentries-a')), /crashed before/);
+  const made = (await see.claim(1)).body;
+  assert.ok(made.metadata.uid);
+  assert.equal((await see.sts()).spec.replicas, 1);
+  assert.deepEqual(await see.record(), {});
+  const a = await p().create(request('sentries-a2'));
+  assert.equal(a.id, `${ns}/node-1`);
+  assert.equal((await see.claim(1)).body.metadata.uid, made.metadata.uid, 'the claim was reused');
+  assert.equal((await see.sts()).spec.replicas, 2);
+
+  // Patched, but the answer lost: the same action again finds its replica and adds none.
+  client.crash = 'after-patch';
+  await assert.rejects(p().create(request('sentries-b')), /crashed after/);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  const b = await p().create(request('sentries-b'));
+  assert.equal(b.id, `${ns}/node-2`);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  assert.deepEqual(
+    Object.entries(await see.record()).map(([o, r]) => [o, r.nodeId]),
+    [
+      ['1', 'sentries-a2'],
+      ['2', 'sentries-b'],
+    ],
+  );
+  await waitFor('the replicas running', async () => (await p().list()).every((i) => i.status?.ready));
+
+  // Snapshot ready, then a crash before the scale-down: the retry reuses that snapshot...
+  client.crash = 'before-patch';
+  await assert.rejects(p().destroy(b), /crashed before/);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  assert.equal((await see.claim(2)).status, 200);
+  // ...and crashes again after the scale-down, before the claim was deleted.
+  client.crash = 'after-patch';
+  await assert.rejects(p().destroy(b), /crashed after/);
+  assert.equal((await see.sts()).spec.replicas, 2);
+  assert.equal((await see.claim(2)).status, 200);
+  assert.equal((await see.snapshots('rampart.dev/action=act-sentries-b')).length, 1, 'one snapshot, reused');
+
+  // Before that removal is retried, a new node takes the ordinal (and its retained claim).
+  const c = await p().create(request('sentries-c'));
+  assert.equal(c.id, `${ns}/node-2`);
+  const claimOfC = (await see.claim(2)).body;
+  assert.equal(claimOfC.metadata.annotations?.['rampart.dev/released-by'], undefined);
+  // The retried removal of the old node touches neither the new replica nor its claim.
+  await p().destroy(b);
+  assert.equal((await see.sts()).spec.replicas, 3);
+  assert.equal((await see.claim(2)).body.metadata.uid, claimOfC.metadata.uid);
+
+  // The new node's own removal then snapshots and deletes its claim.
+  await p().destroy(c);
+  assert.equal((await see.sts()).spec.replicas, 2);
+  assert.equal((await see.claim(2)).status, 404);
+  assert.equal((await see.snapshots('rampart.dev/action=act-sentries-c')).length, 1);
+});
+
+test('a replica scaled away by hand is no longer listed and leaves the record', { skip }, async () => {
+  const k = kube!;
+  const ns = 'by-hand';
+  await statefulSet(k, ns, 'sentry');
+  const client = new KubeClient(await rampartConnection(k, ns));
+  cleanups.push(() => client.close());
+  const p = new StatefulSetProvider({
+    name: 'cluster',
+    client,
+    namespace: ns,
+    statefulSet: 'sentry',
+    pool: 'sentries',
+  });
+  const see = inspect(k, ns, 'sentry');
+  await p.create(request('sentries-a'));
+  await p.create(request('sentries-b'));
+  await k.ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
+    contentType: 'application/merge-patch+json',
+    body: { spec: { replicas: 2 } },
+  });
+  assert.deepEqual(
+    (await p.list()).map((i: Instance) => i.nodeId),
+    ['sentries-a'],
+  );
+  assert.deepEqual(Object.keys(await see.record()), ['1'], 'dropped from the record');
+  // Its ordinal is free again for the next node.
+  const c = await p.create(request('sentries-c'));
+  assert.equal(c.id, `${ns}/sentry-2`);
+  assert.equal((await see.record())['2']?.nodeId, 'sentries-c');
+  // An unreadable record is refused, never taken as empty.
+  await k.ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { [REPLICAS_ANNOTATION]: '["sentry-1"]' } } },
+  });
+  await assert.rejects(p.list(), /annotation rampart\.dev\/replicas is not a record of Rampart's replicas/);
+  await assert.rejects(p.create(request('sentries-d')), /will not guess/);
+  assert.equal((await see.sts()).spec.replicas, 3);
 });
 
 // The provider contract every provider passes, on a fresh StatefulSet per case.
@@ -268,10 +683,11 @@ providerContract('kubernetes (StatefulSet on kwok)', async () => {
     provider: () =>
       new StatefulSetProvider({
         name: 'cluster',
-        client,
+        client: admin,
         namespace: ns,
         statefulSet: 'sentry',
         pool: 'sentries',
+        pollMs: 100,
       }),
     kind: kubePodKind,
     cleanup: async () => {

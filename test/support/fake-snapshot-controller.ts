@@ -1,32 +1,68 @@
 // A FAKE CSI snapshot controller for the Kubernetes test bed: no CSI driver runs here, so
 // nothing would ever make a VolumeSnapshot ready. This marks each VolumeSnapshot of a
-// namespace readyToUse (through the status subresource, as the real controller does),
-// unless it is paused — then snapshots stay not ready, as with a stuck driver.
+// namespace readyToUse (with creationTime and restoreSize, through the status subresource,
+// as the real controller does), unless it is paused — then snapshots stay not ready, as
+// with a stuck driver. A snapshot whose source claim (or itself) carries the label
+// `fake.rampart.dev/fail` gets a status.error instead, as a failing driver reports.
 
 import type { KubeControlPlane } from './kube.ts';
 
+/** Label that makes the fake fail a snapshot (on the VolumeSnapshot or on its source claim). */
+export const FAKE_FAIL_LABEL = 'fake.rampart.dev/fail';
+
 interface Snapshot {
-  metadata: { name: string };
-  status?: { readyToUse?: boolean };
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { source: { persistentVolumeClaimName?: string } };
+  status?: { readyToUse?: boolean; error?: unknown };
 }
 
-export function fakeSnapshotController(
-  kube: KubeControlPlane,
-  namespace: string,
-): { stop(): void; pause(paused: boolean): void; readied: string[] } {
+export interface FakeSnapshotController {
+  stop(): void;
+  /** While paused, no snapshot becomes ready (nor fails). */
+  pause(paused: boolean): void;
+  /** Names of the snapshots it made ready, in order. */
+  readonly readied: string[];
+  /** Size it reports as status.restoreSize. Default 1Gi. */
+  restoreSize: string;
+}
+
+export function fakeSnapshotController(kube: KubeControlPlane, namespace: string): FakeSnapshotController {
   let stopped = false;
   let paused = false;
-  const readied: string[] = [];
   const base = `/apis/snapshot.storage.k8s.io/v1/namespaces/${namespace}/volumesnapshots`;
+  const controller: FakeSnapshotController = {
+    stop: () => {
+      stopped = true;
+    },
+    pause: (p) => {
+      paused = p;
+    },
+    readied: [],
+    restoreSize: '1Gi',
+  };
+  const failing = async (s: Snapshot): Promise<string | undefined> => {
+    if (s.metadata.labels?.[FAKE_FAIL_LABEL]) return s.metadata.labels[FAKE_FAIL_LABEL];
+    const claim = s.spec.source.persistentVolumeClaimName;
+    if (!claim) return undefined;
+    const c = await kube.request<{ metadata: { labels?: Record<string, string> } }>(
+      'GET',
+      `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${claim}`,
+    );
+    return c.status === 200 ? c.body.metadata.labels?.[FAKE_FAIL_LABEL] : undefined;
+  };
   const round = async () => {
     const list = await kube.ok<{ items: Snapshot[] }>('GET', base);
     for (const s of list.items) {
-      if (paused || s.status?.readyToUse) continue;
+      if (paused || s.status?.readyToUse || s.status?.error || s.metadata.deletionTimestamp) continue;
+      const fail = await failing(s);
+      const now = new Date().toISOString();
       await kube.ok('PATCH', `${base}/${s.metadata.name}/status`, {
         contentType: 'application/merge-patch+json',
-        body: { status: { readyToUse: true, creationTime: new Date().toISOString(), restoreSize: '1Gi' } },
+        body: fail
+          ? { status: { readyToUse: false, error: { message: `fake driver: ${fail}`, time: now } } }
+          : { status: { readyToUse: true, creationTime: now, restoreSize: controller.restoreSize } },
       });
-      readied.push(s.metadata.name);
+      if (!fail) controller.readied.push(s.metadata.name);
     }
   };
   const loop = async () => {
@@ -36,13 +72,5 @@ export function fakeSnapshotController(
     }
   };
   void loop();
-  return {
-    stop: () => {
-      stopped = true;
-    },
-    pause: (p) => {
-      paused = p;
-    },
-    readied,
-  };
+  return controller;
 }

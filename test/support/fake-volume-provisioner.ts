@@ -1,7 +1,9 @@
 // A FAKE volume provisioner for the Kubernetes test bed: kwok runs no storage driver, and
-// the scheduler places a pod only once its claims are bound. This binds every Pending
-// claim of a namespace to a hostPath PersistentVolume made for it (claimRef), which the
-// real PV controller in kube-controller-manager then binds. No data is ever written.
+// the scheduler's VolumeBinding plugin places a pod only once its claims are bound. This
+// binds every Pending claim of a namespace to a hostPath PersistentVolume made for it
+// (claimRef), which the real PV controller in kube-controller-manager then binds. No data
+// is ever written. Paused, claims stay Pending and their pods unscheduled, as with a slow
+// storage backend.
 
 import type { KubeControlPlane } from './kube.ts';
 
@@ -15,16 +17,23 @@ interface Claim {
   status?: { phase?: string };
 }
 
-export function fakeVolumeProvisioner(kube: KubeControlPlane, namespace: string): { stop(): void } {
+export interface FakeVolumeProvisioner {
+  stop(): void;
+  /** While paused, no claim is bound. */
+  pause(paused: boolean): void;
+}
+
+export function fakeVolumeProvisioner(kube: KubeControlPlane, namespace: string): FakeVolumeProvisioner {
   const made = new Set<string>();
   let stopped = false;
+  let paused = false;
   const round = async () => {
     const claims = await kube.ok<{ items: Claim[] }>(
       'GET',
       `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
     );
     for (const c of claims.items) {
-      if (c.status?.phase !== 'Pending' || made.has(c.metadata.uid)) continue;
+      if (paused || c.status?.phase !== 'Pending' || made.has(c.metadata.uid)) continue;
       made.add(c.metadata.uid);
       const r = await kube.request('POST', '/api/v1/persistentvolumes', {
         body: {
@@ -34,7 +43,8 @@ export function fakeVolumeProvisioner(kube: KubeControlPlane, namespace: string)
           spec: {
             capacity: { storage: c.spec.resources?.requests?.storage ?? '1Gi' },
             accessModes: c.spec.accessModes ?? ['ReadWriteOnce'],
-            persistentVolumeReclaimPolicy: 'Delete',
+            // Retain: the PV controller could not delete a hostPath volume (no provisioner runs).
+            persistentVolumeReclaimPolicy: 'Retain',
             storageClassName: c.spec.storageClassName ?? '',
             hostPath: { path: `/tmp/fake-pv/${c.metadata.uid}` },
             claimRef: { namespace, name: c.metadata.name, uid: c.metadata.uid },
@@ -54,6 +64,9 @@ export function fakeVolumeProvisioner(kube: KubeControlPlane, namespace: string)
   return {
     stop: () => {
       stopped = true;
+    },
+    pause: (p) => {
+      paused = p;
     },
   };
 }

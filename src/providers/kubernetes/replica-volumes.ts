@@ -5,24 +5,62 @@
 
 import type { Logger } from 'pino';
 import type { KubeVolumesConfig } from '../../config/schema.ts';
-import { type KubeClient, type KubeObject, kubePath } from '../../kube/kube-client.ts';
+import { type KubeClient, KubeError, type KubeObject, kubePath } from '../../kube/kube-client.ts';
 import type { CreateRequest } from '../provider.ts';
-import type { StatefulSet } from './stateful-set-provider.ts';
 
 const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 /** On a claim a restore Job fills: `pending` until the Job completed, then `done`. */
-const RESTORE_LABEL = 'rampart.dev/restore';
+export const RESTORE_LABEL = 'rampart.dev/restore';
+/**
+ * On a claim whose replica is being removed: the node it belonged to. Only a claim marked
+ * for that node is ever deleted, so a retried removal never takes a later replica's volume.
+ */
+export const RELEASED_BY_ANNOTATION = 'rampart.dev/released-by';
+/** On objects Rampart makes for a node: the node id (annotation: ids can exceed a label's 63 characters). */
+export const NODE_ANNOTATION = 'rampart.dev/node';
+
+/** What a StatefulSet holds that its replicas' volumes are made from. */
+export interface VolumeTemplateSource extends KubeObject {
+  readonly spec: {
+    readonly selector?: { readonly matchLabels?: Record<string, string> };
+    readonly template?: {
+      readonly spec?: {
+        readonly nodeSelector?: Record<string, string>;
+        readonly affinity?: unknown;
+        readonly tolerations?: readonly unknown[];
+        readonly imagePullSecrets?: readonly unknown[];
+        readonly securityContext?: unknown;
+      };
+    };
+    readonly volumeClaimTemplates?: readonly {
+      readonly metadata: { readonly name: string; readonly labels?: Record<string, string> };
+      readonly spec: {
+        readonly storageClassName?: string;
+        readonly accessModes?: readonly string[];
+        readonly volumeMode?: string;
+        readonly resources?: { readonly requests?: Record<string, string> };
+      };
+    }[];
+  };
+}
+
+interface Claim extends KubeObject {
+  readonly spec?: { readonly dataSource?: { readonly name?: string } };
+}
 
 interface VolumeSnapshot extends KubeObject {
   readonly status?: {
     readonly readyToUse?: boolean;
     readonly creationTime?: string;
+    readonly restoreSize?: string;
     readonly error?: { readonly message?: string; readonly time?: string };
   };
 }
 
 interface Job extends KubeObject {
-  readonly status?: { readonly conditions?: readonly { type: string; status: string; message?: string }[] };
+  readonly status?: {
+    readonly conditions?: readonly { type: string; status: string; reason?: string; message?: string }[];
+  };
 }
 
 export interface ReplicaVolumesOptions {
@@ -32,13 +70,40 @@ export interface ReplicaVolumesOptions {
   readonly pool: string;
   readonly volumes: KubeVolumesConfig;
   readonly log?: Logger | undefined;
-  /** Time between two looks at a snapshot or Job, ms. Default 1000. */
+  /** Time between two looks at a snapshot, Job or claim, ms. Default 1000. */
   readonly pollMs?: number | undefined;
 }
 
 /** What scale-down does with a removed replica's claim, the default written out. */
 export function scaleDownMode(v: KubeVolumesConfig): 'snapshot' | 'retain' | 'delete' {
   return v.onScaleDown ?? (v.restore === 'volume-snapshot' ? 'snapshot' : 'retain');
+}
+
+const BINARY_SUFFIX: Readonly<Record<string, number>> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL_SUFFIX: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
+
+/** Bytes of a Kubernetes quantity (`1Gi`, `500M`, `1e9`); undefined for a form it does not know. */
+export function quantityBytes(q: string | undefined): number | undefined {
+  const m = q?.trim().match(/^(\d+(?:\.\d+)?)(?:([eE]\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$/);
+  if (!m) return undefined;
+  if (m[2]) return Number(`${m[1]}${m[2]}`);
+  const suffix = m[3] ?? '';
+  return Number(m[1]) * (BINARY_SUFFIX[suffix] ?? DECIMAL_SUFFIX[suffix] ?? Number.NaN);
 }
 
 export class ReplicaVolumes {
@@ -50,12 +115,28 @@ export class ReplicaVolumes {
     this.#c = options.client;
   }
 
+  get mode(): 'snapshot' | 'retain' | 'delete' {
+    return scaleDownMode(this.#o.volumes);
+  }
+
+  /** The claim the StatefulSet controller gives ordinal `n`: `<template>-<statefulset>-<n>`. */
   claimName(ordinal: number): string {
     return `${this.#o.volumes.claim}-${this.#o.statefulSet}-${ordinal}`;
   }
 
+  /** The VolumeSnapshot Rampart takes of a removed node's claim: one per node, so a retry finds it. */
+  snapshotName(ordinal: number, nodeId: string): string {
+    return `${this.claimName(ordinal)}-${nodeId}`.slice(0, 253).replace(/[-.]+$/, '');
+  }
+
   #labels(extra: Record<string, string> = {}): Record<string, string> {
     return { 'rampart.dev/pool': this.#o.pool, 'rampart.dev/statefulset': this.#o.statefulSet, ...extra };
+  }
+
+  #selector(): string {
+    return Object.entries(this.#labels())
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
   }
 
   #claimPath(name?: string): string {
@@ -66,97 +147,175 @@ export class ReplicaVolumes {
     return kubePath(SNAPSHOT_GROUP, 'v1', 'volumesnapshots', this.#o.namespace, name);
   }
 
-  /** The newest ready snapshot of this pool's replicas, if any. */
-  async newestSnapshot(): Promise<VolumeSnapshot | undefined> {
-    const selector = Object.entries(this.#labels())
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const all = await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: selector });
-    const time = (s: VolumeSnapshot) =>
-      Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0;
-    return all.filter((s) => s.status?.readyToUse === true).sort((a, b) => time(b) - time(a))[0];
+  #jobPath(name?: string): string {
+    return kubePath('batch', 'v1', 'jobs', this.#o.namespace, name);
   }
 
-  /** Makes the claim of a new replica before it exists. Idempotent: an existing claim is kept. */
-  async prepare(sts: StatefulSet, ordinal: number, req: CreateRequest): Promise<void> {
+  #where(kind: string, name: string): string {
+    return `${kind} ${this.#o.namespace}/${name}`;
+  }
+
+  /** The newest ready snapshot of this pool's replicas (any ordinal: they hold the same chain), if any. */
+  async newestSnapshot(): Promise<VolumeSnapshot | undefined> {
+    const all = await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() });
+    const time = (s: VolumeSnapshot) =>
+      Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0;
+    return all
+      .filter((s) => s.status?.readyToUse === true && !s.metadata.deletionTimestamp)
+      .sort((a, b) => time(b) - time(a))[0];
+  }
+
+  /**
+   * Makes the claim of a new replica before the replica exists (the StatefulSet controller
+   * adopts a claim of its name). Idempotent: an existing claim is kept, and a restore Job a
+   * crash interrupted runs again.
+   */
+  async prepare(sts: VolumeTemplateSource, ordinal: number, req: CreateRequest): Promise<void> {
     const v = this.#o.volumes;
-    if (v.restore === 'none') return;
     const name = this.claimName(ordinal);
-    const template = sts.spec.volumeClaimTemplates?.find((t) => t.metadata.name === v.claim);
-    if (!template)
-      throw new Error(
-        `StatefulSet ${this.#o.namespace}/${this.#o.statefulSet} has no volumeClaimTemplate "${v.claim}" (volumes.claim)`,
-      );
     const snapshot = req.launch.snapshot;
     const viaJob = v.restore === 'job' && snapshot !== undefined;
-    let existing = await this.#c.find(this.#claimPath(name));
+    if (viaJob && !snapshot.url)
+      throw new Error(
+        `restore Job for ${this.#where('volume claim', name)}: snapshot ${snapshot.id} has no URL a pod can fetch (its store is only readable on this host); use an s3 snapshot store with restore: job, or restore: none`,
+      );
+    let existing = await this.#c.find<Claim>(this.#claimPath(name));
     if (existing?.metadata.deletionTimestamp) {
       // The claim of a removed replica, still going (pvc-protection): a new one is made once it is gone.
-      await this.#gone(this.#claimPath(name), `volume claim ${this.#o.namespace}/${name}`);
+      await this.#gone(this.#claimPath(name), this.#where('volume claim', name));
+      existing = undefined;
+    }
+    const halfRestored = existing?.metadata.labels?.[RESTORE_LABEL] === 'pending';
+    if (existing && halfRestored && !viaJob) {
+      // An interrupted restore, and no snapshot to finish it from: its partial copy is worth nothing.
+      this.#o.log?.warn(
+        { claim: name },
+        'volume claim of an interrupted restore and no snapshot now: replaced',
+      );
+      await this.#c.delete(this.#claimPath(name), { preconditions: { uid: existing.metadata.uid } });
+      await this.#gone(this.#claimPath(name), this.#where('volume claim', name));
       existing = undefined;
     }
     if (existing) {
-      this.#o.log?.info({ claim: name }, 'the replica keeps its existing volume claim');
-    } else {
-      const source = v.restore === 'volume-snapshot' ? await this.newestSnapshot() : undefined;
-      if (v.restore === 'volume-snapshot' && !source)
-        this.#o.log?.warn(
-          { claim: name },
-          'no ready VolumeSnapshot of this pool: the replica starts empty and syncs',
-        );
-      await this.#c.create(this.#claimPath(), {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: {
-          name,
-          labels: this.#labels({
-            'rampart.dev/node': req.nodeId,
-            'rampart.dev/action': req.actionId,
-            // A claim a restore Job has not finished filling: a retry runs the Job again.
-            ...(viaJob ? { [RESTORE_LABEL]: 'pending' } : {}),
-          }),
-        },
-        spec: {
-          ...template.spec,
-          ...(source
-            ? { dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: source.metadata.name } }
-            : {}),
-        },
-      });
+      this.#o.log?.info(
+        { claim: name, dataSource: existing.spec?.dataSource?.name },
+        'the new replica keeps the existing volume claim of its ordinal',
+      );
+      if (existing.metadata.annotations?.[RELEASED_BY_ANNOTATION] !== undefined)
+        await this.#c.mergePatch(this.#claimPath(name), {
+          metadata: { annotations: { [RELEASED_BY_ANNOTATION]: null } },
+        });
+    } else if (v.restore !== 'none') {
+      await this.#createClaim(sts, name, req, viaJob);
     }
-    if (viaJob && (!existing || existing.metadata.labels?.[RESTORE_LABEL] === 'pending')) {
-      await this.#restoreJob(name, ordinal, req);
+    if (viaJob && (existing === undefined || halfRestored)) {
+      await this.#restoreJob(sts, name, ordinal, req);
+      // Marked done before the Job goes: a crash in between does not run the restore again.
       await this.#c.mergePatch(this.#claimPath(name), { metadata: { labels: { [RESTORE_LABEL]: 'done' } } });
+      await this.#c.delete(this.#jobPath(`${this.#o.statefulSet}-${ordinal}-restore`), {
+        propagationPolicy: 'Background',
+      });
     }
   }
 
-  async #restoreJob(claim: string, ordinal: number, req: CreateRequest): Promise<void> {
-    const job = this.#o.volumes.job!;
+  async #createClaim(sts: VolumeTemplateSource, name: string, req: CreateRequest, viaJob: boolean) {
+    const v = this.#o.volumes;
+    const template = sts.spec.volumeClaimTemplates?.find((t) => t.metadata.name === v.claim);
+    if (!template)
+      throw new Error(
+        `StatefulSet ${this.#o.namespace}/${this.#o.statefulSet} has no volumeClaimTemplate "${v.claim}" (volumes.claim names it); no replica was added`,
+      );
+    const source = v.restore === 'volume-snapshot' ? await this.newestSnapshot() : undefined;
+    if (v.restore === 'volume-snapshot' && !source)
+      this.#o.log?.warn(
+        { claim: name, node: req.nodeId },
+        'no ready VolumeSnapshot of this pool yet: the new replica starts with an empty volume and syncs from genesis',
+      );
+    const requests = { ...template.spec.resources?.requests };
+    // A claim restored from a snapshot must be at least as large as the volume it was taken of.
+    const wanted = quantityBytes(requests.storage);
+    const restoreSize = quantityBytes(source?.status?.restoreSize);
+    if (restoreSize !== undefined && (wanted === undefined || restoreSize > wanted))
+      requests.storage = source!.status!.restoreSize!;
+    const t = template.spec;
+    await this.#c.create(this.#claimPath(), {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name,
+        // The labels the StatefulSet controller would give it, so selectors on them keep working.
+        labels: {
+          ...template.metadata.labels,
+          ...sts.spec.selector?.matchLabels,
+          ...this.#labels({ 'rampart.dev/action': req.actionId }),
+          // A claim a restore Job has not finished filling: a retry runs the Job again.
+          ...(viaJob ? { [RESTORE_LABEL]: 'pending' } : {}),
+        },
+        annotations: { [NODE_ANNOTATION]: req.nodeId },
+      },
+      spec: {
+        ...(t.storageClassName !== undefined ? { storageClassName: t.storageClassName } : {}),
+        ...(t.accessModes ? { accessModes: t.accessModes } : {}),
+        ...(t.volumeMode ? { volumeMode: t.volumeMode } : {}),
+        resources: { ...t.resources, requests },
+        ...(source
+          ? { dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: source.metadata.name } }
+          : {}),
+      },
+    });
+    this.#o.log?.info(
+      { claim: name, node: req.nodeId, snapshot: source?.metadata.name },
+      source ? 'volume claim restored from the newest ready VolumeSnapshot' : 'volume claim created empty',
+    );
+  }
+
+  /** Runs (or, after a crash, goes on waiting for) the Job that fills `claim` from the snapshot. */
+  async #restoreJob(sts: VolumeTemplateSource, claim: string, ordinal: number, req: CreateRequest) {
+    const job = this.#o.volumes.job;
     const snapshot = req.launch.snapshot!;
     const name = `${this.#o.statefulSet}-${ordinal}-restore`;
-    const path = kubePath('batch', 'v1', 'jobs', this.#o.namespace);
-    if (!(await this.#c.find(`${path}/${name}`)))
-      await this.#c.create(path, {
+    const what = `restore Job ${this.#o.namespace}/${name} (snapshot ${snapshot.id} into ${claim})`;
+    if (!job) throw new Error(`${what}: volumes.job is not configured (restore: job needs it)`);
+    const found = await this.#c.find<Job>(this.#jobPath(name));
+    if (found && terminalCondition(found, 'Failed')) {
+      // Left by an earlier attempt for its logs; this attempt starts afresh.
+      await this.#c.delete(this.#jobPath(name), { propagationPolicy: 'Background' });
+      await this.#gone(this.#jobPath(name), this.#where('restore Job', name));
+    }
+    if (!found || terminalCondition(found, 'Failed')) {
+      const pod = sts.spec.template?.spec ?? {};
+      await this.#c.create(this.#jobPath(), {
         apiVersion: 'batch/v1',
         kind: 'Job',
         metadata: {
           name,
-          labels: this.#labels({ 'rampart.dev/node': req.nodeId, 'rampart.dev/action': req.actionId }),
+          labels: this.#labels({ 'rampart.dev/action': req.actionId }),
+          annotations: { [NODE_ANNOTATION]: req.nodeId },
         },
         spec: {
           backoffLimit: 2,
+          // Stops the Job when Rampart gives up waiting, so it does not hold the volume on.
+          activeDeadlineSeconds: Math.max(1, Math.ceil(this.#o.volumes.timeout / 1000)),
+          ttlSecondsAfterFinished: 86_400,
           template: {
-            metadata: { labels: this.#labels({ 'rampart.dev/restore': 'true' }) },
+            metadata: { labels: this.#labels({ [RESTORE_LABEL]: 'job' }) },
             spec: {
               restartPolicy: 'Never',
               ...(job.serviceAccount ? { serviceAccountName: job.serviceAccount } : {}),
+              // Where the replica's pods may run, the restore may run: the same nodes, the same
+              // pull secrets, the same file owner (fsGroup) for the data it writes.
+              ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+              ...(pod.affinity ? { affinity: pod.affinity } : {}),
+              ...(pod.tolerations ? { tolerations: pod.tolerations } : {}),
+              ...(pod.imagePullSecrets ? { imagePullSecrets: pod.imagePullSecrets } : {}),
+              ...(pod.securityContext ? { securityContext: pod.securityContext } : {}),
               containers: [
                 {
                   name: 'restore',
                   image: job.image,
                   command: job.command,
                   env: [
-                    { name: 'RAMPART_SNAPSHOT_URL', value: snapshot.url ?? '' },
+                    { name: 'RAMPART_SNAPSHOT_URL', value: snapshot.url },
                     { name: 'RAMPART_SNAPSHOT_ID', value: snapshot.id },
                     { name: 'RAMPART_SNAPSHOT_HEIGHT', value: String(snapshot.height) },
                   ],
@@ -168,27 +327,64 @@ export class ReplicaVolumes {
           },
         },
       });
-    const done = await this.#until(`restore Job ${this.#o.namespace}/${name}`, async () => {
-      const j = await this.#c.get<Job>(`${path}/${name}`);
-      const failed = j.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
-      if (failed)
-        throw new Error(`restore Job ${this.#o.namespace}/${name} failed: ${failed.message ?? 'no message'}`);
-      return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-    });
-    if (done) await this.#c.delete(`${path}/${name}`, { propagationPolicy: 'Background' });
+      this.#o.log?.info({ job: name, claim, snapshot: snapshot.id, node: req.nodeId }, 'restore Job started');
+    }
+    await this.#until(
+      what,
+      async () => {
+        const j = await this.#c.get<Job>(this.#jobPath(name));
+        const failed = terminalCondition(j, 'Failed');
+        if (failed)
+          throw new Error(
+            `${what} failed: ${failed.reason ?? ''}${failed.message ? ` ${failed.message}` : ''}; the replica was not added (the Job is kept for its logs; the next attempt replaces it)`,
+          );
+        return terminalCondition(j, 'Complete') !== undefined;
+      },
+      '; the replica was not added',
+    );
   }
 
-  /** Before a replica goes: a ready snapshot of its claim when the mode asks for one. Throws, changing nothing else, when it cannot. */
-  async beforeRemoval(ordinal: number, nodeId: string): Promise<void> {
-    if (scaleDownMode(this.#o.volumes) !== 'snapshot') return;
+  /**
+   * Before a replica goes: with `snapshot`, a VolumeSnapshot of its claim, waited for until
+   * ready; the claim is then marked as released by the node. Throws, having removed
+   * nothing, when the snapshot fails or is not ready in time. A retry reuses this node's
+   * snapshot (ready or still being taken) and replaces one that failed.
+   */
+  async beforeRemoval(ordinal: number, node: { nodeId: string; actionId: string }): Promise<void> {
+    const mode = this.mode;
+    if (mode === 'retain') return;
     const claim = this.claimName(ordinal);
-    if (!(await this.#c.find(this.#claimPath(claim)))) return;
-    const name = `${claim}-${nodeId}`.slice(0, 253);
-    if (!(await this.#c.find(this.#snapshotPath(name))))
+    const found = await this.#c.find<Claim>(this.#claimPath(claim));
+    if (!found || found.metadata.deletionTimestamp) return;
+    if (mode === 'snapshot') await this.#snapshot(claim, ordinal, node);
+    await this.#c.mergePatch(this.#claimPath(claim), {
+      metadata: { annotations: { [RELEASED_BY_ANNOTATION]: node.nodeId } },
+    });
+  }
+
+  async #snapshot(claim: string, ordinal: number, node: { nodeId: string; actionId: string }) {
+    const name = this.snapshotName(ordinal, node.nodeId);
+    const what = `VolumeSnapshot ${this.#o.namespace}/${name} of ${claim}`;
+    const kept = '; the scale-down was abandoned: the replica and its volume are kept, nothing was removed';
+    let found = await this.#c.find<VolumeSnapshot>(this.#snapshotPath(name));
+    if (found && !found.status?.readyToUse && found.status?.error) {
+      this.#o.log?.warn(
+        { snapshot: name, error: found.status.error.message },
+        'an earlier VolumeSnapshot of this claim failed: taking a new one',
+      );
+      await this.#c.delete(this.#snapshotPath(name));
+      await this.#gone(this.#snapshotPath(name), what);
+      found = undefined;
+    }
+    if (!found) {
       await this.#c.create(this.#snapshotPath(), {
         apiVersion: `${SNAPSHOT_GROUP}/v1`,
         kind: 'VolumeSnapshot',
-        metadata: { name, labels: this.#labels({ 'rampart.dev/node': nodeId }) },
+        metadata: {
+          name,
+          labels: this.#labels({ 'rampart.dev/action': node.actionId }),
+          annotations: { [NODE_ANNOTATION]: node.nodeId },
+        },
         spec: {
           ...(this.#o.volumes.snapshotClass
             ? { volumeSnapshotClassName: this.#o.volumes.snapshotClass }
@@ -196,47 +392,66 @@ export class ReplicaVolumes {
           source: { persistentVolumeClaimName: claim },
         },
       });
+      this.#o.log?.info({ snapshot: name, claim, node: node.nodeId }, 'VolumeSnapshot of the replica taken');
+    }
     await this.#until(
-      `VolumeSnapshot ${this.#o.namespace}/${name} of ${claim}`,
+      what,
       async () => {
         const s = await this.#c.get<VolumeSnapshot>(this.#snapshotPath(name));
-        if (s.status?.error?.message && !s.status.readyToUse)
-          throw new Error(
-            `VolumeSnapshot ${this.#o.namespace}/${name} of ${claim} failed: ${s.status.error.message}; the replica and its volume are kept`,
-          );
-        return s.status?.readyToUse === true;
+        if (s.status?.readyToUse === true) return true;
+        if (s.status?.error)
+          throw new Error(`${what} failed: status.error: ${s.status.error.message ?? 'no message'}${kept}`);
+        return false;
       },
-      '; the replica and its volume are kept, nothing was removed',
+      kept,
     );
   }
 
-  /** After a replica went: its claim is deleted in the snapshot (once one is ready) and delete modes. */
+  /**
+   * After a replica went (its pod gone): its claim is deleted in `snapshot` mode (once this
+   * node's snapshot is ready) and in `delete` mode, and only if it is marked as released by
+   * this node. Safe to repeat.
+   */
   async afterRemoval(ordinal: number, nodeId: string): Promise<void> {
-    const mode = scaleDownMode(this.#o.volumes);
+    const mode = this.mode;
     if (mode === 'retain') return;
-    const claim = this.claimName(ordinal);
+    const name = this.claimName(ordinal);
+    const claim = await this.#c.find<Claim>(this.#claimPath(name));
+    if (!claim) return;
+    if (claim.metadata.annotations?.[RELEASED_BY_ANNOTATION] !== nodeId) {
+      this.#o.log?.warn(
+        { claim: name, node: nodeId, releasedBy: claim.metadata.annotations?.[RELEASED_BY_ANNOTATION] },
+        'volume claim not released by this node: kept',
+      );
+      return;
+    }
     if (mode === 'snapshot') {
-      const s = await this.#c.find<VolumeSnapshot>(this.#snapshotPath(`${claim}-${nodeId}`.slice(0, 253)));
+      const s = await this.#c.find<VolumeSnapshot>(this.#snapshotPath(this.snapshotName(ordinal, nodeId)));
       if (s?.status?.readyToUse !== true) {
-        this.#o.log?.warn({ claim }, 'no ready snapshot of this claim: kept');
+        this.#o.log?.warn({ claim: name, node: nodeId }, 'no ready snapshot of this volume claim: kept');
         return;
       }
     }
-    if (await this.#c.delete(this.#claimPath(claim))) {
-      await this.#gone(this.#claimPath(claim), `volume claim ${this.#o.namespace}/${claim}`);
-      this.#o.log?.info({ claim, mode }, 'volume claim of the removed replica deleted');
+    try {
+      // Preconditioned on the uid: the claim examined above, never one made since.
+      await this.#c.delete(this.#claimPath(name), { preconditions: { uid: claim.metadata.uid } });
+    } catch (e) {
+      if (e instanceof KubeError && e.status === 409) return;
+      throw e;
     }
+    await this.#gone(this.#claimPath(name), this.#where('volume claim', name));
+    this.#o.log?.info({ claim: name, mode, node: nodeId }, 'volume claim of the removed replica deleted');
   }
 
   async #gone(path: string, what: string): Promise<void> {
     await this.#until(`${what} to be deleted`, async () => (await this.#c.find(path)) === undefined);
   }
 
-  async #until(what: string, check: () => Promise<boolean | undefined>, consequence = ''): Promise<boolean> {
+  async #until(what: string, check: () => Promise<boolean>, consequence = ''): Promise<void> {
     const timeout = this.#o.volumes.timeout;
     const deadline = Date.now() + timeout;
     for (;;) {
-      if (await check()) return true;
+      if (await check()) return;
       if (Date.now() >= deadline)
         throw new Error(
           `${what}: not done within ${Math.round(timeout / 1000)} s (volumes.timeout)${consequence}`,
@@ -244,4 +459,8 @@ export class ReplicaVolumes {
       await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 1000));
     }
   }
+}
+
+function terminalCondition(job: Job, type: 'Complete' | 'Failed') {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }

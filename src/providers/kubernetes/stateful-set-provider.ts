@@ -13,11 +13,12 @@ import {
   readyCondition,
 } from '../../kube/kube-client.ts';
 import type { CreateRequest, Instance, PlatformStatus, Provider } from '../provider.ts';
-import { ReplicaVolumes } from './replica-volumes.ts';
+import { ReplicaVolumes, type VolumeTemplateSource } from './replica-volumes.ts';
 
-/** Annotation on the StatefulSet: Rampart's replicas by ordinal. */
+/** Annotation on the StatefulSet: Rampart's replicas by ordinal (JSON `{ "<ordinal>": ReplicaRecord }`). */
 export const REPLICAS_ANNOTATION = 'rampart.dev/replicas';
 
+/** What Rampart records of one replica it added. */
 export interface ReplicaRecord {
   readonly nodeId: string;
   readonly actionId: string;
@@ -31,23 +32,22 @@ export interface StatefulSetProviderOptions {
   readonly client: KubeClient;
   readonly namespace: string;
   readonly statefulSet: string;
+  /** The replicas' data volumes: how a new one is filled, what scale-down does with one. Default: left to the StatefulSet. */
   readonly volumes?: KubeVolumesConfig | undefined;
-  /** The pool the StatefulSet serves (labels on the objects Rampart creates). */
+  /** The pool the StatefulSet serves (labels on the snapshots, claims and Jobs Rampart makes). Default the StatefulSet's name. */
   readonly pool?: string | undefined;
   readonly log?: Logger | undefined;
   /** Longest wait for a removed replica's pod to go, ms. Default 5 minutes. */
   readonly podGoneTimeoutMs?: number | undefined;
+  /** Time between two looks at a pod, snapshot, Job or claim being waited for, ms. Default 1000. */
+  readonly pollMs?: number | undefined;
 }
 
-export interface StatefulSet extends KubeObject {
-  readonly spec: {
+export interface StatefulSet extends VolumeTemplateSource {
+  readonly spec: VolumeTemplateSource['spec'] & {
     readonly replicas?: number;
     readonly serviceName?: string;
-    readonly selector?: { readonly matchLabels?: Record<string, string> };
-    readonly volumeClaimTemplates?: readonly {
-      readonly metadata: { readonly name: string };
-      readonly spec: Record<string, unknown>;
-    }[];
+    readonly persistentVolumeClaimRetentionPolicy?: { readonly whenScaled?: string };
   };
 }
 
@@ -58,6 +58,7 @@ interface Pod extends KubeObject {
     readonly reason?: string;
     readonly message?: string;
     readonly conditions?: readonly { type: string; status: string; reason?: string; message?: string }[];
+    readonly containerStatuses?: readonly { state?: { waiting?: { reason?: string; message?: string } } }[];
   };
 }
 
@@ -65,16 +66,33 @@ interface Pod extends KubeObject {
 export function readRecord(sts: StatefulSet): Record<string, ReplicaRecord> {
   const text = sts.metadata.annotations?.[REPLICAS_ANNOTATION];
   if (text === undefined) return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as Record<string, ReplicaRecord>;
+    parsed = JSON.parse(text);
   } catch {
-    throw new Error(
-      `StatefulSet ${sts.metadata.namespace}/${sts.metadata.name}: annotation ${REPLICAS_ANNOTATION} is not JSON; Rampart will not guess which replicas are its own`,
-    );
+    parsed = undefined;
   }
+  const valid =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed).every(
+      ([k, v]) =>
+        /^\d+$/.test(k) &&
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as ReplicaRecord).nodeId === 'string' &&
+        typeof (v as ReplicaRecord).actionId === 'string',
+    );
+  if (!valid)
+    throw new Error(
+      `StatefulSet ${sts.metadata.namespace}/${sts.metadata.name}: annotation ${REPLICAS_ANNOTATION} is not a record of Rampart's replicas ({"<ordinal>": {"nodeId", "actionId", "pool", "createdAt"}}); Rampart will not guess which replicas are its own: fix or remove the annotation`,
+    );
+  return parsed as Record<string, ReplicaRecord>;
 }
 
-function podStatus(pod: Pod | undefined): PlatformStatus {
+/** What a replica's pod says of it; only a Failed pod is unhealthy (the StatefulSet does not replace those). */
+export function podStatus(pod: Pod | undefined): PlatformStatus {
   if (!pod) return { ready: false, healthy: true, detail: 'pod not created yet' };
   if (pod.metadata.deletionTimestamp) return { ready: false, healthy: true, detail: 'pod terminating' };
   const phase = pod.status?.phase ?? 'Pending';
@@ -82,19 +100,26 @@ function podStatus(pod: Pod | undefined): PlatformStatus {
     return {
       ready: false,
       healthy: false,
-      detail: `pod Failed${pod.status?.reason ? `: ${pod.status.reason}` : ''}`,
+      detail: `pod Failed${pod.status?.reason ? `: ${pod.status.reason}` : ''}${pod.status?.message ? ` ${pod.status.message}` : ''}`,
     };
   if (phase === 'Pending') {
-    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
-    return {
-      ready: false,
-      healthy: true,
-      detail: `pod Pending${scheduled ? `: ${scheduled.reason ?? ''} ${scheduled.message ?? ''}`.trimEnd() : ''}`,
-    };
+    const unscheduled = pod.status?.conditions?.find(
+      (c) => c.type === 'PodScheduled' && c.status === 'False',
+    );
+    const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting?.reason)?.state?.waiting;
+    const why = unscheduled
+      ? `${unscheduled.reason ?? 'not scheduled'}${unscheduled.message ? ` ${unscheduled.message}` : ''}`
+      : waiting
+        ? `${waiting.reason}${waiting.message ? ` ${waiting.message}` : ''}`
+        : undefined;
+    return { ready: false, healthy: true, detail: `pod Pending${why ? `: ${why}` : ''}` };
   }
   const r = readyCondition(pod);
   return { ready: r.ready, healthy: true, detail: r.ready ? 'pod Ready' : `pod ${r.detail}` };
 }
+
+/** A conditional patch lost to another writer: read again and retry, this many times. */
+const CONFLICT_RETRIES = 5;
 
 export class StatefulSetProvider implements Provider {
   readonly kind = 'kubernetes';
@@ -119,12 +144,17 @@ export class StatefulSetProvider implements Provider {
           pool: options.pool ?? options.statefulSet,
           volumes: options.volumes,
           log: options.log,
+          pollMs: options.pollMs,
         })
       : undefined;
   }
 
   get #where(): string {
     return `StatefulSet ${this.options.namespace}/${this.options.statefulSet}`;
+  }
+
+  #podName(ordinal: number): string {
+    return `${this.options.statefulSet}-${ordinal}`;
   }
 
   async #statefulSet(): Promise<StatefulSet> {
@@ -134,8 +164,19 @@ export class StatefulSetProvider implements Provider {
     return sts;
   }
 
+  /** Replicas and record in one conditional merge patch: both change, or neither. */
+  async #write(sts: StatefulSet, record: Record<string, ReplicaRecord>, replicas?: number) {
+    return await this.#client.mergePatch<StatefulSet>(this.#path, {
+      metadata: {
+        resourceVersion: sts.metadata.resourceVersion,
+        annotations: { [REPLICAS_ANNOTATION]: JSON.stringify(record) },
+      },
+      ...(replicas === undefined ? {} : { spec: { replicas } }),
+    });
+  }
+
   #instance(sts: StatefulSet, ordinal: number, r: ReplicaRecord, pod: Pod | undefined): Instance {
-    const podName = `${this.options.statefulSet}-${ordinal}`;
+    const podName = this.#podName(ordinal);
     const ns = this.options.namespace;
     return {
       id: `${ns}/${podName}`,
@@ -147,42 +188,77 @@ export class StatefulSetProvider implements Provider {
       running: true,
       createdAt: r.createdAt,
       status: podStatus(pod),
+      // Both: metric sources match pod series by `namespace/pod` first, then by the bare name.
       names: [podName, `${ns}/${podName}`],
     };
   }
 
-  /** One GET of the StatefulSet and one list of its pods, whatever the number of replicas. */
-  async list(): Promise<Instance[]> {
-    const sts = await this.#statefulSet();
-    const record = readRecord(sts);
-    const replicas = sts.spec.replicas ?? 1;
-    const ordinals = Object.keys(record)
-      .map(Number)
-      .filter((o) => o < replicas);
-    if (ordinals.length < Object.keys(record).length)
-      this.options.log?.warn(
-        { statefulSet: this.options.statefulSet, replicas },
-        'recorded replicas above spec.replicas (scaled down by hand?): no longer counted',
-      );
-    if (ordinals.length === 0) return [];
+  async #pods(sts: StatefulSet): Promise<Map<string, Pod>> {
     const selector = Object.entries(sts.spec.selector?.matchLabels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
     const pods = await this.#client.list<Pod>(kubePath('', 'v1', 'pods', this.options.namespace), {
       labelSelector: selector || undefined,
     });
-    const byName = new Map(pods.map((p) => [p.metadata.name, p]));
-    return ordinals
-      .sort((a, b) => a - b)
-      .map((o) => this.#instance(sts, o, record[String(o)]!, byName.get(`${this.options.statefulSet}-${o}`)));
+    return new Map(pods.map((p) => [p.metadata.name, p]));
   }
 
+  /**
+   * Rampart's replicas below spec.replicas. One GET of the StatefulSet and one list of its
+   * pods, whatever the number of replicas. Recorded ordinals at or above spec.replicas (the
+   * StatefulSet was scaled down by hand) are dropped from the record, by a conditional patch
+   * of the annotation alone; a lost race leaves that to the next call.
+   */
+  async list(): Promise<Instance[]> {
+    const sts = await this.#statefulSet();
+    const record = readRecord(sts);
+    const replicas = sts.spec.replicas ?? 1;
+    const ordinals = Object.keys(record)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const live = ordinals.filter((o) => o < replicas);
+    if (live.length < ordinals.length) await this.#dropScaledDown(sts, record, replicas);
+    if (live.length === 0) return [];
+    const pods = await this.#pods(sts);
+    return live.map((o) => this.#instance(sts, o, record[String(o)]!, pods.get(this.#podName(o))));
+  }
+
+  async #dropScaledDown(sts: StatefulSet, record: Record<string, ReplicaRecord>, replicas: number) {
+    const kept: Record<string, ReplicaRecord> = {};
+    const dropped: string[] = [];
+    for (const [k, v] of Object.entries(record))
+      if (Number(k) < replicas) kept[k] = v;
+      else dropped.push(`${this.#podName(Number(k))} (node ${v.nodeId})`);
+    try {
+      await this.#write(sts, kept);
+    } catch (e) {
+      if (e instanceof KubeError && e.status === 409) return;
+      throw e;
+    }
+    this.options.log?.warn(
+      { statefulSet: this.options.statefulSet, replicas, dropped },
+      `${this.#where} was scaled down to ${replicas} outside Rampart: ${dropped.join(', ')} dropped from its record (their volumes are left as the StatefulSet left them)`,
+    );
+  }
+
+  /**
+   * Adds ordinal spec.replicas: its volume first (the StatefulSet controller adopts a claim
+   * of the replica's name), then replicas+1 and the record in one conditional patch. A
+   * retry of the same action (its answer lost) finds its replica recorded and adds none.
+   */
   async create(req: CreateRequest): Promise<Instance> {
     for (let attempt = 0; ; attempt++) {
       const sts = await this.#statefulSet();
       const record = readRecord(sts);
-      const ordinal = sts.spec.replicas ?? 1;
-      // Volume first: the StatefulSet controller adopts a claim of the replica's name.
+      const replicas = sts.spec.replicas ?? 1;
+      const done = Object.entries(record).find(
+        ([k, r]) => Number(k) < replicas && r.actionId === req.actionId && r.nodeId === req.nodeId,
+      );
+      if (done) {
+        const pods = await this.#pods(sts);
+        return this.#instance(sts, Number(done[0]), done[1], pods.get(this.#podName(Number(done[0]))));
+      }
+      const ordinal = replicas;
       await this.#volumes?.prepare(sts, ordinal, req);
       const entry: ReplicaRecord = {
         nodeId: req.nodeId,
@@ -190,62 +266,90 @@ export class StatefulSetProvider implements Provider {
         pool: req.pool,
         createdAt: Date.now(),
       };
-      // Drop entries at or above the new ordinal (left by a hand scale-down): that ordinal is this node's now.
+      // Entries at or above the new ordinal were left by a scale-down by hand: that ordinal is this node's now.
       const next: Record<string, ReplicaRecord> = {};
       for (const [k, v] of Object.entries(record)) if (Number(k) < ordinal) next[k] = v;
       next[String(ordinal)] = entry;
+      let updated: StatefulSet;
       try {
-        const updated = await this.#client.mergePatch<StatefulSet>(this.#path, {
-          metadata: {
-            resourceVersion: sts.metadata.resourceVersion,
-            annotations: { [REPLICAS_ANNOTATION]: JSON.stringify(next) },
-          },
-          spec: { replicas: ordinal + 1 },
-        });
-        this.options.log?.info(
-          { statefulSet: this.options.statefulSet, ordinal, node: req.nodeId },
-          'StatefulSet scaled up',
-        );
-        return this.#instance(updated, ordinal, entry, undefined);
+        updated = await this.#write(sts, next, ordinal + 1);
       } catch (e) {
-        // Someone else changed it between our read and write: read again.
-        if (e instanceof KubeError && e.status === 409 && attempt < 5) continue;
+        // Someone else changed it between our read and write: read again (the volume is kept and reused).
+        if (e instanceof KubeError && e.status === 409 && attempt < CONFLICT_RETRIES) continue;
         throw e;
       }
+      this.options.log?.info(
+        { statefulSet: this.options.statefulSet, ordinal, node: req.nodeId, action: req.actionId },
+        'StatefulSet scaled up',
+      );
+      return this.#instance(updated, ordinal, entry, undefined);
     }
   }
 
+  /** The ordinal of an instance id `<namespace>/<statefulset>-<ordinal>`; undefined for another StatefulSet's. */
+  #ordinalOf(instance: Instance): number | undefined {
+    const prefix = `${this.options.namespace}/${this.options.statefulSet}-`;
+    if (!instance.id.startsWith(prefix)) return undefined;
+    const rest = instance.id.slice(prefix.length);
+    return /^\d+$/.test(rest) ? Number(rest) : undefined;
+  }
+
+  /**
+   * Removes the replica of `instance`, which must be the highest ordinal. Its volume is
+   * made safe first (a ready VolumeSnapshot, per volumes.onScaleDown); a failure there
+   * leaves everything as it was. Then replicas−1 and the record in one conditional patch,
+   * the pod waited out, the claim deleted (snapshot and delete modes). Idempotent: a
+   * replica already gone only has its volume settled.
+   */
   async destroy(instance: Instance): Promise<void> {
-    const podName = instance.id.slice(instance.id.indexOf('/') + 1);
-    const ordinal = Number(podName.slice(this.options.statefulSet.length + 1));
+    const ordinal = this.#ordinalOf(instance);
+    if (ordinal === undefined) {
+      this.options.log?.debug(
+        { instance: instance.id },
+        `not a replica of ${this.#where}: nothing to remove`,
+      );
+      return;
+    }
+    const podName = this.#podName(ordinal);
     for (let attempt = 0; ; attempt++) {
       const sts = await this.#statefulSet();
       const record = readRecord(sts);
       const replicas = sts.spec.replicas ?? 1;
       const entry = record[String(ordinal)];
-      if (entry === undefined || entry.nodeId !== instance.nodeId || ordinal >= replicas) {
-        // Already gone (a retried removal): only the volume may be left to settle.
+      if (ordinal >= replicas) {
+        // Already gone (a retried removal, or a scale-down by hand): only the volume may be left to settle.
+        await this.#podGone(podName);
         await this.#volumes?.afterRemoval(ordinal, instance.nodeId);
+        return;
+      }
+      if (entry?.nodeId !== instance.nodeId) {
+        // The ordinal is another node's now (or the operator's): this node's replica is long gone.
+        this.options.log?.info(
+          { instance: instance.id, node: instance.nodeId, holder: entry?.nodeId ?? 'the operator' },
+          'replica already removed; its ordinal is held by another: nothing to do',
+        );
         return;
       }
       if (ordinal !== replicas - 1)
         throw new Error(
-          `${this.#where} removes only its highest ordinal (${this.options.statefulSet}-${replicas - 1}); refusing to remove ${podName} (node ${instance.nodeId}): remove the newer replicas first`,
+          `${this.#where} removes only its highest ordinal (${this.#podName(replicas - 1)}); refusing to remove ${podName} (node ${instance.nodeId}): nothing was changed; remove the replicas above it first`,
         );
-      // The volume is made safe (snapshot taken and ready) before the replica goes.
-      await this.#volumes?.beforeRemoval(ordinal, instance.nodeId);
+      if (
+        this.#volumes?.mode === 'retain' &&
+        sts.spec.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete'
+      )
+        this.options.log?.warn(
+          { statefulSet: this.options.statefulSet },
+          `${this.#where} has persistentVolumeClaimRetentionPolicy.whenScaled: Delete: Kubernetes deletes the claim Rampart was told to retain`,
+        );
+      await this.#volumes?.beforeRemoval(ordinal, instance);
       const next = { ...record };
       delete next[String(ordinal)];
+      for (const k of Object.keys(next)) if (Number(k) >= ordinal) delete next[k];
       try {
-        await this.#client.mergePatch(this.#path, {
-          metadata: {
-            resourceVersion: sts.metadata.resourceVersion,
-            annotations: { [REPLICAS_ANNOTATION]: JSON.stringify(next) },
-          },
-          spec: { replicas: ordinal },
-        });
+        await this.#write(sts, next, ordinal);
       } catch (e) {
-        if (e instanceof KubeError && e.status === 409 && attempt < 5) continue;
+        if (e instanceof KubeError && e.status === 409 && attempt < CONFLICT_RETRIES) continue;
         throw e;
       }
       this.options.log?.info(
@@ -260,13 +364,15 @@ export class StatefulSetProvider implements Provider {
 
   async #podGone(podName: string): Promise<void> {
     const path = kubePath('', 'v1', 'pods', this.options.namespace, podName);
-    const deadline = Date.now() + (this.options.podGoneTimeoutMs ?? 300_000);
-    while (Date.now() < deadline) {
+    const timeout = this.options.podGoneTimeoutMs ?? 300_000;
+    const deadline = Date.now() + timeout;
+    for (;;) {
       if (!(await this.#client.find(path))) return;
-      await new Promise((r) => setTimeout(r, 500));
+      if (Date.now() >= deadline)
+        throw new Error(
+          `${this.#where}: pod ${podName} still exists ${Math.round(timeout / 1000)} s after the scale-down; its volume was kept (the next attempt settles it)`,
+        );
+      await new Promise((r) => setTimeout(r, this.options.pollMs ?? 1000));
     }
-    throw new Error(
-      `${this.#where}: pod ${podName} still exists ${Math.round((this.options.podGoneTimeoutMs ?? 300_000) / 1000)} s after the scale-down; its volume was kept`,
-    );
   }
 }
