@@ -22,48 +22,58 @@ import { type KubeClient, KubeError, type KubeObject, kubePath } from '../kube/k
 import { StaleTermError, type Store } from '../store/store.ts';
 import type { Coordination, Leadership, Lock } from './coordination.ts';
 
+/** The annotation on a Lease that carries the newest leadership term handed out on it. */
 export const TERM_ANNOTATION = 'rampart.dev/term';
 
 export interface KubernetesCoordinationOptions {
   readonly client: KubeClient;
+  /** Namespace of the Leases (the pod's own, usually). */
   readonly namespace: string;
+  /** Name of the leadership Lease; locks live on `<leaseName>-lock-<name>`. */
   readonly leaseName: string;
-  /** Lease duration, ms (whole seconds; at least 2s). */
+  /** Lease duration, ms (rounded up to whole seconds; at least 2s). */
   readonly leaseTtlMs: number;
+  /** This replica's store: asked for each new term (above the Lease's). */
   readonly store: Store;
   readonly log?: Logger | undefined;
 }
 
-interface Lease extends KubeObject {
-  readonly spec?: {
-    holderIdentity?: string | null;
-    leaseDurationSeconds?: number;
-    acquireTime?: string | null;
-    renewTime?: string | null;
-    leaseTransitions?: number;
-  };
+interface LeaseSpec {
+  holderIdentity?: string | null;
+  leaseDurationSeconds?: number;
+  acquireTime?: string | null;
+  renewTime?: string | null;
+  leaseTransitions?: number;
 }
 
-/** MicroTime as the API server writes it. */
+interface Lease extends KubeObject {
+  readonly spec?: LeaseSpec;
+}
+
+/** MicroTime as the API server writes it: `2006-01-02T15:04:05.000000Z`. */
 function microTime(ms = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** The term recorded on a Lease; 0 when it carries none (or garbage). */
 function termOf(lease: Lease | undefined): number {
   const t = Number(lease?.metadata.annotations?.[TERM_ANNOTATION] ?? 0);
-  return Number.isFinite(t) ? t : 0;
+  return Number.isSafeInteger(t) && t > 0 ? t : 0;
 }
 
-/** Whether `lease` is held by someone live, by this process's clock. */
-function heldByOther(lease: Lease, holder: string, now: number): boolean {
-  const who = lease.spec?.holderIdentity;
-  if (!who || who === holder) return false;
-  const renewed = Date.parse(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? '');
-  const duration = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+/**
+ * Whether `lease` is held, by this process's clock: a holder whose renewTime (else
+ * acquireTime) plus the duration is still ahead. A holder without a readable time is taken
+ * to be live (it may be another client's fresh write), so such a Lease is never stolen.
+ */
+function heldAt(lease: Lease, now: number): boolean {
+  if (!lease.spec?.holderIdentity) return false;
+  const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '');
+  const duration = (lease.spec.leaseDurationSeconds ?? 0) * 1000;
   return !(Number.isFinite(renewed) && renewed + duration < now);
 }
 
-/** A Lease name for a lock (a DNS label: lowercase, digits, -; at most 63). */
+/** A Lease name for a lock (a DNS label: lowercase letters, digits and -, at most 63). */
 function lockLeaseName(base: string, name: string): string {
   const clean = name
     .toLowerCase()
@@ -72,30 +82,42 @@ function lockLeaseName(base: string, name: string): string {
   return `${base}-lock-${clean}`.slice(0, 63).replace(/-+$/, '');
 }
 
+const isConflict = (e: unknown) => e instanceof KubeError && e.status === 409;
+
+/** Waits `ms`; rejects with the signal's reason when it aborts first. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
     const onAbort = () => {
       clearTimeout(t);
       reject(signal?.reason);
     };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** The leadership this process holds, as `fence` checks it. */
+interface Leading {
+  readonly term: number;
+  readonly holder: string;
+  readonly lost: AbortSignal;
+}
 
 export class KubernetesCoordination implements Coordination {
   readonly kind = 'kubernetes';
   readonly options: KubernetesCoordinationOptions;
   readonly #c: KubeClient;
   readonly #ttlSeconds: number;
+  /** The leases collection of the namespace. */
   readonly #leases: string;
   /** Everything to undo on close: live leaderships and locks. */
   readonly #cleanups = new Set<() => Promise<void>>();
-  /** The leadership this process holds: its term and holder, for `fence`. */
-  #leading: { term: number; holder: string; lost: AbortSignal } | undefined;
+  /** Aborted by close: pending campaigns end with it. */
+  readonly #closing = new AbortController();
+  #leading: Leading | undefined;
 
   constructor(options: KubernetesCoordinationOptions) {
     this.options = options;
@@ -104,11 +126,17 @@ export class KubernetesCoordination implements Coordination {
     this.#leases = kubePath('coordination.k8s.io', 'v1', 'leases', options.namespace);
   }
 
-  get #ttlMs(): number {
+  /** The Lease duration actually used, ms (whole seconds). */
+  get ttlMs(): number {
     return this.#ttlSeconds * 1000;
   }
 
-  async #read(name: string, signal?: AbortSignal): Promise<Lease> {
+  #where(name: string): string {
+    return `Lease ${this.options.namespace}/${name}`;
+  }
+
+  /** Reads the Lease `name`, creating it empty when absent (another creator winning is fine). */
+  async #readOrCreate(name: string, signal?: AbortSignal): Promise<Lease> {
     const found = await this.#c.find<Lease>(`${this.#leases}/${name}`, signal);
     if (found) return found;
     try {
@@ -118,189 +146,254 @@ export class KubernetesCoordination implements Coordination {
         signal,
       );
     } catch (e) {
-      if (e instanceof KubeError && e.status === 409)
-        return this.#c.get<Lease>(`${this.#leases}/${name}`, signal);
+      if (isConflict(e)) return this.#c.get<Lease>(`${this.#leases}/${name}`, signal);
       throw e;
     }
   }
 
-  /** A conditional PUT; undefined when someone else changed the Lease first (409). */
-  async #write(lease: Lease, change: (l: Lease) => Lease, signal?: AbortSignal): Promise<Lease | undefined> {
+  /**
+   * A PUT conditional on the resourceVersion `lease` was read at; undefined when someone
+   * else changed the Lease first (409 Conflict).
+   */
+  async #write(
+    lease: Lease,
+    spec: LeaseSpec,
+    term?: number,
+    signal?: AbortSignal,
+  ): Promise<Lease | undefined> {
+    const annotations = { ...lease.metadata.annotations };
+    if (term !== undefined) annotations[TERM_ANNOTATION] = String(term);
+    const body: Lease = {
+      ...lease,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { ...lease.metadata, annotations },
+      spec: { ...lease.spec, ...spec },
+    };
     try {
-      return await this.#c.replace<Lease>(`${this.#leases}/${lease.metadata.name}`, change(lease), signal);
+      return await this.#c.replace<Lease>(`${this.#leases}/${lease.metadata.name}`, body, signal);
     } catch (e) {
-      if (e instanceof KubeError && e.status === 409) return undefined;
+      if (isConflict(e)) return undefined;
       throw e;
     }
   }
 
-  /** Takes `name` for `holder` if free or expired; the new Lease, or undefined while another holds it. */
+  /**
+   * One attempt to take the Lease `name` for `holder`: 'held' while another holder's Lease
+   * is live (or, for a lock, any holder's: locks are not re-entrant, as etcd's are not).
+   * A conflict re-reads at once: whoever wrote first decides. With `withTerm`, a new term
+   * above the Lease's goes into the same conditional write.
+   */
   async #take(
     name: string,
     holder: string,
-    withTerm: boolean,
+    kind: 'leadership' | 'lock',
     signal?: AbortSignal,
-  ): Promise<Lease | undefined> {
-    const lease = await this.#read(name, signal);
-    if (heldByOther(lease, holder, Date.now())) return undefined;
-    let term: number | undefined;
-    if (withTerm) term = await this.options.store.newTerm(holder, termOf(lease) + 1);
-    const now = microTime();
-    return this.#write(
-      lease,
-      (l) => ({
-        ...l,
-        metadata: {
-          ...l.metadata,
-          annotations: {
-            ...l.metadata.annotations,
-            ...(term === undefined ? {} : { [TERM_ANNOTATION]: String(term) }),
-          },
-        },
-        spec: {
-          ...l.spec,
+  ): Promise<Lease | 'held'> {
+    for (;;) {
+      const lease = await this.#readOrCreate(name, signal);
+      const ours = lease.spec?.holderIdentity === holder;
+      // A leader that lost its Lease (it could not renew) may take it back under its own
+      // name while nobody else has: it stopped acting, and takes a new term.
+      if (heldAt(lease, Date.now()) && !(ours && kind === 'leadership')) return 'held';
+      const term =
+        kind === 'leadership' ? await this.options.store.newTerm(holder, termOf(lease) + 1) : undefined;
+      const now = microTime();
+      const taken = await this.#write(
+        lease,
+        {
           holderIdentity: holder,
           leaseDurationSeconds: this.#ttlSeconds,
           acquireTime: now,
           renewTime: now,
-          leaseTransitions: (l.spec?.leaseTransitions ?? 0) + (l.spec?.holderIdentity === holder ? 0 : 1),
+          leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (ours ? 0 : 1),
         },
-      }),
-      signal,
-    );
+        term,
+        signal,
+      );
+      if (taken) return taken;
+      signal?.throwIfAborted();
+    }
   }
 
   /**
-   * Keeps `name` renewed for `holder` until stopped; `lose(reason)` when it cannot (no
-   * renewal for 2T/3, another holder, a higher term). Returns the stop function.
+   * Renews `name` for `holder` every T/3 until stopped. `lose(reason)` is called once when
+   * it cannot go on: no renewal for 2T/3 (counted from when the renewal was sent), or the
+   * Lease shows another holder or another term. Returns the stop function.
    */
   #keep(name: string, holder: string, term: number | undefined, lose: (reason: string) => void): () => void {
+    const ttlMs = this.ttlMs;
     let renewedAt = Date.now();
     let stopped = false;
-    const renew = async () => {
-      if (stopped) return;
-      const sentAt = Date.now();
-      try {
-        const lease = await this.#c.get<Lease>(
-          `${this.#leases}/${name}`,
-          AbortSignal.timeout(Math.ceil(this.#ttlMs / 3)),
-        );
-        if (lease.spec?.holderIdentity !== holder)
-          return lose(`Lease ${name} is held by ${lease.spec?.holderIdentity ?? 'nobody'} now`);
-        if (term !== undefined && termOf(lease) !== term)
-          return lose(`Lease ${name} carries term ${termOf(lease)}, not ours (${term})`);
-        const written = await this.#write(lease, (l) => ({
-          ...l,
-          spec: { ...l.spec, renewTime: microTime() },
-        }));
-        // A 409 is someone else's write in between: the next look decides.
-        if (written) renewedAt = sentAt;
-      } catch {
-        // Unreachable or refused: the watchdog decides when it has lasted too long.
-      }
-    };
-    const renewal = setInterval(() => void renew(), this.#ttlMs / 3);
-    const watchdog = setInterval(() => {
-      const silent = Date.now() - renewedAt;
-      if (silent > (2 * this.#ttlMs) / 3)
-        lose(
-          `no renewal of Lease ${name} for ${silent} ms (lease ${this.#ttlSeconds}s): stopping before it can expire`,
-        );
-    }, this.#ttlMs / 12);
-    return () => {
+    let renewing = false;
+    const stop = () => {
       stopped = true;
       clearInterval(renewal);
       clearInterval(watchdog);
     };
+    const end = (reason: string) => {
+      if (stopped) return;
+      stop();
+      lose(reason);
+    };
+    const renew = async () => {
+      if (stopped || renewing) return;
+      renewing = true;
+      const sentAt = Date.now();
+      // No single call may outlast the watchdog's margin.
+      const signal = AbortSignal.timeout(Math.ceil(ttlMs / 3));
+      try {
+        const lease = await this.#c.get<Lease>(`${this.#leases}/${name}`, signal);
+        if (stopped) return;
+        if (lease.spec?.holderIdentity !== holder)
+          return end(`${this.#where(name)} is held by ${lease.spec?.holderIdentity || 'nobody'} now`);
+        if (term !== undefined && termOf(lease) !== term)
+          return end(`${this.#where(name)} carries term ${termOf(lease)} now, not ours (${term})`);
+        const written = await this.#write(lease, { renewTime: microTime() }, undefined, signal);
+        // A 409 is another write in between: the next renewal looks again.
+        if (written) renewedAt = sentAt;
+      } catch {
+        // Unreachable, slow or refused: the watchdog decides when it has lasted too long.
+      } finally {
+        renewing = false;
+      }
+    };
+    const renewal = setInterval(() => void renew(), ttlMs / 3);
+    const watchdog = setInterval(() => {
+      const silent = Date.now() - renewedAt;
+      if (silent > (2 * ttlMs) / 3)
+        end(
+          `no renewal of ${this.#where(name)} for ${silent} ms (lease ${this.#ttlSeconds}s): stopping before it can expire`,
+        );
+    }, ttlMs / 12);
+    return stop;
   }
 
-  /** Clears the holder if it is still `holder`, so a successor takes over at once. Best effort. */
+  /**
+   * Clears the holder of `name` if it is still `holder`, so a successor takes it at its next
+   * look instead of waiting for expiry. A conflict (our own last renewal landing) reads
+   * again; unreachable leaves it to expire.
+   */
   async #release(name: string, holder: string): Promise<void> {
-    try {
-      const lease = await this.#c.get<Lease>(
-        `${this.#leases}/${name}`,
-        AbortSignal.timeout(Math.ceil(this.#ttlMs / 3)),
-      );
-      if (lease.spec?.holderIdentity !== holder) return;
-      await this.#write(lease, (l) => ({ ...l, spec: { ...l.spec, holderIdentity: null, renewTime: null } }));
-    } catch {
-      // It expires on its own.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const signal = AbortSignal.timeout(Math.ceil(this.ttlMs / 3));
+        const lease = await this.#c.get<Lease>(`${this.#leases}/${name}`, signal);
+        if (lease.spec?.holderIdentity !== holder) return;
+        if (await this.#write(lease, { holderIdentity: null, renewTime: null }, undefined, signal)) return;
+      } catch (e) {
+        this.options.log?.warn(
+          { lease: `${this.options.namespace}/${name}`, err: (e as Error).message },
+          'could not clear the Lease holder: it expires on its own',
+        );
+        return;
+      }
     }
   }
 
+  /**
+   * Resolves once this process leads, however long that takes: while another holder's
+   * Lease is live it looks again every T/4; while the API server is unreachable or refuses
+   * it retries (and says so once). Rejects only when `signal` aborts or on close.
+   */
   async campaign(holder: string, signal?: AbortSignal): Promise<Leadership> {
     const name = this.options.leaseName;
-    let warned = false;
+    const stopping = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+    let failure: string | undefined;
+    let standingBy = false;
     for (;;) {
-      signal?.throwIfAborted();
-      let lease: Lease | undefined;
+      stopping.throwIfAborted();
+      let lease: Lease | 'held' | undefined;
       try {
-        lease = await this.#take(name, holder, true, signal);
+        lease = await this.#take(name, holder, 'leadership', stopping);
       } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        if (!warned)
+        if (stopping.aborted) throw stopping.reason;
+        const message = (e as Error).message;
+        if (message !== failure)
           this.options.log?.warn(
-            { lease: `${this.options.namespace}/${name}`, err: (e as Error).message },
-            'cannot reach the Lease: retrying; nothing is done meanwhile',
+            { lease: `${this.options.namespace}/${name}`, err: message },
+            'cannot take the leadership Lease: retrying; nothing is done meanwhile',
           );
-        warned = true;
+        failure = message;
       }
-      if (lease) {
-        const term = termOf(lease);
-        const lost = new AbortController();
-        let stop = () => {};
-        const lose = (reason: string) => {
-          if (lost.signal.aborted) return;
-          stop();
-          lost.abort(new Error(reason));
-          this.options.log?.error({ term, reason }, 'leadership lost: stopped acting');
-        };
-        stop = this.#keep(name, holder, term, lose);
-        const resign = async () => {
-          this.#cleanups.delete(resign);
-          if (!lost.signal.aborted) {
-            stop();
-            lost.abort(new Error('resigned'));
-          }
-          if (this.#leading?.lost === lost.signal) this.#leading = undefined;
-          await this.#release(name, holder);
-        };
-        this.#cleanups.add(resign);
-        this.#leading = { term, holder, lost: lost.signal };
-        this.options.log?.info({ lease: `${this.options.namespace}/${name}`, term }, 'Lease taken');
-        return { term, holder, lost: lost.signal, resign };
+      if (lease === 'held' && !standingBy) {
+        standingBy = true;
+        this.options.log?.info(
+          { lease: `${this.options.namespace}/${name}`, holder },
+          'standing by: another replica leads',
+        );
       }
-      await sleep(this.#ttlMs / 4, signal);
+      if (lease !== undefined && lease !== 'held') return this.#lead(name, holder, termOf(lease));
+      await sleep(this.ttlMs / 4, stopping);
     }
   }
 
+  /** Leadership of the Lease just taken: renewed, watched, resigned. */
+  #lead(name: string, holder: string, term: number): Leadership {
+    const where = `${this.options.namespace}/${name}`;
+    const lost = new AbortController();
+    const leading: Leading = { term, holder, lost: lost.signal };
+    const stop = this.#keep(name, holder, term, (reason) => {
+      lost.abort(new Error(reason));
+      this.options.log?.error({ lease: where, term, reason }, 'leadership lost: stopped acting');
+    });
+    const resign = async () => {
+      this.#cleanups.delete(resign);
+      if (!lost.signal.aborted) {
+        stop();
+        lost.abort(new Error('resigned'));
+        this.options.log?.info({ lease: where, term }, 'resigned the leadership');
+      }
+      if (this.#leading === leading) this.#leading = undefined;
+      await this.#release(name, holder);
+    };
+    this.#cleanups.add(resign);
+    this.#leading = leading;
+    this.options.log?.info({ lease: where, holder, term }, 'leading: Lease taken');
+    return { term, holder, lost: lost.signal, resign };
+  }
+
+  /**
+   * Refuses `term` (StaleTermError) unless it is still the Lease's term, this process holds
+   * the Lease under it and has not lost it: asked before every creation.
+   */
   async fence(term: number, signal?: AbortSignal): Promise<void> {
     const lease = await this.#c.get<Lease>(`${this.#leases}/${this.options.leaseName}`, signal);
     const newest = termOf(lease);
     const mine = this.#leading;
-    if (newest !== term || !mine || mine.term !== term || lease.spec?.holderIdentity !== mine.holder)
-      throw new StaleTermError(term, Math.max(newest, term));
+    const current =
+      newest === term &&
+      mine !== undefined &&
+      mine.term === term &&
+      !mine.lost.aborted &&
+      lease.spec?.holderIdentity === mine.holder;
+    if (!current) throw new StaleTermError(term, newest);
   }
 
   async tryLock(name: string, holder: string): Promise<Lock | undefined> {
+    if (this.#closing.signal.aborted) throw new Error(`kubernetes coordination is closed: no lock ${name}`);
     const leaseName = lockLeaseName(this.options.leaseName, name);
-    const lease = await this.#take(leaseName, holder, false);
-    if (!lease) return undefined;
-    let stop = () => {};
+    const taken = await this.#take(leaseName, holder, 'lock');
+    if (taken === 'held') return undefined;
+    const stop = this.#keep(leaseName, holder, undefined, (reason) =>
+      this.options.log?.warn({ lock: name, holder, reason }, 'lock lost: its Lease could not be kept'),
+    );
     const release = async () => {
       this.#cleanups.delete(release);
       stop();
       await this.#release(leaseName, holder);
     };
-    stop = this.#keep(leaseName, holder, undefined, (reason) => {
-      stop();
-      this.options.log?.warn({ lock: name, reason }, 'lock lost');
-    });
     this.#cleanups.add(release);
+    this.options.log?.debug(
+      { lock: name, lease: `${this.options.namespace}/${leaseName}`, holder },
+      'lock taken',
+    );
     return { name, release };
   }
 
+  /** Ends pending campaigns, stops every renewal and clears every Lease this process holds. */
   async close(): Promise<void> {
+    this.#closing.abort(new Error('kubernetes coordination closed'));
     for (const undo of [...this.#cleanups]) await undo();
     this.#cleanups.clear();
   }

@@ -1,17 +1,18 @@
-// Kubernetes coordination against the real API server: two replicas (each with its own
-// SQLite store) on one Lease, as a ServiceAccount allowed only get/create/update on leases.
-// One leads; resign hands over at once with a higher term; a leader cut off from the API
-// server stops acting before its successor starts; fence refuses a deposed term; locks
-// exclude each other and are freed by release and by expiry.
+// Kubernetes coordination against the real API server: replicas (each with its own SQLite
+// store) on one Lease, most of them as a ServiceAccount allowed only get/create/update on
+// leases. Exactly one leads; resign hands over at once with a higher term; a leader cut off
+// from the API server stops acting before its successor starts; fence refuses a deposed
+// term; locks exclude each other and are freed by release and by expiry; close clears.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubernetesCoordination } from '../../src/coordination/kubernetes.ts';
+import type { Leadership } from '../../src/coordination/coordination.ts';
+import { KubernetesCoordination, TERM_ANNOTATION } from '../../src/coordination/kubernetes.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
@@ -27,13 +28,17 @@ after(async () => {
 const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
 const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
 const NS = 'rampart';
+/** Lease duration of every replica here, ms. */
+const TTL_MS = 2000;
 let dir: string;
-let tokenFile: string;
+/** Token files: the admin's, and a ServiceAccount's that may only get/create/update leases in NS. */
+const tokens = { admin: '', leasesOnly: '' };
 
 before(async () => {
   if (!installed) return;
-  kube = await startKube(hooks);
-  const k = kube!;
+  const k = await startKube(hooks);
+  if (!k) return;
+  kube = k;
   dir = mkdtempSync(join(tmpdir(), 'rampart-kube-lease-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   await createNamespace(k, NS);
@@ -59,20 +64,31 @@ before(async () => {
       subjects: [{ kind: 'ServiceAccount', name: 'rampart', namespace: NS }],
     },
   });
-  tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await k.serviceAccountToken(NS, 'rampart'), { mode: 0o600 });
+  tokens.leasesOnly = join(dir, 'sa-token');
+  writeFileSync(tokens.leasesOnly, await k.serviceAccountToken(NS, 'rampart'), { mode: 0o600 });
+  tokens.admin = join(dir, 'admin-token');
+  writeFileSync(tokens.admin, k.adminToken, { mode: 0o600 });
+  // The Role really is that narrow: the ServiceAccount may not even list leases.
+  const list = await k.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, {
+    token: await k.serviceAccountToken(NS, 'rampart'),
+  });
+  assert.equal(list.status, 403, list.text);
 });
 
-/** A TCP proxy to the API server that the test can cut (a partition between one replica and it). */
-async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void }> {
+/** A TCP proxy to the API server that the test can cut and heal (a partition of one replica). */
+async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void; heal(): void }> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
+  let cut = false;
+  const server = createServer((inbound) => {
+    if (cut) return void inbound.destroy();
     const outbound = connect(Number(target.port), target.hostname);
     sockets.add(inbound).add(outbound);
     inbound.pipe(outbound).pipe(inbound);
     const drop = () => {
       inbound.destroy();
       outbound.destroy();
+      sockets.delete(inbound);
+      sockets.delete(outbound);
     };
     inbound.on('error', drop).on('close', drop);
     outbound.on('error', drop).on('close', drop);
@@ -83,21 +99,35 @@ async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void }>
   return {
     url: `https://127.0.0.1:${port}`,
     cut: () => {
-      server.close();
+      cut = true;
       for (const s of sockets) s.destroy();
+    },
+    heal: () => {
+      cut = false;
     },
   };
 }
 
-async function replica(name: string, leaseName: string, server?: string) {
+interface ReplicaOptions {
+  /** Reach the API server through this URL (a proxy) instead of directly. */
+  readonly server?: string;
+  readonly token?: keyof typeof tokens;
+}
+
+/** One Rampart replica: its own SQLite store, its own client, its own coordination. */
+async function replica(name: string, leaseName: string, opts: ReplicaOptions = {}) {
   const store = new SqliteStore(join(dir, `${leaseName}-${name}.db`));
   await store.open();
-  const client = new KubeClient({ server: server ?? kube!.url, caFile: kube!.caFile, tokenFile });
+  const client = new KubeClient({
+    server: opts.server ?? kube!.url,
+    caFile: kube!.caFile,
+    tokenFile: tokens[opts.token ?? 'leasesOnly'],
+  });
   const coordination = new KubernetesCoordination({
     client,
     namespace: NS,
     leaseName,
-    leaseTtlMs: 2000,
+    leaseTtlMs: TTL_MS,
     store,
   });
   cleanups.push(async () => {
@@ -105,11 +135,20 @@ async function replica(name: string, leaseName: string, server?: string) {
     client.close();
     await store.close();
   });
-  return { coordination, store };
+  return { name, coordination, store };
 }
 
-/** Resolves with the moment `p` settles, or undefined if it has not within `ms`. */
-async function settledWithin<T>(p: Promise<T>, ms: number): Promise<boolean> {
+interface LeaseView {
+  metadata: { annotations?: Record<string, string>; resourceVersion: string };
+  spec: { holderIdentity?: string; leaseTransitions?: number; acquireTime?: string; renewTime?: string };
+}
+
+async function readLease(name: string): Promise<LeaseView> {
+  return kube!.ok<LeaseView>('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`);
+}
+
+/** Whether `p` has settled after `ms` (a pending campaign must still be pending). */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let done = false;
   void p.then(
     () => (done = true),
@@ -119,73 +158,158 @@ async function settledWithin<T>(p: Promise<T>, ms: number): Promise<boolean> {
   return done;
 }
 
-test('one leads; the other waits; resign hands over with a higher term; fence refuses the old term', {
+test('two campaign at once: exactly one leads; resign hands over at once with a higher term; fence refuses the old term', {
   skip,
 }, async () => {
   const a = await replica('a', 'handover');
   const b = await replica('b', 'handover');
-  // b's store has already handed out higher terms than a's: terms still go up through the Lease.
-  for (let i = 0; i < 5; i++) await b.store.newTerm('earlier');
-  const la = await a.coordination.campaign('a');
-  const pending = b.coordination.campaign('b');
-  assert.equal(await settledWithin(pending, 2500), false, 'b waits while a holds a live Lease');
-  await a.coordination.fence(la.term);
-  await la.resign();
-  assert.ok(la.lost.aborted);
-  const lb = await pending;
-  assert.ok(lb.term > la.term, `${lb.term} > ${la.term}`);
-  assert.ok(lb.term > 5, 'above every term b’s own store had seen');
-  await b.coordination.fence(lb.term);
-  await assert.rejects(a.coordination.fence(la.term), StaleTermError);
-  const lease = await kube!.ok<{ spec: { holderIdentity: string; leaseTransitions: number } }>(
-    'GET',
-    `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/handover`,
+  // a's store has handed out terms b's never saw: b's terms must still come out higher,
+  // through the Lease's annotation, whichever order they lead in.
+  for (let i = 0; i < 5; i++) await a.store.newTerm('earlier');
+  const campaigns = [a, b].map((r) => r.coordination.campaign(r.name).then((l) => ({ r, l })));
+  const first = await Promise.race(campaigns);
+  const [leader, waiter] = first.r === a ? [a, b] : [b, a];
+  const pending = campaigns[leader === a ? 1 : 0]!;
+  assert.equal(
+    await settledWithin(pending, TTL_MS + 500),
+    false,
+    `${waiter.name} waits while ${leader.name} holds`,
   );
-  assert.equal(lease.spec.holderIdentity, 'b');
-  assert.equal(lease.spec.leaseTransitions, 2);
-  await lb.resign();
+  assert.equal((await readLease('handover')).spec.holderIdentity, leader.name);
+  await leader.coordination.fence(first.l.term);
+
+  const terms = [first.l.term];
+  await first.l.resign();
+  assert.ok(first.l.lost.aborted, 'resign ends the leadership at once');
+  const second = await pending;
+  terms.push(second.l.term);
+  await assert.rejects(leader.coordination.fence(first.l.term), StaleTermError);
+  await waiter.coordination.fence(second.l.term);
+
+  // And back again: the first leader's store is behind the Lease now if b led second.
+  const back = leader.coordination.campaign(leader.name);
+  assert.equal(await settledWithin(back, TTL_MS / 2), false, 'waits while the second leader holds');
+  await second.l.resign();
+  const third = await back;
+  terms.push(third.term);
+  await assert.rejects(waiter.coordination.fence(second.l.term), StaleTermError);
+  assert.ok(terms[0]! < terms[1]! && terms[1]! < terms[2]!, `terms go up: ${terms.join(' < ')}`);
+  // Whichever led first, b followed a once: its own store alone would have given it 1 or 2.
+  const afterA = first.r === a ? terms[1]! : terms[2]!;
+  assert.ok(afterA > 5, `b's term after a (${afterA}) is above a's store's terms`);
+
+  const lease = await readLease('handover');
+  assert.equal(lease.spec.holderIdentity, leader.name);
+  assert.equal(lease.spec.leaseTransitions, 3);
+  assert.equal(lease.metadata.annotations?.[TERM_ANNOTATION], String(third.term));
+  assert.match(lease.spec.renewTime ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  await third.resign();
+  assert.equal((await readLease('handover')).spec.holderIdentity, undefined, 'resign clears the holder');
 });
 
-test('a leader cut off from the API server stops before its successor starts', { skip }, async () => {
+test('a renewal that finds another holder loses at once', { skip }, async () => {
+  const a = await replica('a', 'intruded');
+  const la = await a.coordination.campaign('a');
+  // Someone (an admin, another tool) writes the Lease over; a's renewal may land in between.
+  for (let status = 409; status === 409; ) {
+    const lease = await readLease('intruded');
+    const r = await kube!.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/intruded`, {
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder' } },
+    });
+    status = r.status;
+    if (status !== 409) assert.equal(status, 200, r.text);
+  }
+  const reason = await new Promise<string>((resolve) =>
+    la.lost.addEventListener('abort', () => resolve((la.lost.reason as Error).message), { once: true }),
+  );
+  assert.match(reason, /Lease rampart\/intruded is held by intruder now/);
+  await assert.rejects(a.coordination.fence(la.term), StaleTermError);
+  await la.resign();
+  assert.equal(
+    (await readLease('intruded')).spec.holderIdentity,
+    'intruder',
+    'resign clears only its own hold',
+  );
+});
+
+test('a leader cut off from the API server stops before its successor starts; its term is refused after', {
+  skip,
+}, async () => {
   const proxy = await cuttableProxy(new URL(kube!.url));
-  const a = await replica('a', 'partition', proxy.url);
+  const a = await replica('a', 'partition', { server: proxy.url, token: 'admin' });
   const b = await replica('b', 'partition');
   const la = await a.coordination.campaign('a');
   let lostAt: number | undefined;
-  la.lost.addEventListener('abort', () => (lostAt = performance.now()));
+  la.lost.addEventListener('abort', () => (lostAt = Date.now()));
   const pending = b.coordination.campaign('b');
-  assert.equal(await settledWithin(pending, 2000), false, 'a renews while connected');
+  assert.equal(await settledWithin(pending, TTL_MS + 500), false, 'a keeps renewing while connected');
+  assert.equal(lostAt, undefined);
+
   proxy.cut();
   const lb = await pending;
-  const ledAt = performance.now();
-  assert.ok(lostAt !== undefined && lostAt < ledAt, 'a declared its leadership lost before b led');
-  assert.match(String((la.lost.reason as Error).message), /no renewal of Lease partition/);
-  assert.ok(lb.term > la.term);
-  await assert.rejects(a.coordination.fence(la.term));
+  const taken = await readLease('partition');
+  assert.equal(taken.spec.holderIdentity, 'b');
+  // b's acquireTime is b's clock at its write; lostAt is the same machine's clock.
+  const ledAt = Date.parse(taken.spec.acquireTime ?? '');
+  assert.ok(lostAt !== undefined, 'a declared its leadership lost');
+  assert.ok(lostAt < ledAt, `a stopped (${lostAt}) before b took the Lease (${ledAt})`);
+  assert.match((la.lost.reason as Error).message, /no renewal of Lease rampart\/partition/);
+  assert.ok(lb.term > la.term, `${lb.term} > ${la.term}`);
+
+  // Reconnected, the deposed leader's term is refused, and it waits to lead again.
+  proxy.heal();
+  await assert.rejects(a.coordination.fence(la.term), StaleTermError);
+  const again = a.coordination.campaign('a');
+  assert.equal(await settledWithin(again, TTL_MS / 2), false, 'a stands by while b leads');
   await lb.resign();
+  const la2: Leadership = await again;
+  assert.ok(la2.term > lb.term, `${la2.term} > ${lb.term}`);
+  await la2.resign();
 });
 
-test('locks: one holder at a time; freed by release and by expiry', { skip }, async () => {
+test('locks: one holder at a time, not re-entrant; freed by release and by expiry', { skip }, async () => {
   const proxy = await cuttableProxy(new URL(kube!.url));
-  const a = await replica('a', 'locks', proxy.url);
+  const a = await replica('a', 'locks', { server: proxy.url });
   const b = await replica('b', 'locks');
-  const lock = await a.coordination.tryLock('scale-down/sentries', 'a');
+  const lock = await a.coordination.tryLock('scale-down/Sentries', 'a');
   assert.ok(lock);
-  assert.equal(await b.coordination.tryLock('scale-down/sentries', 'b'), undefined);
-  assert.ok(await b.coordination.tryLock('scale-down/other', 'b'), 'another name is another lock');
+  assert.equal((await readLease('locks-lock-scale-down-sentries')).spec.holderIdentity, 'a');
+  assert.equal(await b.coordination.tryLock('scale-down/Sentries', 'b'), undefined);
+  assert.equal(
+    await a.coordination.tryLock('scale-down/Sentries', 'a'),
+    undefined,
+    'not re-entrant, as etcd',
+  );
+  const other = await b.coordination.tryLock('scale-down/other', 'b');
+  assert.ok(other, 'another name is another lock');
+  await other.release();
   await lock.release();
-  const lb = await b.coordination.tryLock('scale-down/sentries', 'b');
-  assert.ok(lb, 'released: b takes it');
+  const lb = await b.coordination.tryLock('scale-down/Sentries', 'b');
+  assert.ok(lb, 'released: b takes it at once');
   await lb.release();
-  // a takes it again, then is cut off: it expires and b gets it (and never before a's renewals stop).
-  assert.ok(await a.coordination.tryLock('scale-down/sentries', 'a'));
-  await sleep(2500);
-  assert.equal(await b.coordination.tryLock('scale-down/sentries', 'b'), undefined, 'kept alive by renewals');
+
+  // a takes it again: renewals keep it past its duration; cut off, it expires and b gets it.
+  assert.ok(await a.coordination.tryLock('scale-down/Sentries', 'a'));
+  await sleep(TTL_MS + 500);
+  assert.equal(await b.coordination.tryLock('scale-down/Sentries', 'b'), undefined, 'kept alive by renewals');
   proxy.cut();
   let taken: unknown;
   for (let i = 0; i < 40 && !taken; i++) {
-    taken = await b.coordination.tryLock('scale-down/sentries', 'b');
+    taken = await b.coordination.tryLock('scale-down/Sentries', 'b');
     if (!taken) await sleep(250);
   }
   assert.ok(taken, 'the lock of a holder that stopped renewing expires');
+});
+
+test('close ends a pending campaign and clears the Lease it holds', { skip }, async () => {
+  const a = await replica('a', 'closing');
+  const c = await replica('c', 'closing');
+  const la = await a.coordination.campaign('a');
+  const pending = c.coordination.campaign('c');
+  assert.equal(await settledWithin(pending, TTL_MS / 2), false);
+  await c.coordination.close();
+  await assert.rejects(pending, /closed/);
+  await a.coordination.close();
+  assert.ok(la.lost.aborted);
+  assert.equal((await readLease('closing')).spec.holderIdentity, undefined, 'closed: holder cleared');
 });
