@@ -1,43 +1,63 @@
 // The `kubernetes` metric source: CPU and memory from the resource metrics API
-// (metrics.k8s.io, served by metrics-server), per pod (kube-pod nodes) or per Node
-// (kube-node nodes), read through the API server in one or two lists per collect.
+// (metrics.k8s.io, served by metrics-server), per pod or per Node, read through the API server.
 
 import type { Sample } from '../core/types.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
+import { type KubeClient, KubeError } from '../kube/kube-client.ts';
 import type { CollectError, CollectResult, MetricSource, MetricTarget } from './metric-source.ts';
-import { refsForSource } from './source-refs.ts';
+import { positiveOption, refsForSource } from './source-refs.ts';
 
 export interface KubernetesMetricsOptions {
   readonly name: string;
   readonly client: KubeClient;
-  /** Per list call, ms. Default 2000. */
+  /** Longest wait for one list, ms. Default 2000. */
   readonly timeoutMs?: number | undefined;
 }
 
-type Usage = { readonly cpu?: string; readonly memory?: string };
+export const DEFAULT_KUBERNETES_METRICS_TIMEOUT_MS = 2000;
+/** More namespaces than this and one list of every namespace's pods replaces a list per namespace. */
+export const MAX_NAMESPACE_LISTS = 8;
 
-interface MetricsItem {
-  readonly metadata: { readonly name: string; readonly namespace?: string };
-  readonly timestamp?: string;
-  readonly window?: string;
-  /** NodeMetrics. */
-  readonly usage?: Usage;
-  /** PodMetrics: one entry per container. */
-  readonly containers?: readonly { readonly name: string; readonly usage?: Usage }[];
-}
-
+const API = '/apis/metrics.k8s.io/v1beta1';
 const RESOURCES = ['cpu', 'memory'] as const;
 type Resource = (typeof RESOURCES)[number];
 
-const API = '/apis/metrics.k8s.io/v1beta1';
+interface Usage {
+  readonly cpu?: string;
+  readonly memory?: string;
+}
+
+/** A NodeMetrics (`usage`) or PodMetrics (`containers`) item. */
+interface MetricsItem {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+  readonly timestamp?: string;
+  readonly usage?: Usage;
+  readonly containers?: readonly { readonly name?: string; readonly usage?: Usage }[];
+}
+
+/** An item that fits a target, and how it is named in messages (`pod chain/sentry-1`, `Node kwok-a`). */
+interface Match {
+  readonly label: string;
+  readonly item: MetricsItem;
+  readonly pod: boolean;
+}
 
 /**
- * Each ref is `name:cpu` (cores) or `name:memory` (bytes). A pod item maps to the target
- * whose node id, host or alias is `namespace/pod`, else the pod's plain name (pod names can
- * repeat across namespaces: the kubernetes provider gives its instances both aliases, so the
- * namespaced match wins); a Node item maps by its name. Nodes are listed only when some
- * target has no pod. A failed list is one error for the whole source and no samples; a
- * target without an item has no sample, so the decision holds. `at` is the item's timestamp.
+ * Each ref is `name:cpu` (cores) or `name:memory` (bytes; a pod's is the sum over its containers).
+ *
+ * Which item is whose: a target that has an alias `namespace/pod` (the kubernetes provider gives
+ * its pods one) is that pod's and nothing else's, so a pod of the same name in another namespace
+ * or a Node of that name never stands in for it. Its pods are listed per namespace
+ * (`namespaces/NS/pods`, which a namespaced RoleBinding can allow), or, above
+ * MAX_NAMESPACE_LISTS namespaces, in one list of all. Every other target is matched by its node
+ * id, host and aliases: first against Node names (`nodes` is listed only when such a target
+ * exists), then, for those no Node fits, against bare pod names in a list of all namespaces' pods;
+ * a bare name that fits pods in several namespaces gives no sample and an error (give the
+ * target its `namespace/pod` alias). A name several targets share, or a target several items fit,
+ * gives no sample and an error: mapping it would be a guess.
+ *
+ * `at` is the item's `timestamp` (when metrics-server scraped it), so `staleAfter` works. A failed
+ * list is one error for the whole source and no samples from it; a target no item fits has no
+ * sample, so the decisions that need it hold. Never throws.
  */
 export class KubernetesMetricsSource implements MetricSource {
   readonly kind = 'kubernetes';
@@ -48,7 +68,11 @@ export class KubernetesMetricsSource implements MetricSource {
   constructor(options: KubernetesMetricsOptions) {
     this.name = options.name;
     this.#client = options.client;
-    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#timeoutMs = positiveOption(
+      options.timeoutMs,
+      DEFAULT_KUBERNETES_METRICS_TIMEOUT_MS,
+      `kubernetes metric source ${options.name}: timeoutMs`,
+    );
   }
 
   async collect(
@@ -69,87 +93,196 @@ export class KubernetesMetricsSource implements MetricSource {
     const samples: Sample[] = [];
     if (wanted.length === 0 || targets.length === 0) return { samples, errors };
 
-    // Every name a target goes by → its node id; a name two targets share maps to neither.
-    const byName = new Map<string, string | null>();
-    const add = (key: string, nodeId: string) => {
-      const had = byName.get(key);
-      byName.set(key, had === undefined || had === nodeId ? nodeId : null);
+    const index = indexTargets(targets);
+    const matches = new Map<string, Match[]>();
+    const fit = (keys: readonly string[] | undefined, match: Match) => {
+      if (keys === undefined) return;
+      if (keys.length > 1) {
+        errors.push({
+          message: `${match.label} fits nodes ${keys.join(', ')}; none gets its sample (give each node a distinct name)`,
+        });
+        return;
+      }
+      const list = matches.get(keys[0]!);
+      if (list === undefined) matches.set(keys[0]!, [match]);
+      else list.push(match);
     };
-    for (const t of targets) {
-      add(t.nodeId, t.nodeId);
-      add(t.host, t.nodeId);
-      for (const a of t.aliases ?? []) add(a, t.nodeId);
+    const podMatch = (item: MetricsItem): Match => ({
+      label: `pod ${item.metadata?.namespace}/${item.metadata?.name}`,
+      item,
+      pod: true,
+    });
+
+    const everyNamespace = index.namespaces.size > MAX_NAMESPACE_LISTS;
+    const podPaths = everyNamespace
+      ? [`${API}/pods`]
+      : [...index.namespaces].map((ns) => `${API}/namespaces/${encodeURIComponent(ns)}/pods`);
+    const [nodes, ...podLists] = await Promise.all([
+      index.plain.size > 0 ? this.#list(`${API}/nodes`, 'Node', signal, errors) : undefined,
+      ...podPaths.map((path) => this.#list(path, 'pod', signal, errors)),
+    ]);
+    for (const list of podLists)
+      for (const item of list ?? [])
+        fit(index.pods.get(`${item.metadata?.namespace}/${item.metadata?.name}`), podMatch(item));
+    if (nodes === undefined) return this.#emit(matches, wanted, samples, errors);
+    for (const item of nodes)
+      fit(index.plain.get(item.metadata?.name ?? ''), {
+        label: `Node ${item.metadata?.name}`,
+        item,
+        pod: false,
+      });
+
+    // Bare pod names, for the targets no Node fits. Not after a failed Node list: its targets are
+    // most likely Nodes, and a second list would only double the wait.
+    const unmatched = index.plainTargets.some((id) => !matches.has(id));
+    if (!unmatched) return this.#emit(matches, wanted, samples, errors);
+    const allPods = everyNamespace ? podLists[0] : await this.#list(`${API}/pods`, 'pod', signal, errors);
+    for (const item of allPods ?? []) {
+      const name = item.metadata?.name ?? '';
+      // A pod some target claims by `namespace/pod` is that target's alone.
+      if (index.pods.has(`${item.metadata?.namespace}/${name}`)) continue;
+      const keys = index.plain.get(name);
+      if (keys?.length === 1 && matches.get(keys[0]!)?.some((m) => !m.pod)) continue;
+      fit(keys, podMatch(item));
     }
+    return this.#emit(matches, wanted, samples, errors);
+  }
 
-    const matched = new Set<string>();
-    const emit = (item: MetricsItem, nodeId: string, usage: Record<Resource, number>) => {
-      const at = item.timestamp ? Date.parse(item.timestamp) : Date.now();
-      matched.add(nodeId);
-      for (const w of wanted) samples.push({ ref: w.ref, node: nodeId, value: usage[w.resource], at });
-    };
-
-    const pods = await this.#list('pods', signal, errors);
-    if (pods === undefined) return { samples, errors };
-    for (const item of pods) {
-      const ns = item.metadata.namespace;
-      const nodeId =
-        (ns === undefined ? undefined : byName.get(`${ns}/${item.metadata.name}`)) ??
-        byName.get(item.metadata.name);
-      if (!nodeId || matched.has(nodeId)) continue;
-      const usage = { cpu: 0, memory: 0 };
-      try {
-        for (const c of item.containers ?? []) {
-          usage.cpu += parseCpu(c.usage?.cpu ?? '0');
-          usage.memory += parseBytes(c.usage?.memory ?? '0');
-        }
-      } catch (e) {
-        errors.push({ target: nodeId, message: `pod ${ns}/${item.metadata.name}: ${(e as Error).message}` });
+  /** One sample per wanted ref of each target exactly one item fits. */
+  #emit(
+    matches: ReadonlyMap<string, readonly Match[]>,
+    wanted: readonly { ref: string; resource: Resource }[],
+    samples: Sample[],
+    errors: CollectError[],
+  ): CollectResult {
+    for (const [nodeId, found] of matches) {
+      if (found.length > 1) {
+        errors.push({
+          target: nodeId,
+          message:
+            `${found.map((m) => m.label).join(' and ')} fit node ${nodeId} alike; it gets no sample ` +
+            `(give it a namespace/pod alias, or names that fit one item only)`,
+        });
         continue;
       }
-      emit(item, nodeId, usage);
-    }
-
-    if (targets.some((t) => !matched.has(t.nodeId))) {
-      const nodes = await this.#list('nodes', signal, errors);
-      for (const item of nodes ?? []) {
-        const nodeId = byName.get(item.metadata.name);
-        if (!nodeId || matched.has(nodeId)) continue;
+      const { label, item, pod } = found[0]!;
+      const at = Date.parse(item.timestamp ?? '');
+      if (Number.isNaN(at)) {
+        errors.push({
+          target: nodeId,
+          message: `${label}: no valid timestamp (${item.timestamp}); no sample`,
+        });
+        continue;
+      }
+      for (const { ref, resource } of wanted) {
         try {
-          emit(item, nodeId, {
-            cpu: parseCpu(item.usage?.cpu ?? '0'),
-            memory: parseBytes(item.usage?.memory ?? '0'),
+          samples.push({
+            ref,
+            node: nodeId,
+            value: pod ? podUsage(item, resource) : nodeUsage(item, resource),
+            at,
           });
-        } catch (e) {
-          errors.push({ target: nodeId, message: `node ${item.metadata.name}: ${(e as Error).message}` });
+        } catch (error) {
+          errors.push({ target: nodeId, message: `${label}: ${(error as Error).message}; no ${ref} sample` });
         }
       }
     }
     return { samples, errors };
   }
 
+  /** The list's items, or undefined after adding one error that says what failed and what to check. */
   async #list(
-    resource: 'pods' | 'nodes',
+    path: string,
+    what: 'pod' | 'Node',
     signal: AbortSignal | undefined,
     errors: CollectError[],
   ): Promise<MetricsItem[] | undefined> {
+    const fail = (why: string) => {
+      errors.push({
+        message: `${what} metrics: ${why}; no samples from this list, the decisions that need them hold`,
+      });
+      return undefined;
+    };
     try {
-      const r = await this.#client.request<{ items?: MetricsItem[] }>('GET', `${API}/${resource}`, {
+      const { body } = await this.#client.request<{ items?: unknown }>('GET', path, {
         signal,
         timeoutMs: this.#timeoutMs,
       });
-      return r.body?.items ?? [];
-    } catch (e) {
-      errors.push({ message: `${resource} from metrics.k8s.io: ${(e as Error).message}` });
-      return undefined;
+      if (!Array.isArray(body?.items)) return fail(`GET ${path} answered without an items list`);
+      return body.items as MetricsItem[];
+    } catch (error) {
+      return fail(`${(error as Error).message}${hintFor(error, what === 'pod' ? 'pods' : 'nodes')}`);
     }
   }
 }
 
-const DECIMAL: Readonly<Record<string, number>> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
+function hintFor(error: unknown, resource: 'pods' | 'nodes'): string {
+  if (!(error instanceof KubeError)) return '';
+  if (error.status === 403) return ` (Rampart's account needs get and list on ${resource}.metrics.k8s.io)`;
+  if (error.status === 404)
+    return ' (the API server does not serve metrics.k8s.io/v1beta1: is metrics-server installed?)';
+  if (error.status === 503)
+    return ' (the APIService v1beta1.metrics.k8s.io is not available: is metrics-server running and reachable?)';
+  return '';
+}
+
+interface TargetIndex {
+  /** `namespace/pod` → the node ids of the targets with that alias. */
+  readonly pods: Map<string, string[]>;
+  readonly namespaces: Set<string>;
+  /** Node id, host and alias of every target without a `namespace/pod` alias → their node ids. */
+  readonly plain: Map<string, string[]>;
+  readonly plainTargets: string[];
+}
+
+/** `namespace/pod`: a namespace is a DNS label, a pod name a DNS subdomain. */
+const NAMESPACED = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\/[a-z0-9](?:[-.a-z0-9]*[a-z0-9])?$/;
+
+function indexTargets(targets: readonly MetricTarget[]): TargetIndex {
+  const index: TargetIndex = { pods: new Map(), namespaces: new Set(), plain: new Map(), plainTargets: [] };
+  const add = (map: Map<string, string[]>, key: string, nodeId: string) => {
+    if (key === '') return;
+    const ids = map.get(key);
+    if (ids === undefined) map.set(key, [nodeId]);
+    else if (!ids.includes(nodeId)) ids.push(nodeId);
+  };
+  for (const t of targets) {
+    const podNames = (t.aliases ?? []).filter((a) => NAMESPACED.test(a));
+    if (podNames.length > 0) {
+      for (const name of podNames) {
+        add(index.pods, name, t.nodeId);
+        index.namespaces.add(name.slice(0, name.indexOf('/')));
+      }
+      continue;
+    }
+    index.plainTargets.push(t.nodeId);
+    add(index.plain, t.nodeId, t.nodeId);
+    add(index.plain, t.host, t.nodeId);
+    for (const alias of t.aliases ?? []) add(index.plain, alias, t.nodeId);
+  }
+  return index;
+}
+
+function nodeUsage(item: MetricsItem, resource: Resource): number {
+  const text = item.usage?.[resource];
+  if (text === undefined) throw new Error(`no ${resource} in its usage`);
+  return resource === 'cpu' ? parseCpu(text) : parseBytes(text);
+}
+
+/** The sum over the pod's containers; a pod without containers, or one without the resource, has none. */
+function podUsage(item: MetricsItem, resource: Resource): number {
+  const containers = item.containers ?? [];
+  if (containers.length === 0) throw new Error('no containers in its metrics');
+  let sum = 0;
+  for (const c of containers) {
+    const text = c.usage?.[resource];
+    if (text === undefined) throw new Error(`container ${c.name} has no ${resource} in its usage`);
+    sum += resource === 'cpu' ? parseCpu(text) : parseBytes(text);
+  }
+  return sum;
+}
+
+const DECIMAL_SUFFIX: Readonly<Record<string, number>> = {
   k: 1e3,
   M: 1e6,
   G: 1e9,
@@ -157,7 +290,9 @@ const DECIMAL: Readonly<Record<string, number>> = {
   P: 1e15,
   E: 1e18,
 };
-const BINARY: Readonly<Record<string, number>> = {
+/** Divisors rather than factors: 12345 / 1e6 is exactly the double nearest 0.012345; 12345 * 1e-6 is not. */
+const FRACTION_SUFFIX: Readonly<Record<string, number>> = { n: 1e9, u: 1e6, m: 1e3 };
+const BINARY_SUFFIX: Readonly<Record<string, number>> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,
   Gi: 2 ** 30,
@@ -165,25 +300,31 @@ const BINARY: Readonly<Record<string, number>> = {
   Pi: 2 ** 50,
   Ei: 2 ** 60,
 };
+const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$/;
 
-/** A Kubernetes quantity (`250m`, `1500000n`, `128Mi`, `1e9`, `1G`) as a plain number. */
+/**
+ * A Kubernetes quantity as a plain number: a decimal with a binary suffix (`128Mi`), a decimal
+ * suffix (`250m`, `1500000n`, `1G`) or an exponent (`1e9`). `1E` is 10^18 (the suffix), as in
+ * Kubernetes. Throws on anything else, quoting the text.
+ */
 export function parseQuantity(text: string): number {
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$/.exec(
-    text.trim(),
-  );
-  if (!m) throw new Error(`"${text}" is not a Kubernetes quantity`);
-  const base = Number(m[1]);
-  if (m[2] !== undefined) return Number(`${m[1]}${m[2]}`);
-  const suffix = m[3] ?? '';
-  return base * (BINARY[suffix] ?? DECIMAL[suffix]!);
+  const m = QUANTITY.exec(text);
+  if (m === null) throw new Error(`"${text}" is not a Kubernetes quantity`);
+  const [, digits = '', exponent, suffix] = m;
+  if (exponent !== undefined) return Number(digits + exponent);
+  const base = Number(digits);
+  if (suffix === undefined) return base;
+  const divisor = FRACTION_SUFFIX[suffix];
+  if (divisor !== undefined) return base / divisor;
+  return base * (BINARY_SUFFIX[suffix] ?? DECIMAL_SUFFIX[suffix]!);
 }
 
-/** CPU in cores. */
+/** CPU in cores: `250m` → 0.25, `1500000n` → 0.0015. */
 export function parseCpu(text: string): number {
   return parseQuantity(text);
 }
 
-/** Memory in bytes (whole bytes: a fraction of a byte is rounded up, as Kubernetes does). */
+/** Memory in bytes; a fraction of a byte is rounded up, as Kubernetes does. */
 export function parseBytes(text: string): number {
   return Math.ceil(parseQuantity(text));
 }
