@@ -10,13 +10,16 @@
 // Lease no longer carries.
 //
 // Timing, with T = leaseTtl (default 15s), as etcd's: the holder renews every T/3; a
-// watchdog checks every T/12 and, when no renewal has succeeded for 2T/3, declares the
-// leadership lost and stops acting; a candidate takes the Lease only once renewTime + T has
-// passed by its own clock. So a holder that cannot reach the API server stops at least T/3
-// before anyone else can take over (clocks skewed by less than that). A renewal that finds
-// another holder or a higher term loses at once; resign clears the holder so a successor
-// takes over at its next look (about T/4).
+// watchdog checks every T/12 and, when no renewal has succeeded for 2T/3 (counted from when
+// the renewal was sent), declares the leadership lost and stops acting — by 3T/4 at the
+// latest; a candidate takes the Lease only once renewTime + T + T/10 has passed by its own
+// clock. So a holder that cannot reach the API server stops at least T/3 before anyone else
+// can take over (with clocks skewed by less than that). A renewal that finds another holder
+// or another term loses at once; resign clears the holder so a successor takes over at its
+// next look (about T/4). Holder names need not be unique: a replica treats a live Lease as
+// its own only when it made the last write to it (the resourceVersion it got back).
 
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type KubeClient, KubeError, type KubeObject, kubePath } from '../kube/kube-client.ts';
 import { StaleTermError, type Store } from '../store/store.ts';
@@ -38,7 +41,7 @@ export interface KubernetesCoordinationOptions {
   readonly log?: Logger | undefined;
 }
 
-interface LeaseSpec {
+export interface LeaseSpec {
   holderIdentity?: string | null;
   leaseDurationSeconds?: number;
   acquireTime?: string | null;
@@ -46,7 +49,7 @@ interface LeaseSpec {
   leaseTransitions?: number;
 }
 
-interface Lease extends KubeObject {
+export interface Lease extends KubeObject {
   readonly spec?: LeaseSpec;
 }
 
@@ -62,24 +65,36 @@ function termOf(lease: Lease | undefined): number {
 }
 
 /**
- * Whether `lease` is held, by this process's clock: a holder whose renewTime (else
- * acquireTime) plus the duration is still ahead. A holder without a readable time is taken
- * to be live (it may be another client's fresh write), so such a Lease is never stolen.
+ * Whether `lease` is held at `now` (ms, this process's clock): it has a holder whose
+ * renewTime (else acquireTime) plus the duration (`fallbackMs` when it carries none) plus a
+ * tenth of that (the margin for clock skew) is still ahead. A holder without a readable
+ * time is taken to be live (it may be another client's fresh write): such a Lease is never
+ * stolen.
  */
-function heldAt(lease: Lease, now: number): boolean {
+export function heldAt(lease: Lease, now: number, fallbackMs: number): boolean {
   if (!lease.spec?.holderIdentity) return false;
   const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '');
-  const duration = (lease.spec.leaseDurationSeconds ?? 0) * 1000;
-  return !(Number.isFinite(renewed) && renewed + duration < now);
+  if (!Number.isFinite(renewed)) return true;
+  const seconds = lease.spec.leaseDurationSeconds;
+  const duration = seconds !== undefined && seconds > 0 ? seconds * 1000 : fallbackMs;
+  return renewed + duration + duration / 10 >= now;
 }
 
-/** A Lease name for a lock (a DNS label: lowercase letters, digits and -, at most 63). */
-function lockLeaseName(base: string, name: string): string {
+/**
+ * The Lease name of the lock `name` under the leadership Lease `base`: `<base>-lock-<name>`
+ * as a DNS label (lowercase letters, digits and -, at most 63). A name too long for that is
+ * cut and given a hash of the whole, so two long names do not share a Lease; names that
+ * differ only in case or punctuation do (they exclude each other, which is safe).
+ */
+export function lockLeaseName(base: string, name: string): string {
   const clean = name
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  return `${base}-lock-${clean}`.slice(0, 63).replace(/-+$/, '');
+  const full = `${base}-lock-${clean}`.replace(/-+$/, '');
+  if (full.length <= 63) return full;
+  const hash = createHash('sha256').update(`${base}\0${name}`).digest('hex').slice(0, 8);
+  return `${full.slice(0, 54).replace(/-+$/, '')}-${hash}`;
 }
 
 const isConflict = (e: unknown) => e instanceof KubeError && e.status === 409;
@@ -117,6 +132,8 @@ export class KubernetesCoordination implements Coordination {
   readonly #cleanups = new Set<() => Promise<void>>();
   /** Aborted by close: pending campaigns end with it. */
   readonly #closing = new AbortController();
+  /** Lease name → the resourceVersion of this process's last write to it: what makes a hold ours. */
+  readonly #written = new Map<string, string | undefined>();
   #leading: Leading | undefined;
 
   constructor(options: KubernetesCoordinationOptions) {
@@ -171,7 +188,9 @@ export class KubernetesCoordination implements Coordination {
       spec: { ...lease.spec, ...spec },
     };
     try {
-      return await this.#c.replace<Lease>(`${this.#leases}/${lease.metadata.name}`, body, signal);
+      const written = await this.#c.replace<Lease>(`${this.#leases}/${lease.metadata.name}`, body, signal);
+      this.#written.set(lease.metadata.name, written.metadata.resourceVersion);
+      return written;
     } catch (e) {
       if (isConflict(e)) return undefined;
       throw e;
@@ -192,10 +211,15 @@ export class KubernetesCoordination implements Coordination {
   ): Promise<Lease | 'held'> {
     for (;;) {
       const lease = await this.#readOrCreate(name, signal);
-      const ours = lease.spec?.holderIdentity === holder;
-      // A leader that lost its Lease (it could not renew) may take it back under its own
-      // name while nobody else has: it stopped acting, and takes a new term.
-      if (heldAt(lease, Date.now()) && !(ours && kind === 'leadership')) return 'held';
+      // Ours only if nobody wrote since our own last write: another process may use the same
+      // holder name (a pid, say), and must never be mistaken for us.
+      const ours =
+        lease.spec?.holderIdentity === holder &&
+        lease.metadata.resourceVersion !== undefined &&
+        lease.metadata.resourceVersion === this.#written.get(name);
+      // A leader that lost its Lease (it could not renew) may take it back while nobody else
+      // has written it: it stopped acting, and takes a new term.
+      if (heldAt(lease, Date.now(), this.ttlMs) && !(ours && kind === 'leadership')) return 'held';
       const term =
         kind === 'leadership' ? await this.options.store.newTerm(holder, termOf(lease) + 1) : undefined;
       const now = microTime();
@@ -311,7 +335,15 @@ export class KubernetesCoordination implements Coordination {
         const message = (e as Error).message;
         if (message !== failure)
           this.options.log?.warn(
-            { lease: `${this.options.namespace}/${name}`, err: message },
+            {
+              lease: `${this.options.namespace}/${name}`,
+              err: message,
+              ...(e instanceof KubeError && e.status === 403
+                ? {
+                    fix: `grant get, create and update on leases.coordination.k8s.io in ${this.options.namespace}`,
+                  }
+                : {}),
+            },
             'cannot take the leadership Lease: retrying; nothing is done meanwhile',
           );
         failure = message;
@@ -323,7 +355,14 @@ export class KubernetesCoordination implements Coordination {
           'standing by: another replica leads',
         );
       }
-      if (lease !== undefined && lease !== 'held') return this.#lead(name, holder, termOf(lease));
+      if (lease !== undefined && lease !== 'held') {
+        // Taken just as the campaign was cancelled or the coordination closed: give it back.
+        if (stopping.aborted) {
+          await this.#release(name, holder);
+          throw stopping.reason;
+        }
+        return this.#lead(name, holder, termOf(lease));
+      }
       await sleep(this.ttlMs / 4, stopping);
     }
   }

@@ -1,8 +1,10 @@
 // Kubernetes coordination against the real API server: replicas (each with its own SQLite
 // store) on one Lease, most of them as a ServiceAccount allowed only get/create/update on
-// leases. Exactly one leads; resign hands over at once with a higher term; a leader cut off
-// from the API server stops acting before its successor starts; fence refuses a deposed
-// term; locks exclude each other and are freed by release and by expiry; close clears.
+// leases. Exactly one leads, even when both write a free Lease at once (409); resign hands
+// over at once with a higher term; a leader cut off from the API server stops acting before
+// its Lease expires, and its successor starts only after; a renewal that finds another holder
+// or term loses; a shared holder name steals nothing; fence refuses a deposed term; locks
+// exclude each other and are freed by release and by expiry; close clears.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Leadership } from '../../src/coordination/coordination.ts';
 import { KubernetesCoordination, TERM_ANNOTATION } from '../../src/coordination/kubernetes.ts';
-import { KubeClient } from '../../src/kube/kube-client.ts';
+import { KubeClient, type KubeClientOptions, KubeError } from '../../src/kube/kube-client.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
 import { createNamespace, type KubeControlPlane, startKube } from '../support/kube.ts';
@@ -108,21 +110,65 @@ async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void; h
   };
 }
 
+/**
+ * The real client, except that its first PUT waits until `gate` opens: two candidates that
+ * both read the Lease free then write it at once. Counts the 409s the API server answers.
+ */
+class GatedClient extends KubeClient {
+  conflicts = 0;
+  /** Settles once the held write has been answered. */
+  readonly firstWrite: Promise<void>;
+  #gate: (() => Promise<void>) | undefined;
+  #written!: () => void;
+  constructor(opts: KubeClientOptions, gate: () => Promise<void>) {
+    super(opts);
+    this.#gate = gate;
+    this.firstWrite = new Promise<void>((r) => (this.#written = r));
+  }
+  override async replace<T>(urlPath: string, object: unknown, signal?: AbortSignal): Promise<T> {
+    const gate = this.#gate;
+    this.#gate = undefined;
+    await gate?.();
+    try {
+      return await super.replace<T>(urlPath, object, signal);
+    } catch (e) {
+      if (e instanceof KubeError && e.status === 409) this.conflicts++;
+      throw e;
+    } finally {
+      if (gate) this.#written();
+    }
+  }
+}
+
+/** A gate that opens once `n` callers wait at it. */
+function barrier(n: number): () => Promise<void> {
+  let waiting = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return () => {
+    if (++waiting === n) open();
+    return opened;
+  };
+}
+
 interface ReplicaOptions {
   /** Reach the API server through this URL (a proxy) instead of directly. */
   readonly server?: string;
   readonly token?: keyof typeof tokens;
+  /** Hold the first Lease write at this gate (see GatedClient). */
+  readonly gate?: () => Promise<void>;
 }
 
 /** One Rampart replica: its own SQLite store, its own client, its own coordination. */
 async function replica(name: string, leaseName: string, opts: ReplicaOptions = {}) {
   const store = new SqliteStore(join(dir, `${leaseName}-${name}.db`));
   await store.open();
-  const client = new KubeClient({
+  const connection = {
     server: opts.server ?? kube!.url,
     caFile: kube!.caFile,
     tokenFile: tokens[opts.token ?? 'leasesOnly'],
-  });
+  };
+  const client = opts.gate ? new GatedClient(connection, opts.gate) : new KubeClient(connection);
   const coordination = new KubernetesCoordination({
     client,
     namespace: NS,
@@ -135,16 +181,36 @@ async function replica(name: string, leaseName: string, opts: ReplicaOptions = {
     client.close();
     await store.close();
   });
-  return { name, coordination, store };
+  return { name, coordination, store, client };
 }
 
 interface LeaseView {
-  metadata: { annotations?: Record<string, string>; resourceVersion: string };
+  metadata: { name: string; annotations?: Record<string, string>; resourceVersion: string };
   spec: { holderIdentity?: string; leaseTransitions?: number; acquireTime?: string; renewTime?: string };
 }
 
 async function readLease(name: string): Promise<LeaseView> {
   return kube!.ok<LeaseView>('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`);
+}
+
+/** Writes the Lease `name` over as an admin would, retrying when a renewal lands in between. */
+async function overwriteLease(name: string, change: (lease: LeaseView) => LeaseView): Promise<void> {
+  for (;;) {
+    const r = await kube!.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`, {
+      body: change(await readLease(name)),
+    });
+    if (r.status === 200) return;
+    assert.equal(r.status, 409, r.text);
+  }
+}
+
+/** The reason `leadership` is lost, once it is. */
+function lostReason(leadership: Leadership): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const said = () => resolve((leadership.lost.reason as Error).message);
+    if (leadership.lost.aborted) said();
+    else leadership.lost.addEventListener('abort', said, { once: true });
+  });
 }
 
 /** Whether `p` has settled after `ms` (a pending campaign must still be pending). */
@@ -207,22 +273,40 @@ test('two campaign at once: exactly one leads; resign hands over at once with a 
   assert.equal((await readLease('handover')).spec.holderIdentity, undefined, 'resign clears the holder');
 });
 
-test('a renewal that finds another holder loses at once', { skip }, async () => {
+test('both write a free Lease at once: one gets 409 and stands by, exactly one leads', { skip }, async () => {
+  const gate = barrier(2);
+  const a = await replica('a', 'race', { gate });
+  const b = await replica('b', 'race', { gate });
+  const campaigns = [a, b].map((r) => r.coordination.campaign(r.name).then((l) => ({ r, l })));
+  const first = await Promise.race(campaigns);
+  const loser = first.r === a ? b : a;
+  await Promise.all([a, b].map((r) => (r.client as GatedClient).firstWrite));
+  const conflicts = [a, b].map((r) => (r.client as GatedClient).conflicts);
+  assert.deepEqual(
+    conflicts.toSorted(),
+    [0, 1],
+    `one write won, the other was refused (409s: a ${conflicts[0]}, b ${conflicts[1]})`,
+  );
+  assert.equal((loser.client as GatedClient).conflicts, 1, 'the loser is the one refused');
+  const pending = campaigns[first.r === a ? 1 : 0]!;
+  assert.equal(await settledWithin(pending, TTL_MS + 500), false, `${loser.name} stands by`);
+  const lease = await readLease('race');
+  assert.equal(lease.spec.holderIdentity, first.r.name);
+  assert.equal(lease.spec.leaseTransitions, 1, 'taken once');
+  assert.equal(lease.metadata.annotations?.[TERM_ANNOTATION], String(first.l.term));
+  await first.r.coordination.fence(first.l.term);
+  await first.l.resign();
+  const second = await pending;
+  assert.ok(second.l.term > first.l.term, `${second.l.term} > ${first.l.term}`);
+  await second.l.resign();
+});
+
+test('a renewal that finds another holder, or another term, loses at once', { skip }, async () => {
   const a = await replica('a', 'intruded');
   const la = await a.coordination.campaign('a');
-  // Someone (an admin, another tool) writes the Lease over; a's renewal may land in between.
-  for (let status = 409; status === 409; ) {
-    const lease = await readLease('intruded');
-    const r = await kube!.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/intruded`, {
-      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder' } },
-    });
-    status = r.status;
-    if (status !== 409) assert.equal(status, 200, r.text);
-  }
-  const reason = await new Promise<string>((resolve) =>
-    la.lost.addEventListener('abort', () => resolve((la.lost.reason as Error).message), { once: true }),
-  );
-  assert.match(reason, /Lease rampart\/intruded is held by intruder now/);
+  // Someone (an admin, another tool) writes the Lease over.
+  await overwriteLease('intruded', (l) => ({ ...l, spec: { ...l.spec, holderIdentity: 'intruder' } }));
+  assert.match(await lostReason(la), /Lease rampart\/intruded is held by intruder now/);
   await assert.rejects(a.coordination.fence(la.term), StaleTermError);
   await la.resign();
   assert.equal(
@@ -230,6 +314,38 @@ test('a renewal that finds another holder loses at once', { skip }, async () => 
     'intruder',
     'resign clears only its own hold',
   );
+
+  // A newer term on the Lease, the holder left alone: a leader elsewhere took it.
+  const b = await replica('b', 'outtermed');
+  const lb = await b.coordination.campaign('b');
+  const newer = lb.term + 5;
+  await overwriteLease('outtermed', (l) => ({
+    ...l,
+    metadata: { ...l.metadata, annotations: { ...l.metadata.annotations, [TERM_ANNOTATION]: String(newer) } },
+  }));
+  assert.match(await lostReason(lb), new RegExp(`carries term ${newer} now, not ours \\(${lb.term}\\)`));
+  await assert.rejects(b.coordination.fence(lb.term), (e: Error) => {
+    assert.ok(e instanceof StaleTermError);
+    assert.match(e.message, new RegExp(`term ${lb.term} is stale \\(term ${newer} has been seen\\)`));
+    return true;
+  });
+  await lb.resign();
+});
+
+test('a holder name shared by two processes never takes the other’s live Lease', { skip }, async () => {
+  // In pods every Rampart may be pid 1: a default holder name is not unique.
+  const a = await replica('a', 'same-name');
+  const b = await replica('b', 'same-name');
+  const la = await a.coordination.campaign('pid-1');
+  const pending = b.coordination.campaign('pid-1');
+  assert.equal(await settledWithin(pending, TTL_MS + 500), false, 'b stands by behind a, whatever the name');
+  assert.equal(la.lost.aborted, false, 'a still leads');
+  await a.coordination.fence(la.term);
+  await la.resign();
+  const lb = await pending;
+  assert.ok(lb.term > la.term, `${lb.term} > ${la.term}`);
+  await assert.rejects(a.coordination.fence(la.term), StaleTermError);
+  await lb.resign();
 });
 
 test('a leader cut off from the API server stops before its successor starts; its term is refused after', {
@@ -246,13 +362,28 @@ test('a leader cut off from the API server stops before its successor starts; it
   assert.equal(lostAt, undefined);
 
   proxy.cut();
+  // a's last renewal as the API server has it, until b takes over: when a's Lease expires.
+  let lastRenewal = 0;
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      const l = await readLease('partition');
+      if (l.spec.holderIdentity === 'a') lastRenewal = Date.parse(l.spec.renewTime ?? '');
+      await sleep(100);
+    }
+  })();
   const lb = await pending;
+  watching = false;
+  await watch;
   const taken = await readLease('partition');
   assert.equal(taken.spec.holderIdentity, 'b');
-  // b's acquireTime is b's clock at its write; lostAt is the same machine's clock.
+  // b's acquireTime is b's clock at its write; lostAt and renewTime are the same machine's clock.
   const ledAt = Date.parse(taken.spec.acquireTime ?? '');
   assert.ok(lostAt !== undefined, 'a declared its leadership lost');
-  assert.ok(lostAt < ledAt, `a stopped (${lostAt}) before b took the Lease (${ledAt})`);
+  const expiry = lastRenewal + TTL_MS;
+  assert.ok(lastRenewal > 0, 'a renewal of a was seen');
+  assert.ok(lostAt < expiry, `a stopped (${lostAt}) before its Lease expired (${expiry})`);
+  assert.ok(expiry < ledAt, `b took the Lease (${ledAt}) only after it expired (${expiry})`);
   assert.match((la.lost.reason as Error).message, /no renewal of Lease rampart\/partition/);
   assert.ok(lb.term > la.term, `${lb.term} > ${la.term}`);
 
