@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { KubeVolumesConfig } from '../../src/config/schema.ts';
-import { KubeClient, type KubeClientOptions } from '../../src/kube/kube-client.ts';
+import {
+  KubeClient,
+  type KubeClientOptions,
+  type KubeRequest,
+  type KubeResult,
+} from '../../src/kube/kube-client.ts';
 import { kubePodKind } from '../../src/nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
 import {
@@ -22,7 +27,11 @@ import {
 } from '../../src/providers/kubernetes/stateful-set-provider.ts';
 import type { CreateRequest, Instance } from '../../src/providers/provider.ts';
 import { providerContract } from '../contracts/provider.contract.ts';
-import { FAKE_FAIL_LABEL, fakeSnapshotController } from '../support/fake-snapshot-controller.ts';
+import {
+  FAKE_FAIL_LABEL,
+  FAKE_NEVER_READY_LABEL,
+  fakeSnapshotController,
+} from '../support/fake-snapshot-controller.ts';
 import { fakeVolumeProvisioner } from '../support/fake-volume-provisioner.ts';
 import { waitFor } from '../support/fleet.ts';
 import {
@@ -199,6 +208,16 @@ async function handSnapshot(k: KubeControlPlane, ns: string, name: string, pool:
   });
 }
 
+/** A client that notes every call it makes (method, path, label selector). */
+class CountingClient extends KubeClient {
+  readonly calls: string[] = [];
+  override async request<T>(method: string, urlPath: string, req: KubeRequest = {}): Promise<KubeResult<T>> {
+    const selector = req.query?.labelSelector;
+    this.calls.push(`${method} ${urlPath}${selector === undefined ? '' : `?${selector}`}`);
+    return await super.request<T>(method, urlPath, req);
+  }
+}
+
 test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snapshot before removal, restore after', {
   skip,
 }, async () => {
@@ -258,6 +277,19 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
   );
   assert.match(listed[0]!.host, /^\d+\.\d+\.\d+\.\d+$/, 'the pod IP once kwok gave it one');
   assert.equal((await see.pod(0)).status, 200, 'the operator’s pod runs, unlisted');
+  // One read of the StatefulSet and one list of its pods, whatever the number of replicas.
+  const counting = new CountingClient(conn);
+  cleanups.push(() => counting.close());
+  await new StatefulSetProvider({
+    name: 'cluster',
+    client: counting,
+    namespace: ns,
+    statefulSet: 'sentry',
+  }).list();
+  assert.deepEqual(counting.calls, [
+    `GET /apis/apps/v1/namespaces/${ns}/statefulsets/sentry`,
+    `GET /api/v1/namespaces/${ns}/pods?app=sentry`,
+  ]);
 
   // Only the highest ordinal may go.
   await assert.rejects(
@@ -283,7 +315,10 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
   });
 
   // A snapshot that never becomes ready: given up after volumes.timeout, nothing removed.
-  snapshots.pause(true);
+  await k.ok('PATCH', `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-sentry-2`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { labels: { [FAKE_NEVER_READY_LABEL]: 'stuck' } } },
+  });
   await assert.rejects(
     provider({ timeout: 2000 }).destroy(listed[1]!),
     /VolumeSnapshot snapshots\/data-sentry-2-sentries-b of data-sentry-2: not done within 2 s \(volumes\.timeout\); the scale-down was abandoned: the replica and its volume are kept, nothing was removed/,
@@ -291,6 +326,11 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
   assert.equal((await see.sts()).spec.replicas, 3);
   assert.equal((await see.claim(2)).status, 200, 'the volume is kept');
   assert.equal((await see.pod(2)).status, 200, 'the replica is kept');
+  snapshots.pause(true);
+  await k.ok('PATCH', `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-sentry-2`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { labels: { [FAKE_NEVER_READY_LABEL]: null } } },
+  });
 
   // Removal: while the snapshot is not ready the replica stays; once ready, it goes, then its claim.
   snapshots.restoreSize = '3Gi';

@@ -3,12 +3,15 @@
 // namespace readyToUse (with creationTime and restoreSize, through the status subresource,
 // as the real controller does), unless it is paused — then snapshots stay not ready, as
 // with a stuck driver. A snapshot whose source claim (or itself) carries the label
-// `fake.rampart.dev/fail` gets a status.error instead, as a failing driver reports.
+// `fake.rampart.dev/fail` gets a status.error instead, as a failing driver reports; one
+// labelled `fake.rampart.dev/never-ready` (itself or its claim) is never made ready.
 
 import type { KubeControlPlane } from './kube.ts';
 
 /** Label that makes the fake fail a snapshot (on the VolumeSnapshot or on its source claim). */
 export const FAKE_FAIL_LABEL = 'fake.rampart.dev/fail';
+/** Label that makes the fake leave a snapshot not ready for ever (on the VolumeSnapshot or on its source claim). */
+export const FAKE_NEVER_READY_LABEL = 'fake.rampart.dev/never-ready';
 
 interface Snapshot {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -40,21 +43,26 @@ export function fakeSnapshotController(kube: KubeControlPlane, namespace: string
     readied: [],
     restoreSize: '1Gi',
   };
-  const failing = async (s: Snapshot): Promise<string | undefined> => {
-    if (s.metadata.labels?.[FAKE_FAIL_LABEL]) return s.metadata.labels[FAKE_FAIL_LABEL];
+  /** The labels that steer the fake: the snapshot's own over its source claim's. */
+  const steering = async (s: Snapshot): Promise<Record<string, string>> => {
     const claim = s.spec.source.persistentVolumeClaimName;
-    if (!claim) return undefined;
-    const c = await kube.request<{ metadata: { labels?: Record<string, string> } }>(
-      'GET',
-      `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${claim}`,
-    );
-    return c.status === 200 ? c.body.metadata.labels?.[FAKE_FAIL_LABEL] : undefined;
+    let claimLabels: Record<string, string> = {};
+    if (claim) {
+      const c = await kube.request<{ metadata: { labels?: Record<string, string> } }>(
+        'GET',
+        `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${claim}`,
+      );
+      if (c.status === 200) claimLabels = c.body.metadata.labels ?? {};
+    }
+    return { ...claimLabels, ...s.metadata.labels };
   };
   const round = async () => {
     const list = await kube.ok<{ items: Snapshot[] }>('GET', base);
     for (const s of list.items) {
       if (paused || s.status?.readyToUse || s.status?.error || s.metadata.deletionTimestamp) continue;
-      const fail = await failing(s);
+      const labels = await steering(s);
+      if (labels[FAKE_NEVER_READY_LABEL] !== undefined) continue;
+      const fail = labels[FAKE_FAIL_LABEL];
       const now = new Date().toISOString();
       await kube.ok('PATCH', `${base}/${s.metadata.name}/status`, {
         contentType: 'application/merge-patch+json',
