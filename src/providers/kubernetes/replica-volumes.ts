@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { KubeVolumesConfig } from '../../config/schema.ts';
 import { type KubeClient, KubeError, type KubeObject, kubePath } from '../../kube/kube-client.ts';
+import { parseBytes } from '../../kube/quantity.ts';
 import type { CreateRequest } from '../provider.ts';
 
 const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
@@ -79,31 +80,14 @@ export function scaleDownMode(v: KubeVolumesConfig): 'snapshot' | 'retain' | 'de
   return v.onScaleDown ?? (v.restore === 'volume-snapshot' ? 'snapshot' : 'retain');
 }
 
-const BINARY_SUFFIX: Readonly<Record<string, number>> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const DECIMAL_SUFFIX: Readonly<Record<string, number>> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-/** Bytes of a Kubernetes quantity (`1Gi`, `500M`, `1e9`); undefined for a form it does not know. */
+/** Bytes of a Kubernetes quantity (`1Gi`, `500M`, `1e9`); undefined when absent or not a quantity. */
 export function quantityBytes(q: string | undefined): number | undefined {
-  const m = q?.trim().match(/^(\d+(?:\.\d+)?)(?:([eE]\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$/);
-  if (!m) return undefined;
-  if (m[2]) return Number(`${m[1]}${m[2]}`);
-  const suffix = m[3] ?? '';
-  return Number(m[1]) * (BINARY_SUFFIX[suffix] ?? DECIMAL_SUFFIX[suffix] ?? Number.NaN);
+  if (q === undefined) return undefined;
+  try {
+    return parseBytes(q.trim());
+  } catch {
+    return undefined;
+  }
 }
 
 export class ReplicaVolumes {
