@@ -9,10 +9,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parse } from 'yaml';
 import { CLI } from '../support/fleet.ts';
-import { createNamespace, installCrds, type KubeControlPlane, startKube } from '../support/kube.ts';
+import { createNamespace, installCrds, kubeForFile } from '../support/kube.ts';
 import {
   applyObject,
   CHART,
@@ -25,22 +25,13 @@ import {
 } from '../support/kube-chart.ts';
 import { findBinary } from '../support/servers.ts';
 
-let kube: KubeControlPlane | undefined;
-const cleanups: (() => unknown)[] = [];
-const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
 let dir: string;
-before(async () => {
-  if (!installed) return;
-  kube = await startKube(hooks);
-  await installCrds(kube!, ['servicemonitors', 'prometheusrules']);
+const bed = kubeForFile(undefined, async (k) => {
+  await installCrds(k, ['servicemonitors', 'prometheusrules']);
   dir = mkdtempSync(join(tmpdir(), 'rampart-kube-deploy-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  bed.cleanup(() => rmSync(dir, { recursive: true, force: true }));
 });
+const { skip } = bed;
 
 /** `rampart validate` on a config text: exit status and output. */
 function validate(text: string, name: string): { status: number | null; output: string } {
@@ -55,8 +46,8 @@ async function dryRunAll(objects: KubeManifest[], namespace: string): Promise<vo
     namespace,
     ...objects.map((o) => o.metadata.namespace).filter((n) => n !== undefined),
   ]))
-    await createNamespace(kube!, ns!);
-  for (const o of objects) await applyObject(kube!, o, namespace, { dryRun: true });
+    await createNamespace(bed.kube(), ns!);
+  for (const o of objects) await applyObject(bed.kube(), o, namespace, { dryRun: true });
 }
 
 const everything = {
@@ -193,7 +184,7 @@ test('the Kustomize overlays build, pass a dry run, and carry valid configs; mai
 });
 
 test('the chart’s RBAC, for real: what Rampart needs is allowed, the rest refused', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const { serviceAccountDir } = await installRampartChart(k, {
     namespace: 'rampart',
     release: 'rampart',

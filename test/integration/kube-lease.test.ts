@@ -11,24 +11,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Leadership } from '../../src/coordination/coordination.ts';
 import { KubernetesCoordination, TERM_ANNOTATION } from '../../src/coordination/kubernetes.ts';
 import { KubeClient, type KubeClientOptions, KubeError } from '../../src/kube/kube-client.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
-import { createNamespace, type KubeControlPlane, startKube } from '../support/kube.ts';
-import { findBinary } from '../support/servers.ts';
+import { createNamespace, kubeForFile } from '../support/kube.ts';
 
-let kube: KubeControlPlane | undefined;
-const cleanups: (() => unknown)[] = [];
-const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
 const NS = 'rampart';
 /** Lease duration of every replica here, ms. */
 const TTL_MS = 2000;
@@ -36,13 +27,9 @@ let dir: string;
 /** Token files: the admin's, and a ServiceAccount's that may only get/create/update leases in NS. */
 const tokens = { admin: '', leasesOnly: '' };
 
-before(async () => {
-  if (!installed) return;
-  const k = await startKube(hooks);
-  if (!k) return;
-  kube = k;
+const bed = kubeForFile(undefined, async (k) => {
   dir = mkdtempSync(join(tmpdir(), 'rampart-kube-lease-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  bed.cleanup(() => rmSync(dir, { recursive: true, force: true }));
   await createNamespace(k, NS);
   await k.ok('POST', `/api/v1/namespaces/${NS}/serviceaccounts`, {
     body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'rampart' } },
@@ -76,6 +63,7 @@ before(async () => {
   });
   assert.equal(list.status, 403, list.text);
 });
+const { skip } = bed;
 
 /** A TCP proxy to the API server that the test can cut and heal (a partition of one replica). */
 async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void; heal(): void }> {
@@ -96,7 +84,7 @@ async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void; h
     outbound.on('error', drop).on('close', drop);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => server.close());
+  bed.cleanup(() => server.close());
   const port = (server.address() as { port: number }).port;
   return {
     url: `https://127.0.0.1:${port}`,
@@ -164,8 +152,8 @@ async function replica(name: string, leaseName: string, opts: ReplicaOptions = {
   const store = new SqliteStore(join(dir, `${leaseName}-${name}.db`));
   await store.open();
   const connection = {
-    server: opts.server ?? kube!.url,
-    caFile: kube!.caFile,
+    server: opts.server ?? bed.kube().url,
+    caFile: bed.kube().caFile,
     tokenFile: tokens[opts.token ?? 'leasesOnly'],
   };
   const client = opts.gate ? new GatedClient(connection, opts.gate) : new KubeClient(connection);
@@ -176,7 +164,7 @@ async function replica(name: string, leaseName: string, opts: ReplicaOptions = {
     leaseTtlMs: TTL_MS,
     store,
   });
-  cleanups.push(async () => {
+  bed.cleanup(async () => {
     await coordination.close();
     client.close();
     await store.close();
@@ -190,15 +178,17 @@ interface LeaseView {
 }
 
 async function readLease(name: string): Promise<LeaseView> {
-  return kube!.ok<LeaseView>('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`);
+  return bed.kube().ok<LeaseView>('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`);
 }
 
 /** Writes the Lease `name` over as an admin would, retrying when a renewal lands in between. */
 async function overwriteLease(name: string, change: (lease: LeaseView) => LeaseView): Promise<void> {
   for (;;) {
-    const r = await kube!.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`, {
-      body: change(await readLease(name)),
-    });
+    const r = await bed
+      .kube()
+      .request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`, {
+        body: change(await readLease(name)),
+      });
     if (r.status === 200) return;
     assert.equal(r.status, 409, r.text);
   }
@@ -351,7 +341,7 @@ test('a holder name shared by two processes never takes the other’s live Lease
 test('a leader cut off from the API server stops before its successor starts; its term is refused after', {
   skip,
 }, async () => {
-  const proxy = await cuttableProxy(new URL(kube!.url));
+  const proxy = await cuttableProxy(new URL(bed.kube().url));
   const a = await replica('a', 'partition', { server: proxy.url, token: 'admin' });
   const b = await replica('b', 'partition');
   const la = await a.coordination.campaign('a');
@@ -399,7 +389,7 @@ test('a leader cut off from the API server stops before its successor starts; it
 });
 
 test('locks: one holder at a time, not re-entrant; freed by release and by expiry', { skip }, async () => {
-  const proxy = await cuttableProxy(new URL(kube!.url));
+  const proxy = await cuttableProxy(new URL(bed.kube().url));
   const a = await replica('a', 'locks', { server: proxy.url });
   const b = await replica('b', 'locks');
   const lock = await a.coordination.tryLock('scale-down/Sentries', 'a');

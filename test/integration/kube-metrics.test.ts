@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { KubernetesMetricsSource } from '../../src/metrics/kubernetes.ts';
 import type { MetricTarget } from '../../src/metrics/metric-source.ts';
@@ -17,27 +17,21 @@ import {
   type FakeMetricsServer,
   startFakeMetricsServer,
 } from '../support/fake-metrics-server.ts';
-import { createNamespace, type KubeControlPlane, startKube } from '../support/kube.ts';
-import { findBinary, pollUntil } from '../support/servers.ts';
+import { createNamespace, kubeForFile } from '../support/kube.ts';
+import { pollUntil } from '../support/servers.ts';
 
 // One control plane and one fake for the whole file; the tests run in order, the last stops the fake.
-let kube: KubeControlPlane | undefined;
 let fake: FakeMetricsServer | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'rampart-kube-metrics-'));
-const cleanups: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
-const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
-before(async () => {
-  if (!installed) return;
-  kube = await startKube(hooks, { apiserverArgs: aggregatorFlags(dir) });
-  if (kube === undefined) return;
-  fake = await startFakeMetricsServer(kube);
-  cleanups.push(() => fake?.stop());
-});
+const bed = kubeForFile(
+  () => ({ apiserverArgs: aggregatorFlags(dir) }),
+  async (k) => {
+    fake = await startFakeMetricsServer(k);
+    bed.cleanup(() => fake?.stop());
+  },
+);
+after(() => rmSync(dir, { recursive: true, force: true }));
+const { skip } = bed;
 
 const API = '/apis/metrics.k8s.io/v1beta1';
 let tokens = 0;
@@ -47,7 +41,7 @@ function source(token: string): KubernetesMetricsSource {
   writeFileSync(tokenFile, token, { mode: 0o600 });
   return new KubernetesMetricsSource({
     name: 'k8s',
-    client: new KubeClient({ server: kube!.url, caFile: kube!.caFile, tokenFile }),
+    client: new KubeClient({ server: bed.kube().url, caFile: bed.kube().caFile, tokenFile }),
     timeoutMs: 5000,
   });
 }
@@ -84,7 +78,7 @@ test('pod and Node usage reach their nodes through the API server, each with its
     nodeTarget('workers-b', 'kwok-b'),
   ];
   f.takeRequests();
-  const r = await source(kube!.adminToken).collect(['k8s:cpu', 'k8s:memory'], targets);
+  const r = await source(bed.kube().adminToken).collect(['k8s:cpu', 'k8s:memory'], targets);
   assert.deepEqual(r.errors, []);
   const got = new Map(r.samples.map((s) => [`${s.node} ${s.ref}`, [s.value, s.at]]));
   assert.deepEqual(Object.fromEntries(got), {
@@ -107,14 +101,14 @@ test('pod and Node usage reach their nodes through the API server, each with its
 
   // A pod that is gone from the API loses its samples; the others keep theirs.
   f.remove('pods', 'chain/sentry-1');
-  const later = await source(kube!.adminToken).collect(['k8s:cpu'], targets);
+  const later = await source(bed.kube().adminToken).collect(['k8s:cpu'], targets);
   assert.deepEqual(later.samples.map((s) => s.node).sort(), ['sentries-a', 'workers-a', 'workers-b']);
 });
 
 test('RBAC: no metrics.k8s.io rule is a 403 error and no samples; a namespaced Role is enough for pods', {
   skip,
 }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const f = fake!;
   f.clear();
   f.set('pods', 'chain/sentry-0', { cpu: 0.5, memory: 2 ** 20 });
@@ -184,7 +178,7 @@ test('metrics-server failing, then unavailable: an error of the source, no sampl
   const f = fake!;
   f.clear();
   f.set('nodes', 'kwok-a', { cpu: 1, memory: 2 ** 30 });
-  const admin = source(kube!.adminToken);
+  const admin = source(bed.kube().adminToken);
   const targets = [nodeTarget('w0', 'kwok-a')];
 
   f.fail(500);

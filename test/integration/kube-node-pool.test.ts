@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import pino from 'pino';
 import { shortId } from '../../src/controller/actions.ts';
@@ -26,23 +26,14 @@ import {
   createNamespace,
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
-  startKube,
+  kubeForFile,
 } from '../support/kube.ts';
 import { createMotoGroup, motoClients, motoForFile, resetMoto } from '../support/moto-group.ts';
-import { findBinary, pollUntil } from '../support/servers.ts';
+import { pollUntil } from '../support/servers.ts';
 
 const moto = motoForFile();
-let kube: KubeControlPlane | undefined;
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-before(async () => {
-  if (!installed) return;
-  kube = await startKube({ after: (fn) => void cleanups.push(fn as () => unknown), skip: () => undefined });
-});
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
+const bed = kubeForFile();
+const { skip } = bed;
 
 interface Pool {
   readonly pool: NodePoolProvider;
@@ -60,7 +51,7 @@ async function freshPool(
   t: { after(fn: () => unknown): void },
   over: { drainTimeoutMs?: number; evictionRetryMs?: number } = {},
 ): Promise<Pool> {
-  const k = kube!;
+  const k = bed.kube();
   await resetMoto(moto.server()!.url);
   const group = `workers-${shortId()}`;
   await createMotoGroup(moto.server()!.url, { group, maxSize: 6 });
@@ -215,12 +206,12 @@ const isReady = (p: PodList['items'][number]) =>
   p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 function pods(ns: string, app: string): Promise<PodList> {
-  return kube!.ok<PodList>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${app}`);
+  return bed.kube().ok<PodList>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${app}`);
 }
 
 /** A Deployment of `replicas` pods of app `web`, one per Node (anti-affinity), on this test's Nodes. */
 async function deployWeb(ns: string, replicas: number, nodeLabel: Record<string, string>): Promise<void> {
-  await kube!.ok('POST', `/apis/apps/v1/namespaces/${ns}/deployments`, {
+  await bed.kube().ok('POST', `/apis/apps/v1/namespaces/${ns}/deployments`, {
     body: {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -249,7 +240,7 @@ async function deployWeb(ns: string, replicas: number, nodeLabel: Record<string,
 }
 
 async function createPdb(ns: string, name: string, app: string, spec: Record<string, number>): Promise<void> {
-  await kube!.ok('POST', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, {
+  await bed.kube().ok('POST', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, {
     body: {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
@@ -280,10 +271,12 @@ async function readyPods(ns: string, app: string, count: number): Promise<PodLis
 async function pdbSettled(ns: string, name: string, healthy: number): Promise<void> {
   const last = await pollUntil(
     () =>
-      kube!.ok<{ status?: { currentHealthy?: number; observedGeneration?: number } }>(
-        'GET',
-        `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`,
-      ),
+      bed
+        .kube()
+        .ok<{ status?: { currentHealthy?: number; observedGeneration?: number } }>(
+          'GET',
+          `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`,
+        ),
     (b) => b.status?.currentHealthy === healthy,
     30_000,
     200,
@@ -333,7 +326,7 @@ test('scale-up: the machine launches, its Node registers, and only a Ready Node 
   assert.equal(ready!.nodeId, made.nodeId);
   assert.match(ready!.host, /^ip-10-0-1-\d+\.ec2\.internal$/);
   assert.deepEqual(ready!.names, [ready!.host]);
-  const node = await kube!.ok<{
+  const node = await bed.kube().ok<{
     spec: { providerID: string };
     status: { conditions: { type: string; status: string }[] };
   }>('GET', `/api/v1/nodes/${ready!.host}`);
@@ -378,7 +371,7 @@ test('scale-down of two Nodes holding a Deployment: evictions respect the PDB, t
     'the second eviction waited for the budget',
   );
   for (const i of holding) {
-    const gone = await kube!.request('GET', `/api/v1/nodes/${i.host}`);
+    const gone = await bed.kube().request('GET', `/api/v1/nodes/${i.host}`);
     assert.equal(gone.status, 404, `Node ${i.host} is deleted`);
     assert.match((await machineState(i.id)) ?? 'terminated', /terminated|shutting-down/);
   }
@@ -424,7 +417,7 @@ test('a drain the PDB blocks is undone: destroy names the pod and budget, the No
     ),
     err.message,
   );
-  const node = await kube!.ok<{
+  const node = await bed.kube().ok<{
     metadata: { annotations?: Record<string, string> };
     spec: { unschedulable?: boolean };
   }>('GET', `/api/v1/nodes/${victim.host}`);
@@ -448,7 +441,7 @@ test('DaemonSet pods are not evicted: a budget that blocks them all does not hol
   p.join();
   const [victim] = await readyInstances(p.pool, 1);
   const ns = await p.namespace('daemons');
-  await kube!.ok('POST', `/apis/apps/v1/namespaces/${ns}/daemonsets`, {
+  await bed.kube().ok('POST', `/apis/apps/v1/namespaces/${ns}/daemonsets`, {
     body: {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -475,6 +468,6 @@ test('DaemonSet pods are not evicted: a budget that blocks them all does not hol
     !p.lines.some((l) => l.includes(`${ns}/`)),
     `no eviction of the DaemonSet pod:\n${p.lines.join('')}`,
   );
-  assert.equal((await kube!.request('GET', `/api/v1/nodes/${victim!.host}`)).status, 404);
+  assert.equal((await bed.kube().request('GET', `/api/v1/nodes/${victim!.host}`)).status, 404);
   assert.match((await machineState(made.id)) ?? 'terminated', /terminated|shutting-down/);
 });

@@ -4,31 +4,18 @@
 // StatefulSet's pods are scheduled onto it and run, also after scaling it up.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   KUBERNETES_VERSION,
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
-  startKube,
+  kubeForFile,
 } from '../support/kube.ts';
-import { findBinary, pollUntil } from '../support/servers.ts';
+import { pollUntil } from '../support/servers.ts';
 
 // One control plane for the whole file; each test works in its own namespace and on its own node.
-let kube: KubeControlPlane | undefined;
-const cleanups: (() => unknown)[] = [];
-const hooks = {
-  after: (fn: () => unknown) => void cleanups.push(fn),
-  skip: () => undefined,
-};
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-before(async () => {
-  if (!installed) return;
-  kube = await startKube(hooks);
-});
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
+const bed = kubeForFile();
+const { skip } = bed;
 
 async function createNamespace(k: KubeControlPlane, name: string): Promise<void> {
   await k.ok('POST', '/api/v1/namespaces', {
@@ -37,7 +24,7 @@ async function createNamespace(k: KubeControlPlane, name: string): Promise<void>
 }
 
 test('the API server answers with the pinned version', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   assert.match(k.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const version = await k.ok<{ gitVersion: string; major: string; minor: string }>('GET', '/version');
   assert.equal(version.gitVersion, KUBERNETES_VERSION);
@@ -50,7 +37,7 @@ test('the API server answers with the pinned version', { skip }, async () => {
 });
 
 test('RBAC: a ServiceAccount may list pods only once a RoleBinding allows it', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   await createNamespace(k, 'rbac-smoke');
   await createNamespace(k, 'rbac-elsewhere');
   await k.ok('POST', '/api/v1/namespaces/rbac-smoke/serviceaccounts', {
@@ -96,7 +83,7 @@ test('RBAC: a ServiceAccount may list pods only once a RoleBinding allows it', {
 });
 
 test('a kwok Node becomes Ready', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   await k.createNode('kwok-ready', { cpu: '4', memory: '8Gi' });
   await k.waitNodeReady('kwok-ready');
   const node = await k.ok<{
@@ -144,7 +131,7 @@ const describe = (list: PodList): string =>
   JSON.stringify(list.items.map((p) => [p.metadata.name, p.spec.nodeName, p.status.phase]));
 
 test('a StatefulSet of 2 runs 2 pods on the kwok node; scaled to 3 it runs a third', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'sts-smoke';
   const node = 'kwok-sts';
   await createNamespace(k, ns);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { KubeVolumesConfig } from '../../src/config/schema.ts';
 import {
@@ -39,31 +39,20 @@ import {
   installCrds,
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
-  startKube,
+  kubeForFile,
 } from '../support/kube.ts';
-import { findBinary } from '../support/servers.ts';
 
-let kube: KubeControlPlane | undefined;
 let dir: string;
-const cleanups: (() => unknown)[] = [];
-const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
-const skip = installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)';
 let admin: KubeClient;
-before(async () => {
-  if (!installed) return;
-  kube = await startKube(hooks);
-  await installCrds(kube!, ['volumesnapshots', 'volumesnapshotcontents', 'volumesnapshotclasses']);
-  await kube!.createNode('kwok-a');
+const bed = kubeForFile(undefined, async (k) => {
+  await installCrds(k, ['volumesnapshots', 'volumesnapshotcontents', 'volumesnapshotclasses']);
+  await k.createNode('kwok-a');
   dir = mkdtempSync(join(tmpdir(), 'rampart-kube-workload-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'admin-token'), kube!.adminToken);
-  admin = new KubeClient({ server: kube!.url, caFile: kube!.caFile, tokenFile: join(dir, 'admin-token') });
-  cleanups.push(() => admin.close());
+  bed.cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  admin = new KubeClient({ server: k.url, caFile: k.caFile, tokenFile: k.adminTokenFile });
+  bed.cleanup(() => admin.close());
 });
+const { skip } = bed;
 
 /** The namespaced rules Rampart's deployment grants it (the Role of the kustomize base). */
 function deployedRules(): unknown[] {
@@ -221,14 +210,14 @@ class CountingClient extends KubeClient {
 test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snapshot before removal, restore after', {
   skip,
 }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'snapshots';
   await statefulSet(k, ns, 'sentry');
   const conn = await rampartConnection(k, ns);
   const client = new KubeClient(conn);
   const provisioner = fakeVolumeProvisioner(k, ns);
   const snapshots = fakeSnapshotController(k, ns);
-  cleanups.push(
+  bed.cleanup(
     () => client.close(),
     () => provisioner.stop(),
     () => snapshots.stop(),
@@ -279,7 +268,7 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
   assert.equal((await see.pod(0)).status, 200, 'the operator’s pod runs, unlisted');
   // One read of the StatefulSet and one list of its pods, whatever the number of replicas.
   const counting = new CountingClient(conn);
-  cleanups.push(() => counting.close());
+  bed.cleanup(() => counting.close());
   await new StatefulSetProvider({
     name: 'cluster',
     client: counting,
@@ -379,12 +368,12 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
 test('retain keeps a removed replica’s claim for the next replica of its ordinal; delete deletes it', {
   skip,
 }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'retain';
   await statefulSet(k, ns, 'mpc');
   const client = new KubeClient(await rampartConnection(k, ns));
   const provisioner = fakeVolumeProvisioner(k, ns);
-  cleanups.push(
+  bed.cleanup(
     () => client.close(),
     () => provisioner.stop(),
   );
@@ -447,12 +436,12 @@ interface JobBody {
 test('restore Job: the volume is filled before its replica is added; a failed Job fails the create', {
   skip,
 }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'restorejob';
   await statefulSet(k, ns, 'mpc');
   const client = new KubeClient(await rampartConnection(k, ns));
   const provisioner = fakeVolumeProvisioner(k, ns);
-  cleanups.push(
+  bed.cleanup(
     () => client.close(),
     () => provisioner.stop(),
   );
@@ -589,13 +578,13 @@ class CrashingClient extends KubeClient {
 test('a crash between two steps is safe: volumes reused, no replica doubled, no claim of another node deleted', {
   skip,
 }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'crash';
   await statefulSet(k, ns, 'node');
   const client = new CrashingClient(await rampartConnection(k, ns));
   const provisioner = fakeVolumeProvisioner(k, ns);
   const snapshots = fakeSnapshotController(k, ns);
-  cleanups.push(
+  bed.cleanup(
     () => client.close(),
     () => provisioner.stop(),
     () => snapshots.stop(),
@@ -671,11 +660,11 @@ test('a crash between two steps is safe: volumes reused, no replica doubled, no 
 });
 
 test('a replica scaled away by hand is no longer listed and leaves the record', { skip }, async () => {
-  const k = kube!;
+  const k = bed.kube();
   const ns = 'by-hand';
   await statefulSet(k, ns, 'sentry');
   const client = new KubeClient(await rampartConnection(k, ns));
-  cleanups.push(() => client.close());
+  bed.cleanup(() => client.close());
   const p = new StatefulSetProvider({
     name: 'cluster',
     client,
@@ -712,10 +701,10 @@ test('a replica scaled away by hand is no longer listed and leaves the record', 
 // The provider contract every provider passes, on a fresh StatefulSet per case.
 let contractCases = 0;
 providerContract('kubernetes (StatefulSet on kwok)', async () => {
-  if (!installed) return undefined;
+  if (skip) return undefined;
   const ns = `contract-${++contractCases}`;
-  await statefulSet(kube!, ns, 'sentry');
-  await kube!.ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
+  await statefulSet(bed.kube(), ns, 'sentry');
+  await bed.kube().ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
     contentType: 'application/merge-patch+json',
     body: { spec: { replicas: 0 } },
   });
@@ -731,7 +720,7 @@ providerContract('kubernetes (StatefulSet on kwok)', async () => {
       }),
     kind: kubePodKind,
     cleanup: async () => {
-      await kube!.request('DELETE', `/api/v1/namespaces/${ns}`);
+      await bed.kube().request('DELETE', `/api/v1/namespaces/${ns}`);
     },
   };
 });

@@ -9,9 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   CACHE,
+  findBinary,
   freePort,
   type HookContext,
   pollUntil,
@@ -92,6 +94,8 @@ export interface KubeControlPlane {
   readonly url: string;
   /** Bearer token of `admin` (group system:masters) from the static token file. */
   readonly adminToken: string;
+  /** A file holding `adminToken`, for clients that read their token from a file (Rampart's). */
+  readonly adminTokenFile: string;
   /** A kubeconfig for the admin (server, CA file, token), for helm, kustomize, kubectl-alikes. */
   readonly kubeconfig: string;
   /** The CA that signed the API server's self-signed serving certificate (PEM file). */
@@ -359,6 +363,8 @@ export async function startKube(
       return r.body;
     };
 
+    const adminTokenFile = join(dir, 'admin-token');
+    writeFileSync(adminTokenFile, tokens.admin, { mode: 0o600 });
     const kubeconfigs = Object.fromEntries(
       (Object.keys(tokens) as (keyof typeof tokens)[]).map((user) => {
         const file = join(dir, `${user.replace(/^system:/, '')}.kubeconfig`);
@@ -527,6 +533,7 @@ export async function startKube(
     return {
       url,
       adminToken: tokens.admin,
+      adminTokenFile,
       kubeconfig: kubeconfigs.admin,
       caFile,
       dir,
@@ -598,4 +605,44 @@ export async function createNamespace(kube: KubeControlPlane, name: string): Pro
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
   });
   if (r.status !== 201 && r.status !== 409) throw new Error(`namespace ${name}: HTTP ${r.status} ${r.text}`);
+}
+
+/** One control plane for a whole test file (see kubeForFile). */
+export interface KubeForFile {
+  /** false, or why the file's tests are skipped (the test bed is not built and skips are allowed). */
+  readonly skip: string | false;
+  /** The file's control plane, once its `before` has run. */
+  kube(): KubeControlPlane;
+  /** Runs each `fn` after the file's last test, last registered first, before the control plane stops. */
+  cleanup(...fns: (() => unknown)[]): void;
+}
+
+/**
+ * Starts one control plane before a file's first test (with `options`, computed then, and
+ * `setup` run on it) and stops it after the last, every cleanup first.
+ */
+export function kubeForFile(
+  options: () => KubeOptions = () => ({}),
+  setup?: (kube: KubeControlPlane) => Promise<void>,
+): KubeForFile {
+  let kube: KubeControlPlane | undefined;
+  const cleanups: (() => unknown)[] = [];
+  const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
+  const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
+  before(async () => {
+    if (!installed) return;
+    kube = await startKube(hooks, options());
+    await setup?.(kube!);
+  });
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return {
+    skip: installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)',
+    kube: () => {
+      if (!kube) throw new Error('the control plane is not started (kubeForFile runs it in `before`)');
+      return kube;
+    },
+    cleanup: (...fns) => void cleanups.push(...fns),
+  };
 }
