@@ -349,6 +349,21 @@ test('scale-down of two Nodes holding a Deployment: evictions respect the PDB, t
   const holding = instances.filter((i) => placed.some((pod) => pod.spec.nodeName === i.host));
   assert.equal(holding.length, 2, 'one pod on each of two Nodes');
 
+  // The spares are cordoned until the budget has refused an eviction, so the first evicted pod's
+  // replacement stays Pending and the second eviction must wait: however the two drains
+  // interleave, one of them meets a budget of 0 (no race with the replacement becoming Ready).
+  const spare = instances.filter((i) => !holding.includes(i)).map((i) => i.host);
+  const setSchedulable = (on: boolean) =>
+    Promise.all(
+      spare.map((host) =>
+        bed.kube().ok('PATCH', `/api/v1/nodes/${host}`, {
+          body: { spec: { unschedulable: on ? null : true } },
+          contentType: 'application/merge-patch+json',
+        }),
+      ),
+    );
+  await setSchedulable(false);
+
   // Watch the Deployment while both Nodes drain at once: the budget keeps one pod Ready.
   let fewestReady = 2;
   let watching = true;
@@ -359,24 +374,36 @@ test('scale-down of two Nodes holding a Deployment: evictions respect the PDB, t
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
+  const refused = () =>
+    p.lines.some((l) => /refused: PodDisruptionBudget drain-\w+\/web-pdb allows 0 disruptions/.test(l));
   try {
-    await Promise.all(holding.map((i) => p.pool.destroy(i)));
+    const drains = Promise.allSettled(holding.map((i) => p.pool.destroy(i)));
+    let settled = false;
+    void drains.then(() => {
+      settled = true;
+    });
+    // Bounded by the drains themselves: they give up after their 30 s timeout.
+    await pollUntil(
+      async () => refused() || settled,
+      (done) => done,
+      60_000,
+      50,
+    );
+    assert.ok(refused(), 'the second eviction waited for the budget');
+    await setSchedulable(true);
+    for (const r of await drains) if (r.status === 'rejected') throw r.reason;
   } finally {
     watching = false;
     await watcher;
+    await setSchedulable(true);
   }
   assert.ok(fewestReady >= 1, `the PDB allows one disruption; ${fewestReady} pods were Ready at one point`);
-  assert.ok(
-    p.lines.some((l) => /refused: PodDisruptionBudget drain-\w+\/web-pdb allows 0 disruptions/.test(l)),
-    'the second eviction waited for the budget',
-  );
   for (const i of holding) {
     const gone = await bed.kube().request('GET', `/api/v1/nodes/${i.host}`);
     assert.equal(gone.status, 404, `Node ${i.host} is deleted`);
     assert.match((await machineState(i.id)) ?? 'terminated', /terminated|shutting-down/);
   }
   const moved = await readyPods(ns, 'web', 2);
-  const spare = instances.filter((i) => !holding.includes(i)).map((i) => i.host);
   assert.deepEqual(moved.map((pod) => pod.spec.nodeName).sort(), spare.sort(), 'rescheduled onto the spares');
   assert.deepEqual(
     (await p.pool.list()).map((i) => i.id).sort(),
