@@ -13,6 +13,7 @@ import { EtcdCoordination, electionCandidates } from '../../src/coordination/etc
 import type { Provider } from '../../src/providers/provider.ts';
 import { EtcdStore } from '../../src/store/etcd-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
+import { coordinationContract } from '../contracts/coordination.contract.ts';
 import { storedNode } from '../contracts/store.contract.ts';
 import { waitFor } from '../support/fleet.ts';
 import { findBinary, type RunningEtcd, startEtcd } from '../support/servers.ts';
@@ -137,34 +138,12 @@ test('a revoked lease aborts the leader at once and hands leadership to the next
   await lb.resign();
 });
 
-test('terms strictly increase across many handovers', { skip: !installed }, async () => {
-  const prefix = newPrefix();
-  const replicas = [await replica(etcd!, prefix), await replica(etcd!, prefix), await replica(etcd!, prefix)];
-  const terms: number[] = [];
-  for (let round = 0; round < 6; round++) {
-    const r = replicas[round % replicas.length]!;
-    const l = await r.coordination.campaign(`r${round % 3}`);
-    terms.push(l.term);
-    await l.resign();
-  }
-  for (let i = 1; i < terms.length; i++) assert.ok(terms[i]! > terms[i - 1]!, `terms ${terms.join(', ')}`);
-});
-
-test('tryLock is exclusive until released, and free again after', { skip: !installed }, async () => {
-  const prefix = newPrefix();
-  const a = await replica(etcd!, prefix);
-  const b = await replica(etcd!, prefix);
-  const lock = await a.coordination.tryLock('scale-down/sentries', 'a');
-  assert.ok(lock);
-  assert.equal(await b.coordination.tryLock('scale-down/sentries', 'b'), undefined);
-  assert.equal(await a.coordination.tryLock('scale-down/sentries', 'a'), undefined, 'not re-entrant');
-  const other = await b.coordination.tryLock('scale-down/validators', 'b');
-  assert.ok(other, 'locks of other names are independent');
-  await lock.release();
-  const again = await b.coordination.tryLock('scale-down/sentries', 'b');
-  assert.ok(again);
-  await again.release();
-  await other.release();
+coordinationContract('etcd', {
+  replica: async (group) => (await replica(etcd!, `/rampart-test/${group}/`)).coordination,
+  whileAnotherLeads: 'waits',
+  locksAcrossReplicas: true,
+  standByMs: 2500,
+  skip: !installed && 'etcd is not installed',
 });
 
 test('when keep-alives fail the leader stops acting before its lease can expire, then campaigns again', {
