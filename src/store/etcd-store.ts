@@ -55,6 +55,7 @@ import type {
   HistoryQuery,
   PoolState,
   PoolStatus,
+  PrunedHistory,
   RequestRecord,
   Store,
   StoredNode,
@@ -66,6 +67,8 @@ const SCHEMA_VERSION = 1;
 const TIME_MAX = 999_999_999_999_999; // 15 digits of ms: beyond the year 30000, below 2^53
 const TERM_MAX = 9_999_999_999;
 const SEQ_MAX = 99_999_999;
+/** Records per pruning transaction: at most 3 keys each, under etcd's default of 128 operations. */
+const PRUNE_PAGE = 40;
 
 export interface EtcdStoreOptions {
   /** Client URLs, http:// or https://. */
@@ -541,6 +544,63 @@ export class EtcdStore implements Store {
     return kvs
       .reverse()
       .sort((x, y) => timeOf(x) - timeOf(y) || Number(BigInt(x.create_revision) - BigInt(y.create_revision)));
+  }
+
+  // ---- pruning -----------------------------------------------------------------------------
+
+  async pruneHistory(before: number, term: number): Promise<PrunedHistory> {
+    // Records before `before` ⇔ at ≤ before − 1 ⇔ key ≥ base/ + inverted(before − 1): the
+    // tail of each time-ordered range. Actions are logged by start: those that started
+    // before the cutoff are read, and only those that also ended before it go.
+    const olderThanCutoff = (base: string) => `${base}/${invTime(before - 1)}`;
+    const copiesOf = (base: string, kv: IKeyValue, pool: string | undefined) => {
+      const suffix = kv.key.toString().slice(base.length + 1);
+      return [`${base}/${suffix}`, ...(pool !== undefined ? [`${base}-by-pool/${pool}/${suffix}`] : [])];
+    };
+    const history = (base: 'decisions' | 'events') =>
+      this.#pruneRange(`${base}/`, olderThanCutoff(base), term, (kv) =>
+        copiesOf(base, kv, (json(kv) as { pool?: string }).pool),
+      );
+    const ended = (r: { outcome?: unknown; outcomeAt?: number | undefined }) =>
+      r.outcome !== undefined && (r.outcomeAt ?? 0) < before;
+    return {
+      decisions: await history('decisions'),
+      events: await history('events'),
+      actions: await this.#pruneRange('action-log/', olderThanCutoff('action-log'), term, (kv) => {
+        const a = json(kv) as ActionRecord;
+        return ended(a) ? [...copiesOf('action-log', kv, a.pool), `actions/${a.id}`] : undefined;
+      }),
+      requests: await this.#pruneRange('requests/', 'requests/', term, (kv) => {
+        const r = json(kv) as RequestRecord;
+        return ended(r) ? [`requests/${r.id}`] : undefined;
+      }),
+    };
+  }
+
+  /**
+   * Deletes, page by page in fenced transactions, the records of `prefix` from `start` on
+   * that `keysOf` names (with every copy of each); returns how many records went.
+   */
+  async #pruneRange(
+    prefix: string,
+    start: string,
+    term: number,
+    keysOf: (kv: IKeyValue) => string[] | undefined,
+  ): Promise<number> {
+    let removed = 0;
+    for (let from = start; ; ) {
+      const page = await this.#list(prefix, { start: from, limit: PRUNE_PAGE });
+      const doomed = page.map(keysOf).filter((keys) => keys !== undefined);
+      if (doomed.length > 0)
+        await this.#commit(
+          term,
+          [],
+          doomed.flat().map((k) => ({ delete: k })),
+        );
+      removed += doomed.length;
+      if (page.length < PRUNE_PAGE) return removed;
+      from = `${page.at(-1)!.key.toString()}\0`;
+    }
   }
 
   // ---- pool status -------------------------------------------------------------------------

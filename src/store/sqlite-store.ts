@@ -14,6 +14,7 @@ import type {
   HistoryQuery,
   PoolState,
   PoolStatus,
+  PrunedHistory,
   RequestRecord,
   Store,
   StoredNode,
@@ -47,6 +48,8 @@ const MIGRATIONS: readonly string[] = [
      outcome TEXT, outcome_at INTEGER, detail TEXT);
    CREATE INDEX requests_open ON requests (outcome) WHERE outcome IS NULL;`,
   'CREATE TABLE failover (pool TEXT PRIMARY KEY, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);',
+  // History is pruned by age (pruneHistory), and read newest first.
+  'CREATE INDEX decisions_at ON decisions (at); CREATE INDEX events_at ON events (at);',
 ];
 
 export class SqliteStore implements Store {
@@ -292,6 +295,18 @@ export class SqliteStore implements Store {
       severity: r.severity,
       text: r.text,
     }));
+  }
+
+  async pruneHistory(before: number, term: number): Promise<PrunedHistory> {
+    return this.#fenced(term, () => {
+      const removed = (sql: string) => Number(this.db.prepare(sql).run(before).changes);
+      return {
+        actions: removed('DELETE FROM actions WHERE outcome IS NOT NULL AND outcome_at < ?'),
+        decisions: removed('DELETE FROM decisions WHERE at < ?'),
+        events: removed('DELETE FROM events WHERE at < ?'),
+        requests: removed('DELETE FROM requests WHERE outcome IS NOT NULL AND outcome_at < ?'),
+      };
+    });
   }
 
   async addRequest(r: RequestRecord): Promise<void> {

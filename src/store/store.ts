@@ -138,6 +138,14 @@ export interface HistoryQuery {
   readonly since?: number | undefined;
 }
 
+/** How many records `pruneHistory` removed, by kind. */
+export interface PrunedHistory {
+  readonly actions: number;
+  readonly decisions: number;
+  readonly events: number;
+  readonly requests: number;
+}
+
 export interface Store {
   readonly kind: string;
   /** Opens, creating or migrating the schema as needed. */
@@ -187,6 +195,14 @@ export interface Store {
   /** Fenced like every write: a deposed leader cannot overwrite what its successor knows. */
   putFailover(r: FailoverRecord): Promise<void>;
   listFailover(): Promise<FailoverRecord[]>;
+
+  /**
+   * Removes history that ended before `before` (ms): decisions and events recorded before it,
+   * actions and requests whose outcome came before it. Open actions and requests stay
+   * whatever their age (a restart must still reconcile them), and so do node records and
+   * everything that is state rather than history. Fenced like every write.
+   */
+  pruneHistory(before: number, term: number): Promise<PrunedHistory>;
 
   /** Queues a request for the acting controller. Not fenced: any process may ask. */
   addRequest(r: RequestRecord): Promise<void>;

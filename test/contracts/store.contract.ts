@@ -214,6 +214,115 @@ export function storeContract(
       await s.close();
     });
 
+    test('pruneHistory removes what ended before the cutoff, keeps open work and newer records, is fenced', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      const action = async (id: string, pool: string, startedAt: number, endedAt?: number) => {
+        await s.beginAction({
+          id,
+          term: t,
+          pool,
+          kind: 'create',
+          cause: 'c',
+          caller: 'controller',
+          startedAt,
+        });
+        if (endedAt !== undefined) await s.finishAction(id, 'succeeded', undefined, t, endedAt);
+      };
+      await action('old', 'p', 1000, 2000);
+      await action('old-q', 'q', 1500, 2500);
+      await action('still-open', 'p', 1000);
+      await action('ended-late', 'p', 1000, 6000);
+      await action('new', 'p', 6000, 7000);
+      // More than one pruning page of decisions, so paging is exercised too.
+      for (let i = 0; i < 45; i++)
+        await s.recordDecision({
+          pool: i % 2 ? 'p' : 'q',
+          at: 1000 + i,
+          term: t,
+          decision: `old-${i}`,
+          ready: 1,
+          live: 1,
+          desired: 1,
+          reasons: [],
+          actions: [],
+        });
+      await s.recordDecision({
+        pool: 'p',
+        at: 4999,
+        term: t,
+        decision: 'edge',
+        ready: 1,
+        live: 1,
+        desired: 1,
+        reasons: [],
+        actions: [],
+      });
+      await s.recordDecision({
+        pool: 'p',
+        at: 5000,
+        term: t,
+        decision: 'kept',
+        ready: 1,
+        live: 1,
+        desired: 1,
+        reasons: [],
+        actions: [],
+      });
+      await s.recordEvent({ at: 1000, pool: 'p', severity: 'info', text: 'old, of p' }, t);
+      await s.recordEvent({ at: 1000, severity: 'warning', text: 'old, of no pool' }, t);
+      await s.recordEvent({ at: 6000, pool: 'p', severity: 'info', text: 'new' }, t);
+      await s.addRequest({ id: 'r-old', at: 1000, kind: 'pool-pause', body: {}, caller: 'cli' });
+      await s.finishRequest('r-old', 'done', 'paused', t, 2000);
+      await s.addRequest({ id: 'r-open', at: 1000, kind: 'pool-pause', body: {}, caller: 'cli' });
+      await s.addRequest({ id: 'r-new', at: 6000, kind: 'pool-pause', body: {}, caller: 'cli' });
+      await s.finishRequest('r-new', 'failed', 'no', t, 6500);
+
+      assert.deepEqual(await s.pruneHistory(5000, t), { actions: 2, decisions: 46, events: 2, requests: 1 });
+      assert.deepEqual((await s.listActions()).map((a) => a.id).sort(), ['ended-late', 'new', 'still-open']);
+      assert.deepEqual((await s.listActions({ pool: 'p' })).map((a) => a.id).sort(), [
+        'ended-late',
+        'new',
+        'still-open',
+      ]);
+      assert.deepEqual(await s.listActions({ pool: 'q' }), []);
+      assert.deepEqual(
+        (await s.openActions()).map((a) => a.id),
+        ['still-open'],
+      );
+      assert.deepEqual(
+        (await s.listDecisions()).map((d) => d.decision),
+        ['kept'],
+      );
+      assert.deepEqual(
+        (await s.listDecisions({ pool: 'p' })).map((d) => d.decision),
+        ['kept'],
+      );
+      assert.deepEqual(await s.listDecisions({ pool: 'q' }), []);
+      assert.deepEqual(
+        (await s.listEvents()).map((e) => e.text),
+        ['new'],
+      );
+      assert.deepEqual(
+        (await s.listEvents({ pool: 'p' })).map((e) => e.text),
+        ['new'],
+      );
+      assert.equal(await s.getRequest('r-old'), undefined);
+      assert.equal((await s.getRequest('r-new'))?.outcome, 'failed');
+      assert.deepEqual(
+        (await s.openRequests()).map((r) => r.id),
+        ['r-open'],
+      );
+      // The open action can still be finished, and a second prune finds nothing more.
+      await s.finishAction('still-open', 'failed', 'reconciled', t, 7000);
+      assert.deepEqual(await s.pruneHistory(5000, t), { actions: 0, decisions: 0, events: 0, requests: 0 });
+
+      await s.newTerm('b');
+      await assert.rejects(s.pruneHistory(8000, t), StaleTermError);
+      assert.equal((await s.listActions()).length, 3, 'a deposed leader prunes nothing');
+      await s.close();
+    });
+
     if (reopen)
       test('everything survives a reopen (a restarted controller continues)', async () => {
         const s = await open();
