@@ -72,6 +72,14 @@ const etcdStore = z.strictObject({
 
 const controller = z.strictObject({
   evaluationInterval: durationDefault('10s', 'Time between two decisions for every pool.'),
+  /**
+   * Decisions, events, and actions and requests that ended, are pruned from the store once
+   * older than this (checked hourly by the acting controller). Open ones always stay.
+   */
+  historyRetention: durationDefault(
+    '30d',
+    'How long decisions, events and finished actions and requests stay in the store.',
+  ),
   store: z.discriminatedUnion('kind', [sqliteStore, etcdStore]).prefault({ kind: 'sqlite' }),
   coordination: z
     .discriminatedUnion('kind', [

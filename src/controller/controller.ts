@@ -16,6 +16,7 @@ import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
 import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
+import { HistoryRetention } from './history-retention.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
 import { applyPoolRequests } from './pool-requests.ts';
@@ -48,6 +49,7 @@ export class Controller {
   #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
   readonly #snapshots: SnapshotJobs;
+  readonly #history: HistoryRetention;
   readonly #alerts: AlertDispatcher;
   readonly #failover: FailoverMonitor;
   /** Nodes dialed again since they were last seen connected (to log an episode once). */
@@ -63,6 +65,7 @@ export class Controller {
     this.#holder = opts.holder ?? `pid-${process.pid}`;
     this.#onTick = opts.onTick;
     this.#snapshots = new SnapshotJobs(opts.runtime);
+    this.#history = new HistoryRetention(opts.runtime);
     this.#alerts = opts.alerts ?? createAlertDispatcher(opts.runtime.config, opts.log);
     this.#failover = new FailoverMonitor(opts.runtime, opts.log, this.#alerts);
     this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
@@ -257,6 +260,7 @@ export class Controller {
     }
     this.#previousSamples = obs.samples as Sample[];
     if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx, requests);
+    if (!this.#stopping.signal.aborted) await this.#history.maybePrune(ctx);
   }
 
   /** The operator's promotions (`rampart validator promote`), each under its lock, checked, recorded. */
