@@ -110,7 +110,7 @@ pools:
 `);
     assert.deepEqual(errors, [
       'rampart.yaml:3:23 controller.evaluationInterval: "10 seconds" is not a duration such as 500ms, 10s, 5m, 6h or 1h30m',
-      'rampart.yaml:4:3 controller.stor: unknown field "stor" (allowed here: evaluationInterval, store, coordination, api, log)',
+      'rampart.yaml:4:3 controller.stor: unknown field "stor" (allowed here: evaluationInterval, historyRetention, store, coordination, api, log)',
       'rampart.yaml:6:26 metrics[0].kind: "scrap" is not known: one of scrape, prometheus, netdata, kubernetes',
       'rampart.yaml:17:44 pools[0].scaleUp.rules[0].comparator: "=>" is not one of < > <= >= ==',
       'rampart.yaml:18:24 pools[0].scaleIn.select: "random" is not one of least-busy newest oldest',
