@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
+import { closedPort } from '../../test/support/http-fixture.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { KubernetesMetricsSource, MAX_NAMESPACE_LISTS } from './kubernetes.ts';
 import type { MetricTarget } from './metric-source.ts';
@@ -323,4 +325,52 @@ describe('KubernetesMetricsSource (against canned metrics.k8s.io answers)', () =
       /kubernetes metric source k8s: timeoutMs must be a positive number, got 0/,
     );
   });
+});
+
+/** metrics.k8s.io answering for pods named after the nodes in namespace `contract`, cpu in millicores. */
+const contractServers: Server[] = [];
+after(() => {
+  for (const s of contractServers) s.close();
+});
+async function contractMetricsApi(values: Readonly<Record<string, number | null>>): Promise<string> {
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url !== '/apis/metrics.k8s.io/v1beta1/namespaces/contract/pods') {
+      res.statusCode = 404;
+      return res.end(JSON.stringify({ reason: 'NotFound', message: `${req.url} not found` }));
+    }
+    const items = Object.entries(values)
+      .filter(([, v]) => v !== null)
+      .map(([pod, v]) => ({
+        metadata: { name: pod, namespace: 'contract' },
+        timestamp: new Date().toISOString(),
+        window: '15s',
+        containers: [{ name: 'node', usage: { cpu: `${Math.round(v! * 1000)}m`, memory: '1Mi' } }],
+      }));
+    res.end(JSON.stringify({ kind: 'PodMetricsList', items }));
+  });
+  contractServers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+const contractSource = (server: string) =>
+  new KubernetesMetricsSource({ name: 'k8s', client: new KubeClient({ server }) });
+const contractTargets = (nodes: readonly string[]): MetricTarget[] =>
+  nodes.map((pod) => ({
+    nodeId: pod,
+    host: `${pod}.sentries.contract.svc`,
+    aliases: [pod, `contract/${pod}`],
+  }));
+
+metricSourceContract('kubernetes', {
+  serving: async (values) => ({
+    source: contractSource(await contractMetricsApi(values)),
+    ref: 'k8s:cpu',
+    targets: contractTargets(Object.keys(values)),
+  }),
+  unreachable: async (nodes) => ({
+    source: contractSource(`http://127.0.0.1:${await closedPort()}`),
+    ref: 'k8s:cpu',
+    targets: contractTargets(nodes),
+  }),
 });

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import { NetdataSource, netdataBaseUrl, parseNetdataShell } from './netdata.ts';
 
@@ -123,4 +124,34 @@ test('collect maps each agent to its node and reports what it cannot read', asyn
 
 test('a urlTemplate that is not http(s) is refused', () => {
   assert.throws(() => new NetdataSource({ name: 'nd', urlTemplate: '{host}:19999' }), /must start with http/);
+});
+
+/** One fake agent serving every node under /<node>/, as urlTemplate http://127.0.0.1:PORT/{node} asks. */
+async function contractAgent(values: Readonly<Record<string, number | null>>): Promise<HttpFixture> {
+  const agent = await startHttpFixture((request, response) => {
+    const node = decodeURIComponent((request.url ?? '').split('/')[1] ?? '');
+    const value = values[node];
+    response.end(
+      value === null || value === undefined
+        ? 'NETDATA_OTHER_METRIC="1"\n'
+        : `# chart: contract\nNETDATA_CONTRACT_METRIC="${value}"      # units\n`,
+    );
+  });
+  fixtures.push(agent);
+  return agent;
+}
+const contractTargets = (nodes: readonly string[]) =>
+  nodes.map((node) => ({ nodeId: node, host: '127.0.0.1' }));
+
+metricSourceContract('netdata', {
+  serving: async (values) => ({
+    source: new NetdataSource({ name: 'nd', urlTemplate: `${(await contractAgent(values)).url}/{node}` }),
+    ref: 'nd:NETDATA_CONTRACT_METRIC',
+    targets: contractTargets(Object.keys(values)),
+  }),
+  unreachable: async (nodes) => ({
+    source: new NetdataSource({ name: 'nd', urlTemplate: `http://127.0.0.1:${await closedPort()}/{node}` }),
+    ref: 'nd:NETDATA_CONTRACT_METRIC',
+    targets: contractTargets(nodes),
+  }),
 });

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import type { MetricTarget } from './metric-source.ts';
 import { nodeResolver, PrometheusSource } from './prometheus.ts';
@@ -197,4 +198,37 @@ test('a url that is not http(s) is refused', () => {
     () => new PrometheusSource({ name: 'p', url: 'prometheus:9090' }),
     /must be an http\(s\) URL/,
   );
+});
+
+/** A Prometheus answering `contract_metric` with one series per node, labelled instance="<node>:26660". */
+async function contractPrometheus(values: Readonly<Record<string, number | null>>): Promise<HttpFixture> {
+  const result = Object.entries(values)
+    .filter(([, v]) => v !== null)
+    .map(([node, v]) => ({ metric: { instance: `${node}:26660` }, value: [Date.now() / 1000, String(v)] }));
+  const server = await startHttpFixture((request, response) => {
+    const query = new URL(request.url ?? '/', 'http://x').searchParams.get('query');
+    response.writeHead(query === 'contract_metric' ? 200 : 422, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify(query === 'contract_metric' ? vector(result) : { status: 'error', error: '?' }),
+    );
+  });
+  contractServers.push(server);
+  return server;
+}
+const contractServers: HttpFixture[] = [];
+after(() => Promise.all(contractServers.map((s) => s.close())));
+const contractTargets = (nodes: readonly string[]): MetricTarget[] =>
+  nodes.map((node, i) => ({ nodeId: node, host: `10.0.9.${i + 1}`, aliases: [`${node}:26660`] }));
+
+metricSourceContract('prometheus', {
+  serving: async (values) => ({
+    source: new PrometheusSource({ name: 'prom', url: (await contractPrometheus(values)).url }),
+    ref: 'prom:contract_metric',
+    targets: contractTargets(Object.keys(values)),
+  }),
+  unreachable: async (nodes) => ({
+    source: new PrometheusSource({ name: 'prom', url: `http://127.0.0.1:${await closedPort()}` }),
+    ref: 'prom:contract_metric',
+    targets: contractTargets(nodes),
+  }),
 });

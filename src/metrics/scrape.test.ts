@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import type { MetricTarget } from './metric-source.ts';
 import { ScrapeSource } from './scrape.ts';
@@ -228,4 +229,23 @@ test('invalid options are refused when the source is built', () => {
     () => new ScrapeSource({ name: 'nodes', concurrency: -1 }),
     /concurrency must be a positive number/,
   );
+});
+
+metricSourceContract('scrape', {
+  serving: async (values) => {
+    const targets: MetricTarget[] = [];
+    for (const [node, value] of Object.entries(values)) {
+      const endpoint = await serve(value === null ? 'other_metric 1\n' : `contract_metric ${value}\n`);
+      targets.push(target(node, `${endpoint.url}/metrics`));
+    }
+    return { source: new ScrapeSource({ name: 'nodes' }), ref: 'nodes:contract_metric', targets };
+  },
+  unreachable: async (nodes) => {
+    const port = await closedPort();
+    return {
+      source: new ScrapeSource({ name: 'nodes' }),
+      ref: 'nodes:contract_metric',
+      targets: nodes.map((node) => target(node, `http://127.0.0.1:${port}/metrics`)),
+    };
+  },
 });
