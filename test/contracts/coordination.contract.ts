@@ -29,8 +29,8 @@ export interface CoordinationReplicas {
   readonly skip?: string | false;
 }
 
-/** Whether `p` has settled once `ms` have passed. */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether `p` has settled once `ms` have passed (a pending campaign must still be pending). */
+export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let settled = false;
   void p.then(
     () => (settled = true),

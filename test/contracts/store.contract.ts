@@ -234,41 +234,22 @@ export function storeContract(
       await action('still-open', 'p', 1000);
       await action('ended-late', 'p', 1000, 6000);
       await action('new', 'p', 6000, 7000);
-      // More than one pruning page of decisions, so paging is exercised too.
-      for (let i = 0; i < 45; i++)
-        await s.recordDecision({
-          pool: i % 2 ? 'p' : 'q',
-          at: 1000 + i,
+      const decision = (pool: string, at: number, name: string) =>
+        s.recordDecision({
+          pool,
+          at,
           term: t,
-          decision: `old-${i}`,
+          decision: name,
           ready: 1,
           live: 1,
           desired: 1,
           reasons: [],
           actions: [],
         });
-      await s.recordDecision({
-        pool: 'p',
-        at: 4999,
-        term: t,
-        decision: 'edge',
-        ready: 1,
-        live: 1,
-        desired: 1,
-        reasons: [],
-        actions: [],
-      });
-      await s.recordDecision({
-        pool: 'p',
-        at: 5000,
-        term: t,
-        decision: 'kept',
-        ready: 1,
-        live: 1,
-        desired: 1,
-        reasons: [],
-        actions: [],
-      });
+      // More than one pruning page of decisions, so paging is exercised too.
+      for (let i = 0; i < 45; i++) await decision(i % 2 ? 'p' : 'q', 1000 + i, `old-${i}`);
+      await decision('p', 4999, 'edge');
+      await decision('p', 5000, 'kept');
       await s.recordEvent({ at: 1000, pool: 'p', severity: 'info', text: 'old, of p' }, t);
       await s.recordEvent({ at: 1000, severity: 'warning', text: 'old, of no pool' }, t);
       await s.recordEvent({ at: 6000, pool: 'p', severity: 'info', text: 'new' }, t);

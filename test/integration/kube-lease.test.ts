@@ -18,7 +18,7 @@ import { KubernetesCoordination, TERM_ANNOTATION } from '../../src/coordination/
 import { KubeClient, type KubeClientOptions, KubeError } from '../../src/kube/kube-client.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
-import { coordinationContract } from '../contracts/coordination.contract.ts';
+import { coordinationContract, settledWithin } from '../contracts/coordination.contract.ts';
 import { createNamespace, kubeForFile } from '../support/kube.ts';
 
 const NS = 'rampart';
@@ -202,17 +202,6 @@ function lostReason(leadership: Leadership): Promise<string> {
     if (leadership.lost.aborted) said();
     else leadership.lost.addEventListener('abort', said, { once: true });
   });
-}
-
-/** Whether `p` has settled after `ms` (a pending campaign must still be pending). */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let done = false;
-  void p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await sleep(ms);
-  return done;
 }
 
 let replicas = 0;
