@@ -592,6 +592,24 @@ async function startEtcdMembers(
 ): Promise<RunningEtcd | undefined> {
   const binary = requireBinary(t, 'etcd');
   if (binary === undefined) return undefined;
+  // freePort binds port 0 and closes it; another process can take that port before etcd
+  // binds it (a CI run lost a three-member start that way). That race is the test bed's,
+  // not etcd's: the whole cluster starts again on fresh ports, in a fresh directory.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdMembersOnce(t, size, options, binary);
+    } catch (e) {
+      if (attempt >= 3 || !/bind: address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdMembersOnce(
+  t: HookContext,
+  size: number,
+  options: EtcdOptions,
+  binary: string,
+): Promise<RunningEtcd> {
   const dir = mkdtempSync(join(options.onDisk ? tmpdir() : etcdBaseDir(), 'rampart-etcd-'));
   liveDirs.add(dir);
   const certs = options.tls ? makeEtcdCertificates(dir) : undefined;
