@@ -14,10 +14,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort as freeLoopbackPort } from '../../src/providers/local/free-ports.ts';
 
 export interface RunningServer {
   /** `http://127.0.0.1:PORT` */
@@ -100,17 +100,13 @@ export function requireBinary(t: Pick<TestContext, 'skip'>, name: ServerName): s
   throw new Error(`${message}, or set RAMPART_ALLOW_SKIP=1 to skip this test`);
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port from a loopback listener');
-  return address.port;
+/**
+ * A loopback port that was free a moment ago, for a server a test starts: drawn below the
+ * kernel's ephemeral range, as the local provider draws its nodes' ports (CI once lost an
+ * etcd cluster start to a port from port 0 taken by an outgoing connection).
+ */
+export function freePort(): Promise<number> {
+  return freeLoopbackPort('127.0.0.1');
 }
 
 // Children still alive and their dirs, so they are cleaned up even when the test process dies first.

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../../../test/support/servers.ts';
 import type { NodeProbe } from '../../core/types.ts';
 import type { LaunchContext, NodeAddress } from '../node-kind.ts';
 import { createSimnodeKind, simnodeKind } from './simnode-kind.ts';
@@ -20,18 +21,6 @@ after(() => {
   for (const proc of running) proc.kill('SIGKILL');
   rmSync(tmpRoot, { recursive: true, force: true });
 });
-
-/** A port nothing listens on right now (bound to port 0, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
-}
 
 function launchContext(
   nodeId: string,

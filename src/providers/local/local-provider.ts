@@ -5,10 +5,10 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CreateRequest, Instance, Provider } from '../provider.ts';
+import { freePorts } from './free-ports.ts';
 
 export interface LocalProviderOptions {
   readonly name: string;
@@ -251,33 +251,4 @@ function readEnviron(pid: number): Record<string, string> | undefined {
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return env;
-}
-
-async function freePorts(
-  host: string,
-  names: readonly string[],
-  taken: ReadonlySet<number>,
-): Promise<Record<string, number>> {
-  const ports: Record<string, number> = {};
-  const servers = [];
-  try {
-    for (const name of names) {
-      for (let attempt = 0; ; attempt++) {
-        const server = createServer();
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(0, host, () => resolve());
-        });
-        servers.push(server);
-        const port = (server.address() as { port: number }).port;
-        if (!taken.has(port) || attempt > 20) {
-          ports[name] = port;
-          break;
-        }
-      }
-    }
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-  return ports;
 }
