@@ -214,6 +214,7 @@ export class Controller {
     await this.#loop;
     // A snapshot in flight finishes (its source is started again) before leadership goes.
     await this.#snapshots.settle();
+    await this.#history.settle();
     await this.#leadership?.resign();
     await this.#rt.coordination.close();
     await this.#rt.store.close();
@@ -260,7 +261,7 @@ export class Controller {
     }
     this.#previousSamples = obs.samples as Sample[];
     if (!this.#stopping.signal.aborted) await this.#snapshotWork(obs, ctx, requests);
-    if (!this.#stopping.signal.aborted) await this.#history.maybePrune(ctx);
+    if (!this.#stopping.signal.aborted) this.#history.maybePrune(ctx);
   }
 
   /** The operator's promotions (`rampart validator promote`), each under its lock, checked, recorded. */

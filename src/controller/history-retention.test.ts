@@ -46,7 +46,8 @@ test('history older than the retention goes at the first tick, then at most hour
   await event(store, term, now - 7 * DAY + 30 * 60_000, 'seven days old in half an hour');
   const retention = new HistoryRetention({ config, store });
 
-  await retention.maybePrune(ctx, now);
+  retention.maybePrune(ctx, now);
+  await retention.settle();
   assert.deepEqual(
     (await store.listEvents()).map((e) => e.text),
     ['seven days old in half an hour'],
@@ -55,12 +56,14 @@ test('history older than the retention goes at the first tick, then at most hour
   assert.match(lines[0]!, /pruned 1 history records older than 7d/);
 
   // Within the hour nothing is pruned, even what has aged past the retention since.
-  await retention.maybePrune(ctx, now + HISTORY_PRUNE_EVERY_MS - 1);
+  retention.maybePrune(ctx, now + HISTORY_PRUNE_EVERY_MS - 1);
+  await retention.settle();
   assert.deepEqual(
     (await store.listEvents()).map((e) => e.text),
     ['seven days old in half an hour'],
   );
-  await retention.maybePrune(ctx, now + HISTORY_PRUNE_EVERY_MS);
+  retention.maybePrune(ctx, now + HISTORY_PRUNE_EVERY_MS);
+  await retention.settle();
   assert.deepEqual(await store.listEvents(), []);
   assert.equal(lines.length, 2);
   await store.close();
@@ -82,11 +85,41 @@ pools: [ { name: sentries, role: worker, provider: here, node: { kind: simnode }
   await event(store, term, now - 31 * DAY, 'a month old');
   const retention = new HistoryRetention({ config, store });
   await store.newTerm('successor');
-  await retention.maybePrune(ctx, now);
+  retention.maybePrune(ctx, now);
+  await retention.settle();
   assert.match(lines.at(-1)!, /pruning history older than 30d failed: refused: leadership term \d+ is stale/);
   assert.equal((await store.listEvents()).length, 1, 'a deposed leader prunes nothing');
   const next = { ...ctx, term: await store.currentTerm() };
-  await retention.maybePrune(next, now + 1);
+  retention.maybePrune(next, now + 1);
+  await retention.settle();
   assert.deepEqual(await store.listEvents(), [], 'retried at once, not an hour later');
+  await store.close();
+});
+
+test('the prune runs beside the ticks: one at a time, and settle waits for it', async () => {
+  const { config, store, ctx } = await setUp('7d');
+  let calls = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = {
+    pruneHistory: async (before: number, term: number) => {
+      calls++;
+      await gate;
+      return store.pruneHistory(before, term);
+    },
+  } as unknown as Store;
+  const retention = new HistoryRetention({ config, store: slow });
+  retention.maybePrune(ctx, 100 * DAY);
+  retention.maybePrune(ctx, 101 * DAY);
+  assert.equal(calls, 1, 'a second prune does not start while one runs');
+  let settled = false;
+  const settling = retention.settle().then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'settle waits for the prune in flight');
+  release();
+  await settling;
+  retention.maybePrune(ctx, 102 * DAY);
+  await retention.settle();
+  assert.equal(calls, 2, 'a day later the next prune starts');
   await store.close();
 });

@@ -13,26 +13,40 @@ export const HISTORY_PRUNE_EVERY_MS = 60 * 60 * 1000;
 export class HistoryRetention {
   readonly #rt: Pick<Runtime, 'config' | 'store'>;
   #prunedAt: number | undefined;
+  #inFlight: Promise<void> | undefined;
 
   constructor(rt: Pick<Runtime, 'config' | 'store'>) {
     this.#rt = rt;
   }
 
   /**
-   * Prunes when the last prune is an hour old (or none ran yet). A failure is logged and
-   * retried at the next tick: pruning never stops the controller from acting.
+   * Starts a prune when the last one is an hour old (or none ran yet) and none is running.
+   * It runs beside the ticks — a first prune of a long backlog on etcd takes one transaction
+   * per 40 records and must not hold up scaling. A failure is logged and retried at the next
+   * tick: pruning never stops the controller from acting.
    */
-  async maybePrune(ctx: ActContext, now = Date.now()): Promise<void> {
+  maybePrune(ctx: ActContext, now = Date.now()): void {
+    if (this.#inFlight !== undefined) return;
     if (this.#prunedAt !== undefined && now - this.#prunedAt < HISTORY_PRUNE_EVERY_MS) return;
     const keep = this.#rt.config.controller.historyRetention;
-    try {
-      const removed = await this.#rt.store.pruneHistory(now - keep, ctx.term);
-      this.#prunedAt = now;
-      const total = removed.actions + removed.decisions + removed.events + removed.requests;
-      if (total > 0)
-        ctx.log.info({ removed }, `pruned ${total} history records older than ${formatDuration(keep)}`);
-    } catch (e) {
-      ctx.log.warn(`pruning history older than ${formatDuration(keep)} failed: ${(e as Error).message}`);
-    }
+    this.#inFlight = this.#rt.store
+      .pruneHistory(now - keep, ctx.term)
+      .then(
+        (removed) => {
+          this.#prunedAt = now;
+          const total = removed.actions + removed.decisions + removed.events + removed.requests;
+          if (total > 0)
+            ctx.log.info({ removed }, `pruned ${total} history records older than ${formatDuration(keep)}`);
+        },
+        (e: Error) => ctx.log.warn(`pruning history older than ${formatDuration(keep)} failed: ${e.message}`),
+      )
+      .finally(() => {
+        this.#inFlight = undefined;
+      });
+  }
+
+  /** Waits for the prune in flight, if any (before the store closes). */
+  async settle(): Promise<void> {
+    await this.#inFlight;
   }
 }
