@@ -51,6 +51,9 @@ const BODY_EXCERPT = 300;
  */
 export async function postJson(url: URL, body: unknown, options: PostJsonOptions): Promise<void> {
   const where = `${options.receiver} (${url.origin})`;
+  // A receiver that echoes its URL (a 404 naming the path) must not carry a token in the
+  // path or query into an error: those parts are secrets too.
+  options = { ...options, secrets: [...options.secrets, ...urlSecrets(url)] };
   let response: Response;
   try {
     response = await fetch(url, {
@@ -87,6 +90,32 @@ export async function postJson(url: URL, body: unknown, options: PostJsonOptions
     scrubSecrets(`${where}: HTTP ${status}${excerpt ? `: ${excerpt}` : ''}${redirect}`, options.secrets),
     retryable,
   );
+}
+
+/** Length from which a path segment counts as a token (Slack's and Discord's are 24+). */
+const PATH_TOKEN_MIN = 12;
+/** Length from which a query value counts as a token (not `1` or `json`). */
+const QUERY_TOKEN_MIN = 6;
+
+/**
+ * The parts of a URL that may be secrets: its password, its path and query as written, query
+ * values and path segments long enough to be tokens — not short ones such as `api`, `v2` or
+ * `1`, which scrubbing would only garble messages with.
+ */
+export function urlSecrets(url: URL): string[] {
+  const out = [url.password, url.search, `${url.pathname}${url.search}`];
+  for (const value of url.searchParams.values()) if (value.length >= QUERY_TOKEN_MIN) out.push(value);
+  for (const segment of url.pathname.split('/'))
+    if (segment.length >= PATH_TOKEN_MIN) out.push(segment, safeDecode(segment));
+  return out.filter((x) => x.length > 1 && x !== '/').sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function describeNetworkError(e: unknown): string {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { alertReceiverContract } from '../../test/contracts/alert-receiver.contract.ts';
 import { closedPort } from '../../test/support/http-fixture.ts';
 import { DeliveryError } from './alert-receiver.ts';
 import { AlertmanagerReceiver, labelName } from './alertmanager-receiver.ts';
@@ -198,3 +199,8 @@ test('5xx, 429 and an unreachable Alertmanager are retryable; 400 is not', async
   });
   assert.equal(await outcome(down), 'retry');
 });
+
+alertReceiverContract(
+  'alertmanager',
+  (url) => new AlertmanagerReceiver({ name: 'am', url, timeoutMs: 5000 }),
+);

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { alertReceiverContract } from '../../test/contracts/alert-receiver.contract.ts';
 import { closedPort } from '../../test/support/http-fixture.ts';
 import { AlertDispatcher } from './alert-dispatcher.ts';
 import { DeliveryError } from './alert-receiver.ts';
@@ -146,3 +147,5 @@ test('a secret in the URL path never appears in an error: only the origin is nam
   assert.match(error.message, /ECONNREFUSED/);
   assert.ok(!error.message.includes('XXXXSECRETPATH'));
 });
+
+alertReceiverContract('webhook', (url) => new WebhookReceiver({ name: 'hook', url, timeoutMs: 5000 }));
