@@ -1,0 +1,99 @@
+// The node kind contract, run by every kind that runs a process of its own: simnode (a
+// validator: no upstream), cometbft (a sentry given the chain's genesis file, started alone)
+// and etcd-member (a pool's first member, which starts its cluster).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { parseConfigText } from '../../src/config/load.ts';
+import { createNodeKind } from '../../src/controller/runtime.ts';
+import type { NodeKind } from '../../src/nodes/node-kind.ts';
+import { nodeKindContract } from '../contracts/node-kind.contract.ts';
+import { createNetwork, type Network } from '../support/cometbft-net.ts';
+import { findBinary } from '../support/servers.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'rampart-node-kinds-'));
+const cleanups: (() => unknown)[] = [() => rmSync(root, { recursive: true, force: true })];
+after(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+});
+let dirs = 0;
+const freshDir = () => mkdtempSync(path.join(root, `${++dirs}-`));
+const allowSkip = process.env.RAMPART_ALLOW_SKIP === '1';
+const missing = (binary: 'cometbft' | 'etcd') =>
+  allowSkip && findBinary(binary) === undefined && `${binary} is not installed`;
+
+/** The kind of pool `pool` in a config of `pools` (YAML), as the runtime builds it. */
+function kindOf(pools: string, pool: string): NodeKind {
+  const { config } = parseConfigText(
+    `version: 1\nproviders: [ { name: here, kind: local } ]\npools:\n${pools}`,
+    path.join(root, 'rampart.yaml'),
+  );
+  return createNodeKind(config.pools.find((p) => p.name === pool)!, config);
+}
+
+const context =
+  (role: string, options: Record<string, unknown>) =>
+  (nodeId: string, ports: Record<string, number>, dataDir: string) => ({
+    nodeId,
+    pool: 'contract',
+    role,
+    host: '127.0.0.1',
+    ports,
+    dataDir,
+    upstream: [],
+    siblings: [],
+    options,
+  });
+
+nodeKindContract('simnode', {
+  kind: () =>
+    kindOf(
+      '  - { name: validator, role: validator, provider: here, node: { kind: simnode } }\n',
+      'validator',
+    ),
+  context: context('validator', { kind: 'simnode' }),
+  dir: freshDir,
+  readyWithinMs: 20_000,
+});
+
+let network: Network | undefined;
+nodeKindContract('cometbft', {
+  kind: () => {
+    if (!network) throw new Error('no network');
+    const genesis = path.join(network.validators[0]!.home, 'config', 'genesis.json');
+    return kindOf(
+      `  - { name: validator, role: validator, provider: here, node: { kind: cometbft, home: ${network.validators[0]!.home} } }
+  - name: sentries
+    role: sentry
+    provider: here
+    size: { min: 1, capacity: 1, max: 2 }
+    node: { kind: cometbft, validatorPool: validator, genesis: ${genesis} }
+`,
+      'sentries',
+    );
+  },
+  context: context('sentry', { kind: 'cometbft' }),
+  dir: freshDir,
+  readyWithinMs: 60_000,
+  skip: missing('cometbft'),
+});
+if (!missing('cometbft'))
+  // A chain's genesis and a validator home (never started: the sentry runs alone).
+  network = await createNetwork({ validators: 1, fullNodes: 0 }).then((n) => {
+    cleanups.push(() => n.cleanup());
+    return n;
+  });
+
+nodeKindContract('etcd-member', {
+  kind: () =>
+    kindOf(
+      '  - { name: members, role: member, provider: here, size: { min: 3, capacity: 3, max: 5 }, node: { kind: etcd-member } }\n',
+      'members',
+    ),
+  context: context('member', { kind: 'etcd-member' }),
+  dir: freshDir,
+  readyWithinMs: 30_000,
+  skip: missing('etcd'),
+});
