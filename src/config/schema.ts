@@ -258,6 +258,12 @@ const kubeVolumes = z.strictObject({
    * Default: snapshot with restore: volume-snapshot, else retain. Never delete unless written.
    */
   onScaleDown: z.enum(['snapshot', 'retain', 'delete']).optional(),
+  /**
+   * VolumeSnapshots Rampart took that are kept: the newest this many ready ones; older ones
+   * go after each scale-down — never one a claim is still being restored from, nor one whose
+   * replica's claim awaits its release. Snapshots Rampart did not take are never touched. Default 3.
+   */
+  keepSnapshots: z.number().int().min(1).default(3),
   /** Longest wait for a VolumeSnapshot to be ready or a restore Job to finish. Default 10m. */
   timeout: durationDefault(
     '10m',

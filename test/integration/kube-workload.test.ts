@@ -138,6 +138,7 @@ const volumes = (v: Partial<KubeVolumesConfig>): KubeVolumesConfig => ({
   claim: 'data',
   restore: 'volume-snapshot',
   timeout: 20_000,
+  keepSnapshots: 3,
   ...v,
 });
 
@@ -412,6 +413,76 @@ test('retain keeps a removed replica’s claim for the next replica of its ordin
   await r.destroy(b);
   assert.equal((await see.claim(1)).status, 404);
   assert.equal((await see.snapshots()).length, 0);
+});
+
+test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim is restored from waits; the operator’s are never touched', {
+  skip,
+}, async () => {
+  const k = bed.kube();
+  const ns = 'pruning';
+  await statefulSet(k, ns, 'sentry');
+  const client = new KubeClient(await rampartConnection(k, ns));
+  const provisioner = fakeVolumeProvisioner(k, ns);
+  const snapshots = fakeSnapshotController(k, ns);
+  bed.cleanup(
+    () => client.close(),
+    () => provisioner.stop(),
+    () => snapshots.stop(),
+  );
+  const p = new StatefulSetProvider({
+    name: 'cluster',
+    client,
+    namespace: ns,
+    statefulSet: 'sentry',
+    volumes: volumes({ keepSnapshots: 1 }),
+    pool: 'sentries',
+    pollMs: 100,
+  });
+  const see = inspect(k, ns, 'sentry');
+  const names = async () => (await see.snapshots()).map((x) => x.metadata.name).sort();
+  await handSnapshot(k, ns, 'operators-own', 'sentries', 'sentry');
+  for (const id of ['sentries-a', 'sentries-b', 'sentries-c']) await p.create(request(id));
+  const [a, b, c] = (await waitFor('three replicas ready', async () => {
+    const l = await p.list();
+    return l.length === 3 && l.every((i) => i.status?.ready) ? l : undefined;
+  }))!;
+
+  await p.destroy(c!);
+  assert.deepEqual(await names(), ['data-sentry-3-sentries-c', 'operators-own']);
+
+  // A claim being restored from c's snapshot (not bound yet): that snapshot must stay.
+  provisioner.pause(true);
+  await k.ok('POST', `/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
+    body: {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'restoring' },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+        dataSource: {
+          apiGroup: 'snapshot.storage.k8s.io',
+          kind: 'VolumeSnapshot',
+          name: 'data-sentry-3-sentries-c',
+        },
+      },
+    },
+  });
+  await p.destroy(b!);
+  assert.deepEqual(
+    await names(),
+    ['data-sentry-2-sentries-b', 'data-sentry-3-sentries-c', 'operators-own'],
+    'older than the newest, but a claim is restored from it',
+  );
+
+  // Restored (the claim is gone): the next removal prunes both older ones.
+  await k.ok('DELETE', `/api/v1/namespaces/${ns}/persistentvolumeclaims/restoring`);
+  provisioner.pause(false);
+  await p.destroy(a!);
+  assert.deepEqual(await names(), ['data-sentry-1-sentries-a', 'operators-own']);
+  // The one kept is the one the next replica restores.
+  await p.create(request('sentries-d'));
+  assert.equal((await see.claim(1)).body.spec.dataSource?.name, 'data-sentry-1-sentries-a');
 });
 
 interface JobBody {

@@ -46,7 +46,11 @@ export interface VolumeTemplateSource extends KubeObject {
 }
 
 interface Claim extends KubeObject {
-  readonly spec?: { readonly dataSource?: { readonly name?: string } };
+  readonly spec?: {
+    readonly dataSource?: { readonly kind?: string; readonly name?: string };
+    readonly dataSourceRef?: { readonly kind?: string; readonly name?: string };
+  };
+  readonly status?: { readonly phase?: string };
 }
 
 interface VolumeSnapshot extends KubeObject {
@@ -142,11 +146,57 @@ export class ReplicaVolumes {
   /** The newest ready snapshot of this pool's replicas (any ordinal: they hold the same chain), if any. */
   async newestSnapshot(): Promise<VolumeSnapshot | undefined> {
     const all = await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() });
-    const time = (s: VolumeSnapshot) =>
-      Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0;
     return all
       .filter((s) => s.status?.readyToUse === true && !s.metadata.deletionTimestamp)
-      .sort((a, b) => time(b) - time(a))[0];
+      .sort(newestFirst)[0];
+  }
+
+  /**
+   * Deletes the VolumeSnapshots Rampart took of this pool beyond the newest `keepSnapshots`
+   * ready ones (failed ones among them too), except one a claim is still being restored from
+   * (not Bound yet) and one whose replica's claim still awaits its release. Snapshots Rampart
+   * did not take are not touched. Returns the names deleted.
+   */
+  async pruneSnapshots(): Promise<string[]> {
+    const keep = this.#o.volumes.keepSnapshots;
+    const ours = (
+      await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() })
+    )
+      .filter((s) => s.metadata.annotations?.[NODE_ANNOTATION] !== undefined && !s.metadata.deletionTimestamp)
+      .sort(newestFirst);
+    const older: VolumeSnapshot[] = [];
+    let ready = 0;
+    for (const s of ours) {
+      if (ready < keep) ready += s.status?.readyToUse === true ? 1 : 0;
+      else if (s.status?.readyToUse === true || s.status?.error !== undefined) older.push(s);
+    }
+    if (older.length === 0) return [];
+    const claims = await this.#c.list<Claim>(this.#claimPath());
+    const restoring = new Set(
+      claims
+        .filter((c) => c.status?.phase !== 'Bound')
+        .flatMap((c) => [c.spec?.dataSource, c.spec?.dataSourceRef])
+        .filter((d) => d?.kind === 'VolumeSnapshot' && d.name !== undefined)
+        .map((d) => d!.name!),
+    );
+    const releasing = new Set(claims.map((c) => c.metadata.annotations?.[RELEASED_BY_ANNOTATION]));
+    const deleted: string[] = [];
+    for (const s of older) {
+      const name = s.metadata.name;
+      if (restoring.has(name) || releasing.has(s.metadata.annotations?.[NODE_ANNOTATION])) continue;
+      try {
+        await this.#c.delete(this.#snapshotPath(name), { preconditions: { uid: s.metadata.uid } });
+        deleted.push(name);
+      } catch (e) {
+        if (!(e instanceof KubeError && (e.status === 404 || e.status === 409))) throw e;
+      }
+    }
+    if (deleted.length > 0)
+      this.#o.log?.info(
+        { snapshots: deleted, keep },
+        `pruned ${deleted.length} older VolumeSnapshots of the pool`,
+      );
+    return deleted;
   }
 
   /**
@@ -425,6 +475,11 @@ export class ReplicaVolumes {
     }
     await this.#gone(this.#claimPath(name), this.#where('volume claim', name));
     this.#o.log?.info({ claim: name, mode, node: nodeId }, 'volume claim of the removed replica deleted');
+    if (mode === 'snapshot')
+      // The replica is gone either way: a snapshot left for now is pruned after the next removal.
+      await this.pruneSnapshots().catch((e: Error) =>
+        this.#o.log?.warn({ error: e.message }, 'pruning older VolumeSnapshots failed: kept for now'),
+      );
   }
 
   async #gone(path: string, what: string): Promise<void> {
@@ -443,6 +498,15 @@ export class ReplicaVolumes {
       await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 1000));
     }
   }
+}
+
+/** Newest first by the snapshot's own time; the name breaks ties, so every caller agrees. */
+function newestFirst(a: VolumeSnapshot, b: VolumeSnapshot): number {
+  const time = (s: VolumeSnapshot) =>
+    Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0;
+  return (
+    time(b) - time(a) || (a.metadata.name < b.metadata.name ? 1 : a.metadata.name > b.metadata.name ? -1 : 0)
+  );
 }
 
 function terminalCondition(job: Job, type: 'Complete' | 'Failed') {
