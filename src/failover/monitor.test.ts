@@ -1,0 +1,172 @@
+// The failover monitor's loop against a FAKE CometBFT RPC (a validator's /status, a sentry's
+// /status and /commit, served here): an outage asks for a standby; a recovery then keeps it
+// (onRecovery: keep) or asks for its removal (onRecovery: remove), each step an event and an
+// alert. The real-chain path runs in test/integration/failover.test.ts.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, test } from 'node:test';
+import pino from 'pino';
+import type { Alert } from '../alerts/alert.ts';
+import { parseConfigText } from '../config/load.ts';
+import type { Runtime } from '../controller/runtime.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import type { StoredNode } from '../store/store.ts';
+import { FailoverMonitor } from './monitor.ts';
+
+const VALIDATOR = 'AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12';
+const servers: Server[] = [];
+after(() => {
+  for (const s of servers) s.close();
+});
+
+/** One chain seen by a fake validator and a fake sentry: a block every 50 ms. */
+async function fakeChain() {
+  const t0 = Date.now();
+  const chain = { validatorUp: true, signing: true };
+  const height = () => Math.floor((Date.now() - t0) / 50) + 10;
+  const serve = async (answer: (path: string) => unknown): Promise<number> => {
+    const server = createServer((req, res) => {
+      const result = answer(req.url ?? '/');
+      if (result === undefined) return req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: -1, result }));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  };
+  const status = (id: string, h: number, validator: boolean) => ({
+    node_info: { id, moniker: id, network: 'fake-1' },
+    sync_info: { latest_block_height: String(h), catching_up: false, latest_app_hash: 'AA' },
+    validator_info: validator
+      ? { address: VALIDATOR, voting_power: '10' }
+      : { address: 'FF', voting_power: '0' },
+  });
+  const validatorPort = await serve((path) =>
+    !chain.validatorUp ? undefined : path.startsWith('/status') ? status('val-id', height(), true) : {},
+  );
+  const sentryPort = await serve((path) => {
+    if (path.startsWith('/status')) return status('sentry-id', height(), false);
+    const h = Number(new URL(path, 'http://x').searchParams.get('height'));
+    return {
+      signed_header: {
+        commit: {
+          height: String(h),
+          round: 0,
+          signatures: [
+            chain.signing && chain.validatorUp
+              ? { block_id_flag: 2, validator_address: VALIDATOR }
+              : { block_id_flag: 1, validator_address: '' },
+          ],
+        },
+      },
+    };
+  });
+  return { chain, validatorPort, sentryPort };
+}
+
+const node = (id: string, pool: string, rpc: number): StoredNode => ({
+  id,
+  pool,
+  provider: 'here',
+  state: 'ready',
+  createdAt: 1,
+  readyAt: 2,
+  joinStartedAt: 1,
+  joinAttempts: 0,
+  failMarker: 0,
+  actionId: 'a',
+  registered: true,
+  updatedAt: 2,
+  host: '127.0.0.1',
+  ports: { rpc, p2p: 1, metrics: 2 },
+});
+
+let debug: (() => Promise<string>) | undefined;
+async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}: ${(await debug?.()) ?? ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const onRecovery of ['remove', 'keep'] as const)
+  test(`outage asks for a standby; recovery with onRecovery: ${onRecovery} ${onRecovery === 'remove' ? 'asks for its removal' : 'keeps it'}`, async () => {
+    const { chain, validatorPort, sentryPort } = await fakeChain();
+    const { config } = parseConfigText(
+      `version: 1
+providers: [ { name: here, kind: local } ]
+pools:
+  - name: validator
+    role: validator
+    provider: here
+    node: { kind: cometbft, home: /nonexistent/validator-home }
+    failover:
+      detect: { pollInterval: 100ms, unreachableFor: 400ms, heightStalledFor: 2s, missedBlocks: 3 }
+      standbyPool: standby
+      onRecovery: ${onRecovery}
+  - { name: sentries, role: sentry, provider: here, node: { kind: cometbft, validatorPool: validator }, size: { min: 1, capacity: 1, max: 2 } }
+  - { name: standby, role: standby, provider: here, node: { kind: cometbft, peerPool: sentries }, size: { min: 0, capacity: 0, max: 1 } }
+`,
+      '/tmp/rampart-monitor-test.yaml',
+    );
+    const store = new SqliteStore(':memory:');
+    await store.open();
+    const term = await store.newTerm('test');
+    await store.putNode(node('validator-0', 'validator', validatorPort), term);
+    await store.putNode(node('sentries-0', 'sentries', sentryPort), term);
+    const alerts: Alert[] = [];
+    const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
+      send: (a) => void alerts.push(a),
+    });
+    debug = async () => JSON.stringify((await store.listEvents()).map((e) => e.text));
+    const stop = new AbortController();
+    const running = monitor.run(
+      { term, log: pino({ level: 'silent' }), guard: () => undefined },
+      stop.signal,
+    );
+    try {
+      const standbySizes = async () =>
+        (await store.openRequests())
+          .filter((r) => r.kind === 'pool-size')
+          .map((r) => [r.body.size, r.caller]);
+      // Healthy: it learns the validator's address and asks for nothing.
+      await until('the validator seen signing', async () =>
+        (await store.getFailover('validator'))?.body.lastSignedSeen !== undefined ? true : undefined,
+      );
+      assert.deepEqual(await standbySizes(), []);
+
+      chain.validatorUp = false;
+      await until('a standby asked for', async () => ((await standbySizes()).length > 0 ? true : undefined));
+      assert.deepEqual(await standbySizes(), [[1, 'failover of validator (validator down)']]);
+      assert.ok(alerts.some((a) => a.status === 'firing' && a.severity === 'critical'));
+
+      chain.validatorUp = true;
+      const recovered = await until('the recovery event', async () =>
+        (await store.listEvents({ pool: 'validator' })).find((e) => /validator is back/.test(e.text)),
+      );
+      if (onRecovery === 'remove') {
+        assert.match(recovered.text, /standby in pool standby will be removed \(onRecovery: remove\)/);
+        assert.deepEqual(await standbySizes(), [
+          [1, 'failover of validator (validator down)'],
+          [0, 'failover of validator (validator recovered)'],
+        ]);
+      } else {
+        assert.match(recovered.text, /standby in pool standby kept synced \(onRecovery: keep\)/);
+        assert.deepEqual(await standbySizes(), [[1, 'failover of validator (validator down)']]);
+      }
+      const last = alerts.at(-1)!;
+      assert.deepEqual([last.status, last.key], ['resolved', 'validator-down/validator']);
+      const state = (await store.getFailover('validator'))!.body as { standby?: { size: number } };
+      assert.equal(state.standby?.size, onRecovery === 'remove' ? 0 : 1);
+    } finally {
+      stop.abort();
+      await running;
+      await store.close();
+    }
+  });
