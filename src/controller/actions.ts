@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/schema.ts';
+import type { Lock } from '../coordination/coordination.ts';
 import { readFailover } from '../failover/failover-state.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
@@ -30,6 +31,23 @@ export interface ActContext {
   readonly log: Logger;
   /** Throws when this controller must no longer act. Called before every provider call. */
   guard(): void;
+}
+
+/**
+ * `ctx`, whose guard also refuses once `lock` is lost: the work the lock serialises stops
+ * before its next provider call, as it does when leadership is lost.
+ */
+export function guardedByLock(ctx: ActContext, lock: Lock, who: string): ActContext {
+  return {
+    ...ctx,
+    guard: () => {
+      ctx.guard();
+      if (lock.lost.aborted) {
+        const why = (lock.lost.reason as Error | undefined)?.message ?? `lock ${lock.name} lost`;
+        throw new Error(`${why}: ${who} stops acting`);
+      }
+    },
+  };
 }
 
 /** Runs one action with its intent stored before and its outcome after. */

@@ -7,7 +7,7 @@ import { planAlertToAlert } from '../alerts/alert.ts';
 import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
 import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
-import type { Leadership } from '../coordination/coordination.ts';
+import type { Leadership, Lock } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
@@ -15,7 +15,15 @@ import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failov
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
-import { type ActContext, cleanUpOrphans, createNode, rejoinNode, removeNode, runAction } from './actions.ts';
+import {
+  type ActContext,
+  cleanUpOrphans,
+  createNode,
+  guardedByLock,
+  rejoinNode,
+  removeNode,
+  runAction,
+} from './actions.ts';
 import { HistoryRetention } from './history-retention.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
@@ -383,7 +391,7 @@ export class Controller {
 
     let clocks: PoolClocks = plan.clocks;
     let finalPlan: PoolPlan = plan;
-    let lock: { release(): Promise<void> } | undefined;
+    let lock: Lock | undefined;
     if (plan.needsLock) {
       lock = await this.#rt.coordination.tryLock(`scale-down/${pool.name}`, this.#holder);
       if (!lock) {
@@ -404,9 +412,12 @@ export class Controller {
       await store.putPool({ ...state, clocks }, ctx.term);
     await this.#record(finalPlan, ctx.term);
     await this.#tendMembership(pool, po, byId, ctx);
+    // A scale-down lock lost mid-way (its lease could not be kept) stops the actions before
+    // their next provider call, as a lost leadership does.
+    const acting = lock ? guardedByLock(ctx, lock, `pool ${pool.name}`) : ctx;
     try {
-      await this.#act(pool, finalPlan, po, byId, ctx);
-      await this.#registerReady(pool, po, byId, ctx);
+      await this.#act(pool, finalPlan, po, byId, acting);
+      await this.#registerReady(pool, po, byId, acting);
     } finally {
       await lock?.release();
     }

@@ -12,6 +12,11 @@ export interface Leadership {
 
 export interface Lock {
   readonly name: string;
+  /**
+   * Aborted when the lock is lost while held (its lease could not be kept): the work it
+   * guards must stop before its next step. Not aborted by release.
+   */
+  readonly lost: AbortSignal;
   release(): Promise<void>;
 }
 

@@ -67,7 +67,8 @@ export class EmbeddedCoordination implements Coordination {
   async tryLock(name: string): Promise<Lock | undefined> {
     if (this.#locks.has(name)) return undefined;
     this.#locks.add(name);
-    return { name, release: async () => void this.#locks.delete(name) };
+    // In-process: held until released, never lost.
+    return { name, lost: new AbortController().signal, release: async () => void this.#locks.delete(name) };
   }
 
   async close(): Promise<void> {

@@ -277,8 +277,15 @@ export class EtcdCoordination implements Coordination {
     const ns = this.#store.namespace;
     const key = `locks/${name}`;
     const lease = ns.lease(this.#ttlSeconds);
-    lease.on('lost', (err) => this.#log?.warn({ lock: name, err: err.message }, 'lock lease lost'));
+    const lost = new AbortController();
+    let released = false;
+    lease.on('lost', (err) => {
+      if (released) return;
+      this.#log?.warn({ lock: name, err: err.message }, 'lock lease lost');
+      lost.abort(new Error(`lock ${name} lost: its lease could not be kept (${err.message})`));
+    });
     const release = async () => {
+      released = true;
       this.#cleanups.delete(release);
       await lease.revoke().catch(() => lease.release());
     };
@@ -302,7 +309,7 @@ export class EtcdCoordination implements Coordination {
       throw e;
     }
     this.#cleanups.add(release);
-    return { name, release };
+    return { name, lost: lost.signal, release };
   }
 
   async close(): Promise<void> {

@@ -414,9 +414,11 @@ export class KubernetesCoordination implements Coordination {
     const leaseName = lockLeaseName(this.options.leaseName, name);
     const taken = await this.#take(leaseName, holder, 'lock');
     if (taken === 'held') return undefined;
-    const stop = this.#keep(leaseName, holder, undefined, (reason) =>
-      this.options.log?.warn({ lock: name, holder, reason }, 'lock lost: its Lease could not be kept'),
-    );
+    const lost = new AbortController();
+    const stop = this.#keep(leaseName, holder, undefined, (reason) => {
+      this.options.log?.warn({ lock: name, holder, reason }, 'lock lost: its Lease could not be kept');
+      lost.abort(new Error(`lock ${name} lost: ${reason}`));
+    });
     const release = async () => {
       this.#cleanups.delete(release);
       stop();
@@ -427,7 +429,7 @@ export class KubernetesCoordination implements Coordination {
       { lock: name, lease: `${this.options.namespace}/${leaseName}`, holder },
       'lock taken',
     );
-    return { name, release };
+    return { name, lost: lost.signal, release };
   }
 
   /** Ends pending campaigns, stops every renewal and clears every Lease this process holds. */

@@ -108,6 +108,7 @@ export function coordinationContract(name: string, r: CoordinationReplicas): voi
       const lock = await a.tryLock('scale-down/sentries', 'a');
       assert.ok(lock, 'a free lock is taken');
       assert.equal(lock.name, 'scale-down/sentries');
+      assert.equal(lock.lost.aborted, false, 'held, not lost');
       assert.equal(await a.tryLock('scale-down/sentries', 'a'), undefined, 'not re-entrant');
       assert.equal(await a.tryLock('scale-down/sentries', 'other'), undefined, 'not for another holder');
       if (r.locksAcrossReplicas)
@@ -115,6 +116,7 @@ export function coordinationContract(name: string, r: CoordinationReplicas): voi
       const other = await a.tryLock('scale-down/validators', 'a');
       assert.ok(other, 'locks of other names are independent');
       await lock.release();
+      assert.equal(lock.lost.aborted, false, 'a release is not a loss');
       const again = await (r.locksAcrossReplicas ? b : a).tryLock('scale-down/sentries', 'b');
       assert.ok(again, 'free again once released');
       await again.release();

@@ -146,6 +146,25 @@ coordinationContract('etcd', {
   skip: !installed && 'etcd is not installed',
 });
 
+test('a lock whose lease is revoked is lost: its holder hears it, and another may take it', {
+  skip: !installed,
+}, async () => {
+  const prefix = newPrefix();
+  const a = await replica(etcd!, prefix);
+  const b = await replica(etcd!, prefix);
+  const lock = await a.coordination.tryLock('scale-down/sentries', 'a');
+  assert.ok(lock);
+  const [kv] = (await a.store.namespace.getAll().prefix('locks/').exec()).kvs;
+  assert.ok(kv, 'the lock key');
+  await a.store.client.leaseClient.leaseRevoke({ ID: kv.lease });
+  await new Promise<void>((resolve) => lock.lost.addEventListener('abort', () => resolve(), { once: true }));
+  assert.match((lock.lost.reason as Error).message, /^lock scale-down\/sentries lost: /);
+  const taken = await b.coordination.tryLock('scale-down/sentries', 'b');
+  assert.ok(taken, 'free for another holder');
+  await taken.release();
+  await lock.release();
+});
+
 test('when keep-alives fail the leader stops acting before its lease can expire, then campaigns again', {
   skip: !installed,
 }, async () => {

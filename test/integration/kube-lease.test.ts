@@ -397,11 +397,16 @@ test('a lock is a Lease of its own, kept by renewals and freed by expiry', { ski
   assert.equal(await b.coordination.tryLock('scale-down/Sentries', 'b'), undefined);
   await lock.release();
 
-  // a takes it again: renewals keep it past its duration; cut off, it expires and b gets it.
-  assert.ok(await a.coordination.tryLock('scale-down/Sentries', 'a'));
+  // a takes it again: renewals keep it past its duration; cut off, a's lock is lost (before it
+  // can expire), then it expires and b gets it.
+  const kept = await a.coordination.tryLock('scale-down/Sentries', 'a');
+  assert.ok(kept);
   await sleep(TTL_MS + 500);
   assert.equal(await b.coordination.tryLock('scale-down/Sentries', 'b'), undefined, 'kept alive by renewals');
+  assert.equal(kept.lost.aborted, false);
   proxy.cut();
+  await new Promise<void>((resolve) => kept.lost.addEventListener('abort', () => resolve(), { once: true }));
+  assert.match((kept.lost.reason as Error).message, /^lock scale-down\/Sentries lost: /);
   let taken: unknown;
   for (let i = 0; i < 40 && !taken; i++) {
     taken = await b.coordination.tryLock('scale-down/Sentries', 'b');
