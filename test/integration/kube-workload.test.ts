@@ -125,6 +125,29 @@ async function statefulSet(k: KubeControlPlane, ns: string, name: string): Promi
   });
 }
 
+/**
+ * A namespace `ns` with a StatefulSet `sts`, a client as the deployed Role (`makeClient` may
+ * wrap it), the fake volume provisioner and the fake snapshot controller; stopped after the file.
+ */
+async function namespaceBed<C extends KubeClient = KubeClient>(
+  ns: string,
+  sts: string,
+  makeClient: (o: KubeClientOptions) => C = (o) => new KubeClient(o) as C,
+) {
+  const k = bed.kube();
+  await statefulSet(k, ns, sts);
+  const conn = await rampartConnection(k, ns);
+  const client = makeClient(conn);
+  const provisioner = fakeVolumeProvisioner(k, ns);
+  const snapshots = fakeSnapshotController(k, ns);
+  bed.cleanup(
+    () => client.close(),
+    () => provisioner.stop(),
+    () => snapshots.stop(),
+  );
+  return { k, conn, client, provisioner, snapshots };
+}
+
 const request = (nodeId: string, snapshot?: CreateRequest['launch']['snapshot']): CreateRequest => ({
   nodeId,
   pool: 'sentries',
@@ -211,18 +234,8 @@ class CountingClient extends KubeClient {
 test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snapshot before removal, restore after', {
   skip,
 }, async () => {
-  const k = bed.kube();
   const ns = 'snapshots';
-  await statefulSet(k, ns, 'sentry');
-  const conn = await rampartConnection(k, ns);
-  const client = new KubeClient(conn);
-  const provisioner = fakeVolumeProvisioner(k, ns);
-  const snapshots = fakeSnapshotController(k, ns);
-  bed.cleanup(
-    () => client.close(),
-    () => provisioner.stop(),
-    () => snapshots.stop(),
-  );
+  const { k, conn, client, snapshots } = await namespaceBed(ns, 'sentry');
   const provider = (v: Partial<KubeVolumesConfig> = {}) =>
     new StatefulSetProvider({
       name: 'cluster',
@@ -369,15 +382,8 @@ test('scale a StatefulSet: record, readiness, highest ordinal only, a ready snap
 test('retain keeps a removed replica’s claim for the next replica of its ordinal; delete deletes it', {
   skip,
 }, async () => {
-  const k = bed.kube();
   const ns = 'retain';
-  await statefulSet(k, ns, 'mpc');
-  const client = new KubeClient(await rampartConnection(k, ns));
-  const provisioner = fakeVolumeProvisioner(k, ns);
-  bed.cleanup(
-    () => client.close(),
-    () => provisioner.stop(),
-  );
+  const { k, client } = await namespaceBed(ns, 'mpc');
   const provider = (v: Partial<KubeVolumesConfig>) =>
     new StatefulSetProvider({
       name: 'cluster',
@@ -418,17 +424,8 @@ test('retain keeps a removed replica’s claim for the next replica of its ordin
 test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim is restored from waits; the operator’s are never touched', {
   skip,
 }, async () => {
-  const k = bed.kube();
   const ns = 'pruning';
-  await statefulSet(k, ns, 'sentry');
-  const client = new KubeClient(await rampartConnection(k, ns));
-  const provisioner = fakeVolumeProvisioner(k, ns);
-  const snapshots = fakeSnapshotController(k, ns);
-  bed.cleanup(
-    () => client.close(),
-    () => provisioner.stop(),
-    () => snapshots.stop(),
-  );
+  const { k, client, provisioner } = await namespaceBed(ns, 'sentry');
   const p = new StatefulSetProvider({
     name: 'cluster',
     client,
@@ -507,15 +504,8 @@ interface JobBody {
 test('restore Job: the volume is filled before its replica is added; a failed Job fails the create', {
   skip,
 }, async () => {
-  const k = bed.kube();
   const ns = 'restorejob';
-  await statefulSet(k, ns, 'mpc');
-  const client = new KubeClient(await rampartConnection(k, ns));
-  const provisioner = fakeVolumeProvisioner(k, ns);
-  bed.cleanup(
-    () => client.close(),
-    () => provisioner.stop(),
-  );
+  const { k, client, provisioner } = await namespaceBed(ns, 'mpc');
   const p = new StatefulSetProvider({
     name: 'cluster',
     client,
@@ -649,17 +639,8 @@ class CrashingClient extends KubeClient {
 test('a crash between two steps is safe: volumes reused, no replica doubled, no claim of another node deleted', {
   skip,
 }, async () => {
-  const k = bed.kube();
   const ns = 'crash';
-  await statefulSet(k, ns, 'node');
-  const client = new CrashingClient(await rampartConnection(k, ns));
-  const provisioner = fakeVolumeProvisioner(k, ns);
-  const snapshots = fakeSnapshotController(k, ns);
-  bed.cleanup(
-    () => client.close(),
-    () => provisioner.stop(),
-    () => snapshots.stop(),
-  );
+  const { k, client } = await namespaceBed(ns, 'node', (o) => new CrashingClient(o));
   // A fresh provider object for every call: a restarted controller.
   const p = () =>
     new StatefulSetProvider({

@@ -17,6 +17,14 @@ const snapshot = (name: string, second: number, status: object, extra: object = 
   status: { creationTime: at(second), ...status },
 });
 const ready = { readyToUse: true };
+const poolVolumes = (client: KubeClient, keepSnapshots: number) =>
+  new ReplicaVolumes({
+    client,
+    namespace: 'chain',
+    statefulSet: 'sentry',
+    pool: 'sentries',
+    volumes: { claim: 'data', restore: 'volume-snapshot', timeout: 1000, keepSnapshots },
+  });
 
 test('beyond the newest keepSnapshots ready ones, ready and failed snapshots go — but not those still needed', async () => {
   const snapshots = [
@@ -61,13 +69,7 @@ test('beyond the newest keepSnapshots ready ones, ready and failed snapshots go 
       calls.push(`delete ${path} uid=${opts?.preconditions?.uid}`);
     },
   } as unknown as KubeClient;
-  const volumes = new ReplicaVolumes({
-    client,
-    namespace: 'chain',
-    statefulSet: 'sentry',
-    pool: 'sentries',
-    volumes: { claim: 'data', restore: 'volume-snapshot', timeout: 1000, keepSnapshots: 1 },
-  });
+  const volumes = poolVolumes(client, 1);
   assert.deepEqual(await volumes.pruneSnapshots(), ['failed', 'old']);
   assert.deepEqual(
     calls.filter((c) => c.startsWith('delete')),
@@ -90,13 +92,7 @@ test('nothing beyond the kept ones: no claim is even listed', async () => {
       return path.includes('volumesnapshots') ? [snapshot('a', 2, ready), snapshot('b', 1, ready)] : [];
     },
   } as unknown as KubeClient;
-  const volumes = new ReplicaVolumes({
-    client,
-    namespace: 'chain',
-    statefulSet: 'sentry',
-    pool: 'sentries',
-    volumes: { claim: 'data', restore: 'volume-snapshot', timeout: 1000, keepSnapshots: 2 },
-  });
+  const volumes = poolVolumes(client, 2);
   assert.deepEqual(await volumes.pruneSnapshots(), []);
   assert.equal(calls.length, 1);
 });
