@@ -33,19 +33,8 @@ function kindOf(pools: string, pool: string): NodeKind {
   return createNodeKind(config.pools.find((p) => p.name === pool)!, config);
 }
 
-const context =
-  (role: string, options: Record<string, unknown>) =>
-  (nodeId: string, ports: Record<string, number>, dataDir: string) => ({
-    nodeId,
-    pool: 'contract',
-    role,
-    host: '127.0.0.1',
-    ports,
-    dataDir,
-    upstream: [],
-    siblings: [],
-    options,
-  });
+/** What the controller hands a new node of `role` with no upstream, siblings or peers. */
+const launch = (role: string, kind: string) => ({ role, upstream: [], siblings: [], options: { kind } });
 
 nodeKindContract('simnode', {
   kind: () =>
@@ -53,7 +42,7 @@ nodeKindContract('simnode', {
       '  - { name: validator, role: validator, provider: here, node: { kind: simnode } }\n',
       'validator',
     ),
-  context: context('validator', { kind: 'simnode' }),
+  launch: launch('validator', 'simnode'),
   dir: freshDir,
   readyWithinMs: 20_000,
 });
@@ -74,7 +63,7 @@ nodeKindContract('cometbft', {
       'sentries',
     );
   },
-  context: context('sentry', { kind: 'cometbft' }),
+  launch: launch('sentry', 'cometbft'),
   dir: freshDir,
   readyWithinMs: 60_000,
   skip: missing('cometbft'),
@@ -92,7 +81,7 @@ nodeKindContract('etcd-member', {
       '  - { name: members, role: member, provider: here, size: { min: 3, capacity: 3, max: 5 }, node: { kind: etcd-member } }\n',
       'members',
     ),
-  context: context('member', { kind: 'etcd-member' }),
+  launch: launch('member', 'etcd-member'),
   dir: freshDir,
   readyWithinMs: 30_000,
   skip: missing('etcd'),
