@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import pino from 'pino';
+import { waitFor } from '../../test/support/fleet.ts';
 import type { Alert } from '../alerts/alert.ts';
 import { parseConfigText } from '../config/load.ts';
 import type { Runtime } from '../controller/runtime.ts';
@@ -84,17 +85,6 @@ const node = (id: string, pool: string, rpc: number): StoredNode => ({
   ports: { rpc, p2p: 1, metrics: 2 },
 });
 
-let debug: (() => Promise<string>) | undefined;
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}: ${(await debug?.()) ?? ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 for (const onRecovery of ['remove', 'keep'] as const)
   test(`outage asks for a standby; recovery with onRecovery: ${onRecovery} ${onRecovery === 'remove' ? 'asks for its removal' : 'keeps it'}`, async () => {
     const { chain, validatorPort, sentryPort } = await fakeChain();
@@ -124,7 +114,6 @@ pools:
     const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
       send: (a) => void alerts.push(a),
     });
-    debug = async () => JSON.stringify((await store.listEvents()).map((e) => e.text));
     const stop = new AbortController();
     const running = monitor.run(
       { term, log: pino({ level: 'silent' }), guard: () => undefined },
@@ -136,20 +125,22 @@ pools:
           .filter((r) => r.kind === 'pool-size')
           .map((r) => [r.body.size, r.caller]);
       // Healthy: it learns the validator's address and asks for nothing.
-      await until('the validator seen signing', async () =>
+      await waitFor('the validator seen signing', async () =>
         (await store.getFailover('validator'))?.body.lastSignedSeen !== undefined ? true : undefined,
       );
       assert.deepEqual(await standbySizes(), []);
 
       chain.validatorUp = false;
-      await until('a standby asked for', async () => ((await standbySizes()).length > 0 ? true : undefined));
+      await waitFor('a standby asked for', async () =>
+        (await standbySizes()).length > 0 ? true : undefined,
+      );
       assert.deepEqual(await standbySizes(), [[1, 'failover of validator (validator down)']]);
       assert.ok(alerts.some((a) => a.status === 'firing' && a.severity === 'critical'));
 
       chain.validatorUp = true;
-      const recovered = await until('the recovery event', async () =>
+      const recovered = (await waitFor('the recovery event', async () =>
         (await store.listEvents({ pool: 'validator' })).find((e) => /validator is back/.test(e.text)),
-      );
+      ))!;
       if (onRecovery === 'remove') {
         assert.match(recovered.text, /standby in pool standby will be removed \(onRecovery: remove\)/);
         assert.deepEqual(await standbySizes(), [

@@ -17,7 +17,7 @@ import {
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort as freeLoopbackPort } from '../../src/providers/local/free-ports.ts';
+import { freePort } from '../../src/providers/local/free-ports.ts';
 
 export interface RunningServer {
   /** `http://127.0.0.1:PORT` */
@@ -105,9 +105,7 @@ export function requireBinary(t: Pick<TestContext, 'skip'>, name: ServerName): s
  * kernel's ephemeral range, as the local provider draws its nodes' ports (CI once lost an
  * etcd cluster start to a port from port 0 taken by an outgoing connection).
  */
-export function freePort(): Promise<number> {
-  return freeLoopbackPort('127.0.0.1');
-}
+export { freePort };
 
 // Children still alive and their dirs, so they are cleaned up even when the test process dies first.
 const liveGroups = new Set<number>();
@@ -588,24 +586,6 @@ async function startEtcdMembers(
 ): Promise<RunningEtcd | undefined> {
   const binary = requireBinary(t, 'etcd');
   if (binary === undefined) return undefined;
-  // freePort binds port 0 and closes it; another process can take that port before etcd
-  // binds it (a CI run lost a three-member start that way). That race is the test bed's,
-  // not etcd's: the whole cluster starts again on fresh ports, in a fresh directory.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startEtcdMembersOnce(t, size, options, binary);
-    } catch (e) {
-      if (attempt >= 3 || !/bind: address already in use/.test((e as Error).message)) throw e;
-    }
-  }
-}
-
-async function startEtcdMembersOnce(
-  t: HookContext,
-  size: number,
-  options: EtcdOptions,
-  binary: string,
-): Promise<RunningEtcd> {
   const dir = mkdtempSync(join(options.onDisk ? tmpdir() : etcdBaseDir(), 'rampart-etcd-'));
   liveDirs.add(dir);
   const certs = options.tls ? makeEtcdCertificates(dir) : undefined;
