@@ -179,11 +179,12 @@ export class ReplicaVolumes {
         .filter((d) => d?.kind === 'VolumeSnapshot' && d.name !== undefined)
         .map((d) => d!.name!),
     );
-    const releasing = new Set(claims.map((c) => c.metadata.annotations?.[RELEASED_BY_ANNOTATION]));
+    // Nodes whose replica's claim still waits for its release (and so for their snapshot).
+    const releasing = new Set(claims.flatMap((c) => c.metadata.annotations?.[RELEASED_BY_ANNOTATION] ?? []));
     const deleted: string[] = [];
     for (const s of older) {
       const name = s.metadata.name;
-      if (restoring.has(name) || releasing.has(s.metadata.annotations?.[NODE_ANNOTATION])) continue;
+      if (restoring.has(name) || releasing.has(s.metadata.annotations![NODE_ANNOTATION]!)) continue;
       try {
         await this.#c.delete(this.#snapshotPath(name), { preconditions: { uid: s.metadata.uid } });
         deleted.push(name);
