@@ -24,13 +24,20 @@ export interface ObservedController {
 export function observedController(
   config: Config,
   log: Logger,
-  opts: { holder?: string | undefined; runtime?: Runtime | undefined } = {},
+  opts: { holder?: string | undefined; runtime?: Runtime | undefined; adopt?: boolean | undefined } = {},
 ): ObservedController {
   const telemetry = new ControllerTelemetry(config);
   const plain = opts.runtime ?? createRuntime(config, { log });
   const runtime = telemetry.instrument(plain);
   const alerts = createAlertDispatcher(config, log, { onOutcome: telemetry.onAlertOutcome });
-  const controller = new Controller({ runtime, log, holder: opts.holder, onTick: telemetry.onTick, alerts });
+  const controller = new Controller({
+    runtime,
+    log,
+    holder: opts.holder,
+    onTick: telemetry.onTick,
+    alerts,
+    adopt: opts.adopt,
+  });
   return { controller, runtime, telemetry, plainStore: plain.store };
 }
 

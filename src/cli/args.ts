@@ -3,6 +3,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, type LoadedConfig, loadConfigFile } from '../config/load.ts';
+import { StoreBehindFleetError } from '../controller/fleet-ownership.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -40,8 +41,8 @@ export function reportFailure(e: unknown): number {
     );
     return 2;
   }
-  if (e instanceof UsageError) {
-    process.stderr.write(`${e.message}\n`);
+  if (e instanceof UsageError || e instanceof StoreBehindFleetError) {
+    process.stderr.write(`${e instanceof StoreBehindFleetError ? 'rampart: ' : ''}${e.message}\n`);
     return 2;
   }
   process.stderr.write(`rampart: ${(e as Error).message ?? String(e)}\n`);

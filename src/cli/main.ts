@@ -21,7 +21,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     help: 'validate -c FILE             check a config: exit 0, or 2 with every error',
   },
   plan: { run: plan, help: 'plan -c FILE [--json]         what would happen now and why; changes nothing' },
-  up: { run: up, help: 'up -c FILE                    run the controller (nodes stay up when it stops)' },
+  up: {
+    run: up,
+    help: 'up -c FILE [--adopt]          run the controller (nodes stay up when it stops)',
+  },
   down: { run: down, help: 'down -c FILE                  stop the controller and remove every node' },
   status: { run: status, help: 'status -c FILE [--json] [-w]  pools, nodes and the last decision' },
   history: { run: history, help: 'history -c FILE [--pool P] [--json] [-n N]  decisions, actions, alerts' },

@@ -344,7 +344,14 @@ export async function rejoinNode(
   );
 }
 
-/** Instances Rampart created whose node is not live in the store: stopped, never left behind. */
+/**
+ * Instances Rampart created whose node is not live in the store: stopped, never left behind —
+ * with two exceptions that no orphan cleanup may cross. A validator's instance is never
+ * stopped (one that runs again is adopted, or reported when a promotion fenced it). An
+ * instance Rampart made that the store has no record of at all means the store lost what it
+ * knew while this controller ran (emptied, swapped, its etcd prefix wiped): it is reported and
+ * left running, never taken for an orphan (at start, `settleFleetOwnership` decides for those).
+ */
 export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
   const live = new Set<string>();
   for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
@@ -353,10 +360,20 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
     const provider = rt.providers.get(providerName)!;
     for (const instance of instances) {
       if (live.has(instance.nodeId)) continue;
-      // Rampart never stops a validator: one that runs again (restarted by its operator) is
-      // adopted, unless a promotion fenced it.
-      if (validatorPools.has(instance.pool) && (await keepValidator(rt, ctx, instance))) continue;
+      if (validatorPools.has(instance.pool)) {
+        await keepValidator(rt, ctx, instance);
+        continue;
+      }
       if (provider.sharedRecord && (await adoptFromSharedRecord(rt, ctx, providerName, instance))) continue;
+      if (instance.actionId !== '' && (await rt.store.getNode(instance.nodeId)) === undefined) {
+        reportOnce(
+          ctx,
+          `unrecorded:${instance.id}`,
+          { pool: instance.pool, node: instance.nodeId, instance: instance.id },
+          `instance ${instance.id} of ${instance.nodeId} runs but the store has no record of it: left running (the store may have been emptied or replaced; restart with \`rampart up\` to check, \`--adopt\` to record it)`,
+        );
+        continue;
+      }
       await runAction(
         rt,
         ctx,
@@ -375,6 +392,15 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
   }
 }
 
+/** Things already reported (once per instance, not every tick). */
+const reported = new Set<string>();
+
+function reportOnce(ctx: ActContext, key: string, fields: Record<string, unknown>, text: string): void {
+  if (reported.has(key)) return;
+  reported.add(key);
+  ctx.log.error(fields, text);
+}
+
 /**
  * An instance the platform's shared record says Rampart made, whose node this store has
  * never seen: another replica with its own store made it (before this one took the Lease).
@@ -388,6 +414,27 @@ async function adoptFromSharedRecord(
 ): Promise<boolean> {
   if (!rt.config.pools.some((p) => p.name === instance.pool && p.provider === providerName)) return false;
   if ((await rt.store.getNode(instance.nodeId)) !== undefined) return false;
+  await adoptInstance(
+    rt,
+    ctx,
+    providerName,
+    instance,
+    `adopted ${instance.id} (node ${instance.nodeId}): made by a Rampart replica with another store`,
+  );
+  return true;
+}
+
+/**
+ * Records a running instance the store has no node for as a node of its pool, joining like a
+ * new one (it counts once it is ready, a sentry is registered then), with an event saying why.
+ */
+export async function adoptInstance(
+  rt: Runtime,
+  ctx: ActContext,
+  providerName: string,
+  instance: Instance,
+  why: string,
+): Promise<void> {
   const now = Date.now();
   await rt.store.putNode(
     withInstance(
@@ -403,45 +450,48 @@ async function adoptFromSharedRecord(
         actionId: instance.actionId,
         registered: false,
         updatedAt: now,
-        stateReason: `adopted: ${instance.id} was made by a Rampart replica with another store`,
+        stateReason: why,
       },
       instance,
     ),
     ctx.term,
   );
-  const text = `adopted ${instance.id} (node ${instance.nodeId}): made by a Rampart replica with another store`;
   await rt.store.recordEvent(
-    { at: now, pool: instance.pool, node: instance.nodeId, severity: 'info', text },
+    { at: now, pool: instance.pool, node: instance.nodeId, severity: 'warning', text: why },
     ctx.term,
   );
-  ctx.log.warn({ pool: instance.pool, node: instance.nodeId, instance: instance.id }, text);
-  return true;
+  ctx.log.warn({ pool: instance.pool, node: instance.nodeId, instance: instance.id }, why);
 }
 
-/** Fenced validators already reported running (once per instance, not every tick). */
-const reportedFenced = new Set<string>();
-
 /**
- * A validator instance whose node failed (its process died, then ran again, or is stopped):
- * Rampart never stops or deletes it. Running, it is adopted — unless a promotion fenced the
- * node, which is reported. True when handled here; an instance of no failed node (a creation
- * that never got its record) is an ordinary orphan.
+ * A validator instance with no live node: Rampart never stops or deletes it, whatever its
+ * record says. One whose node failed (its process died, then ran again) is adopted when it
+ * runs — unless a promotion fenced the node, which is reported. One the store has no record
+ * of, or records as gone, is reported and left running.
  */
-async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<boolean> {
+async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<void> {
   const node = await rt.store.getNode(instance.nodeId);
-  if (node?.state !== 'failed') return false;
-  if (!instance.running) return true;
+  if (node?.state !== 'failed') {
+    reportOnce(
+      ctx,
+      `validator:${instance.id}`,
+      { pool: instance.pool, node: instance.nodeId, instance: instance.id },
+      `validator instance ${instance.id} of ${instance.nodeId} runs but the store ${node ? 'records the node as gone' : 'has no record of it'}: left running (Rampart never stops a validator)`,
+    );
+    return;
+  }
+  if (!instance.running) return;
   const failover = await readFailover(rt.store, instance.pool);
   if (failover.fenced.includes(node.id)) {
-    if (reportedFenced.has(instance.id)) return true;
-    reportedFenced.add(instance.id);
+    if (reported.has(`fenced:${instance.id}`)) return;
+    reported.add(`fenced:${instance.id}`);
     const text = `fenced validator ${node.id} runs again (${instance.id}): its signing moved by promotion; its double-sign check should stop it — stop it for good`;
     await rt.store.recordEvent(
       { at: Date.now(), pool: node.pool, node: node.id, severity: 'critical', text },
       ctx.term,
     );
     ctx.log.error({ pool: node.pool, node: node.id, instance: instance.id }, text);
-    return true;
+    return;
   }
   await rt.store.putNode(
     { ...withInstance(node, instance), state: 'provisioning', updatedAt: Date.now() },
@@ -453,5 +503,4 @@ async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): 
     ctx.term,
   );
   ctx.log.warn({ pool: node.pool, node: node.id }, text);
-  return true;
 }

@@ -24,6 +24,7 @@ import {
   removeNode,
   runAction,
 } from './actions.ts';
+import { describeStore, StoreBehindFleetError, settleFleetOwnership } from './fleet-ownership.ts';
 import { HistoryRetention } from './history-retention.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
@@ -43,6 +44,11 @@ export interface ControllerOptions {
   readonly onTick?: ((report: TickReport) => void) | undefined;
   /** Where alerts go. Default: a dispatcher for the config's `alerts` receivers. */
   readonly alerts?: AlertDispatcher | undefined;
+  /**
+   * Record running instances the store has no record of as its nodes (`rampart up --adopt`)
+   * instead of refusing to act when the store knows less than the platform. Default false.
+   */
+  readonly adopt?: boolean | undefined;
 }
 
 export class Controller {
@@ -56,6 +62,7 @@ export class Controller {
   #loop: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
+  readonly #adopt: boolean;
   readonly #snapshots: SnapshotJobs;
   readonly #history: HistoryRetention;
   readonly #alerts: AlertDispatcher;
@@ -77,6 +84,7 @@ export class Controller {
     this.#alerts = opts.alerts ?? createAlertDispatcher(opts.runtime.config, opts.log);
     this.#failover = new FailoverMonitor(opts.runtime, opts.log, this.#alerts);
     this.#staleAfter = new Map(opts.runtime.config.metrics.map((m) => [m.name, m.staleAfter]));
+    this.#adopt = opts.adopt ?? false;
   }
 
   /** Whether this process acts now, and under which term (for the API and metrics). */
@@ -134,6 +142,9 @@ export class Controller {
     this.#lastSignature.clear();
     this.#log.info({ term: leadership.term, store: this.#rt.store.kind }, 'leading');
     try {
+      // Before anything acts: a store that knows less than the platform is refused (or, when
+      // asked, adopts what runs), so no running node is ever taken for an orphan.
+      await settleFleetOwnership(this.#rt, this.#context(), { adopt: this.#adopt });
       await reconcileOnStart(this.#rt, this.#context());
     } catch (e) {
       await leadership.resign().catch(() => undefined);
@@ -180,6 +191,7 @@ export class Controller {
     const guarding = this.#failover
       .run(this.#context(), wake)
       .catch((e) => this.#log.error({ err: e }, 'failover monitor stopped'));
+    let storeLost = false;
     while (!this.#stopping.signal.aborted && !leadership.lost.aborted) {
       const started = Date.now();
       let error: Error | undefined;
@@ -189,7 +201,10 @@ export class Controller {
         error = e as Error;
         if (e instanceof EtcdUnreachableError)
           this.#log.warn({ err: e.message }, 'etcd unreachable: holding (no action without a stored intent)');
-        else this.#log.error({ err: e }, 'tick failed; retrying next interval');
+        else if (e instanceof StoreBehindFleetError) {
+          if (!storeLost) this.#log.error(e.message);
+          storeLost = true;
+        } else this.#log.error({ err: e }, 'tick failed; retrying next interval');
       }
       this.#report(leadership.term, started, error);
       for (const w of this.#tickWaiters.splice(0)) w();
@@ -244,6 +259,13 @@ export class Controller {
   /** One pass over every pool. */
   async tick(): Promise<void> {
     const ctx = this.#context();
+    // A store emptied or replaced under the running controller has forgotten this term:
+    // nothing is done on what it says (it would take the fleet for orphans).
+    const seen = await this.#rt.store.currentTerm();
+    if (seen < ctx.term)
+      throw new StoreBehindFleetError(
+        `the ${describeStore(this.#rt.config)} no longer knows term ${ctx.term} (it has seen ${seen}): it was emptied or replaced under the running controller; not acting. Stop this controller and run \`rampart up\` again, which checks the store against the platform`,
+      );
     // The request queue is read once a tick; each kind goes to its own consumer.
     const requests = await this.#rt.store.openRequests();
     // Before observing: a promotion restarts a node, and this tick must see it as it is after.
@@ -485,6 +507,11 @@ export class Controller {
           { pool: pool.name, node: 'nodeId' in action ? action.nodeId : undefined, err: e },
           'action failed',
         );
+      } finally {
+        // The rest of the tick (registration) sees the node as the action left it: a node
+        // this tick removed is gone, never wired back to the validator.
+        const after = await this.#rt.store.getNode(action.nodeId);
+        if (after) nodes.set(action.nodeId, after);
       }
     }
     for (const action of plan.actions) {
@@ -614,9 +641,13 @@ export class Controller {
         ctx,
         { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
         async () => {
+          // As stored now, not as observed: an action of this tick may have removed it.
+          const current = await this.#rt.store.getNode(node.id);
+          if (current?.state !== 'ready' || current.registered)
+            return `not registered: it is ${current?.state ?? 'gone from the store'}`;
           // Recorded as registered before the validator is asked, so that whatever the
           // validator accepts is always a registered node (and is unwired on removal).
-          const updated = { ...node, registered: true, updatedAt: Date.now() };
+          const updated = { ...current, registered: true, updatedAt: Date.now() };
           nodes.set(node.id, updated);
           await this.#rt.store.putNode(updated, ctx.term);
           try {
@@ -624,8 +655,8 @@ export class Controller {
           } catch (e) {
             for (const upstream of po.upstream)
               await kind.deregister(address, upstream).catch(() => undefined);
-            nodes.set(node.id, node);
-            await this.#rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
+            nodes.set(node.id, current);
+            await this.#rt.store.putNode({ ...current, updatedAt: Date.now() }, ctx.term);
             throw e;
           }
           return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;

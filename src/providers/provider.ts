@@ -11,6 +11,12 @@ export interface Instance {
   readonly pool: string;
   /** Id of the action that created it. */
   readonly actionId: string;
+  /**
+   * Leadership term of the controller that created it, where the provider records one (an
+   * environment variable, a tag). A store that has not seen this term knows less than the
+   * platform: `up` refuses to act on it (src/controller/fleet-ownership.ts).
+   */
+  readonly term?: number | undefined;
   readonly host: string;
   readonly ports: Readonly<Record<string, number>>;
   readonly dataDir?: string | undefined;

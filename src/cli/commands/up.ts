@@ -1,6 +1,8 @@
-// `rampart up -c FILE`: runs the controller until SIGINT/SIGTERM. Nodes keep running when it
-// stops; the next `up` adopts them. With etcd coordination several replicas run `up`: the
-// leader acts, the others stand by (waiting in the campaign) until it goes.
+// `rampart up -c FILE [--adopt]`: runs the controller until SIGINT/SIGTERM. Nodes keep running
+// when it stops; the next `up` adopts them. A store that knows less than the platform (instances
+// it has no record of) is refused with exit 2, unless `--adopt` records them as its nodes. With
+// etcd coordination several replicas run `up`: the leader acts, the others stand by (waiting in
+// the campaign) until it goes.
 
 import { hostname } from 'node:os';
 import { observedController, serveApi } from '../../api/controller-api.ts';
@@ -9,11 +11,12 @@ import { createLogger } from '../log.ts';
 import { untilStopSignal } from '../signals.ts';
 
 export async function up(argv: string[]): Promise<number> {
-  const flags = parseFlags('up', argv, configFlag);
+  const flags = parseFlags('up', argv, { ...configFlag, adopt: { type: 'boolean' } });
   const { config, file } = loadConfigFrom(flags);
   const log = createLogger({ level: config.controller.log.level });
   const observed = observedController(config, log, {
     holder: `rampart up on ${hostname()} (pid ${process.pid})`,
+    adopt: flags.adopt,
   });
   const { controller } = observed;
   // Before the controller acts: a configuration the API must not serve stops everything here.
@@ -24,7 +27,11 @@ export async function up(argv: string[]): Promise<number> {
     // A standby replica may be stopped before it ever leads: whichever comes first.
     const started = controller.start();
     started.catch(() => undefined);
-    const first = await Promise.race([started.then(() => undefined), stopped]);
+    const first = await Promise.race([started.then(() => undefined), stopped]).catch(async (e: unknown) => {
+      // Refused before acting (the store knows less than the platform): release what it holds.
+      await controller.stop().catch(() => undefined);
+      throw e;
+    });
     if (first === undefined)
       log.info({ config: file }, 'controller running; Ctrl-C stops it and leaves the nodes running');
     const signal = first ?? (await stopped);

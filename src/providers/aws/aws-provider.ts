@@ -270,6 +270,7 @@ export class AwsProvider implements Provider {
       ports: { ...this.#opts.ports },
       running: RUNNING_STATES.has(state) && !leaving,
       createdAt: Number(tag(TAGS.createdAt)) || i.LaunchTime?.getTime() || 0,
+      term: unmanaged ? undefined : Number(tag(TAGS.term)) || undefined,
     };
   }
 

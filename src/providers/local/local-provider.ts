@@ -97,6 +97,7 @@ export class LocalProvider implements Provider {
       dataDir: path.join(this.dataDir, pool, nodeId),
       running: stat.state !== 'Z' && stat.state !== 'X',
       createdAt: Number(env[ENV.createdAt] ?? 0),
+      term: Number(env[ENV.term]) || undefined,
     };
   }
 

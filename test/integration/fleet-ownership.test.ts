@@ -1,0 +1,172 @@
+// What a controller may do to the instances the platform runs: a node its own tick removed is
+// never wired back to the validator, and a store that knows less than the platform (emptied,
+// another file) never takes the running fleet, validator included, for orphans.
+// Real SQLite store and embedded coordination; the fleet itself is held in memory (a fake).
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { Controller } from '../../src/controller/controller.ts';
+import { StoreBehindFleetError } from '../../src/controller/fleet-ownership.ts';
+import type { Runtime } from '../../src/controller/runtime.ts';
+import { memoryFleet } from '../support/fake-memory-fleet.ts';
+
+/** Starts a controller and waits for the tick its own loop runs at once; later ticks are the test's. */
+async function started(controller: Controller): Promise<void> {
+  const first = controller.nextTick();
+  await controller.start();
+  await first;
+}
+
+async function nodesOf(rt: Runtime, pool: string) {
+  return await rt.store.listNodes({ pool });
+}
+
+test('a node that becomes ready in the tick that removes it is never registered with the validator', async () => {
+  const fleet = memoryFleet();
+  after(() => fleet.cleanup());
+  const rt = fleet.runtime();
+  const controller = fleet.controller(rt);
+  // Every node that exists now probes ready: the validator and the first sentry join at once.
+  fleet.kind.ready.add('validator');
+  const readyAll = async () => {
+    for (const n of await rt.store.listNodes()) fleet.kind.ready.add(n.id);
+  };
+  await started(controller);
+  try {
+    for (let i = 0; i < 4; i++) {
+      await readyAll();
+      await controller.tick();
+    }
+    const [validator] = await nodesOf(rt, 'validator');
+    assert.ok(validator, 'the validator was started');
+    const [first] = await nodesOf(rt, 'sentries');
+    assert.equal(first?.state, 'ready');
+    assert.equal(first?.registered, true);
+
+    // The operator asks for 3: two sentries join, and stay catching up for now.
+    const state = (await rt.store.getPool('sentries'))!;
+    await rt.store.putPool({ ...state, manualSize: { size: 3, by: 'the test', at: Date.now() } }, controller.term);
+    await controller.tick();
+    const joining = (await nodesOf(rt, 'sentries')).filter((n) => n.id !== first!.id);
+    assert.equal(joining.length, 2, 'two sentries were created');
+    // Then back to 1 while they join: nothing is removed before they are ready.
+    await rt.store.putPool({ ...(await rt.store.getPool('sentries'))!, manualSize: { size: 1, by: 'the test', at: Date.now() } }, controller.term);
+    await controller.tick();
+    assert.equal((await nodesOf(rt, 'sentries')).length, 3);
+
+    // Both turn ready in the same tick that removes the newest of them.
+    for (const n of joining) fleet.kind.ready.add(n.id);
+    await controller.tick();
+
+    const all = await rt.store.listNodes({ pool: 'sentries', all: true });
+    const gone = all.filter((n) => n.state === 'gone');
+    assert.equal(gone.length, 1, `one sentry was removed: ${all.map((n) => `${n.id}=${n.state}`).join(', ')}`);
+    const removed = gone[0]!;
+    assert.equal(removed.registered, false, 'the removed node is not recorded as registered');
+    const wired = fleet.kind.wired.get(validator!.id) ?? new Set();
+    assert.ok(!wired.has(removed.id), `the validator holds no peer for removed ${removed.id}`);
+    const actions = await rt.store.listActions({ pool: 'sentries' });
+    const removal = actions.find((a) => a.kind === 'remove' && a.nodeId === removed.id);
+    assert.ok(removal, 'the removal is recorded');
+    assert.ok(
+      !actions.some((a) => a.kind === 'register' && a.nodeId === removed.id && a.startedAt >= removal.startedAt),
+      'no registration of the removed node after its removal',
+    );
+    // The other newcomer was registered as usual: the test can tell registration happened.
+    const kept = joining.find((n) => n.id !== removed.id)!;
+    assert.ok(wired.has(kept.id), `${kept.id} is wired to the validator`);
+  } finally {
+    await controller.stop();
+  }
+});
+
+/** A fleet running under one store, its controller stopped: validator and one sentry. */
+async function runningFleet() {
+  const fleet = memoryFleet();
+  after(() => fleet.cleanup());
+  fleet.kind.ready.add('validator');
+  const rt = fleet.runtime();
+  const controller = fleet.controller(rt);
+  await started(controller);
+  for (let i = 0; i < 3; i++) {
+    for (const n of await rt.store.listNodes()) fleet.kind.ready.add(n.id);
+    await controller.tick();
+  }
+  await controller.stop();
+  const running = await fleet.provider.list();
+  assert.equal(running.length, 2, 'a validator and a sentry run');
+  return { fleet, running };
+}
+
+test('a new, empty store refuses to act on a running fleet, names what runs, and changes nothing', async () => {
+  const { fleet, running } = await runningFleet();
+  const fresh = fleet.runtime(path.join(fleet.dir, 'new-state.db'));
+  const controller = fleet.controller(fresh);
+  await assert.rejects(controller.start(), (e: Error) => {
+    assert.ok(e instanceof StoreBehindFleetError, String(e));
+    assert.match(e.message, /new-state\.db knows less than the platform/);
+    assert.match(e.message, /rampart up --adopt/);
+    for (const i of running) {
+      assert.ok(e.message.includes(i.nodeId), `names ${i.nodeId}`);
+      assert.ok(e.message.includes(`term ${i.term}`), `names the term ${i.nodeId} carries`);
+    }
+    return true;
+  });
+  await controller.stop();
+  assert.deepEqual(
+    (await fleet.provider.list()).map((i) => i.id).sort(),
+    running.map((i) => i.id).sort(),
+    'every instance still runs',
+  );
+  const check = fleet.runtime(path.join(fleet.dir, 'new-state.db'));
+  await check.store.open();
+  assert.equal((await check.store.listActions()).length, 0, 'nothing was recorded');
+  await check.store.close();
+});
+
+test('--adopt records the running fleet as the new store\'s nodes, and starts no second validator', async () => {
+  const { fleet, running } = await runningFleet();
+  const rt = fleet.runtime(path.join(fleet.dir, 'adopting.db'));
+  const controller = fleet.controller(rt, { adopt: true });
+  await started(controller);
+  try {
+    await controller.tick();
+    const nodes = await rt.store.listNodes();
+    assert.deepEqual(nodes.map((n) => n.id).sort(), running.map((i) => i.nodeId).sort());
+    assert.ok(nodes.every((n) => n.state === 'ready'), 'adopted nodes turn ready as they probe');
+    assert.equal((await fleet.provider.list()).length, 2, 'nothing created, nothing destroyed');
+    const events = await rt.store.listEvents();
+    assert.equal(events.filter((e) => /rampart up --adopt/.test(e.text)).length, 2);
+  } finally {
+    await controller.stop();
+  }
+  // The next plain `up` on that store is at home: it acts without refusing.
+  const again = fleet.controller(fleet.runtime(path.join(fleet.dir, 'adopting.db')));
+  await started(again);
+  await again.stop();
+});
+
+test('a store emptied under the running controller stops it acting; nothing is destroyed', async () => {
+  const fleet = memoryFleet();
+  after(() => fleet.cleanup());
+  fleet.kind.ready.add('validator');
+  const rt = fleet.runtime();
+  const controller = fleet.controller(rt);
+  await started(controller);
+  try {
+    for (let i = 0; i < 3; i++) {
+      for (const n of await rt.store.listNodes()) fleet.kind.ready.add(n.id);
+      await controller.tick();
+    }
+    const before = (await fleet.provider.list()).map((i) => i.id).sort();
+    assert.equal(before.length, 2);
+    // Everything the store knew is gone, as after a wiped etcd prefix or a restored empty file.
+    const db = (rt.store as unknown as { db: import('node:sqlite').DatabaseSync }).db;
+    db.exec("DELETE FROM nodes; DELETE FROM actions; DELETE FROM pools; UPDATE meta SET value = '0' WHERE key = 'term'");
+    await assert.rejects(controller.tick(), StoreBehindFleetError);
+    assert.deepEqual((await fleet.provider.list()).map((i) => i.id).sort(), before);
+  } finally {
+    await controller.stop();
+  }
+});
