@@ -5,12 +5,11 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Lock } from '../coordination/coordination.ts';
-import { readFailover } from '../failover/failover-state.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { restoreSource } from '../snapshots/snapshot-files.ts';
 import type { ActionIntent, ActionKind, StoredNode } from '../store/store.ts';
-import { addressOf, type Observation, type PoolObservation } from './observe.ts';
+import { addressOf, type PoolObservation } from './observe.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -345,86 +344,6 @@ export async function rejoinNode(
 }
 
 /**
- * Instances Rampart created whose node is not live in the store: stopped, never left behind —
- * with two exceptions that no orphan cleanup may cross. A validator's instance is never
- * stopped (one that runs again is adopted, or reported when a promotion fenced it). An
- * instance Rampart made that the store has no record of at all means the store lost what it
- * knew while this controller ran (emptied, swapped, its etcd prefix wiped): it is reported and
- * left running, never taken for an orphan (at start, `settleFleetOwnership` decides for those).
- */
-export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
-  const live = new Set<string>();
-  for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
-  const validatorPools = new Set(rt.config.pools.filter((p) => p.role === 'validator').map((p) => p.name));
-  for (const [providerName, instances] of obs.instances) {
-    const provider = rt.providers.get(providerName)!;
-    for (const instance of instances) {
-      if (live.has(instance.nodeId)) continue;
-      if (validatorPools.has(instance.pool)) {
-        await keepValidator(rt, ctx, instance);
-        continue;
-      }
-      if (provider.sharedRecord && (await adoptFromSharedRecord(rt, ctx, providerName, instance))) continue;
-      if (instance.actionId !== '' && (await rt.store.getNode(instance.nodeId)) === undefined) {
-        reportOnce(
-          ctx,
-          `unrecorded:${instance.id}`,
-          { pool: instance.pool, node: instance.nodeId, instance: instance.id },
-          `instance ${instance.id} of ${instance.nodeId} runs but the store has no record of it: left running (the store may have been emptied or replaced; restart with \`rampart up\` to check, \`--adopt\` to record it)`,
-        );
-        continue;
-      }
-      await runAction(
-        rt,
-        ctx,
-        {
-          pool: instance.pool,
-          kind: 'cleanup',
-          nodeId: instance.nodeId,
-          cause: 'instance has no live node record',
-        },
-        async () => {
-          await provider.destroy(instance);
-          return `destroyed orphan ${instance.id}`;
-        },
-      ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
-    }
-  }
-}
-
-/** Things already reported (once per instance, not every tick). */
-const reported = new Set<string>();
-
-function reportOnce(ctx: ActContext, key: string, fields: Record<string, unknown>, text: string): void {
-  if (reported.has(key)) return;
-  reported.add(key);
-  ctx.log.error(fields, text);
-}
-
-/**
- * An instance the platform's shared record says Rampart made, whose node this store has
- * never seen: another replica with its own store made it (before this one took the Lease).
- * It becomes a node of this store, joining like a new one — never destroyed as an orphan.
- */
-async function adoptFromSharedRecord(
-  rt: Runtime,
-  ctx: ActContext,
-  providerName: string,
-  instance: Instance,
-): Promise<boolean> {
-  if (!rt.config.pools.some((p) => p.name === instance.pool && p.provider === providerName)) return false;
-  if ((await rt.store.getNode(instance.nodeId)) !== undefined) return false;
-  await adoptInstance(
-    rt,
-    ctx,
-    providerName,
-    instance,
-    `adopted ${instance.id} (node ${instance.nodeId}): made by a Rampart replica with another store`,
-  );
-  return true;
-}
-
-/**
  * Records a running instance the store has no node for as a node of its pool, joining like a
  * new one (it counts once it is ready, a sentry is registered then), with an event saying why.
  */
@@ -461,46 +380,4 @@ export async function adoptInstance(
     ctx.term,
   );
   ctx.log.warn({ pool: instance.pool, node: instance.nodeId, instance: instance.id }, why);
-}
-
-/**
- * A validator instance with no live node: Rampart never stops or deletes it, whatever its
- * record says. One whose node failed (its process died, then ran again) is adopted when it
- * runs — unless a promotion fenced the node, which is reported. One the store has no record
- * of, or records as gone, is reported and left running.
- */
-async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<void> {
-  const node = await rt.store.getNode(instance.nodeId);
-  if (node?.state !== 'failed') {
-    reportOnce(
-      ctx,
-      `validator:${instance.id}`,
-      { pool: instance.pool, node: instance.nodeId, instance: instance.id },
-      `validator instance ${instance.id} of ${instance.nodeId} runs but the store ${node ? 'records the node as gone' : 'has no record of it'}: left running (Rampart never stops a validator)`,
-    );
-    return;
-  }
-  if (!instance.running) return;
-  const failover = await readFailover(rt.store, instance.pool);
-  if (failover.fenced.includes(node.id)) {
-    if (reported.has(`fenced:${instance.id}`)) return;
-    reported.add(`fenced:${instance.id}`);
-    const text = `fenced validator ${node.id} runs again (${instance.id}): its signing moved by promotion; its double-sign check should stop it — stop it for good`;
-    await rt.store.recordEvent(
-      { at: Date.now(), pool: node.pool, node: node.id, severity: 'critical', text },
-      ctx.term,
-    );
-    ctx.log.error({ pool: node.pool, node: node.id, instance: instance.id }, text);
-    return;
-  }
-  await rt.store.putNode(
-    { ...withInstance(node, instance), state: 'provisioning', updatedAt: Date.now() },
-    ctx.term,
-  );
-  const text = `validator ${node.id} runs again (${instance.id}, started outside Rampart): adopted`;
-  await rt.store.recordEvent(
-    { at: Date.now(), pool: node.pool, node: node.id, severity: 'info', text },
-    ctx.term,
-  );
-  ctx.log.warn({ pool: node.pool, node: node.id }, text);
 }

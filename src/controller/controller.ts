@@ -15,16 +15,13 @@ import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failov
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
+import { type ActContext, createNode, guardedByLock, rejoinNode, removeNode, runAction } from './actions.ts';
 import {
-  type ActContext,
   cleanUpOrphans,
-  createNode,
-  guardedByLock,
-  rejoinNode,
-  removeNode,
-  runAction,
-} from './actions.ts';
-import { describeStore, StoreBehindFleetError, settleFleetOwnership } from './fleet-ownership.ts';
+  describeStore,
+  StoreBehindFleetError,
+  settleFleetOwnership,
+} from './fleet-ownership.ts';
 import { HistoryRetention } from './history-retention.ts';
 import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';

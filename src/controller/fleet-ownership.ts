@@ -1,12 +1,17 @@
-// Whether this store may act on the instances the platform runs. A store that knows less than
-// the platform (emptied, deleted, another store's file, a wiped etcd prefix, a config pointed
-// at a new path) must never take the running fleet for orphans: `up` refuses, naming what it
-// found, unless the operator asks it to adopt them (`rampart up --adopt`).
+// Which running instances this store may act on. Every instance Rampart makes carries the id
+// of the action that made it (and the term), and the store records that action before the
+// instance exists. An instance with no node record is this store's orphan only when the store
+// holds the action that made it; otherwise the store knows less than the platform (emptied,
+// deleted, another store's file, a wiped etcd prefix, a config pointed at a new path), and
+// taking the fleet for orphans would destroy it, validator included. `up` refuses, naming
+// what runs, unless the operator asks it to adopt them (`rampart up --adopt`).
 
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { readFailover } from '../failover/failover-state.ts';
 import type { Instance } from '../providers/provider.ts';
-import { type ActContext, adoptInstance, runAction } from './actions.ts';
+import { type ActContext, adoptInstance, runAction, withInstance } from './actions.ts';
+import type { Observation } from './observe.ts';
 import type { Runtime } from './runtime.ts';
 
 /** `up` refused: the store knows less than the platform. Exit 2, like a config error. */
@@ -25,12 +30,45 @@ export function describeStore(config: Config): string {
     : `etcd store ${s.endpoints.join(',')} (prefix ${s.prefix})`;
 }
 
-/** One instance the store has no record of, and why it is not this store's orphan. */
-interface Unknown {
+/**
+ * Whether this store made `instance`: it holds the action whose id the instance carries.
+ * Undefined when it did; otherwise why not, in words for the operator.
+ */
+class Lineage {
+  readonly #rt: Runtime;
+  readonly #term: number;
+  readonly #actions = new Map<string, Promise<Set<string>>>();
+  #acted: Promise<boolean> | undefined;
+
+  constructor(rt: Runtime, term: number) {
+    this.#rt = rt;
+    this.#term = term;
+  }
+
+  async foreignBecause(instance: Instance): Promise<string | undefined> {
+    if (!this.#actions.has(instance.pool))
+      this.#actions.set(
+        instance.pool,
+        this.#rt.store
+          .listActions({ pool: instance.pool, limit: 1_000_000 })
+          .then((all) => new Set(all.map((a) => a.id))),
+      );
+    if ((await this.#actions.get(instance.pool)!).has(instance.actionId)) return undefined;
+    this.#acted ??= this.#rt.store
+      .listActions({ limit: 1 })
+      .then(async (a) => a.length > 0 || (await this.#rt.store.listNodes({ all: true })).length > 0);
+    if (!(await this.#acted)) return 'this store has never acted';
+    if (instance.term !== undefined && instance.term >= this.#term)
+      return `it carries term ${instance.term}, and this store has handed out terms only up to ${this.#term - 1}`;
+    return `the action that made it (${instance.actionId}) is not in this store`;
+  }
+}
+
+/** One instance the store has no node record of, and why this store did not make it. */
+interface Unrecorded {
   readonly provider: string;
   readonly instance: Instance;
-  /** Set when this store cannot have made it; undefined for an orphan of this store. */
-  readonly foreign?: string | undefined;
+  readonly foreign: string | undefined;
 }
 
 export interface OwnershipReport {
@@ -40,13 +78,10 @@ export interface OwnershipReport {
 
 /**
  * Run once per leadership, before anything else acts. Every instance Rampart made that this
- * store has no record of at all is either
- * - foreign: the store has never acted, or the instance carries this leadership's term or a
- *   later one (a term this store never handed out) — refused, or adopted with `adopt`;
- * - an orphan of this store (it acted before, and the instance carries an older term): a
- *   validator's is adopted (a validator is never stopped by Rampart), any other is removed.
- * Instances of providers that keep their own shared record (a StatefulSet's annotation) are
- * adopted by the loop as before; a listing that fails leaves its instances alone.
+ * store has no node record of is either foreign (refused, or adopted with `adopt`) or an orphan
+ * of this store: a validator's is adopted (Rampart never stops a validator), any other is
+ * removed. Instances of providers that keep their own shared record (a StatefulSet's
+ * annotation) are adopted by the loop as before; a listing that fails leaves its instances alone.
  */
 export async function settleFleetOwnership(
   rt: Runtime,
@@ -54,33 +89,32 @@ export async function settleFleetOwnership(
   opts: { adopt: boolean },
 ): Promise<OwnershipReport> {
   const report: OwnershipReport = { adopted: [], cleanedUp: [] };
-  const unknown = await unknownInstances(rt, ctx);
-  if (unknown.length === 0) return report;
-  const foreign = unknown.filter((u) => u.foreign !== undefined);
+  const unrecorded = await unrecordedInstances(rt, ctx);
+  const foreign = unrecorded.filter((u) => u.foreign !== undefined);
   if (foreign.length > 0 && !opts.adopt) throw new StoreBehindFleetError(refusal(rt.config, foreign));
 
   const pools = new Map(rt.config.pools.map((p) => [p.name, p]));
-  for (const { provider, instance, foreign: why } of unknown) {
+  for (const { provider, instance, foreign: why } of unrecorded) {
     const pool = pools.get(instance.pool);
-    if (pool && (why !== undefined || pool.role === 'validator')) {
-      await adoptInstance(
-        rt,
-        ctx,
-        provider,
-        instance,
-        why !== undefined
-          ? `adopted by \`rampart up --adopt\`: ${why}`
-          : 'adopted: a validator the store had no record of (Rampart never stops a validator)',
-      );
-      report.adopted.push(instance.nodeId);
-      continue;
-    }
     if (!pool) {
       // Not a pool of this config: neither adopted nor removed; the operator decides.
       ctx.log.warn(
         { pool: instance.pool, node: instance.nodeId, instance: instance.id },
         `left alone: instance ${instance.id} of pool ${instance.pool}, which this config does not have`,
       );
+      continue;
+    }
+    if (why !== undefined || pool.role === 'validator') {
+      await adoptInstance(
+        rt,
+        ctx,
+        provider,
+        instance,
+        why !== undefined
+          ? `${instance.nodeId} adopted by \`rampart up --adopt\` (${instance.id}): ${why}`
+          : `validator ${instance.nodeId} adopted (${instance.id}): the store had no record of it, and Rampart never stops a validator`,
+      );
+      report.adopted.push(instance.nodeId);
       continue;
     }
     await runAction(
@@ -90,7 +124,7 @@ export async function settleFleetOwnership(
         pool: instance.pool,
         kind: 'cleanup',
         nodeId: instance.nodeId,
-        cause: `instance of an earlier term (${instance.term ?? 'unrecorded'}) has no node record`,
+        cause: 'instance has no node record',
       },
       async () => {
         await rt.providers.get(provider)!.destroy(instance);
@@ -102,9 +136,9 @@ export async function settleFleetOwnership(
   return report;
 }
 
-async function unknownInstances(rt: Runtime, ctx: ActContext): Promise<Unknown[]> {
-  const acted = await storeHasActed(rt);
-  const out: Unknown[] = [];
+async function unrecordedInstances(rt: Runtime, ctx: ActContext): Promise<Unrecorded[]> {
+  const lineage = new Lineage(rt, ctx.term);
+  const out: Unrecorded[] = [];
   for (const [name, provider] of rt.providers) {
     if (provider.sharedRecord) continue;
     let listed: Instance[];
@@ -122,33 +156,136 @@ async function unknownInstances(rt: Runtime, ctx: ActContext): Promise<Unknown[]
       // orphan cleanup deals with those as before.
       if (instance.actionId === '') continue;
       if ((await rt.store.getNode(instance.nodeId)) !== undefined) continue;
-      let foreign: string | undefined;
-      if (!acted) foreign = 'this store has never acted';
-      else if (instance.term !== undefined && instance.term >= ctx.term)
-        foreign = `it carries term ${instance.term}, and this store has handed out terms only up to ${ctx.term - 1}`;
-      out.push({ provider: name, instance, foreign });
+      out.push({ provider: name, instance, foreign: await lineage.foreignBecause(instance) });
     }
   }
   return out;
 }
 
-/** Whether this store recorded anything before the leadership that now asks. */
-async function storeHasActed(rt: Runtime): Promise<boolean> {
-  if ((await rt.store.listActions({ limit: 1 })).length > 0) return true;
-  return (await rt.store.listNodes({ all: true })).length > 0;
-}
-
-function refusal(config: Config, foreign: readonly Unknown[]): string {
+function refusal(config: Config, foreign: readonly Unrecorded[]): string {
   const lines = foreign.map(
     ({ provider, instance: i, foreign: why }) =>
       `  ${i.nodeId} (pool ${i.pool}, provider ${provider}, instance ${i.id}, term ${i.term ?? 'not recorded'}): ${why}`,
   );
+  const many = foreign.length !== 1;
   return [
     `refusing to act: the ${describeStore(config)} knows less than the platform does.`,
-    `${foreign.length} running instance${foreign.length === 1 ? '' : 's'} made by Rampart ${foreign.length === 1 ? 'has' : 'have'} no record in it:`,
+    `${foreign.length} running instance${many ? 's' : ''} made by Rampart ${many ? 'have' : 'has'} no record in it:`,
     ...lines,
-    'Acting on this store would take them for orphans and destroy them (a validator among them).',
+    'Acting on this store would take them for orphans and destroy them.',
     'If this is the store you meant (it was emptied, deleted or replaced), run `rampart up --adopt`',
     'to record them as its nodes; otherwise point controller.store at the store that made them.',
   ].join('\n');
+}
+
+/**
+ * Instances Rampart created whose node is not live in the store: stopped, never left behind —
+ * with two exceptions that no orphan cleanup may cross. A validator's instance is never
+ * stopped (one that runs again is adopted, or reported when a promotion fenced it). An
+ * instance this store did not make (the store lost what it knew while this controller ran) is
+ * reported and left running: at the next start, `settleFleetOwnership` refuses or adopts it.
+ */
+export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
+  const live = new Set<string>();
+  for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
+  const validatorPools = new Set(rt.config.pools.filter((p) => p.role === 'validator').map((p) => p.name));
+  const lineage = new Lineage(rt, ctx.term);
+  for (const [providerName, instances] of obs.instances) {
+    const provider = rt.providers.get(providerName)!;
+    for (const instance of instances) {
+      if (live.has(instance.nodeId)) continue;
+      if (validatorPools.has(instance.pool)) {
+        await keepValidator(rt, ctx, instance);
+        continue;
+      }
+      const record = await rt.store.getNode(instance.nodeId);
+      if (provider.sharedRecord && record === undefined) {
+        if (rt.config.pools.some((p) => p.name === instance.pool && p.provider === providerName)) {
+          await adoptInstance(
+            rt,
+            ctx,
+            providerName,
+            instance,
+            `adopted ${instance.id} (node ${instance.nodeId}): made by a Rampart replica with another store`,
+          );
+          continue;
+        }
+      } else if (record === undefined && instance.actionId !== '') {
+        const why = await lineage.foreignBecause(instance);
+        if (why !== undefined) {
+          reportOnce(
+            ctx,
+            `unrecorded:${instance.id}`,
+            { pool: instance.pool, node: instance.nodeId, instance: instance.id },
+            `instance ${instance.id} of ${instance.nodeId} runs but this store did not make it (${why}): left running; restart \`rampart up\` to check the store, \`--adopt\` to record it`,
+          );
+          continue;
+        }
+      }
+      await runAction(
+        rt,
+        ctx,
+        {
+          pool: instance.pool,
+          kind: 'cleanup',
+          nodeId: instance.nodeId,
+          cause: 'instance has no live node record',
+        },
+        async () => {
+          await provider.destroy(instance);
+          return `destroyed orphan ${instance.id}`;
+        },
+      ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
+    }
+  }
+}
+
+/** Things already reported (once per instance, not every tick). */
+const reported = new Set<string>();
+
+function reportOnce(ctx: ActContext, key: string, fields: Record<string, unknown>, text: string): void {
+  if (reported.has(key)) return;
+  reported.add(key);
+  ctx.log.error(fields, text);
+}
+
+/**
+ * A validator instance with no live node: Rampart never stops or deletes it, whatever its
+ * record says. One whose node failed (its process died, then ran again) is adopted — unless a
+ * promotion fenced the node, which is reported. One the store has no record of, or records as
+ * gone, is reported and left running.
+ */
+async function keepValidator(rt: Runtime, ctx: ActContext, instance: Instance): Promise<void> {
+  const node = await rt.store.getNode(instance.nodeId);
+  if (node?.state !== 'failed') {
+    reportOnce(
+      ctx,
+      `validator:${instance.id}`,
+      { pool: instance.pool, node: instance.nodeId, instance: instance.id },
+      `validator instance ${instance.id} of ${instance.nodeId} runs but the store ${node ? 'records the node as gone' : 'has no record of it'}: left running (Rampart never stops a validator)`,
+    );
+    return;
+  }
+  const failover = await readFailover(rt.store, instance.pool);
+  if (failover.fenced.includes(node.id)) {
+    if (reported.has(`fenced:${instance.id}`)) return;
+    reported.add(`fenced:${instance.id}`);
+    const text = `fenced validator ${node.id} runs again (${instance.id}): its signing moved by promotion; its double-sign check should stop it — stop it for good`;
+    await rt.store.recordEvent(
+      { at: Date.now(), pool: node.pool, node: node.id, severity: 'critical', text },
+      ctx.term,
+    );
+    ctx.log.error({ pool: node.pool, node: node.id, instance: instance.id }, text);
+    return;
+  }
+  await rt.store.putNode(
+    { ...withInstance(node, instance), state: 'provisioning', updatedAt: Date.now() },
+    ctx.term,
+  );
+  const text = `validator ${node.id} runs again (${instance.id}, started outside Rampart): adopted`;
+  await rt.store.recordEvent(
+    { at: Date.now(), pool: node.pool, node: node.id, severity: 'info', text },
+    ctx.term,
+  );
+  ctx.log.warn({ pool: node.pool, node: node.id }, text);
 }

@@ -46,12 +46,18 @@ test('a node that becomes ready in the tick that removes it is never registered 
 
     // The operator asks for 3: two sentries join, and stay catching up for now.
     const state = (await rt.store.getPool('sentries'))!;
-    await rt.store.putPool({ ...state, manualSize: { size: 3, by: 'the test', at: Date.now() } }, controller.term);
+    await rt.store.putPool(
+      { ...state, manualSize: { size: 3, by: 'the test', at: Date.now() } },
+      controller.term,
+    );
     await controller.tick();
     const joining = (await nodesOf(rt, 'sentries')).filter((n) => n.id !== first!.id);
     assert.equal(joining.length, 2, 'two sentries were created');
     // Then back to 1 while they join: nothing is removed before they are ready.
-    await rt.store.putPool({ ...(await rt.store.getPool('sentries'))!, manualSize: { size: 1, by: 'the test', at: Date.now() } }, controller.term);
+    await rt.store.putPool(
+      { ...(await rt.store.getPool('sentries'))!, manualSize: { size: 1, by: 'the test', at: Date.now() } },
+      controller.term,
+    );
     await controller.tick();
     assert.equal((await nodesOf(rt, 'sentries')).length, 3);
 
@@ -61,7 +67,11 @@ test('a node that becomes ready in the tick that removes it is never registered 
 
     const all = await rt.store.listNodes({ pool: 'sentries', all: true });
     const gone = all.filter((n) => n.state === 'gone');
-    assert.equal(gone.length, 1, `one sentry was removed: ${all.map((n) => `${n.id}=${n.state}`).join(', ')}`);
+    assert.equal(
+      gone.length,
+      1,
+      `one sentry was removed: ${all.map((n) => `${n.id}=${n.state}`).join(', ')}`,
+    );
     const removed = gone[0]!;
     assert.equal(removed.registered, false, 'the removed node is not recorded as registered');
     const wired = fleet.kind.wired.get(validator!.id) ?? new Set();
@@ -70,7 +80,9 @@ test('a node that becomes ready in the tick that removes it is never registered 
     const removal = actions.find((a) => a.kind === 'remove' && a.nodeId === removed.id);
     assert.ok(removal, 'the removal is recorded');
     assert.ok(
-      !actions.some((a) => a.kind === 'register' && a.nodeId === removed.id && a.startedAt >= removal.startedAt),
+      !actions.some(
+        (a) => a.kind === 'register' && a.nodeId === removed.id && a.startedAt >= removal.startedAt,
+      ),
       'no registration of the removed node after its removal',
     );
     // The other newcomer was registered as usual: the test can tell registration happened.
@@ -125,7 +137,7 @@ test('a new, empty store refuses to act on a running fleet, names what runs, and
   await check.store.close();
 });
 
-test('--adopt records the running fleet as the new store\'s nodes, and starts no second validator', async () => {
+test("--adopt records the running fleet as the new store's nodes, and starts no second validator", async () => {
   const { fleet, running } = await runningFleet();
   const rt = fleet.runtime(path.join(fleet.dir, 'adopting.db'));
   const controller = fleet.controller(rt, { adopt: true });
@@ -134,7 +146,10 @@ test('--adopt records the running fleet as the new store\'s nodes, and starts no
     await controller.tick();
     const nodes = await rt.store.listNodes();
     assert.deepEqual(nodes.map((n) => n.id).sort(), running.map((i) => i.nodeId).sort());
-    assert.ok(nodes.every((n) => n.state === 'ready'), 'adopted nodes turn ready as they probe');
+    assert.ok(
+      nodes.every((n) => n.state === 'ready'),
+      'adopted nodes turn ready as they probe',
+    );
     assert.equal((await fleet.provider.list()).length, 2, 'nothing created, nothing destroyed');
     const events = await rt.store.listEvents();
     assert.equal(events.filter((e) => /rampart up --adopt/.test(e.text)).length, 2);
@@ -163,10 +178,41 @@ test('a store emptied under the running controller stops it acting; nothing is d
     assert.equal(before.length, 2);
     // Everything the store knew is gone, as after a wiped etcd prefix or a restored empty file.
     const db = (rt.store as unknown as { db: import('node:sqlite').DatabaseSync }).db;
-    db.exec("DELETE FROM nodes; DELETE FROM actions; DELETE FROM pools; UPDATE meta SET value = '0' WHERE key = 'term'");
+    db.exec(
+      "DELETE FROM nodes; DELETE FROM actions; DELETE FROM pools; UPDATE meta SET value = '0' WHERE key = 'term'",
+    );
     await assert.rejects(controller.tick(), StoreBehindFleetError);
     assert.deepEqual((await fleet.provider.list()).map((i) => i.id).sort(), before);
   } finally {
     await controller.stop();
   }
+});
+
+test('an orphan this store made is still removed at start; a validator never is', async () => {
+  const { fleet, running } = await runningFleet();
+  const rt = fleet.runtime();
+  await rt.store.open();
+  // The records of both nodes are gone (pruned, lost); the actions that made them are not.
+  const db = (rt.store as unknown as { db: import('node:sqlite').DatabaseSync }).db;
+  db.exec('DELETE FROM nodes');
+  await rt.store.close();
+  const controller = fleet.controller(fleet.runtime());
+  await started(controller);
+  await controller.stop();
+  const validator = running.find((i) => i.pool === 'validator')!;
+  const sentry = running.find((i) => i.pool === 'sentries')!;
+  const after = await fleet.provider.list();
+  assert.ok(
+    after.some((i) => i.id === validator.id),
+    'the validator still runs',
+  );
+  assert.ok(!after.some((i) => i.id === sentry.id), 'the orphaned sentry was removed');
+  const check = fleet.runtime();
+  await check.store.open();
+  const v = await check.store.getNode(validator.nodeId);
+  assert.equal(v?.instanceId, validator.id, 'the validator is a node of the store again');
+  const cleanup = (await check.store.listActions()).find((a) => a.kind === 'cleanup');
+  assert.equal(cleanup?.nodeId, sentry.nodeId);
+  assert.equal(cleanup?.outcome, 'succeeded');
+  await check.store.close();
 });

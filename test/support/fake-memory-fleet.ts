@@ -132,7 +132,10 @@ pools:
     runtime(storeFile) {
       let config = loadConfigFile(configFile).config;
       if (storeFile)
-        config = { ...config, controller: { ...config.controller, store: { kind: 'sqlite', path: storeFile } } };
+        config = {
+          ...config,
+          controller: { ...config.controller, store: { kind: 'sqlite', path: storeFile } },
+        };
       return {
         ...createRuntime(config),
         providers: new Map([['here', provider]]),
