@@ -125,7 +125,8 @@ export function openApiDocument(
         'Reads the fleet (pools, nodes, decisions with reasons, actions with outcomes, snapshots, validators) and asks the acting controller for pause, resume, a size set by hand and snapshots. ' +
         (opts.tokenRequired
           ? 'Every call but /healthz and /openapi.json needs `Authorization: Bearer <token from controller.api.tokenFile>`.'
-          : 'This controller listens on loopback without a token; with controller.api.tokenFile set, every call but /healthz and /openapi.json needs `Authorization: Bearer <token>`.'),
+          : 'This controller listens on loopback without a token; with controller.api.tokenFile set, every call but /healthz and /openapi.json needs `Authorization: Bearer <token>`.') +
+        " Every call needs a Host the API answers to (loopback, the listen address, controller.api.allowedHosts; any on 0.0.0.0 with a token), else 421; every write is sent as `Content-Type: application/json` (else 415), with no Origin or the API's own (else 403).",
     },
     tags: [
       { name: 'fleet', description: 'Pools, nodes, live series' },

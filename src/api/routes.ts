@@ -126,7 +126,12 @@ const writeAnswers = {
   },
   409: { description: 'The controller took the request and refused or failed it', schema: s.WriteRefused },
   ...errors,
+  403: { description: "Sent by a page of another origin than the API's", schema: s.ErrorBody },
   404: notFound,
+  415: {
+    description: 'Not sent as application/json (every write is, even without a body)',
+    schema: s.ErrorBody,
+  },
 };
 
 // ---------------------------------------------------------------- views

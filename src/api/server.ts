@@ -1,5 +1,6 @@
 // The controller's HTTP server: the API (the route table), /openapi.json, /metrics and the
-// dashboard's static files, over HTTP or HTTPS. Refuses to start off loopback without a token.
+// dashboard's static files, over HTTP or HTTPS. Refuses to start off loopback without a token,
+// and refuses requests by a foreign Host, and writes from another site (request-guard.ts).
 
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +24,8 @@ import type { Store } from '../store/store.ts';
 import { ApiStartError, BearerCheck, readTokenFile } from './auth.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
 import { openApiDocument } from './openapi.ts';
+import { RequestGuard } from './request-guard.ts';
+import { parseRequestTarget } from './request-target.ts';
 import { type Answer, type ApiContext, ROUTES, type Route } from './routes.ts';
 
 export { ApiStartError } from './auth.ts';
@@ -104,6 +107,7 @@ function match(method: string, pathname: string): Matched | { allowed: string[] 
       continue;
     }
     const params: Record<string, string> = {};
+    // The path's percent-encoding is known to decode (parseRequestTarget).
     c.names.forEach((n, i) => {
       params[n] = decodeURIComponent(m[i + 1]!);
     });
@@ -154,6 +158,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw new ApiStartError(
       `refusing to serve the API on ${listen}: it is not a loopback address, so a bearer token is required (set controller.api.tokenFile)`,
     );
+  const guard = new RequestGuard({
+    listenHost: host,
+    allowedHosts: api.allowedHosts,
+    tokenRequired: bearer !== undefined,
+  });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (api.tls) {
     const read = (what: string, file: string) => {
@@ -215,22 +224,33 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://rampart.invalid');
     const method = req.method ?? 'GET';
     const started = performance.now();
+    // For the log line: the target as sent until it is known to be a path.
+    let pathname = (req.url ?? '').slice(0, 200);
     let answer: Answer;
     let caller = '';
     try {
-      if (method === 'GET' && url.pathname === '/openapi.json') answer = { status: 200, body: openapi };
-      else if ((method === 'GET' || method === 'HEAD') && (await serveStatic(res, url.pathname))) return;
+      const refusal = guard.check({
+        method,
+        host: req.headers.host,
+        origin: req.headers.origin,
+        contentType: req.headers['content-type'],
+      });
+      if (refusal) throw new HttpError(refusal.status, refusal.error);
+      const target = parseRequestTarget(req.url ?? '');
+      if (!target.ok) throw new HttpError(400, target.error);
+      pathname = target.pathname;
+      if (method === 'GET' && pathname === '/openapi.json') answer = { status: 200, body: openapi };
+      else if ((method === 'GET' || method === 'HEAD') && (await serveStatic(res, pathname))) return;
       else {
-        const found = match(method, url.pathname);
-        if (!found) throw new HttpError(404, `no such route: ${method} ${url.pathname} (see /openapi.json)`);
+        const found = match(method, pathname);
+        if (!found) throw new HttpError(404, `no such route: ${method} ${pathname} (see /openapi.json)`);
         if (!('route' in found)) {
           res.setHeader('allow', found.allowed.join(', '));
           throw new HttpError(
             405,
-            `${method} is not allowed on ${url.pathname} (allowed: ${found.allowed.join(', ')})`,
+            `${method} is not allowed on ${pathname} (allowed: ${found.allowed.join(', ')})`,
           );
         }
         const { route, params } = found;
@@ -254,7 +274,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         let query: unknown;
         if (route.query) {
           const raw: Record<string, string> = {};
-          for (const [k, v] of url.searchParams) {
+          for (const [k, v] of target.searchParams) {
             if (k in raw) throw new HttpError(400, `query parameter "${k}" is given more than once`);
             raw[k] = v;
           }
@@ -266,13 +286,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         if (route.body) {
           const text = await readBody(req);
           let json: unknown;
+          // The guard has checked that a write is sent as application/json.
           if (text.trim() !== '') {
-            const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-            if (type !== 'application/json')
-              throw new HttpError(
-                415,
-                `send the body as application/json (got ${type || 'no content type'})`,
-              );
             try {
               json = JSON.parse(text);
             } catch (e) {
@@ -297,14 +312,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         // The controller opens the store it shares with the API a moment after the API listens.
         answer = { status: 503, body: { error: `${(e as Error).message} yet: try again in a moment` } };
       else {
-        log.error({ err: e, method, path: url.pathname }, 'API request failed');
+        log.error({ err: e, method, path: pathname }, 'API request failed');
         answer = { status: 500, body: { error: `internal error: ${(e as Error).message}` } };
       }
     }
     send(res, answer);
     const fields = {
       method,
-      path: url.pathname,
+      path: pathname,
       status: answer.status,
       ms: Math.round(performance.now() - started),
       ...(caller && method !== 'GET' ? { caller } : {}),

@@ -115,6 +115,22 @@ const controller = z.strictObject({
       /** Serve HTTPS with this certificate and key (PEM files, relative to the config file's folder). */
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
       /**
+       * Names the API may also be reached by (a DNS name, the name a reverse proxy passes
+       * on), host names or IP addresses without port. Besides these, a request's Host must be
+       * the listen address or a loopback name, else it is refused (DNS rebinding); on 0.0.0.0
+       * or :: with a token any Host is taken. Default none.
+       */
+      allowedHosts: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*)$/i,
+              { message: 'a host name or an IP address (IPv6 without brackets), without scheme or port' },
+            ),
+        )
+        .default([]),
+      /**
        * Refuse to start unless every connection Rampart serves or makes is TLS: the API
        * (`tls` set), the etcd store (https endpoints) and Kubernetes API servers (https).
        * Mainnet deployments set it (seed 002). Default false.

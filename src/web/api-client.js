@@ -29,7 +29,9 @@ export class ApiClient {
     const headers = { accept: 'application/json', 'x-rampart-caller': 'dashboard' };
     const token = this.token;
     if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // Every write is JSON, even one without a body: the API refuses any other, since a page on
+    // another site can send those without a preflight.
+    if (method !== 'GET') headers['content-type'] = 'application/json';
     let response;
     try {
       response = await fetch(path, {

@@ -92,10 +92,9 @@ async function call(base: string, method: string, route: string, o: Call = {}) {
   if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
   if (o.caller !== undefined) headers['x-rampart-caller'] = o.caller;
   let body: string | undefined;
-  if (o.raw !== undefined || o.body !== undefined) {
-    body = o.raw ?? JSON.stringify(o.body);
-    headers['content-type'] = o.contentType ?? 'application/json';
-  }
+  if (o.raw !== undefined || o.body !== undefined) body = o.raw ?? JSON.stringify(o.body);
+  // Every write is sent as JSON, even without a body, as the dashboard sends it.
+  if (body !== undefined || method !== 'GET') headers['content-type'] = o.contentType ?? 'application/json';
   const r = await fetch(`${base}${route}`, { method, headers, body });
   const text = await r.text();
   let json: unknown;

@@ -35,10 +35,13 @@ export interface Browser {
 /**
  * Launches Chromium with a fresh --user-data-dir (playwright passes it, with --headless, for
  * a persistent context); closed after test `t`. A laptop-sized viewport: 1366×768.
+ * `hostsOnLoopback`: DNS names the browser resolves to 127.0.0.1 (another site's pages, served
+ * here; a name rebound to this machine).
  */
 export async function launchBrowser(
   t: Pick<TestContext, 'after'>,
   executablePath = CHROMIUM,
+  o: { hostsOnLoopback?: readonly string[] } = {},
 ): Promise<Browser> {
   const profile = mkdtempSync(path.join(tmpdir(), 'rampart-chromium-'));
   let context: BrowserContext;
@@ -46,7 +49,9 @@ export async function launchBrowser(
     context = await chromium.launchPersistentContext(profile, {
       executablePath,
       headless: true,
-      args: ARGS,
+      args: o.hostsOnLoopback?.length
+        ? [...ARGS, `--host-resolver-rules=${o.hostsOnLoopback.map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`]
+        : ARGS,
       viewport: { width: 1366, height: 768 },
       // The dashboard's Content-Security-Policy forbids eval, which the tests' page probes use.
       bypassCSP: true,
