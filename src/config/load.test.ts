@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
-import { ConfigError, parseConfigText } from './load.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, MAX_CONFIG_STRING, parseConfigText } from './load.ts';
 import { configJsonSchema } from './schema.ts';
 
 const errorsOf = (text: string): string[] => {
@@ -379,5 +381,176 @@ ${sentryPool()}`;
     );
     assert.match(errors, /controller\.store\.endpoints\[0\]: TLS is required .*plain http/);
     assert.match(errors, /metrics\[0\]\.cluster\.server: TLS is required .*plain http/);
+  });
+});
+
+describe('config: hostile input', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rampart-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a file larger than 1 MiB is refused before it is read, naming the file and the limit', () => {
+    const file = path.join(dir, 'rampart.yaml');
+    writeFileSync(file, `version: 1\nx: "${'a'.repeat(20_000_000)}"\n`);
+    assert.throws(
+      () => loadConfigFile(file),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.message, `${file}: 20.0 MB is larger than the 1 MiB a config may be`);
+        return true;
+      },
+    );
+    const text = `version: 1\nx: "${'a'.repeat(MAX_CONFIG_BYTES)}"\n`;
+    assert.deepEqual(errorsOf(text), [
+      `rampart.yaml: ${text.length} bytes is larger than the 1 MiB a config may be`,
+    ]);
+  });
+
+  test('a string longer than 64 KiB is refused with its field, and not echoed', () => {
+    const long = 'x'.repeat(MAX_CONFIG_STRING + 1);
+    const errors = errorsOf(base(sentries.replace('name: sentries', `name: ${long}`)));
+    assert.deepEqual(errors, [
+      `rampart.yaml:7:11 pools[0].name: a text of ${MAX_CONFIG_STRING + 1} characters is longer than the ${MAX_CONFIG_STRING} a config string may be`,
+    ]);
+  });
+
+  test('a YAML alias bomb is refused at the alias, with its line and field', () => {
+    const errors = errorsOf(`version: 1
+x:
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+`);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0]!, /^rampart\.yaml:6:10 x\.d\[0\]: YAML: alias \*c expands .* more than 100 times/);
+    // A few aliases for shared settings stay welcome.
+    const { config } = parseConfigText(
+      base(`${sentries.replace('size: {', 'size: &size {')}
+  - { name: more, role: sentry, provider: laptop, node: { kind: simnode }, size: *size }`),
+      'rampart.yaml',
+    );
+    assert.deepEqual(config.pools[1]!.size, config.pools[0]!.size);
+  });
+
+  test("no config error shows a URL's credentials, query values, token-long path segments or a header's value", () => {
+    const secrets = ['hunter2', 's3cr3t-token', 'opensesame', 'T0KENXXXXXXXXXXXXXXXX', 'alice', 'Bearer abc'];
+    const invalid = errorsOf(`version: 1
+metrics:
+  - { name: prom, kind: prometheus, url: 'https://alice:opensesame@prom example.com/api?key=s3cr3t-token' }
+providers:
+  - { name: laptop, kind: local }
+pools:
+${sentries}
+alerts:
+  receivers:
+    - { kind: webhook, url: 'https://hooks.example.com/services/T0KENXXXXXXXXXXXXXXXX?token=s3cr3t-token', headers: { X-Token: "Bearer abc\\n" } }
+    - { kind: alertmanager, url: 'ftp://alice:hunter2@am:9093' }
+    - { kind: webhook, url: 'http://alice:hunter2@exa mple/x', tokenFile: t }
+`).join('\n');
+    const crossChecked = errorsOf(`version: 1
+controller:
+  store:
+    kind: etcd
+    endpoints: ['http://alice:hunter2@10.0.0.5:2379/?token=s3cr3t-token']
+    tls: { ca: ca.pem }
+  coordination: { kind: etcd }
+providers:
+  - { name: laptop, kind: local }
+pools:
+${sentries}
+`).join('\n');
+    for (const s of secrets) {
+      assert.ok(!invalid.includes(s), `${s} in:\n${invalid}`);
+      assert.ok(!crossChecked.includes(s), `${s} in:\n${crossChecked}`);
+    }
+    assert.match(
+      invalid,
+      /rampart\.yaml:3:42 metrics\[0\]\.url: "https:\/\/\[redacted\]@prom example\.com\/api\?key=\[redacted\]" is not an http\(s\) URL/,
+    );
+    assert.match(invalid, /alerts\.receivers\[0\]\.headers\.X-Token: the value \(not shown/);
+    assert.match(
+      invalid,
+      /alerts\.receivers\[1\]\.url: "ftp:\/\/\[redacted\]@am:9093" is not an http\(s\) URL/,
+    );
+    assert.match(
+      invalid,
+      /alerts\.receivers\[2\]\.url: "http:\/\/\[redacted\]@exa mple\/x" is not an http\(s\) URL/,
+    );
+    assert.match(
+      crossChecked,
+      /controller\.store\.endpoints\[0\]: "http:\/\/\[redacted\]@10\.0\.0\.5:2379\/\?token=\[redacted\]" is plain http/,
+    );
+  });
+
+  test('a receiver URL with a user and password is accepted; a webhook with a token as well is not', () => {
+    const receivers = (receiver: string) => `${base(sentries)}
+alerts:
+  receivers:
+    - ${receiver}
+`;
+    const { config } = parseConfigText(
+      receivers("{ kind: alertmanager, url: 'https://rampart:pw@am.example.com:9093' }"),
+      'rampart.yaml',
+    );
+    assert.equal(config.alerts.receivers[0]!.url, 'https://rampart:pw@am.example.com:9093');
+    assert.deepEqual(
+      errorsOf(receivers("{ kind: webhook, url: 'https://ops:pw@h.example.com/x', tokenFile: t }")),
+      [
+        'rampart.yaml:14:29 alerts.receivers[0].url: the user and password in the url are sent as an Authorization header: set either them, tokenFile or an Authorization header',
+      ],
+    );
+  });
+});
+
+describe('config: the valid range of a rule', () => {
+  const withRules = (rules: string) =>
+    base(`${sentries}
+    scaleUp:
+      rules:
+${rules}`);
+
+  test('valid: { min, max } on threshold and target rules, either bound optional', () => {
+    const { config } = parseConfigText(
+      withRules(`        - { metric: "nodes:idle", comparator: "<", threshold: 10, valid: { min: 0, max: 100 } }
+        - { metric: "nodes:rx", rate: true, target: 5e6, valid: { min: 0 } }
+        - { metric: "nodes:peers", comparator: ">", threshold: 30 }`),
+      'rampart.yaml',
+    );
+    const [idle, rx, peers] = config.pools[0]!.scaleUp.rules;
+    assert.deepEqual(idle?.valid, { min: 0, max: 100 });
+    assert.deepEqual(rx?.valid, { min: 0 });
+    assert.equal(peers !== undefined && 'valid' in peers, false, 'absent when not written');
+  });
+
+  test('a range that is empty, inverted, unknown-keyed, or that the rule could never fire in, is an error', () => {
+    const errors = errorsOf(
+      withRules(`        - { metric: "nodes:a", comparator: ">", threshold: 1, valid: { min: 5, max: 1 } }
+        - { metric: "nodes:b", comparator: ">", threshold: 1, valid: {} }
+        - { metric: "nodes:c", comparator: ">", threshold: 1, valid: { min: 0, top: 9 } }
+        - { metric: "nodes:d", comparator: ">", threshold: 100, valid: { min: 0, max: 100 } }
+        - { metric: "nodes:e", comparator: "<", threshold: 0, valid: { min: 0 } }
+        - { metric: "nodes:f", target: 200, valid: { max: 100 } }
+        - { metric: "nodes:g", comparator: ">", threshold: 1, valid: { max: "100" } }`),
+    );
+    assert.deepEqual(errors, [
+      'rampart.yaml:14:85 pools[0].scaleUp.rules[0].valid.max: max (1) must be ≥ min (5)',
+      'rampart.yaml:15:70 pools[0].scaleUp.rules[1].valid: give min, max or both: the range the metric can take',
+      'rampart.yaml:16:80 pools[0].scaleUp.rules[2].valid.top: unknown field "top" (allowed here: min, max)',
+      'rampart.yaml:17:60 pools[0].scaleUp.rules[3].threshold: > 100 is never true for a value in valid [0, 100]: the rule could never fire',
+      'rampart.yaml:18:60 pools[0].scaleUp.rules[4].threshold: < 0 is never true for a value in valid [0, ∞]: the rule could never fire',
+      'rampart.yaml:19:40 pools[0].scaleUp.rules[5].target: target 200 is outside valid [-∞, 100]: the metric could never reach it',
+      'rampart.yaml:20:77 pools[0].scaleUp.rules[6].valid.max: "100" is not a number',
+    ]);
+  });
+
+  test('the JSON Schema carries valid, so `rampart schema` and the Helm values schema do', () => {
+    const text = JSON.stringify(configJsonSchema());
+    assert.match(
+      text,
+      /"valid":\{"type":"object","properties":\{"min":\{"type":"number"\},"max":\{"type":"number"\}\}/,
+    );
   });
 });

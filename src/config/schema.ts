@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import type { PoolPolicy, ScaleRule } from '../core/policy.ts';
-import { AGGREGATES, COMPARATORS, SCALE_IN_SELECTS } from '../core/types.ts';
+import { AGGREGATES, COMPARATORS, type Comparator, SCALE_IN_SELECTS } from '../core/types.ts';
 
 const duration = z
   .string()
@@ -148,7 +148,10 @@ const controller = z.strictObject({
 const sourceCommon = {
   name,
   timeout: durationDefault('2s', 'Longest wait for one fetch.'),
-  staleAfter: durationDefault('30s', 'A sample older than this counts as missing.'),
+  staleAfter: durationDefault(
+    '30s',
+    'A sample older than this counts as missing; one stamped further ahead of the clock is refused.',
+  ),
 };
 
 const metricSource = z.discriminatedUnion('kind', [
@@ -468,6 +471,44 @@ const step = z.union([
   z.string().regex(/^\d+(\.\d+)?%$/, { message: 'a number of nodes or a percentage such as 20%' }),
 ]);
 
+/** `[0, 100]`, or the one bound given, as config errors show a valid range. */
+const showRange = (v: { min?: number | undefined; max?: number | undefined }): string =>
+  `[${v.min ?? '-∞'}, ${v.max ?? '∞'}]`;
+
+/** Whether some value in the valid range makes `value COMPARATOR threshold` true. */
+function canHold(comparator: Comparator, threshold: number, min = -Infinity, max = Infinity): boolean {
+  switch (comparator) {
+    case '>':
+      return max > threshold;
+    case '>=':
+      return max >= threshold;
+    case '<':
+      return min < threshold;
+    case '<=':
+      return min <= threshold;
+    case '==':
+      return min <= threshold && threshold <= max;
+  }
+}
+
+const validRange = z
+  .strictObject({
+    /** Smallest value the metric can take. Default: no lower bound. */
+    min: z.number().optional(),
+    /** Largest value the metric can take. Default: no upper bound. */
+    max: z.number().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.min === undefined && v.max === undefined)
+      ctx.addIssue({ code: 'custom', message: 'give min, max or both: the range the metric can take' });
+    else if (v.min !== undefined && v.max !== undefined && v.min > v.max)
+      ctx.addIssue({ code: 'custom', path: ['max'], message: `max (${v.max}) must be ≥ min (${v.min})` });
+  })
+  .meta({
+    description:
+      'The range the metric can take, bounds inclusive, either optional (for rate rules: the per-second rate). A value outside it on any node, or one that is not a finite number, holds the rule. Default: any finite number.',
+  });
+
 const rule = z
   .strictObject({
     /** `source:expression`, e.g. nodes:cometbft_p2p_peers. */
@@ -480,6 +521,8 @@ const rule = z
     tolerance: z.number().min(0).max(1).default(0.1),
     /** Use the per-second rate of a counter. Default false. */
     rate: z.boolean().default(false),
+    /** The range the metric can take, e.g. { min: 0, max: 100 }; a value outside holds the rule. Default none. */
+    valid: validRange.optional(),
   })
   .superRefine((r, ctx) => {
     const isTarget = r.target !== undefined;
@@ -496,6 +539,24 @@ const rule = z
         message:
           'a threshold rule needs both comparator (< > <= >= ==) and threshold; a target rule needs target',
       });
+    const v = r.valid;
+    if (v === undefined || (v.min !== undefined && v.max !== undefined && v.min > v.max)) return;
+    if (
+      r.comparator !== undefined &&
+      r.threshold !== undefined &&
+      !canHold(r.comparator, r.threshold, v.min, v.max)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: `${r.comparator} ${r.threshold} is never true for a value in valid ${showRange(v)}: the rule could never fire`,
+      });
+    if (r.target !== undefined && !canHold('==', r.target, v.min, v.max))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message: `target ${r.target} is outside valid ${showRange(v)}: the metric could never reach it`,
+      });
   })
   .transform((r): ScaleRule => {
     if (r.target !== undefined)
@@ -506,6 +567,7 @@ const rule = z
         target: r.target,
         tolerance: r.tolerance,
         rate: r.rate,
+        ...(r.valid === undefined ? {} : { valid: r.valid }),
       };
     return {
       kind: 'threshold',
@@ -515,6 +577,7 @@ const rule = z
       threshold: r.threshold!,
       step: typeof r.step === 'number' ? { nodes: r.step } : { percent: Number.parseFloat(r.step) },
       rate: r.rate,
+      ...(r.valid === undefined ? {} : { valid: r.valid }),
     };
   });
 
@@ -639,6 +702,19 @@ const alerts = z
               path: ['receivers', i, 'headers', h],
               message: 'set either tokenFile or an Authorization header, not both',
             });
+      // A user and password in a URL are sent as Authorization: Basic (src/alerts).
+      const url = URL.parse(r.url);
+      const authorization =
+        r.kind === 'webhook' &&
+        (r.tokenFile !== undefined ||
+          Object.keys(r.headers).some((h) => h.toLowerCase() === 'authorization'));
+      if (url !== null && (url.username !== '' || url.password !== '') && authorization)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['receivers', i, 'url'],
+          message:
+            'the user and password in the url are sent as an Authorization header: set either them, tokenFile or an Authorization header',
+        });
     });
   })
   .transform((a) => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decidePool } from './decide.ts';
+import { type DecideInput, decidePool } from './decide.ts';
+import type { ScaleRule } from './policy.ts';
 import { DOWN, downRule, input, node, policy, READY, SYNCING, samples, T0, upRule } from './test-fixtures.ts';
+import type { Sample } from './types.ts';
 
 const creates = (p: ReturnType<typeof decidePool>) =>
   p.actions.reduce((n, a) => n + (a.kind === 'create' ? a.count : 0), 0);
@@ -423,5 +425,196 @@ describe('pools whose nodes join one at a time (etcd members)', () => {
   test('a pool below min is refilled one node per decision', () => {
     const p = decidePool(input(0, 0, { joinsOneAtATime: true, everHadNode: true }));
     assert.equal(creates(p), 1);
+  });
+});
+
+describe('values a rule cannot trust hold it', () => {
+  // CPU idle in percent: scale down when the pool idles, up when it does not.
+  const idle = (over: Partial<ScaleRule> = {}) => ({
+    up: upRule({ metric: 'nodes:idle', comparator: '<', threshold: 10, ...over } as never),
+    down: downRule({ metric: 'nodes:idle', comparator: '>', threshold: 90, ...over } as never),
+  });
+  const percent = idle({ valid: { min: 0, max: 100 } });
+  const pol = (rules: { up: ScaleRule; down: ScaleRule }, extraUp: ScaleRule[] = []) =>
+    policy({
+      scaleUp: { cooldown: 0, rules: [rules.up, ...extraUp] },
+      scaleDown: { period: 0, lockAttemptPeriod: 0, rules: [rules.down] },
+    });
+  const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const at = (values: readonly number[], stamp = T0) =>
+    samples(
+      Object.fromEntries(ids.slice(0, values.length).map((id, i) => [id, values[i]!])),
+      stamp,
+      'nodes:idle',
+    );
+  /** Five ready nodes (capacity 3, max 5) reporting the given idle percentages. */
+  const pool = (
+    rules: { up: ScaleRule; down: ScaleRule },
+    current: Sample[],
+    over: Partial<DecideInput> = {},
+  ) => input(5, 0, { policy: pol(rules), samples: { current, staleAfter: () => 30_000 }, ...over });
+
+  const cases: {
+    name: string;
+    input: DecideInput;
+    /** The reason of the held rule, in full. */
+    held: string;
+  }[] = [
+    {
+      name: 'every node at 1e308: the average is infinite',
+      input: pool(idle(), at([1e308, 1e308, 1e308, 1e308, 1e308])),
+      held: 'scaleUp.rules[0]: avg of nodes:idle over 5 node(s) is Infinity, not a finite number: holding',
+    },
+    {
+      name: 'one node at 1e308 among busy ones, outside valid [0, 100]',
+      input: pool(percent, at([5, 5, 5, 5, 1e308])),
+      held: 'scaleUp.rules[0]: nodes:idle = 1e+308 on node n5 is outside valid [0, 100]: holding',
+    },
+    {
+      name: 'several nodes outside the range: the first is named, the others counted',
+      input: pool(percent, at([150, 95, -1, 95, 101])),
+      held: 'scaleUp.rules[0]: nodes:idle = 150 on node n1 is outside valid [0, 100] (and 2 more node(s)): holding',
+    },
+    {
+      name: 'a value below a lone min',
+      input: pool(idle({ valid: { min: 0 } }), at([95, 95, 95, 95, -5])),
+      held: 'scaleUp.rules[0]: nodes:idle = -5 on node n5 is below valid min 0: holding',
+    },
+    {
+      name: 'a value above a lone max',
+      input: pool(idle({ valid: { max: 100 } }), at([95, 95, 95, 100.5, 95])),
+      held: 'scaleUp.rules[0]: nodes:idle = 100.5 on node n4 is above valid max 100: holding',
+    },
+    {
+      name: 'NaN on one node among busy ones',
+      input: pool(idle(), at([5, 5, 5, 5, Number.NaN])),
+      held: 'scaleUp.rules[0]: nodes:idle = NaN on node n5 is not a finite number: holding',
+    },
+    {
+      name: '-Infinity on one node',
+      input: pool(idle(), at([95, Number.NEGATIVE_INFINITY, 95, 95, 95])),
+      held: 'scaleUp.rules[0]: nodes:idle = -Infinity on node n2 is not a finite number: holding',
+    },
+    {
+      name: 'samples stamped an hour in the future (they would never go stale)',
+      input: pool(idle(), at([95, 95, 95, 95, 95], T0 + 3_600_000)),
+      held: 'scaleUp.rules[0]: nodes:idle on node n1 is stamped 1h ahead of the clock (more than staleAfter 30s is refused) (and 4 more node(s)): holding',
+    },
+    {
+      name: 'a pool-level value outside the range',
+      input: pool(percent, [{ ref: 'nodes:idle', node: undefined, value: 1e308, at: T0 }]),
+      held: 'scaleUp.rules[0]: nodes:idle = 1e+308 pool-level is outside valid [0, 100]: holding',
+    },
+    {
+      name: 'a counter rate outside the range',
+      input: pool(idle({ rate: true, valid: { min: 0, max: 1000 } }), at([1e12, 1e3, 1e3, 1e3, 1e3]), {
+        samples: {
+          current: at([1e12, 1e3, 1e3, 1e3, 1e3]),
+          previous: at([0, 0, 0, 0, 0], T0 - 10_000),
+          staleAfter: () => 30_000,
+        },
+      }),
+      held: 'scaleUp.rules[0]: rate of nodes:idle = 100000000000/s on node n1 is outside valid [0, 1000]: holding',
+    },
+    {
+      name: 'a counter rate that overflows',
+      input: pool(idle({ rate: true }), [], {
+        samples: {
+          current: at([1.7e308, 1e3, 1e3, 1e3, 1e3]),
+          previous: at([0, 0, 0, 0, 0], T0 - 1),
+          staleAfter: () => 30_000,
+        },
+      }),
+      held: 'scaleUp.rules[0]: rate of nodes:idle on node n1 is not a finite number (0 → 1.7e+308): holding',
+    },
+    {
+      name: 'a NaN counter',
+      input: pool(idle({ rate: true }), [], {
+        samples: {
+          current: at([Number.NaN, 1e3, 1e3, 1e3, 1e3]),
+          previous: at([0, 0, 0, 0, 0], T0 - 10_000),
+          staleAfter: () => 30_000,
+        },
+      }),
+      held: 'scaleUp.rules[0]: nodes:idle = NaN on node n1 is not a finite number: holding',
+    },
+  ];
+  for (const c of cases)
+    test(`${c.name}: neither scale-up nor scale-down, and the decision is hold`, () => {
+      const p = decidePool(c.input);
+      assert.equal(p.decision, 'hold', JSON.stringify(p.reasons));
+      assert.equal(creates(p), 0);
+      assert.equal(removes(p).length, 0);
+      const held = p.reasons.filter((r) => r.code === 'metric-invalid').map((r) => r.text);
+      assert.equal(held[0], c.held);
+      assert.equal(
+        held[1],
+        c.held.replace('scaleUp.rules[0]', 'scaleDown.rules[0]'),
+        'the down rule holds too',
+      );
+    });
+
+  test('a sample stamped up to staleAfter ahead of the clock is read as usual', () => {
+    const p = decidePool(pool(idle(), at([95, 95, 95, 95, 95], T0 + 30_000)));
+    assert.equal(p.decision, 'scale-down');
+  });
+
+  test('the same values inside the valid range scale as usual', () => {
+    assert.equal(decidePool(pool(percent, at([95, 95, 95, 95, 100]))).decision, 'scale-down');
+    const four = { ...pool(percent, at([0, 5, 5, 10])), nodes: input(4, 0).nodes };
+    assert.equal(decidePool(four).decision, 'scale-up');
+  });
+
+  test('at capacity, a held rule makes the decision hold, not steady', () => {
+    const p = decidePool({ ...pool(percent, at([50, 50, 1e308])), nodes: input(3, 0).nodes });
+    assert.equal(p.decision, 'hold');
+    assert.ok(p.reasons.some((r) => r.code === 'at-capacity'));
+  });
+
+  test('a held scale-up rule blocks a scale-down that other rules agree on', () => {
+    const rules = {
+      up: percent.up,
+      down: downRule({ metric: 'nodes:load', comparator: '<', threshold: 0.3 }),
+    };
+    const current = [
+      ...at([95, 95, 95, 95, 1e308]),
+      ...samples({ n1: 0.1, n2: 0.1, n3: 0.1, n4: 0.1, n5: 0.1 }),
+    ];
+    const p = decidePool(pool(rules, current));
+    assert.equal(p.decision, 'hold');
+    assert.equal(removes(p).length, 0);
+    assert.ok(p.reasons.some((r) => r.code === 'rule-agrees'));
+    assert.ok(
+      p.reasons.some(
+        (r) => r.text === 'scale-down held: scaleUp.rules[0] read a value that cannot be trusted',
+      ),
+    );
+  });
+
+  test('another scale-up rule with positive evidence still scales up', () => {
+    const busy = upRule({ metric: 'nodes:load', comparator: '>', threshold: 0.8 });
+    const i = pool(percent, [
+      ...at([50, 50, 50, 50, 1e308]),
+      ...samples({ n1: 0.9, n2: 0.9, n3: 0.9, n4: 0.9, n5: 0.9 }),
+    ]);
+    const p = decidePool({ ...i, policy: pol(percent, [busy]), nodes: i.nodes.slice(0, 4) });
+    assert.equal(p.decision, 'scale-up');
+    assert.equal(creates(p), 1);
+  });
+
+  test('health replacement runs as with missing metrics', () => {
+    const i = pool(percent, at([50, 50, 1e308]));
+    const nodes = input(3, 0).nodes.map((n) => (n.id === 'n1' ? { ...n, failMarker: 20 } : n));
+    const p = decidePool({ ...i, nodes, probes: new Map([...i.probes, ['n1', DOWN]]) });
+    assert.equal(p.decision, 'replace');
+    assert.deepEqual(removes(p), [{ kind: 'remove', nodeId: 'n1', cause: 'failed-health' }]);
+    assert.equal(creates(p), 1);
+  });
+
+  test('a pool below capacity returns to it as with missing metrics', () => {
+    const i = pool(percent, at([5, 1e308]));
+    const p = decidePool({ ...i, nodes: input(2, 0).nodes });
+    assert.equal(p.decision, 'replenish');
+    assert.deepEqual(p.actions, [{ kind: 'create', count: 1, cause: 'below-capacity' }]);
   });
 });

@@ -414,6 +414,9 @@ export function decidePool(input: DecideInput): PoolPlan {
     rules.map((rule) => ({ rule, reading: readRule(rule, readyIds, input.samples, now) }));
   let ruleDesired = base;
   let upFired = false;
+  // Rules held by a value they cannot trust (absurd, not finite, from the future): such a rule
+  // never fires, and while any rule is held no metric-driven scale-down runs.
+  const invalidRules: string[] = [];
   const up = readings(policy.scaleUp.rules);
   up.forEach(({ rule, reading }, i) => {
     const name = `scaleUp.rules[${i}]`;
@@ -422,8 +425,9 @@ export function decidePool(input: DecideInput): PoolPlan {
       upFired = true;
       ruleDesired = Math.max(ruleDesired, r.desired);
     }
+    if (reading.status === 'invalid') invalidRules.push(name);
     reasons.push({
-      code: r.fired ? 'rule-fired' : 'rule-quiet',
+      code: reading.status === 'invalid' ? 'metric-invalid' : r.fired ? 'rule-fired' : 'rule-quiet',
       text: `${name}: ${r.text}`,
       rule: name,
       ...r.figures,
@@ -464,13 +468,16 @@ export function decidePool(input: DecideInput): PoolPlan {
   if (decision) return plan(decision, base);
   if (upFired) return plan('hold', base);
 
+  // Nothing to do, but a rule read a value it cannot trust: that is a hold, not a steady state.
+  const quiet = (): Decision => (invalidRules.length > 0 ? 'hold' : 'steady');
+
   // 7. Scale-down: every rule agrees, the period has passed, one node at a time, never below capacity.
   if (base <= size.capacity && base <= size.max) {
     reasons.push({
       code: 'at-capacity',
       text: `${base} nodes, capacity ${size.capacity}: nothing to remove`,
     });
-    return plan('steady', base);
+    return plan(quiet(), base);
   }
   const aboveMax = base > size.max;
   if (!aboveMax) {
@@ -479,21 +486,27 @@ export function decidePool(input: DecideInput): PoolPlan {
         code: 'no-down-rules',
         text: `${base} nodes > capacity ${size.capacity}, but no scale-down rules`,
       });
-      return plan('steady', base);
+      return plan(quiet(), base);
     }
     let agree = true;
     readings(policy.scaleDown.rules).forEach(({ rule, reading }, i) => {
       const name = `scaleDown.rules[${i}]`;
       const r = evaluateDown(rule, reading, base, readyIds.length);
       if (!r.agrees) agree = false;
+      if (reading.status === 'invalid') invalidRules.push(name);
       reasons.push({
-        code: r.agrees ? 'rule-agrees' : 'rule-disagrees',
+        code: reading.status === 'invalid' ? 'metric-invalid' : r.agrees ? 'rule-agrees' : 'rule-disagrees',
         text: `${name}: ${r.text}`,
         rule: name,
         ...r.figures,
       });
     });
-    if (!agree) return plan('steady', base);
+    if (agree && invalidRules.length > 0)
+      reasons.push({
+        code: 'metric-invalid',
+        text: `scale-down held: ${invalidRules.join(', ')} read a value that cannot be trusted`,
+      });
+    if (!agree || invalidRules.length > 0) return plan(quiet(), base);
   } else {
     reasons.push({ code: 'above-max', text: `${base} nodes > max ${size.max}: removing one at a time` });
   }
@@ -544,6 +557,8 @@ function evaluateUp(
       text: `holds: ${rule.metric} missing (${reading.why})`,
       figures: {},
     };
+  if (reading.status === 'invalid')
+    return { fired: false, desired: base, text: `${reading.why}: holding`, figures: {} };
   const seen = describeReading(rule, reading);
   if (rule.kind === 'target') {
     const desired = targetDesired(rule, reading.value, ready, base);
@@ -574,6 +589,7 @@ function evaluateDown(
 ): RuleVerdict & { agrees: boolean } {
   if (reading.status === 'missing')
     return { agrees: false, text: `holds: ${rule.metric} missing (${reading.why})`, figures: {} };
+  if (reading.status === 'invalid') return { agrees: false, text: `${reading.why}: holding`, figures: {} };
   const seen = describeReading(rule, reading);
   if (reading.nodesReporting > 0 && reading.nodesReporting < reading.nodesExpected)
     return {

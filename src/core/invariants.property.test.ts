@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { type DecideInput, decidePool, type PoolClocks, type PoolPlan } from './decide.ts';
 import type { NodeRecord } from './node-lifecycle.ts';
 import type { PoolPolicy } from './policy.ts';
-import { DOWN, downRule, READY, SYNCING, T0, upRule } from './test-fixtures.ts';
+import { policy as basePolicy, DOWN, downRule, node, READY, SYNCING, T0, upRule } from './test-fixtures.ts';
 import type { NodeProbe, NodeState } from './types.ts';
 
 const sizeArb = fc
@@ -159,6 +159,88 @@ test('no scaling on missing or stale data', () => {
       const p = decidePool({ ...input, samples });
       assert.equal(created(p, 'scale-up'), 0);
       assert.equal(removed(p, 'scale-down'), 0);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+/**
+ * Pools that do scale on their samples as they are: every node ready, loads all busy with room
+ * under max (a scale-up) or all quiet above capacity (a scale-down), no cooldown. What the two
+ * properties below do to the samples is then all that can stop the scaling.
+ */
+const scalingArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 8 }),
+    busy: fc.boolean(),
+    loads: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+  })
+  .map(({ n, busy, loads }): DecideInput => {
+    const nodes = Array.from({ length: n }, (_, i) => node(`n${i}`, 'ready', { createdAt: T0 - 1000 - i }));
+    return {
+      policy: basePolicy({
+        size: busy ? { min: 0, capacity: 0, max: n + 2 } : { min: 0, capacity: n - 1, max: n },
+        scaleUp: { cooldown: 0, rules: [upRule()] },
+        scaleDown: { period: 0, lockAttemptPeriod: 0, rules: [downRule()] },
+      }),
+      now: T0,
+      nodes,
+      probes: new Map(nodes.map((x) => [x.id, READY])),
+      samples: {
+        current: nodes.map((x, i) => ({
+          ref: 'nodes:load',
+          node: x.id,
+          value: busy ? 0.81 + loads[i]! * 0.19 : loads[i]! * 0.29,
+          at: T0 - 1000,
+        })),
+        staleAfter: () => 30_000,
+      },
+      clocks: {},
+    };
+  });
+const scales = (p: PoolPlan) => created(p, 'scale-up') + removed(p, 'scale-down') > 0;
+
+test('no finite-free input ever scales: every sample NaN, ±Infinity, near the largest double, or from the future', () => {
+  const corruption = fc.constantFrom('NaN', '+Infinity', '-Infinity', '1e308', 'future');
+  fc.assert(
+    fc.property(scalingArb, corruption, fc.nat(), (input, how, ahead) => {
+      assert.ok(scales(decidePool(input)), 'the samples as they are scale the pool');
+      // One node at 1e308 is a finite reading; without a valid range it is believed.
+      if (how === '1e308' && input.nodes.length < 2) return;
+      const current = input.samples.current.map((s) =>
+        how === 'future' ? { ...s, at: T0 + 30_001 + (ahead % 86_400_000) } : { ...s, value: Number(how) },
+      );
+      const p = decidePool({ ...input, samples: { ...input.samples, current } });
+      assert.ok(!scales(p), JSON.stringify(p.reasons));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test("one node's value outside a rule's valid range holds every rule reading it: no scale-up, no scale-down", () => {
+  const outside = fc.constantFrom(-1e308, -0.001, 1.001, 1e308, Number.NaN, Number.POSITIVE_INFINITY);
+  const valid = { min: 0, max: 1 };
+  fc.assert(
+    fc.property(scalingArb, fc.nat(), outside, (input, pick, value) => {
+      const policy: PoolPolicy = {
+        ...input.policy,
+        scaleUp: { ...input.policy.scaleUp, rules: input.policy.scaleUp.rules.map((r) => ({ ...r, valid })) },
+        scaleDown: {
+          ...input.policy.scaleDown,
+          rules: input.policy.scaleDown.rules.map((r) => ({ ...r, valid })),
+        },
+      };
+      assert.ok(scales(decidePool({ ...input, policy })), 'the samples as they are scale the pool');
+      const current = input.samples.current;
+      const bad = current[pick % current.length]!;
+      const p = decidePool({
+        ...input,
+        policy,
+        samples: { ...input.samples, current: current.map((s) => (s === bad ? { ...s, value } : s)) },
+      });
+      assert.ok(!scales(p), JSON.stringify(p.reasons));
+      assert.equal(p.decision, 'hold');
+      assert.ok(p.reasons.some((r) => r.code === 'metric-invalid' && r.text.includes(`on node ${bad.node}`)));
     }),
     { numRuns: 1000 },
   );

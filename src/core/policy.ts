@@ -3,6 +3,17 @@
 
 import type { Aggregate, Comparator, PoolRole, ScaleInSelect } from './types.ts';
 
+/**
+ * The values a rule's metric can take, bounds inclusive, either one optional: what the metric
+ * means makes anything outside absurd (a CPU idle percentage above 100, a negative peer count).
+ * Each node's value (for `rate` rules: its per-second rate) and each pool-level value is checked;
+ * one outside holds the rule. Absent: any finite number.
+ */
+export interface ValidRange {
+  readonly min?: number | undefined;
+  readonly max?: number | undefined;
+}
+
 /** How many nodes a threshold rule adds or removes when it fires. */
 export type Step = { readonly nodes: number } | { readonly percent: number };
 
@@ -18,6 +29,8 @@ export interface ThresholdRule {
   readonly step: Step;
   /** Use the per-second rate of a counter instead of its value. Default false. */
   readonly rate: boolean;
+  /** The range the metric's values can take; a value outside holds the rule. Default: any finite number. */
+  readonly valid?: ValidRange | undefined;
 }
 
 /** Target tracking: desired = ceil(current × value / target), outside a dead band of ±tolerance. */
@@ -29,6 +42,8 @@ export interface TargetRule {
   /** Dead band as a fraction of the target. Default 0.1. */
   readonly tolerance: number;
   readonly rate: boolean;
+  /** The range the metric's values can take; a value outside holds the rule. Default: any finite number. */
+  readonly valid?: ValidRange | undefined;
 }
 
 export type ScaleRule = ThresholdRule | TargetRule;

@@ -92,6 +92,11 @@ export interface KubeRequest {
   readonly signal?: AbortSignal | undefined;
   /** Longest wait for the answer, ms. Default the client's. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Reads the answer's body as it arrives instead of buffering it whole (e.g. with a size cap);
+   * what it throws fails the call, with its message. Default: the whole body is read.
+   */
+  readonly readBody?: ((body: AsyncIterable<Uint8Array>) => Promise<string>) | undefined;
 }
 
 export interface KubeResult<T> {
@@ -201,6 +206,17 @@ export class KubeClient {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const r = send(url, { method, headers, agent: this.#agent, signal }, (res) => {
+        if (req.readBody !== undefined) {
+          req.readBody(res).then(
+            (text) => resolve({ status: res.statusCode ?? 0, text }),
+            (e: unknown) => {
+              const timedOut = signal.aborted && !req.signal?.aborted;
+              const why = timedOut ? `no answer within ${timeoutMs} ms` : (e as Error).message;
+              reject(new Error(`kubernetes ${method} ${shown}: ${why}`));
+            },
+          );
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>

@@ -1,12 +1,94 @@
-// HTTP plumbing shared by the metric sources: a GET bounded by a deadline, a size cap and the
-// caller's abort signal that reports failures as values, and a concurrency limiter.
+// HTTP plumbing shared by the metric sources: a GET bounded by a deadline, size caps and the
+// caller's abort signal that reports failures as values, the capped body reader every source's
+// body goes through, and a concurrency limiter.
+
+/**
+ * Largest body a metric source reads: 16 MiB, for a node's /metrics, a netdata export, a PromQL
+ * answer or a metrics.k8s.io list. A large node's exposition is a few MiB; more is a broken or
+ * hostile endpoint, and reading on would hold that much per target in memory.
+ */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Longest line of a line-oriented body (Prometheus text, netdata shell): 64 KiB. A real series
+ * line is well under 1 KiB; without a cap, a body with no newline is held whole as one line.
+ * JSON answers are often one line and are bounded by MAX_BODY_BYTES alone.
+ */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+export interface BodyLimits {
+  /** Bytes the whole body may hold. */
+  readonly maxBytes: number;
+  /** Bytes one line may hold (a line ends at \n). Default: no line limit. */
+  readonly maxLineBytes?: number | undefined;
+}
+
+/** A body refused for its size; the message says which limit: `body exceeds 16 MiB; refused`. */
+export class BodyLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BodyLimitError';
+  }
+}
+
+/** 16 MiB, 64 KiB, or bytes: a limit as errors show it. */
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+/**
+ * Reads a body as it arrives, decoding UTF-8, and stops with a BodyLimitError as soon as it
+ * exceeds `limits` — at most one chunk past a limit is ever held. With `onText` the text goes
+ * there piece by piece and '' is returned; otherwise the whole text is returned. Leaving early
+ * ends the stream (a fetch body is cancelled, a Node response destroyed).
+ */
+export async function readCappedBody(
+  chunks: AsyncIterable<Uint8Array>,
+  limits: BodyLimits,
+  onText?: (text: string) => void,
+): Promise<string> {
+  const maxLine = limits.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  const decoder = new TextDecoder('utf-8');
+  let body = '';
+  let bytes = 0;
+  let line = 1;
+  let lineBytes = 0;
+  for await (const chunk of chunks) {
+    bytes += chunk.length;
+    if (bytes > limits.maxBytes)
+      throw new BodyLimitError(`body exceeds ${formatBytes(limits.maxBytes)}; refused`);
+    if (maxLine !== Number.POSITIVE_INFINITY) {
+      let from = 0;
+      for (;;) {
+        const nl = chunk.indexOf(10, from);
+        lineBytes += (nl < 0 ? chunk.length : nl) - from;
+        if (lineBytes > maxLine)
+          throw new BodyLimitError(`line ${line} exceeds ${formatBytes(maxLine)}; refused`);
+        if (nl < 0) break;
+        line++;
+        lineBytes = 0;
+        from = nl + 1;
+      }
+    }
+    const text = decoder.decode(chunk, { stream: true });
+    if (onText) onText(text);
+    else body += text;
+  }
+  const tail = decoder.decode();
+  if (onText) {
+    if (tail !== '') onText(tail);
+  } else body += tail;
+  return body;
+}
 
 export interface HttpGetOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
   readonly accept?: string | undefined;
-  /** Bodies larger than this are abandoned as an error (decoded characters). */
-  readonly maxChars?: number | undefined;
+  /** A body past these is abandoned as an error. Default MAX_BODY_BYTES, no line limit. */
+  readonly limits?: BodyLimits | undefined;
   /**
    * For a 2xx answer, receives the body piece by piece as it arrives instead of it being
    * buffered; `body` is then ''. Other answers are always buffered (callers read error bodies).
@@ -29,8 +111,6 @@ export type HttpGetResult =
       readonly message: string;
     };
 
-const DEFAULT_MAX_CHARS = 64 * 1024 * 1024;
-
 /**
  * GETs `url`. Never throws: unreachable hosts, timeouts, aborts, oversize bodies and non-2xx
  * statuses come back as `ok: false` with a message that names the URL.
@@ -38,7 +118,7 @@ const DEFAULT_MAX_CHARS = 64 * 1024 * 1024;
 export async function httpGet(url: string, options: HttpGetOptions): Promise<HttpGetResult> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]);
-  const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
+  const limits = options.limits ?? { maxBytes: MAX_BODY_BYTES };
   const why = (error: unknown): string => {
     if (options.signal?.aborted) return `GET ${url} aborted`;
     if (deadline.aborted) return `GET ${url} timed out after ${options.timeoutMs} ms`;
@@ -57,32 +137,13 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Htt
     return { ok: false, message: why(error) };
   }
   const receivedAt = Date.now();
-  const streaming = response.ok && options.onChunk !== undefined;
+  const onText = response.ok ? options.onChunk : undefined;
   let body = '';
-  let chars = 0;
   try {
-    if (response.body !== null) {
-      const decoder = new TextDecoder('utf-8');
-      for await (const bytes of response.body) {
-        const chunk = decoder.decode(bytes, { stream: true });
-        chars += chunk.length;
-        if (chars > maxChars) {
-          await response.body.cancel().catch(() => undefined);
-          return {
-            ok: false,
-            status: response.status,
-            message: `GET ${url}: body larger than ${maxChars} characters`,
-          };
-        }
-        if (streaming) options.onChunk!(chunk);
-        else body += chunk;
-      }
-      const tail = decoder.decode();
-      if (streaming) {
-        if (tail !== '') options.onChunk!(tail);
-      } else body += tail;
-    }
+    if (response.body !== null) body = await readCappedBody(response.body, limits, onText);
   } catch (error) {
+    if (error instanceof BodyLimitError)
+      return { ok: false, status: response.status, message: `GET ${url}: ${error.message}` };
     return { ok: false, status: response.status, message: why(error) };
   }
   if (!response.ok) {

@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
-import { closedPort } from '../../test/support/http-fixture.ts';
+import {
+  ENDLESS_TIMEOUT_MS,
+  metricSourceContract,
+  streamEndlessly,
+} from '../../test/contracts/metric-source.contract.ts';
+import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { KubernetesMetricsSource, MAX_NAMESPACE_LISTS } from './kubernetes.ts';
 import type { MetricTarget } from './metric-source.ts';
@@ -373,4 +377,26 @@ metricSourceContract('kubernetes', {
     ref: 'k8s:cpu',
     targets: contractTargets(nodes),
   }),
+  endless: async (nodes) => {
+    const api = await startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const item = {
+        metadata: { name: 'other', namespace: 'contract' },
+        timestamp: new Date().toISOString(),
+      };
+      streamEndlessly(response, '{"kind":"PodMetricsList","items":[', `${JSON.stringify(item)},`);
+    });
+    endlessApis.push(api);
+    return {
+      source: new KubernetesMetricsSource({
+        name: 'k8s',
+        client: new KubeClient({ server: api.url }),
+        timeoutMs: ENDLESS_TIMEOUT_MS,
+      }),
+      ref: 'k8s:cpu',
+      targets: contractTargets(nodes),
+    };
+  },
 });
+const endlessApis: HttpFixture[] = [];
+after(() => Promise.all(endlessApis.map((api) => api.close())));

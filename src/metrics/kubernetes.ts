@@ -4,6 +4,7 @@
 import type { Sample } from '../core/types.ts';
 import { type KubeClient, KubeError } from '../kube/kube-client.ts';
 import { parseBytes, parseCpu } from '../kube/quantity.ts';
+import { MAX_BODY_BYTES, readCappedBody } from './http-fetch.ts';
 import type { CollectError, CollectResult, MetricSource, MetricTarget } from './metric-source.ts';
 import { positiveOption, refsForSource } from './source-refs.ts';
 
@@ -208,6 +209,7 @@ export class KubernetesMetricsSource implements MetricSource {
       const { body } = await this.#client.request<{ items?: unknown }>('GET', path, {
         signal,
         timeoutMs: this.#timeoutMs,
+        readBody: (chunks) => readCappedBody(chunks, { maxBytes: MAX_BODY_BYTES }),
       });
       if (!Array.isArray(body?.items)) return fail(`GET ${path} answered without an items list`);
       return body.items as MetricsItem[];

@@ -2,7 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
+import {
+  ENDLESS_TIMEOUT_MS,
+  metricSourceContract,
+  streamEndlessly,
+} from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import { NetdataSource, netdataBaseUrl, parseNetdataShell } from './netdata.ts';
 
@@ -154,4 +158,19 @@ metricSourceContract('netdata', {
     ref: 'nd:NETDATA_CONTRACT_METRIC',
     targets: contractTargets(nodes),
   }),
+  endless: async (nodes) => {
+    const agent = await startHttpFixture((_request, response) => {
+      streamEndlessly(response, 'NETDATA_CONTRACT_METRIC="1"\n', `# ${'x'.repeat(1000)}\n`);
+    });
+    fixtures.push(agent);
+    return {
+      source: new NetdataSource({
+        name: 'nd',
+        urlTemplate: `${agent.url}/{node}`,
+        timeoutMs: ENDLESS_TIMEOUT_MS,
+      }),
+      ref: 'nd:NETDATA_CONTRACT_METRIC',
+      targets: contractTargets(nodes),
+    };
+  },
 });

@@ -3,7 +3,7 @@
 
 import { isIPv6 } from 'node:net';
 import type { Sample } from '../core/types.ts';
-import { httpGet, mapLimited } from './http-fetch.ts';
+import { httpGet, MAX_BODY_BYTES, MAX_LINE_BYTES, mapLimited } from './http-fetch.ts';
 import type { CollectError, CollectResult, MetricSource, MetricTarget } from './metric-source.ts';
 import { positiveOption, type SelectorRef, selectorRefsForSource } from './source-refs.ts';
 
@@ -132,7 +132,12 @@ export class NetdataSource implements MetricSource {
   ): Promise<CollectResult> {
     const node = target.nodeId;
     const url = `${netdataBaseUrl(this.#urlTemplate, target)}/api/v1/allmetrics?format=shell`;
-    const response = await httpGet(url, { timeoutMs: this.#timeoutMs, signal, accept: 'text/plain' });
+    const response = await httpGet(url, {
+      timeoutMs: this.#timeoutMs,
+      signal,
+      accept: 'text/plain',
+      limits: { maxBytes: MAX_BODY_BYTES, maxLineBytes: MAX_LINE_BYTES },
+    });
     if (!response.ok) return { samples: [], errors: [{ target: node, message: response.message }] };
     const parsed = parseNetdataShell(response.body);
     const samples: Sample[] = [];

@@ -2,7 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ParsedSample, PrometheusTextParser, parsePrometheusText } from './prom-text-parser.ts';
+import {
+  findDuplicateSeries,
+  type ParsedSample,
+  PrometheusTextParser,
+  parsePrometheusText,
+  seriesName,
+} from './prom-text-parser.ts';
 
 const plain = (samples: readonly ParsedSample[]) =>
   samples.map((s) => ({ name: s.name, labels: { ...s.labels }, value: s.value, timestampMs: s.timestampMs }));
@@ -318,6 +324,65 @@ test('any well-formed exposition reads back what was written, whole or in chunks
       const chunked = parser.end();
       assert.deepEqual(chunked.errors, []);
       assert.deepEqual(plain(chunked.samples), expected);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('findDuplicateSeries names each repeated series once, whatever its label order', () => {
+  const text = [
+    'up 1',
+    'peers{a="1",b="2"} 3',
+    'peers{b="2", a="1"} 4',
+    'peers{a="1",b="3"} 5',
+    'peers{a="1",b="2"} 6',
+    'up 0',
+    'x{v="q\\"uote\\nline"} 1',
+    'x{v="q\\"uote\\nline"} 2',
+    'y{a="1"} 1',
+    'y{b="1"} 1',
+    'z{a="1",e=""} 1',
+    'z{a="1"} 2',
+    'w{a="1"} 1',
+    'w{a="1",b="1"} 1',
+  ].join('\n');
+  const { samples, errors } = parsePrometheusText(text);
+  assert.deepEqual(errors, []);
+  assert.equal(samples.length, 14, "the parser keeps every sample: refusing is the caller's to do");
+  assert.deepEqual(findDuplicateSeries(samples), [
+    'peers{a="1",b="2"}',
+    'up',
+    'x{v="q\\"uote\\nline"}',
+    'z{a="1"}',
+  ]);
+  assert.deepEqual(findDuplicateSeries(samples, 2), ['peers{a="1",b="2"}', 'up'], 'at most limit');
+  assert.deepEqual(findDuplicateSeries(parsePrometheusText('a 1\nb 1\na{x="1"} 2\n').samples), []);
+});
+
+test('seriesName sorts labels, escapes values as the format does, and leaves out empty ones', () => {
+  assert.equal(seriesName({ name: 'up', labels: {} }), 'up');
+  assert.equal(
+    seriesName({ name: 'm', labels: { z: '1', a: 'x"y\\z\n', e: '' } }),
+    'm{a="x\\"y\\\\z\\n",z="1"}',
+  );
+});
+
+test('any set of distinct series has no duplicate, and repeating one (labels shuffled) is found', async () => {
+  const fc = (await import('fast-check')).default;
+  const seriesArb = fc.record({
+    name: fc.constantFrom('a', 'b', 'a_total'),
+    labels: fc.dictionary(fc.constantFrom('x', 'y', 'z', 'le'), fc.string({ maxLength: 3 }), { maxKeys: 3 }),
+  });
+  fc.assert(
+    fc.property(fc.array(seriesArb, { maxLength: 40 }), fc.nat(), (drawn, pick) => {
+      const distinct = [...new Map(drawn.map((s) => [seriesName(s), s])).values()];
+      const samples = distinct.map((s) => ({ ...s, value: 1 }));
+      assert.deepEqual(findDuplicateSeries(samples), []);
+      if (samples.length === 0) return;
+      const again = samples[pick % samples.length]!;
+      const shuffled = Object.fromEntries(Object.entries(again.labels).reverse());
+      const repeated = [...samples, { ...again, labels: shuffled, value: 2 }];
+      assert.deepEqual(findDuplicateSeries(repeated), [seriesName(again)]);
     }),
     { numRuns: 300 },
   );

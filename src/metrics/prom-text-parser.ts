@@ -543,6 +543,87 @@ export class PrometheusTextParser {
   }
 }
 
+/**
+ * The series that appear more than once among `samples` (the same name and label set, in any
+ * label order; a label with an empty value is no label, as in Prometheus), each named once as
+ * seriesName writes it, at most `limit` of them. The format
+ * holds one sample per series and Prometheus refuses a scrape that repeats one; the parser keeps
+ * every sample and leaves the refusal to its caller, which checks only the samples it kept
+ * (a full parse of a large body would pay for a key per line; the scrape source's few do not).
+ */
+export function findDuplicateSeries(samples: readonly ParsedSample[], limit = 10): string[] {
+  // Keyed by a hash of the series, not by a string of it: building and hashing a string per
+  // sample costs more than parsing the line did. Equal hashes are compared label by label.
+  const byHash = new Map<number, ParsedSample | ParsedSample[]>();
+  const duplicates = new Map<ParsedSample, string>();
+  for (const s of samples) {
+    if (duplicates.size >= limit) break;
+    const hash = seriesHash(s);
+    const seen = byHash.get(hash);
+    if (seen === undefined) {
+      byHash.set(hash, s);
+      continue;
+    }
+    const list = Array.isArray(seen) ? seen : [seen];
+    const first = list.find((other) => sameSeries(other, s));
+    if (first === undefined) {
+      list.push(s);
+      if (!Array.isArray(seen)) byHash.set(hash, list);
+    } else if (!duplicates.has(first)) duplicates.set(first, seriesName(s));
+  }
+  return [...duplicates.values()];
+}
+
+/** FNV-1a over a string, continuing from `hash`. */
+function fnv(hash: number, text: string): number {
+  let h = hash;
+  for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 16777619);
+  return h;
+}
+
+/** A hash of a series that does not depend on the order its labels were written in. */
+function seriesHash(sample: ParsedSample): number {
+  let h = fnv(2166136261, sample.name);
+  const labels = sample.labels;
+  if (labels === NO_LABELS) return h;
+  for (const k in labels) {
+    const v = labels[k]!;
+    if (v === '') continue;
+    // Each pair hashed on its own and added: a sum is the same in any order.
+    const pair = fnv(fnv(2166136261, k) ^ 0x3d, v);
+    h = (h + Math.imul(pair ^ (pair >>> 15), 0x2c1b3c6d)) | 0;
+  }
+  return h;
+}
+
+function sameSeries(a: ParsedSample, b: ParsedSample): boolean {
+  if (a.name !== b.name) return false;
+  const valueIn = (labels: Readonly<Record<string, string>>, k: string) =>
+    Object.hasOwn(labels, k) ? labels[k]! : '';
+  for (const k in a.labels) if (valueIn(b.labels, k) !== a.labels[k]) return false;
+  for (const k in b.labels) if (valueIn(a.labels, k) !== b.labels[k]) return false;
+  return true;
+}
+
+/**
+ * A series as people read it: `name{a="1",b="x\\"y"}`, labels sorted by name, values escaped as
+ * the format writes them, labels with an empty value left out.
+ */
+export function seriesName(sample: Pick<ParsedSample, 'name' | 'labels'>): string {
+  const labels = sample.labels;
+  if (labels === NO_LABELS) return sample.name;
+  const keys = Object.keys(labels).filter((k) => labels[k] !== '');
+  if (keys.length === 0) return sample.name;
+  if (keys.length > 1) keys.sort();
+  let out = `${sample.name}{`;
+  for (let k = 0; k < keys.length; k++) {
+    const v = labels[keys[k]!]!;
+    const escaped = /[\\"\n]/.test(v) ? v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : v;
+    out += `${k === 0 ? '' : ','}${keys[k]}="${escaped}"`;
+  }
+  return `${out}}`;
+}
+
 function isMetricName(name: string): boolean {
   if (name.length === 0 || (classOf(name.charCodeAt(0)) & NAME_START) === 0) return false;
   for (let k = 1; k < name.length; k++) if ((classOf(name.charCodeAt(k)) & NAME_CHAR) === 0) return false;

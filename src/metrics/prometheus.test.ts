@@ -2,7 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
+import {
+  ENDLESS_TIMEOUT_MS,
+  metricSourceContract,
+  streamEndlessly,
+} from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
 import type { MetricTarget } from './metric-source.ts';
 import { nodeResolver, PrometheusSource } from './prometheus.ts';
@@ -157,23 +161,25 @@ test('invalid PromQL, a matrix, a string, a non-Prometheus server and an unreach
   );
 });
 
-test('a series whose label fits several nodes is dropped; several series on one node are flagged', async () => {
+test('a series whose label fits several nodes is dropped; a node with several series gets none of them', async () => {
   const result = await new PrometheusSource({ name: 'prom', url: api.url }).collect(
-    ['prom:shared_host', 'prom:per_cpu'],
+    ['prom:shared_host', 'prom:per_cpu', 'prom:peers'],
     targets,
   );
   assert.deepEqual(
     result.samples.map((s) => [s.ref, s.node, s.value]),
     [
-      ['prom:per_cpu', 'sentry-a', 1],
-      ['prom:per_cpu', 'sentry-a', 2],
+      ['prom:peers', 'sentry-a', 7],
+      ['prom:peers', 'sentry-b', 9],
+      ['prom:peers', 'sentry-c', 4],
     ],
+    "which of the per_cpu series is sentry-a's would be a guess",
   );
   assert.deepEqual(
     result.errors.map((e) => e.message),
     [
       'query "shared_host": instance="10.0.0.50:9100" fits nodes shared-1, shared-2; the series is dropped (give each node a distinct alias)',
-      'query "per_cpu" returned 2 series for node sentry-a; aggregate by instance (e.g. max by (instance) (...)) to get one',
+      'query "per_cpu" returned 2 series for node sentry-a, so it gets no sample; aggregate by instance (e.g. max by (instance) (...)) to get one',
     ],
   );
 });
@@ -231,4 +237,20 @@ metricSourceContract('prometheus', {
     ref: 'prom:contract_metric',
     targets: contractTargets(nodes),
   }),
+  endless: async (nodes) => {
+    const server = await startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      streamEndlessly(
+        response,
+        '{"status":"success","data":{"resultType":"vector","result":[',
+        '{"metric":{"instance":"elsewhere:9100"},"value":[1700000000,"1"]},',
+      );
+    });
+    contractServers.push(server);
+    return {
+      source: new PrometheusSource({ name: 'prom', url: server.url, timeoutMs: ENDLESS_TIMEOUT_MS }),
+      ref: 'prom:contract_metric',
+      targets: contractTargets(nodes),
+    };
+  },
 });

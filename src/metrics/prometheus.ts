@@ -2,7 +2,7 @@
 // a Prometheus server's HTTP API and maps the series it returns to nodes by one label.
 
 import type { Sample } from '../core/types.ts';
-import { httpGet } from './http-fetch.ts';
+import { httpGet, MAX_BODY_BYTES } from './http-fetch.ts';
 import type { CollectResult, MetricSource, MetricTarget } from './metric-source.ts';
 import { positiveOption, refsForSource } from './source-refs.ts';
 
@@ -26,8 +26,9 @@ export const DEFAULT_NODE_LABEL = 'instance';
  * `10.0.0.5`) against hosts. An element without that label (`sum(x)`) is a pool-level sample
  * (node undefined); one that names no node Rampart manages is dropped (a shared Prometheus
  * scrapes other fleets too); one whose value names several nodes is dropped with an
- * error, as mapping it to either would be a guess. A scalar is a pool-level sample. NaN values
- * are no sample. `at` is the timestamp Prometheus gives the value.
+ * error, as mapping it to either would be a guess; so is a query that returns several series for
+ * one node: that node gets no sample from it, and an error. A scalar is a pool-level sample. NaN
+ * values are no sample. `at` is the timestamp Prometheus gives the value.
  */
 export class PrometheusSource implements MetricSource {
   readonly kind = 'prometheus';
@@ -74,6 +75,7 @@ export class PrometheusSource implements MetricSource {
       }
       const refsOfExpr = refsByExpr.get(answer.expr)!;
       const seriesPerNode = new Map<string, number>();
+      const found: Sample[] = [];
       for (const point of answer.points) {
         let node: string | undefined;
         const labels = point.labels;
@@ -99,17 +101,20 @@ export class PrometheusSource implements MetricSource {
         }
         if (Number.isNaN(point.value)) continue;
         if (node !== undefined) seriesPerNode.set(node, (seriesPerNode.get(node) ?? 0) + 1);
-        for (const ref of refsOfExpr) samples.push({ ref, node, value: point.value, at: point.at });
+        for (const ref of refsOfExpr) found.push({ ref, node, value: point.value, at: point.at });
       }
       for (const [node, count] of seriesPerNode) {
         if (count < 2) continue;
         errors.push({
           target: node,
           message:
-            `query ${JSON.stringify(answer.expr)} returned ${count} series for node ${node}; ` +
+            `query ${JSON.stringify(answer.expr)} returned ${count} series for node ${node}, so it gets no sample; ` +
             `aggregate by ${this.#nodeLabel} (e.g. max by (${this.#nodeLabel}) (...)) to get one`,
         });
       }
+      // Which of several series is the node's would be a guess.
+      for (const s of found)
+        if (s.node === undefined || (seriesPerNode.get(s.node) ?? 0) < 2) samples.push(s);
     }
     return { samples, errors };
   }
@@ -120,7 +125,13 @@ export class PrometheusSource implements MetricSource {
     const fail = (why: string) => ({
       message: `prometheus ${this.#baseUrl}: query ${JSON.stringify(expr)} failed: ${why}`,
     });
-    const response = await httpGet(url, { timeoutMs: this.#timeoutMs, signal, accept: 'application/json' });
+    // A JSON answer is often one line: only the body as a whole is capped.
+    const response = await httpGet(url, {
+      timeoutMs: this.#timeoutMs,
+      signal,
+      accept: 'application/json',
+      limits: { maxBytes: MAX_BODY_BYTES },
+    });
     if (!response.ok && response.body === undefined) return fail(response.message);
     const body = response.ok ? response.body : response.body!;
     let json: unknown;

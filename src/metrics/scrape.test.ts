@@ -2,8 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { metricSourceContract } from '../../test/contracts/metric-source.contract.ts';
+import {
+  ENDLESS_TIMEOUT_MS,
+  metricSourceContract,
+  streamEndlessly,
+} from '../../test/contracts/metric-source.contract.ts';
 import { closedPort, type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
+import { MAX_BODY_BYTES, MAX_LINE_BYTES } from './http-fetch.ts';
 import type { MetricTarget } from './metric-source.ts';
 import { ScrapeSource } from './scrape.ts';
 
@@ -96,18 +101,85 @@ test('a sample takes the exposition timestamp when the endpoint gives one', asyn
   ]);
 });
 
-test('NaN series are left out of the sum; a selector with only NaN is an error, not a sample', async () => {
+test('a NaN among the series a selector sums makes its value unknown: an error naming the series, no sample', async () => {
   const a = await serve(cometbftText(1, 1));
   const result = await new ScrapeSource({ name: 'nodes' }).collect(
-    ['nodes:flaky_gauge', 'nodes:always_nan'],
+    ['nodes:flaky_gauge', 'nodes:always_nan', 'nodes:flaky_gauge{kind="b"}'],
     [target('n1', a.url)],
   );
   assert.deepEqual(
     result.samples.map((s) => [s.ref, s.value]),
-    [['nodes:flaky_gauge', 2]],
+    [['nodes:flaky_gauge{kind="b"}', 2]],
+    'a selector that leaves the NaN series out still reads',
   );
-  assert.equal(result.errors.length, 1);
-  assert.match(result.errors[0]!.message, /always_nan is NaN/);
+  assert.deepEqual(
+    result.errors.map((e) => e.message),
+    [
+      `${a.url}: flaky_gauge{kind="a"}, one of 2 series matching flaky_gauge, is NaN: no sample`,
+      `${a.url}: always_nan is NaN: no sample`,
+    ],
+  );
+});
+
+test('a series repeated in one scrape, labels in any order, gives the node no sample; the error names it', async () => {
+  const twice = await serve(
+    [
+      'cometbft_consensus_height 7',
+      'cometbft_p2p_peers{chain_id="c",dir="in"} 3',
+      'cometbft_p2p_peers{chain_id="c",dir="out"} 4',
+      'cometbft_p2p_peers{dir="in", chain_id="c"} 3',
+      '',
+    ].join('\n'),
+  );
+  const fine = await serve(cometbftText(9, 2));
+  const result = await new ScrapeSource({ name: 'nodes' }).collect(
+    ['nodes:cometbft_p2p_peers', 'nodes:cometbft_consensus_height'],
+    [target('twice', twice.url), target('fine', fine.url)],
+  );
+  assert.deepEqual(
+    result.samples.map((s) => [s.ref, s.node, s.value]),
+    [
+      ['nodes:cometbft_p2p_peers', 'fine', 2],
+      ['nodes:cometbft_consensus_height', 'fine', 9],
+    ],
+    'not even the unrepeated height is taken from the node that repeats a series',
+  );
+  assert.deepEqual(result.errors, [
+    {
+      target: 'twice',
+      message: `${twice.url}: series cometbft_p2p_peers{chain_id="c",dir="in"} appears more than once; a scrape holds each series once, so no sample is taken from this node`,
+    },
+  ]);
+});
+
+test('a body past 16 MiB or a line past 64 KiB is refused while it streams, with the cap in the error', async () => {
+  const endless = (head: string, chunk: string) =>
+    startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      streamEndlessly(response, head, chunk);
+    }).then((f) => {
+      fixtures.push(f);
+      return f;
+    });
+  const manyLines = await endless('x 1\n', `# ${'x'.repeat(1000)}\n`);
+  const oneLine = await endless('x 1\n', 'x{a="'.padEnd(1000, 'a'));
+  const source = new ScrapeSource({ name: 'nodes', timeoutMs: ENDLESS_TIMEOUT_MS });
+  const started = Date.now();
+  const result = await source.collect(
+    ['nodes:x'],
+    [target('many', `${manyLines.url}/metrics`), target('long', `${oneLine.url}/metrics`)],
+  );
+  assert.ok(Date.now() - started < ENDLESS_TIMEOUT_MS / 2, 'a cap ended the reads, not the timeout');
+  assert.deepEqual(result.samples, []);
+  assert.deepEqual(
+    result.errors.map((e) => [e.target, e.message]),
+    [
+      ['many', `GET ${manyLines.url}/metrics: body exceeds 16 MiB; refused`],
+      ['long', `GET ${oneLine.url}/metrics: line 2 exceeds 64 KiB; refused`],
+    ],
+  );
+  assert.equal(MAX_BODY_BYTES, 16 * 1024 * 1024);
+  assert.equal(MAX_LINE_BYTES, 64 * 1024);
 });
 
 test('an unreachable endpoint is an error entry for its node, and the others still report', async () => {
@@ -167,7 +239,9 @@ test("the caller's abort signal ends the collect with errors instead of a throw"
 
 test('HTTP errors, missing series and malformed lines are reported; good lines still count', async () => {
   const broken = await serve('oops', 503);
-  const partial = await serve('good 1\ngood{bad\nunwanted lines are not checked\ngood 2\ngood abc\n');
+  const partial = await serve(
+    'good{n="1"} 1\ngood{bad\nunwanted lines are not checked\ngood{n="2"} 2\ngood abc\n',
+  );
   const result = await new ScrapeSource({ name: 'nodes' }).collect(
     ['nodes:good', 'nodes:missing_metric{a="b"}'],
     [target('broken', broken.url), target('partial', partial.url)],
@@ -246,6 +320,18 @@ metricSourceContract('scrape', {
       source: new ScrapeSource({ name: 'nodes' }),
       ref: 'nodes:contract_metric',
       targets: nodes.map((node) => target(node, `http://127.0.0.1:${port}/metrics`)),
+    };
+  },
+  endless: async (nodes) => {
+    const endpoint = await startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      streamEndlessly(response, 'contract_metric 1\n', `# ${'x'.repeat(1000)}\n`);
+    });
+    fixtures.push(endpoint);
+    return {
+      source: new ScrapeSource({ name: 'nodes', timeoutMs: ENDLESS_TIMEOUT_MS }),
+      ref: 'nodes:contract_metric',
+      targets: nodes.map((node) => target(node, `${endpoint.url}/metrics`)),
     };
   },
 });

@@ -3,6 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ScaleRule } from '../../src/core/policy.ts';
+import { readRule } from '../../src/core/rule-evaluation.ts';
 import type { MetricTarget } from '../../src/metrics/metric-source.ts';
 import { PrometheusSource } from '../../src/metrics/prometheus.ts';
 import { startHttpFixture } from '../support/http-fixture.ts';
@@ -95,6 +97,46 @@ test('prometheus source reads a real Prometheus', { timeout: 60_000 }, async (t)
     assert.match(result.errors[0]!.message, /query "sum\(simnode_load" failed: bad_data: .*parse error/);
     assert.match(result.errors[1]!.message, /query "simnode_load\[30s\]" failed: it returns a range vector/);
   });
+
+  await t.test(
+    'several series for a node give it none; NaN is no sample; +Inf reaches the rules, which hold',
+    async () => {
+      const several = 'prom:simnode_load or label_replace(simnode_load, "copy", "1", "instance", "(.*)")';
+      const nan = 'prom:simnode_load / 0 * 0';
+      const overflow = 'prom:simnode_load * 1e308 * 10';
+      const result = await source.collect([several, nan, overflow], targets);
+      assert.deepEqual(
+        result.errors.map((e) => [e.target, e.message.replace(/ \(e\.g\..*/, '')]).sort(),
+        ['sentry-a', 'sentry-b'].map((node) => [
+          node,
+          `query ${JSON.stringify(several.slice('prom:'.length))} returned 2 series for node ${node}, so it gets no sample; aggregate by instance`,
+        ]),
+      );
+      assert.deepEqual(result.samples.map((s) => [s.ref, s.node, s.value]).sort(), [
+        [overflow, 'sentry-a', Number.POSITIVE_INFINITY],
+        [overflow, 'sentry-b', Number.POSITIVE_INFINITY],
+      ]);
+      const rule: ScaleRule = {
+        kind: 'threshold',
+        metric: overflow,
+        aggregate: 'avg',
+        comparator: '>',
+        threshold: 0.8,
+        step: { nodes: 1 },
+        rate: false,
+      };
+      const reading = readRule(
+        rule,
+        ['sentry-a', 'sentry-b'],
+        { current: result.samples, staleAfter: () => 30_000 },
+        Date.now(),
+      );
+      assert.deepEqual(reading, {
+        status: 'invalid',
+        why: `${overflow} = Infinity on node sentry-a is not a finite number (and 1 more node(s))`,
+      });
+    },
+  );
 
   await t.test('a node label Prometheus does not have makes every series pool-level', async () => {
     const byPod = new PrometheusSource({ name: 'prom', url: prometheus.url, nodeLabel: 'pod' });
