@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { closedPort } from '../../test/support/http-fixture.ts';
 import { AlertDispatcher, backoffDelay, type DeliveryOutcome } from './alert-dispatcher.ts';
+import type { AlertReceiver } from './alert-receiver.ts';
 import { AlertmanagerReceiver } from './alertmanager-receiver.ts';
 import {
   captureLog,
@@ -339,4 +340,32 @@ test('receiver names must differ', () => {
     () => new AlertDispatcher([r(), r()], { log: captureLog().log }),
     /two alert receivers are named hook/,
   );
+});
+
+test('a receiver error naming a URL is logged without its credentials, query values or tokens', async () => {
+  const clock = new FakeClock();
+  const logs = captureLog();
+  // A receiver of the future (or a library under it) that puts its URL in an error.
+  const receiver: AlertReceiver = {
+    name: 'future',
+    kind: 'webhook',
+    timeoutMs: 1000,
+    repeatsFiring: false,
+    deliver: async () => {
+      throw new TypeError(
+        'Request cannot be constructed from a URL that includes credentials: https://ops:hunter2@hooks.example.com/services/XXXXSECRETPATHXXXX?token=s3cr3t-t0ken',
+      );
+    },
+  };
+  const dispatcher = new AlertDispatcher([receiver], { log: logs.log, clock, maxAttempts: 1 });
+  dispatcher.send(validatorDown());
+  await until(() => dispatcher.stats()[0]!.failed === 1, 'the delivery failed');
+  const text = logs.lines.join('');
+  assert.match(
+    text,
+    /https:\/\/\[redacted\]@hooks\.example\.com\/services\/\[redacted\]\?token=\[redacted\]/,
+  );
+  for (const secret of ['ops:', 'hunter2', 'XXXXSECRETPATHXXXX', 's3cr3t-t0ken'])
+    assert.ok(!text.includes(secret), `${secret} is logged: ${text}`);
+  await dispatcher.close(1);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scrubSecrets, urlSecrets } from './alert-receiver.ts';
+import { urlSecrets } from '../core/url-secrets.ts';
+import { scrubSecrets } from './alert-receiver.ts';
 
 test("a URL's password, token-long query values and path segments are secrets; short ones are not", () => {
   const url = new URL(

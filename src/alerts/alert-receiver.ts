@@ -1,6 +1,7 @@
 // The one interface every alert receiver implements, and the HTTP POST they share: a delivery
 // either succeeds or throws a DeliveryError that says whether trying again can help.
 
+import { redactUrls, urlSecrets } from '../core/url-secrets.ts';
 import type { Alert } from './alert.ts';
 
 export interface AlertReceiver {
@@ -18,11 +19,15 @@ export interface AlertReceiver {
   deliver(alert: Alert, signal: AbortSignal): Promise<void>;
 }
 
-/** A delivery that did not succeed. `retryable`: a later try may (network, timeout, 5xx, 408, 429). */
+/**
+ * A delivery that did not succeed. `retryable`: a later try may (network, timeout, 5xx, 408,
+ * 429). Every URL in the message is shown without its secrets (credentials, query values,
+ * token-long path segments): the message goes to the logs.
+ */
 export class DeliveryError extends Error {
   readonly retryable: boolean;
   constructor(message: string, retryable: boolean) {
-    super(message);
+    super(redactUrls(message));
     this.name = 'DeliveryError';
     this.retryable = retryable;
   }
@@ -44,6 +49,41 @@ export interface PostJsonOptions {
 }
 
 const BODY_EXCERPT = 300;
+
+/** A receiver's URL without user and password, and how they are sent instead. */
+export interface ReceiverEndpoint {
+  readonly url: URL;
+  /** `Basic <base64>` for the user and password the URL held; absent when it held none. */
+  readonly authorization?: string | undefined;
+  /** The credentials in every form an error could echo them, for scrubSecrets. */
+  readonly secrets: readonly string[];
+}
+
+/**
+ * Takes a URL's user and password out of it: fetch refuses a URL holding credentials, and a
+ * URL is shown in errors. They are sent as `Authorization: Basic` (RFC 7617), percent-decoded
+ * as a browser or curl would send them, and never appear in a log line or error.
+ */
+export function receiverEndpoint(text: string): ReceiverEndpoint {
+  const url = new URL(text);
+  if (url.username === '' && url.password === '') return { url, secrets: [] };
+  const user = safeDecode(url.username);
+  const password = safeDecode(url.password);
+  const token = Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+  // A user name of one or two letters is left alone: scrubbing it would garble every message.
+  const secrets = [token, url.password, password, ...(user.length >= 3 ? [url.username, user] : [])];
+  url.username = '';
+  url.password = '';
+  return { url, authorization: `Basic ${token}`, secrets: secrets.filter((s) => s.length > 0) };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
 
 /**
  * POSTs `body` as JSON; resolves on 2xx. Redirects are not followed (a POST carrying a token is
@@ -90,32 +130,6 @@ export async function postJson(url: URL, body: unknown, options: PostJsonOptions
     scrubSecrets(`${where}: HTTP ${status}${excerpt ? `: ${excerpt}` : ''}${redirect}`, options.secrets),
     retryable,
   );
-}
-
-/** Length from which a path segment counts as a token (Slack's and Discord's are 24+). */
-const PATH_TOKEN_MIN = 12;
-/** Length from which a query value counts as a token (not `1` or `json`). */
-const QUERY_TOKEN_MIN = 6;
-
-/**
- * The parts of a URL that may be secrets: its password, its path and query as written, query
- * values and path segments long enough to be tokens — not short ones such as `api`, `v2` or
- * `1`, which scrubbing would only garble messages with.
- */
-export function urlSecrets(url: URL): string[] {
-  const out = [url.password, url.search, `${url.pathname}${url.search}`];
-  for (const value of url.searchParams.values()) if (value.length >= QUERY_TOKEN_MIN) out.push(value);
-  for (const segment of url.pathname.split('/'))
-    if (segment.length >= PATH_TOKEN_MIN) out.push(segment, safeDecode(segment));
-  return out.filter((x) => x.length > 1 && x !== '/').sort((a, b) => b.length - a.length);
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function describeNetworkError(e: unknown): string {

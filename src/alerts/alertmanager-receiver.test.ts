@@ -6,9 +6,18 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { alertReceiverContract } from '../../test/contracts/alert-receiver.contract.ts';
 import { closedPort } from '../../test/support/http-fixture.ts';
+import { AlertDispatcher } from './alert-dispatcher.ts';
 import { DeliveryError } from './alert-receiver.ts';
 import { AlertmanagerReceiver, labelName } from './alertmanager-receiver.ts';
-import { type ReceiverServer, startReceiverServer, T0, validatorDown } from './test-fixtures.ts';
+import {
+  captureLog,
+  FakeClock,
+  type ReceiverServer,
+  startReceiverServer,
+  T0,
+  until,
+  validatorDown,
+} from './test-fixtures.ts';
 
 /** RFC 3339 date-time (Go's strfmt.DateTime accepts this, fractional seconds optional). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -198,6 +207,44 @@ test('5xx, 429 and an unreachable Alertmanager are retryable; 400 is not', async
     timeoutMs: 5000,
   });
   assert.equal(await outcome(down), 'retry');
+});
+
+test('a user and password in the URL are sent as Authorization: Basic, and appear in no URL, error or log line', async (t) => {
+  // An Alertmanager behind a proxy with basic auth, careless enough to echo what it was sent.
+  const server = await startReceiverServer((n, request) =>
+    n === 1 || n === 2
+      ? { status: 503, body: `refused ${request.headers.authorization} for alice, p@ss w0rd, p%40ss%20w0rd` }
+      : 200,
+  );
+  t.after(() => server.close());
+  const url = server.url.replace('http://', 'http://alice:p%40ss%20w0rd@');
+  const basic = `Basic ${Buffer.from('alice:p@ss w0rd').toString('base64')}`;
+  const secrets = ['alice', 'p@ss w0rd', 'p%40ss%20w0rd', basic.slice('Basic '.length)];
+  const receiver = new AlertmanagerReceiver({ name: 'am', url: `${url}/prefix`, timeoutMs: 5000 });
+
+  await receiver.deliver(validatorDown(), signal());
+  assert.equal(server.requests[0]!.headers.authorization, basic);
+  assert.equal(server.requests[0]!.url, '/prefix/api/v2/alerts');
+
+  const error = await receiver.deliver(validatorDown(), signal()).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DeliveryError);
+  assert.match(error.message, /^am \(http:\/\/127\.0\.0\.1:\d+\): HTTP 503: refused Basic \[redacted\]/);
+  for (const s of secrets) assert.ok(!String(error.stack).includes(s), `${s} in ${error.message}`);
+
+  const logs = captureLog();
+  const clock = new FakeClock();
+  const dispatcher = new AlertDispatcher([receiver], { log: logs.log, clock });
+  t.after(() => dispatcher.close());
+  dispatcher.send(validatorDown({ status: 'resolved' }));
+  await until(() => clock.sleeps.length === 1, 'the dispatcher retries');
+  clock.advance(clock.sleeps[0]!);
+  await until(() => dispatcher.stats()[0]!.delivered === 1, 'delivered');
+  assert.match(logs.lines.join(''), /refused Basic \[redacted\]/);
+  for (const line of logs.lines)
+    for (const s of secrets) assert.ok(!line.includes(s), `a log line holds ${s}: ${line}`);
 });
 
 alertReceiverContract(

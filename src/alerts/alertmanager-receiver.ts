@@ -5,7 +5,7 @@
 // repeat interval), and a resolved one goes with endsAt.
 
 import { type Alert, formatEvidence } from './alert.ts';
-import { type AlertReceiver, postJson } from './alert-receiver.ts';
+import { type AlertReceiver, postJson, receiverEndpoint } from './alert-receiver.ts';
 
 export type LabelSet = Record<string, string>;
 
@@ -21,7 +21,10 @@ export interface PostableAlert {
 export interface AlertmanagerReceiverOptions {
   /** Name in logs and metrics. */
   readonly name: string;
-  /** Alertmanager's base URL, e.g. http://127.0.0.1:9093 (a route prefix path is kept). */
+  /**
+   * Alertmanager's base URL, e.g. http://127.0.0.1:9093 (a route prefix path is kept). A user
+   * and password in it are sent as `Authorization: Basic`, never as part of the URL.
+   */
   readonly url: string;
   /** Longest wait for one POST, in ms. */
   readonly timeoutMs: number;
@@ -77,6 +80,8 @@ export class AlertmanagerReceiver implements AlertReceiver {
   readonly name: string;
   readonly timeoutMs: number;
   readonly #endpoint: URL;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #secrets: readonly string[];
   readonly #source: string;
   readonly #generatorURL: string | undefined;
   readonly #now: () => number;
@@ -90,9 +95,11 @@ export class AlertmanagerReceiver implements AlertReceiver {
   constructor(options: AlertmanagerReceiverOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs;
-    const base = new URL(options.url);
+    const { url: base, authorization, secrets } = receiverEndpoint(options.url);
     base.pathname = `${base.pathname.replace(/\/+$/, '')}/api/v2/alerts`;
     this.#endpoint = base;
+    this.#headers = authorization === undefined ? {} : { authorization };
+    this.#secrets = secrets;
     this.#source = options.source ?? 'rampart';
     this.#generatorURL = validUrl(options.generatorURL);
     this.#now = options.now ?? Date.now;
@@ -105,7 +112,12 @@ export class AlertmanagerReceiver implements AlertReceiver {
     const previous = this.#lastFiring.get(alert.key);
     if (previous !== undefined && !sameLabels(previous.labels, postable.labels))
       body.push({ ...previous, endsAt: rfc3339(Math.max(now, Date.parse(previous.startsAt))) });
-    await postJson(this.#endpoint, body, { receiver: this.name, headers: {}, signal, secrets: [] });
+    await postJson(this.#endpoint, body, {
+      receiver: this.name,
+      headers: this.#headers,
+      signal,
+      secrets: this.#secrets,
+    });
     if (alert.status === 'firing') this.#lastFiring.set(alert.key, postable);
     else this.#lastFiring.delete(alert.key);
   }

@@ -148,4 +148,24 @@ test('a secret in the URL path never appears in an error: only the origin is nam
   assert.ok(!error.message.includes('XXXXSECRETPATH'));
 });
 
+test('a user and password in the URL are sent as Authorization: Basic; with a token as well, refused', async (t) => {
+  const server = await startReceiverServer();
+  t.after(() => server.close());
+  const url = server.url.replace('http://', 'http://ops:s3cret@');
+  const receiver = new WebhookReceiver({ name: 'ops', url: `${url}/hook?x=1`, timeoutMs: 5000 });
+  await receiver.deliver(validatorDown(), AbortSignal.timeout(5000));
+  assert.equal(
+    server.requests[0]!.headers.authorization,
+    `Basic ${Buffer.from('ops:s3cret').toString('base64')}`,
+  );
+  assert.equal(server.requests[0]!.url, '/hook?x=1');
+  const tokenFile = join(dir, 'both-token');
+  writeFileSync(tokenFile, TOKEN);
+  for (const auth of [{ tokenFile }, { headers: { Authorization: 'Bearer x' } }])
+    assert.throws(
+      () => new WebhookReceiver({ name: 'ops', url, timeoutMs: 5000, ...auth }),
+      /alert receiver ops: the user and password in its url are sent as an Authorization header: set either them, tokenFile or an Authorization header/,
+    );
+});
+
 alertReceiverContract('webhook', (url) => new WebhookReceiver({ name: 'hook', url, timeoutMs: 5000 }));

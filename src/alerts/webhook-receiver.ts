@@ -4,7 +4,14 @@
 
 import { readFileSync } from 'node:fs';
 import type { Alert, AlertSeverity, AlertStatus, EvidenceValue } from './alert.ts';
-import { type AlertReceiver, DeliveryError, postJson, scrubSecrets } from './alert-receiver.ts';
+import {
+  type AlertReceiver,
+  DeliveryError,
+  postJson,
+  type ReceiverEndpoint,
+  receiverEndpoint,
+  scrubSecrets,
+} from './alert-receiver.ts';
 
 /** The body of one webhook POST. Version 1; fields are only ever added. */
 export interface WebhookAlertBody {
@@ -34,6 +41,7 @@ export interface WebhookAlertBody {
 export interface WebhookReceiverOptions {
   /** Name in logs and metrics. */
   readonly name: string;
+  /** Where alerts are POSTed. A user and password in it are sent as `Authorization: Basic`. */
   readonly url: string;
   /** Longest wait for one POST, in ms. */
   readonly timeoutMs: number;
@@ -99,7 +107,7 @@ export class WebhookReceiver implements AlertReceiver {
   readonly repeatsFiring = false;
   readonly name: string;
   readonly timeoutMs: number;
-  readonly #url: URL;
+  readonly #endpoint: ReceiverEndpoint;
   readonly #headers: Readonly<Record<string, string>>;
   readonly #tokenFile: string | undefined;
   readonly #source: string;
@@ -110,18 +118,27 @@ export class WebhookReceiver implements AlertReceiver {
   constructor(options: WebhookReceiverOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs;
-    this.#url = new URL(options.url);
+    this.#endpoint = receiverEndpoint(options.url);
     this.#headers = options.headers ?? {};
     this.#tokenFile = options.tokenFile;
     this.#source = options.source ?? 'rampart';
     this.#dashboardUrl = options.dashboardUrl;
     this.#now = options.now ?? Date.now;
     if (this.#tokenFile !== undefined) readBearerToken(this.#tokenFile, this.name);
+    const authorizationHeader = Object.keys(this.#headers).some((h) => h.toLowerCase() === 'authorization');
+    if (this.#endpoint.authorization !== undefined && (this.#tokenFile !== undefined || authorizationHeader))
+      throw new Error(
+        `alert receiver ${this.name}: the user and password in its url are sent as an Authorization header: set either them, tokenFile or an Authorization header`,
+      );
   }
 
   async deliver(alert: Alert, signal: AbortSignal): Promise<void> {
-    const headers: Record<string, string> = { ...this.#headers };
-    const secrets = Object.values(this.#headers);
+    const { url, authorization } = this.#endpoint;
+    const headers: Record<string, string> = {
+      ...(authorization === undefined ? {} : { authorization }),
+      ...this.#headers,
+    };
+    const secrets = [...Object.values(this.#headers), ...this.#endpoint.secrets];
     if (this.#tokenFile !== undefined) {
       let token: string;
       try {
@@ -139,7 +156,7 @@ export class WebhookReceiver implements AlertReceiver {
       now: this.#now(),
     });
     try {
-      await postJson(this.#url, body, { receiver: this.name, headers, signal, secrets });
+      await postJson(url, body, { receiver: this.name, headers, signal, secrets });
     } catch (e) {
       if (e instanceof DeliveryError) throw e;
       throw new DeliveryError(scrubSecrets(`${this.name}: ${String(e)}`, secrets), true);

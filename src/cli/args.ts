@@ -4,6 +4,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, type LoadedConfig, loadConfigFile } from '../config/load.ts';
 import { StoreBehindFleetError } from '../controller/fleet-ownership.ts';
+import { StoreUnusableError } from '../store/store.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -33,7 +34,10 @@ export function loadConfigFrom(flags: { config?: string | undefined }): LoadedCo
   return loadConfigFile(file);
 }
 
-/** Prints what went wrong and gives the exit code: 2 for usage and config errors, 1 otherwise. */
+/**
+ * Prints what went wrong and gives the exit code: 2 for usage and config errors and a store
+ * that cannot be used as it is (the operator must act before anything can work), 1 otherwise.
+ */
 export function reportFailure(e: unknown): number {
   if (e instanceof ConfigError) {
     process.stderr.write(
@@ -41,8 +45,8 @@ export function reportFailure(e: unknown): number {
     );
     return 2;
   }
-  if (e instanceof UsageError || e instanceof StoreBehindFleetError) {
-    process.stderr.write(`${e instanceof StoreBehindFleetError ? 'rampart: ' : ''}${e.message}\n`);
+  if (e instanceof UsageError || e instanceof StoreBehindFleetError || e instanceof StoreUnusableError) {
+    process.stderr.write(`${e instanceof UsageError ? '' : 'rampart: '}${e.message}\n`);
     return 2;
   }
   process.stderr.write(`rampart: ${(e as Error).message ?? String(e)}\n`);

@@ -1,10 +1,22 @@
 // Loads a config file: YAML with a position for every node, schema validation, cross-field
 // checks, and every error as `file:line:col path: what was wrong (what is allowed)`.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Alias,
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
+import { redactUrl, redactUrls } from '../core/url-secrets.ts';
 import { crossCheck } from './cross-checks.ts';
 import { type Config, configSchema } from './schema.ts';
 
@@ -17,16 +29,30 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
+/** Largest config file read, in bytes: a config is a page or two; a bigger file is refused unparsed. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Longest string a config may hold, in characters (a boot script, a token); longer ones are refused. */
+export const MAX_CONFIG_STRING = 64 * 1024;
+/**
+ * Most alias expansions a config may have (yaml's `maxAliasCount`): far more than anchors
+ * for shared settings need, far fewer than an alias bomb's billions.
+ */
+const MAX_ALIAS_COUNT = 100;
+
 export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
+  /** URLs in the messages lose their credentials, query values and tokens: errors reach logs and CI output. */
   constructor(issues: readonly ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    const scrubbed = issues.map((i) => ({ ...i, message: redactUrls(i.message) }));
+    super(scrubbed.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
-    this.issues = issues;
+    this.issues = scrubbed;
   }
 }
 
+/** `file:line:col field: message`; an issue with the file as a whole (line 0) is `file: message`. */
 export function formatIssue(i: ConfigIssue): string {
+  if (i.line === 0) return `${i.file}: ${i.message}`;
   return `${i.file}:${i.line}:${i.column} ${i.field || '(top level)'}: ${i.message}`;
 }
 
@@ -42,8 +68,12 @@ export interface LoadedConfig {
 export function loadConfigFile(file: string): LoadedConfig {
   let text: string;
   try {
+    // Refused before it is read: parsing and validating take many times a file's size.
+    const { size } = statSync(file);
+    if (size > MAX_CONFIG_BYTES) throw tooLarge(file, size);
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new ConfigError([
       {
@@ -60,6 +90,8 @@ export function loadConfigFile(file: string): LoadedConfig {
 
 /** Validates config text; `file` is only used in messages and to resolve relative paths. */
 export function parseConfigText(text: string, file: string): LoadedConfig {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_CONFIG_BYTES) throw tooLarge(file, size);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
@@ -71,7 +103,9 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
       }),
     );
   }
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const data = toData(doc, file, at);
+  const tooLong = longStrings(data);
+  if (tooLong.length > 0) throw new ConfigError(tooLong.map((d) => locate(doc.contents, d, file, at)));
   const parsed = configSchema.safeParse(data ?? {}, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(
@@ -122,6 +156,99 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   return { config, file: abs, baseDir };
 }
 
+function tooLarge(file: string, bytes: number): ConfigError {
+  const size = bytes >= 10_000_000 ? `${(bytes / 1_000_000).toFixed(1)} MB` : `${bytes} bytes`;
+  return new ConfigError([
+    {
+      file,
+      line: 0,
+      column: 0,
+      field: '',
+      message: `${size} is larger than the ${MAX_CONFIG_BYTES / 1024 / 1024} MiB a config may be`,
+    },
+  ]);
+}
+
+/**
+ * The document as plain data. An alias bomb (aliases of aliases, expanding to billions of
+ * values) is refused at the first alias past MAX_ALIAS_COUNT, with its line and field.
+ */
+function toData(doc: Document.Parsed, file: string, at: (offset: number) => { line: number; col: number }) {
+  // yaml throws from inside the alias it refuses, without naming it: each alias notes, as
+  // the error passes through it, that it was the first to see it.
+  let refused: { alias: Alias; field: string } | undefined;
+  visit(doc, {
+    Alias(_key, alias, ancestors) {
+      const toJSON = alias.toJSON.bind(alias);
+      alias.toJSON = (arg, ctx) => {
+        try {
+          return toJSON(arg, ctx);
+        } catch (e) {
+          refused ??= { alias, field: formatPath(dataPath([...ancestors, alias])) };
+          throw e;
+        }
+      };
+    },
+  });
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (e) {
+    if (refused === undefined) throw e;
+    const pos = at(refused.alias.range?.[0] ?? 0);
+    const excessive = /excessive alias count/i.test((e as Error).message);
+    throw new ConfigError([
+      {
+        file,
+        line: pos.line,
+        column: pos.col,
+        field: refused.field,
+        message: excessive
+          ? `YAML: alias *${refused.alias.source} expands aliases of aliases more than ${MAX_ALIAS_COUNT} times (an alias bomb): write the values out, or alias less`
+          : `YAML: alias *${refused.alias.source}: ${firstLine((e as Error).message)}`,
+      },
+    ]);
+  }
+}
+
+/** The data path of the last node of `ancestors` (as visit gives them, the document first). */
+function dataPath(ancestors: readonly unknown[]): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let i = 0; i < ancestors.length - 1; i++) {
+    const parent = ancestors[i];
+    const child = ancestors[i + 1];
+    if (isPair(parent) && parent.value === child && isScalar(parent.key)) out.push(String(parent.key.value));
+    else if (isSeq(parent)) out.push(parent.items.indexOf(child as never));
+  }
+  return out;
+}
+
+/** Every string longer than MAX_CONFIG_STRING, and where it is. */
+function longStrings(data: unknown, at: (string | number)[] = []): Described[] {
+  if (typeof data === 'string')
+    return data.length > MAX_CONFIG_STRING
+      ? [
+          {
+            path: at,
+            message: `a text of ${data.length} characters is longer than the ${MAX_CONFIG_STRING} a config string may be`,
+          },
+        ]
+      : [];
+  if (Array.isArray(data)) return data.flatMap((v, i) => longStrings(v, [...at, i]));
+  if (data !== null && typeof data === 'object')
+    return Object.entries(data).flatMap(([k, v]) => [
+      ...(k.length > MAX_CONFIG_STRING
+        ? [
+            {
+              path: at,
+              message: `a key of ${k.length} characters is longer than the ${MAX_CONFIG_STRING} a config string may be`,
+            },
+          ]
+        : []),
+      ...longStrings(v, [...at, k]),
+    ]);
+  return [];
+}
+
 interface Described {
   readonly path: readonly (string | number)[];
   readonly message: string;
@@ -132,6 +259,8 @@ interface Described {
 function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
   const p = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
   const value = valueAt(data, p);
+  // A header's value is a credential as often as not: an error names the field, not the value.
+  const show = isSecretField(p) ? () => 'the value (not shown: header values may be secrets)' : showValue;
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeys(p, data);
@@ -174,6 +303,14 @@ function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
     case 'too_big':
       return [{ path: p, message: `${show(value)} is too big: must be at most ${issue.maximum}` }];
     case 'invalid_format':
+      if (issue.format === 'url' && typeof value === 'string')
+        // A URL that is not one may still hold a password or a token: it is shown without them.
+        return [
+          {
+            path: p,
+            message: `${JSON.stringify(redactUrl(value))} is not an http(s) URL such as https://host:9093/path`,
+          },
+        ];
       return [{ path: p, message: `${show(value)} is not ${issue.message}` }];
     default:
       return [{ path: p, message: issue.message }];
@@ -185,8 +322,21 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+/** Fields whose values an error never quotes: alert receivers' headers. */
+function isSecretField(p: readonly (string | number)[]): boolean {
+  return p[0] === 'alerts' && p[1] === 'receivers' && p[3] === 'headers' && p.length > 4;
+}
+
+/** Longest value an error quotes, in characters; a longer one is cut, saying how long it is. */
+const SHOWN_MAX = 120;
+
+function showValue(v: unknown): string {
+  if (typeof v === 'string') {
+    const text = v.includes('://') ? redactUrl(v) : v;
+    return text.length > SHOWN_MAX
+      ? `${JSON.stringify(text.slice(0, SHOWN_MAX))}… (${text.length} characters)`
+      : JSON.stringify(text);
+  }
   if (v === undefined) return '(nothing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';

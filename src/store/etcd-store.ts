@@ -45,6 +45,15 @@ import {
   isRecoverableError,
   type Namespace,
 } from 'etcd3';
+import { redactUrls } from '../core/url-secrets.ts';
+import {
+  listedRecords,
+  STATE_FORMAT,
+  STATE_VERSION,
+  type StateDump,
+  StoreNotEmptyError,
+  writeStateRecords,
+} from './state-dump.ts';
 import type {
   ActionIntent,
   ActionOutcome,
@@ -60,7 +69,7 @@ import type {
   Store,
   StoredNode,
 } from './store.ts';
-import { StaleTermError } from './store.ts';
+import { StaleTermError, StoreUnusableError } from './store.ts';
 
 /** Version of the key layout above; a store written by a newer layout is refused. */
 const SCHEMA_VERSION = 1;
@@ -82,12 +91,18 @@ export interface EtcdStoreOptions {
   readonly timeoutMs: number;
 }
 
-/** etcd could not be reached (every member down, or no answer in time). */
+/**
+ * etcd could not be reached (every member down, or no answer in time). The endpoints are
+ * shown without credentials (the message reaches logs and `rampart status`).
+ */
 export class EtcdUnreachableError extends Error {
   constructor(endpoints: readonly string[], cause: unknown) {
-    super(`etcd unreachable at ${endpoints.join(', ')}: ${(cause as Error)?.message ?? String(cause)}`, {
-      cause,
-    });
+    super(
+      redactUrls(
+        `etcd unreachable at ${endpoints.join(', ')}: ${(cause as Error)?.message ?? String(cause)}`,
+      ),
+      { cause },
+    );
     this.name = 'EtcdUnreachableError';
   }
 }
@@ -200,7 +215,7 @@ export class EtcdStore implements Store {
         const kv = schema.responses[0]?.response_range.kvs[0];
         const version = kv ? (json(kv) as { version?: number }).version : undefined;
         if (typeof version !== 'number' || version > SCHEMA_VERSION)
-          throw new Error(
+          throw new StoreUnusableError(
             `etcd store ${o.prefix} has schema version ${String(version)}, newer than this Rampart knows (${SCHEMA_VERSION}): upgrade Rampart`,
           );
       }
@@ -681,14 +696,44 @@ export class EtcdStore implements Store {
 
   // ---- whole-store access for `rampart state export|import` -------------------------------
 
+  async exportState(): Promise<StateDump> {
+    const requests = (await this.#list('requests/'))
+      .map((kv) => json(kv) as RequestRecord)
+      .sort((x, y) => x.at - y.at || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return {
+      format: STATE_FORMAT,
+      version: STATE_VERSION,
+      exportedAt: Date.now(),
+      from: this.kind,
+      term: await this.currentTerm(),
+      termHolder: (await this.termHolder())?.holder,
+      pools: (await this.#list('pools/')).map((kv) => json(kv) as PoolState),
+      requests,
+      ...(await listedRecords(this)),
+    };
+  }
+
+  /**
+   * Not one transaction (etcd limits a transaction's operations): a failed import leaves part
+   * of the dump written; running it again with force starts over.
+   */
+  async importState(dump: StateDump, options: { readonly force: boolean }): Promise<void> {
+    if (!(await this.#isEmpty())) {
+      if (!options.force) throw new StoreNotEmptyError(`etcd store ${this.options.prefix}`);
+      await this.#clear();
+    }
+    await writeStateRecords(this, dump);
+    await this.#restoreTerm(dump.term, dump.termHolder ?? 'rampart state import');
+  }
+
   /** True when nothing but the schema and the initial term is stored under the prefix. */
-  async isEmpty(): Promise<boolean> {
+  async #isEmpty(): Promise<boolean> {
     const keys = await this.#call(() => this.namespace.getAll().limit(3).keys());
     return keys.every((k) => k === 'schema' || k === 'term') && (await this.currentTerm()) === 0;
   }
 
-  /** Deletes every key under the prefix except the schema version (the term goes back to 0). */
-  async clear(): Promise<void> {
+  /** Deletes every key under the prefix, whatever wrote it; the schema and a term of 0 are written again. */
+  async #clear(): Promise<void> {
     const ns = this.namespace;
     await this.#call(() => ns.delete().all().exec());
     await this.#call(() =>
@@ -706,7 +751,7 @@ export class EtcdStore implements Store {
    * Sets the term to exactly `term` (import only: the importer holds no leadership and
    * no controller may run). Refused if the store already saw a newer term.
    */
-  async restoreTerm(term: number, holder: string): Promise<void> {
+  async #restoreTerm(term: number, holder: string): Promise<void> {
     const kv = await this.#get('term');
     const current = kv ? decodeTerm(kv.value) : 0;
     if (current > term) throw new StaleTermError(term, current);
@@ -718,18 +763,6 @@ export class EtcdStore implements Store {
         { put: 'term-holder', value: JSON.stringify({ holder, term, at: Date.now() }) },
       ],
     );
-  }
-
-  /** Every pool state, by name (export). */
-  async listPools(): Promise<PoolState[]> {
-    return (await this.#list('pools/')).map((kv) => json(kv) as PoolState);
-  }
-
-  /** Every request, open or finished, oldest first (export). */
-  async listRequests(): Promise<RequestRecord[]> {
-    return (await this.#list('requests/'))
-      .map((kv) => json(kv) as RequestRecord)
-      .sort((x, y) => x.at - y.at || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 }
 

@@ -1,9 +1,19 @@
 // The embedded store: one SQLite file through Node's built-in node:sqlite, with numbered
-// migrations. WAL mode lets `rampart status` read while the controller writes.
+// migrations. WAL mode lets `rampart status` read while the controller writes; a writer that
+// finds another one's transaction waits for it (the busy timeout) instead of failing.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import {
+  ALL_RECORDS,
+  listedRecords,
+  STATE_FORMAT,
+  STATE_VERSION,
+  type StateDump,
+  StoreNotEmptyError,
+  writeStateRecords,
+} from './state-dump.ts';
 import type {
   ActionIntent,
   ActionOutcome,
@@ -19,7 +29,22 @@ import type {
   Store,
   StoredNode,
 } from './store.ts';
-import { StaleTermError } from './store.ts';
+import { StaleTermError, StoreUnusableError } from './store.ts';
+
+/**
+ * Longest a statement waits for another connection's write transaction (a controller's tick,
+ * a command's request) before failing with "database is locked", in ms. Set on every
+ * connection before its first statement.
+ */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** SQLite's result codes for a file that is not (or no longer) a database. */
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+const SQLITE_CANTOPEN = 14;
+
+/** Tables that are not state: the schema's own bookkeeping, kept by an import. */
+const BOOKKEEPING_TABLES = ['schema_migrations', 'meta'];
 
 /** Each entry moves the schema one version up; never edit one that has shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -56,6 +81,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly file: string;
   #db: DatabaseSync | undefined;
+  /** An import is writing, in the one transaction it holds. */
+  #importing = false;
 
   constructor(file: string) {
     this.file = file;
@@ -66,19 +93,51 @@ export class SqliteStore implements Store {
     return this.#db;
   }
 
+  /**
+   * Opens the file, creating or migrating the schema. A file that is not a database — random
+   * bytes, a truncated copy — is refused (StoreUnusableError naming it) before anything is
+   * written to it: Rampart never overwrites, repairs or deletes it.
+   */
   async open(): Promise<void> {
     if (this.file !== ':memory:') mkdirSync(path.dirname(this.file), { recursive: true });
-    const db = new DatabaseSync(this.file);
-    db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
-    );
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(this.file, { timeout: BUSY_TIMEOUT_MS });
+    } catch (e) {
+      throw this.#unusable(e);
+    }
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+      this.#migrate(db);
+    } catch (e) {
+      db.close();
+      throw this.#unusable(e);
+    }
+    this.#db = db;
+  }
+
+  /** A damaged or unopenable file as StoreUnusableError; any other error as it is. */
+  #unusable(e: unknown): unknown {
+    const code = (e as { errcode?: number }).errcode;
+    const detail = (e as Error).message;
+    if (code === SQLITE_NOTADB || code === SQLITE_CORRUPT)
+      return new StoreUnusableError(
+        `store ${this.file}: file is not a database (SQLite: ${detail}); Rampart left it as it is: move it aside and restore the state (rampart state import), or set controller.store.path to another file`,
+        { cause: e },
+      );
+    if (code === SQLITE_CANTOPEN)
+      return new StoreUnusableError(`store ${this.file}: cannot be opened (SQLite: ${detail})`, { cause: e });
+    return e;
+  }
+
+  #migrate(db: DatabaseSync): void {
     db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
     );
     const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
     const have = row.v ?? 0;
     if (have > MIGRATIONS.length)
-      throw new Error(
+      throw new StoreUnusableError(
         `store ${this.file} has schema version ${have}, newer than this Rampart knows (${MIGRATIONS.length}): upgrade Rampart`,
       );
     for (let v = have + 1; v <= MIGRATIONS.length; v++) {
@@ -89,10 +148,9 @@ export class SqliteStore implements Store {
         db.exec('COMMIT');
       } catch (e) {
         db.exec('ROLLBACK');
-        throw new Error(`store ${this.file}: migration ${v} failed: ${(e as Error).message}`);
+        throw new Error(`store ${this.file}: migration ${v} failed: ${(e as Error).message}`, { cause: e });
       }
     }
-    this.#db = db;
   }
 
   async close(): Promise<void> {
@@ -100,9 +158,17 @@ export class SqliteStore implements Store {
     this.#db = undefined;
   }
 
-  /** Runs `write` in one transaction after checking the term is not stale. */
+  /**
+   * Runs `write` in one transaction after checking the term is not stale. Inside an import
+   * (which holds one transaction for all of it) it runs as part of that one.
+   */
   #fenced<T>(term: number, write: () => T): T {
     const db = this.db;
+    if (this.#importing) {
+      const newest = this.#term();
+      if (term < newest) throw new StaleTermError(term, newest);
+      return write();
+    }
     db.exec('BEGIN IMMEDIATE');
     try {
       const newest = this.#term();
@@ -390,6 +456,94 @@ export class SqliteStore implements Store {
         body: string;
       }[]
     ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
+  }
+
+  // ---- whole-store access for `rampart state export|import` -------------------------------
+
+  /** The tables holding state: every table but the schema's bookkeeping, read from the schema itself. */
+  #stateTables(): string[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .all() as { name: string }[]
+    )
+      .map((r) => r.name)
+      .filter((name) => !BOOKKEEPING_TABLES.includes(name));
+  }
+
+  #termHolder(): string | undefined {
+    return (
+      this.db.prepare("SELECT value FROM meta WHERE key = 'term_holder'").get() as
+        | { value: string }
+        | undefined
+    )?.value;
+  }
+
+  async exportState(): Promise<StateDump> {
+    const db = this.db;
+    // One read transaction: a consistent snapshot while a controller goes on writing.
+    db.exec('BEGIN');
+    try {
+      const pools = (db.prepare('SELECT body FROM pools ORDER BY name').all() as { body: string }[]).map(
+        (r) => JSON.parse(r.body) as PoolState,
+      );
+      const requests = (
+        db
+          .prepare('SELECT * FROM requests ORDER BY at, id LIMIT ?')
+          .all(ALL_RECORDS) as unknown as RequestRow[]
+      ).map(requestFromRow);
+      const dump: StateDump = {
+        format: STATE_FORMAT,
+        version: STATE_VERSION,
+        exportedAt: Date.now(),
+        from: this.kind,
+        term: this.#term(),
+        termHolder: this.#termHolder(),
+        pools,
+        requests,
+        ...(await listedRecords(this)),
+      };
+      db.exec('COMMIT');
+      return dump;
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  /** All of it in one transaction: an import that fails leaves the store as it was. */
+  async importState(dump: StateDump, options: { readonly force: boolean }): Promise<void> {
+    const db = this.db;
+    db.exec('BEGIN IMMEDIATE');
+    this.#importing = true;
+    try {
+      const tables = this.#stateTables();
+      const rows = tables.reduce(
+        (n, table) => n + (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n,
+        0,
+      );
+      if (rows > 0 || this.#term() !== 0 || this.#termHolder() !== undefined) {
+        if (!options.force) throw new StoreNotEmptyError(`store ${this.file}`);
+        for (const table of tables) db.exec(`DELETE FROM "${table}"`);
+        // Row ids start again too: nothing of the old state shows through.
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").get())
+          db.exec('DELETE FROM sqlite_sequence');
+        db.exec("DELETE FROM meta WHERE key <> 'term'; UPDATE meta SET value = '0' WHERE key = 'term';");
+      }
+      await writeStateRecords(this, dump);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'term'").run(String(dump.term));
+      db.prepare("INSERT INTO meta (key, value) VALUES ('term_holder', ?)").run(
+        dump.termHolder ?? 'rampart state import',
+      );
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    } finally {
+      this.#importing = false;
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 
 import type { PoolClocks, Reason } from '../core/decide.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
+import type { StateDump } from './state-dump.ts';
 
 export interface PoolState {
   readonly name: string;
@@ -131,6 +132,17 @@ export class StaleTermError extends Error {
   }
 }
 
+/**
+ * A store that cannot be used as it is — a file that is not a database, a schema from a newer
+ * Rampart. Rampart changed nothing: the operator must act (restore, move it aside, upgrade).
+ */
+export class StoreUnusableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreUnusableError';
+  }
+}
+
 export interface HistoryQuery {
   readonly pool?: string | undefined;
   readonly limit?: number | undefined;
@@ -216,4 +228,14 @@ export interface Store {
     term: number,
     at: number,
   ): Promise<void>;
+
+  /** Everything the store holds (`rampart state export`), oldest first where order matters. */
+  exportState(): Promise<StateDump>;
+  /**
+   * Writes a dump into the store (`rampart state import`) and sets its term to the dump's.
+   * A store holding anything — a record of any kind, a term — is refused (StoreNotEmptyError)
+   * unless `force`, which first removes everything it holds: each store knows all its tables
+   * or keys. No controller may be running on the store meanwhile.
+   */
+  importState(dump: StateDump, options: { readonly force: boolean }): Promise<void>;
 }

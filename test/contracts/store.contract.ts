@@ -3,6 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import {
+  STATE_FORMAT,
+  STATE_VERSION,
+  type StateDump,
+  StoreNotEmptyError,
+} from '../../src/store/state-dump.ts';
 import type { Store, StoredNode } from '../../src/store/store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
 
@@ -22,6 +28,147 @@ export function storedNode(id: string, over: Partial<StoredNode> = {}): StoredNo
     ...over,
   };
 }
+
+/**
+ * A store holding some of every kind of record — pools, live and gone nodes, open and finished
+ * actions (a snapshot among them), decisions, events, open and finished requests, pool status,
+ * failover records and a term with its holder — every name and text starting with `prefix`.
+ */
+export async function fillStore(s: Store, prefix: string): Promise<void> {
+  await s.newTerm(`${prefix} leader 1`);
+  const t = await s.newTerm(`${prefix} leader 2`);
+  const pool = `${prefix}-pool`;
+  await s.putPool(
+    {
+      name: pool,
+      paused: true,
+      pausedBy: `${prefix} operator`,
+      everHadNode: true,
+      clocks: { lastScaleUpAt: 1 },
+    },
+    t,
+  );
+  await s.putNode(storedNode(`${prefix}-node`, { pool }), t);
+  await s.putNode(storedNode(`${prefix}-gone`, { pool, state: 'gone' }), t);
+  const action = (id: string, kind: 'create' | 'snapshot') =>
+    s.beginAction({
+      id: `${prefix}-${id}`,
+      term: t,
+      pool,
+      kind,
+      cause: `${prefix} cause`,
+      caller: `${prefix} caller`,
+      startedAt: 10,
+    });
+  await action('open-action', 'create');
+  await action('snapshot', 'snapshot');
+  await s.finishAction(`${prefix}-snapshot`, 'succeeded', `${prefix} snapshot taken`, t, 11);
+  await s.recordDecision({
+    pool,
+    at: 20,
+    term: t,
+    decision: `${prefix} hold`,
+    ready: 1,
+    live: 1,
+    desired: 1,
+    reasons: [{ code: 'c', text: `${prefix} reason` }],
+    actions: [],
+  });
+  await s.recordEvent(
+    { at: 21, pool, node: `${prefix}-node`, severity: 'warning', text: `${prefix} event` },
+    t,
+  );
+  await s.recordEvent({ at: 22, severity: 'info', text: `${prefix} fleet-wide event` }, t);
+  await s.addRequest({
+    id: `${prefix}-open-request`,
+    at: 30,
+    kind: 'snapshot-create',
+    body: { set: `${prefix}-set` },
+    caller: `${prefix} cli`,
+  });
+  await s.addRequest({
+    id: `${prefix}-done-request`,
+    at: 31,
+    kind: 'pool-pause',
+    body: { pool },
+    caller: `${prefix} cli`,
+  });
+  await s.finishRequest(`${prefix}-done-request`, 'done', `${prefix} paused`, t, 32);
+  await s.putPoolStatus({ pool, at: 40, term: t, body: { note: `${prefix} status` } });
+  await s.putFailover({ pool, at: 41, term: t, body: { status: `${prefix} down` } });
+}
+
+/** A dump with one of everything, named `new…`: what an import writes. */
+export function newStateDump(): StateDump {
+  const pool = 'new-pool';
+  return {
+    format: STATE_FORMAT,
+    version: STATE_VERSION,
+    exportedAt: 1,
+    from: 'test',
+    term: 7,
+    termHolder: 'new leader',
+    pools: [{ name: pool, paused: false, everHadNode: true, clocks: { lastScaleDownAt: 5 } }],
+    nodes: [storedNode('new-node', { pool })],
+    actions: [
+      {
+        id: 'new-done',
+        term: 6,
+        pool,
+        kind: 'remove',
+        cause: 'new cause',
+        caller: 'controller',
+        startedAt: 100,
+        outcome: 'succeeded',
+        outcomeAt: 101,
+        outcomeDetail: 'new removed',
+      },
+      {
+        id: 'new-open',
+        term: 7,
+        pool,
+        kind: 'create',
+        nodeId: 'new-node',
+        cause: 'new cause',
+        caller: 'controller',
+        startedAt: 102,
+        detail: { k: 1 },
+      },
+    ],
+    decisions: [
+      {
+        pool,
+        at: 200,
+        term: 7,
+        decision: 'new scale-up',
+        ready: 0,
+        live: 1,
+        desired: 2,
+        reasons: [{ code: 'c', text: 'new reason' }],
+        actions: ['create 1'],
+      },
+    ],
+    events: [{ at: 300, pool, severity: 'critical', text: 'new event' }],
+    requests: [
+      {
+        id: 'new-request',
+        at: 400,
+        kind: 'pool-resume',
+        body: { pool },
+        caller: 'new cli',
+        outcome: 'failed',
+        outcomeAt: 401,
+        detail: 'new refused',
+      },
+    ],
+    poolStatus: [{ pool, at: 500, term: 7, body: { note: 'new status' } }],
+    failover: [{ pool, at: 600, term: 7, body: { status: 'new healthy' } }],
+  };
+}
+
+/** A dump as JSON sees it (absent and undefined alike), without when and whence. */
+export const comparableDump = ({ exportedAt: _a, from: _f, ...rest }: StateDump): unknown =>
+  JSON.parse(JSON.stringify(rest));
 
 /** `open` gives a fresh, opened store; `reopen` (if the store persists) the same data again. */
 export function storeContract(
@@ -301,6 +448,61 @@ export function storeContract(
       await s.newTerm('b');
       await assert.rejects(s.pruneHistory(8000, t), StaleTermError);
       assert.equal((await s.listActions()).length, 3, 'a deposed leader prunes nothing');
+      await s.close();
+    });
+
+    test('export and import: an empty store takes a dump as it is; export gives it back', async () => {
+      const s = await open();
+      const dump = newStateDump();
+      await s.importState(dump, { force: false });
+      assert.deepEqual(comparableDump(await s.exportState()), comparableDump(dump));
+      assert.equal(await s.currentTerm(), 7);
+      assert.equal(await s.newTerm('next leader'), 8, 'a new leader continues above the imported term');
+      await s.close();
+    });
+
+    test('a forced import replaces everything: nothing of the state before remains', async () => {
+      const s = await open();
+      await fillStore(s, 'previous');
+      const dump = newStateDump();
+      await assert.rejects(s.importState(dump, { force: false }), StoreNotEmptyError);
+      assert.equal(
+        (await s.getNode('previous-node'))?.id,
+        'previous-node',
+        'a refused import changes nothing',
+      );
+      assert.equal(
+        (await s.getFailover('previous-pool'))?.pool,
+        'previous-pool',
+        'a refused import changes nothing',
+      );
+
+      await s.importState(dump, { force: true });
+      const after = await s.exportState();
+      assert.doesNotMatch(JSON.stringify(after), /previous/, 'no record of the old state is exported');
+      assert.deepEqual(comparableDump(after), comparableDump(dump));
+      assert.equal(await s.getPool('previous-pool'), undefined);
+      assert.equal(await s.getNode('previous-node'), undefined);
+      assert.equal(await s.getNode('previous-gone'), undefined);
+      assert.equal(await s.getFailover('previous-pool'), undefined);
+      assert.equal(await s.getRequest('previous-open-request'), undefined);
+      assert.equal(await s.getRequest('previous-done-request'), undefined);
+      assert.deepEqual(
+        (await s.openActions()).map((a) => a.id),
+        ['new-open'],
+      );
+      assert.deepEqual(
+        (await s.openRequests()).map((r) => r.id),
+        [],
+      );
+      assert.deepEqual(
+        (await s.listNodes({ pool: 'previous-pool', all: true })).map((n) => n.id),
+        [],
+      );
+      assert.deepEqual(await s.listActions({ pool: 'previous-pool' }), []);
+      assert.deepEqual(await s.listDecisions({ pool: 'previous-pool' }), []);
+      assert.deepEqual(await s.listEvents({ pool: 'previous-pool' }), []);
+      assert.equal(await s.currentTerm(), 7, 'the term is the dump’s, even below the old one');
       await s.close();
     });
 

@@ -112,3 +112,62 @@ alerts:
   assert.equal(stats!.failed, 0);
   assert.equal(stats!.retries, 0, `Alertmanager refused a delivery${failure()}`);
 });
+
+test('an Alertmanager behind basic auth: the user and password written in the URL reach it, and nothing else', {
+  timeout: 90_000,
+}, async (t) => {
+  const user = 'alert-operator';
+  const password = 'p@ss w0rd';
+  const alertmanager = await startAlertmanager(t, {
+    // bcrypt of the password, cost 4: Alertmanager's web config holds only the hash.
+    basicAuth: { user, password, bcryptHash: '$2b$04$l5U76xXSDgiRcfg.c8COPu8tXAJdKsCxOR2Igoa5Zc7CbZszPribC' },
+  });
+  if (alertmanager === undefined) return;
+  const basic = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const api = (auth: boolean) =>
+    fetch(`${alertmanager.url}/api/v2/alerts?filter=${encodeURIComponent('rampart="rampart-auth-test"')}`, {
+      headers: auth ? { authorization: basic } : {},
+      signal: AbortSignal.timeout(5000),
+    });
+  assert.equal((await api(false)).status, 401, 'the Alertmanager refuses requests without credentials');
+
+  const url = alertmanager.url.replace('http://', `http://${user}:${encodeURIComponent(password)}@`);
+  const { config } = parseConfigText(
+    `version: 1
+providers: [{ name: laptop, kind: local }]
+pools:
+  - { name: validator, role: validator, provider: laptop, node: { kind: simnode } }
+alerts:
+  receivers:
+    - { kind: alertmanager, name: am, url: "${url}" }
+`,
+    '/tmp/rampart.yaml',
+  );
+  const logs = captureLog();
+  const dispatcher = createAlertDispatcher(config, logs.log, { source: 'rampart-auth-test', maxAttempts: 3 });
+  t.after(() => dispatcher.close(2000));
+  dispatcher.send({
+    key: 'validator-down/validator',
+    name: 'RampartValidatorDown',
+    severity: 'critical',
+    status: 'firing',
+    pool: 'validator',
+    summary: 'validator validator-0 is down',
+    startsAt: Date.now() - 1000,
+  });
+  const alerts = await pollUntil(
+    async () => (await (await api(true)).json()) as GettableAlert[],
+    (a) => a.length === 1,
+    20_000,
+  );
+  assert.equal(
+    alerts.length,
+    1,
+    `the alert did not arrive\nlogs:\n${logs.lines.join('')}\n${alertmanager.logTail()}`,
+  );
+  assert.deepEqual(await dispatcher.close(2000), []);
+  assert.equal(dispatcher.stats()[0]!.retries, 0);
+  for (const line of logs.lines)
+    for (const secret of [user, password, encodeURIComponent(password), basic.slice(6)])
+      assert.ok(!line.includes(secret), `a log line holds ${secret}: ${line}`);
+});

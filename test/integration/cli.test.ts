@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -74,6 +75,76 @@ pools:
   const text = rampart('plan', '-c', config);
   assert.equal(text.status, 0);
   assert.match(text.stdout, /metric sources:\n {2}prom /);
+});
+
+test('validate refuses a config larger than 1 MiB unparsed, and a YAML alias bomb at its line (exit 2)', () => {
+  const huge = path.join(dir, 'huge.yaml');
+  writeFileSync(huge, `version: 1\nx: "${'a'.repeat(20_000_000)}"\n`);
+  const big = rampart('validate', '-c', huge);
+  assert.equal(big.status, 2, big.stderr);
+  assert.equal(
+    big.stderr,
+    `${huge}: 20.0 MB is larger than the 1 MiB a config may be\n1 error in the config\n`,
+  );
+
+  const bomb = path.join(dir, 'bomb.yaml');
+  const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (const [i, name] of [...'bcdefghi'].entries()) {
+    const prev = 'abcdefghi'[i]!;
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  writeFileSync(bomb, `version: 1\nlol:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
+  const r = rampart('validate', '-c', bomb);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /bomb\.yaml:6:10 lol\.d\[0\]: YAML: alias \*c expands aliases of aliases/);
+});
+
+test('validate shows no credentials, query values or tokens of a URL it refuses', () => {
+  const config = path.join(dir, 'webhook.yaml');
+  writeFileSync(
+    config,
+    `version: 1
+providers: [{ name: here, kind: local }]
+pools:
+  - { name: validator, role: validator, provider: here, node: { kind: simnode } }
+alerts:
+  receivers:
+    - { kind: webhook, url: "https://ops:hunter2@hooks example.com/x?token=s3cr3t-t0ken" }
+`,
+  );
+  const r = rampart('validate', '-c', config);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /webhook\.yaml:7:29 alerts\.receivers\[0\]\.url: "https:\/\/\[redacted\]@hooks example\.com\/x\?token=\[redacted\]"/,
+  );
+  for (const secret of ['ops', 'hunter2', 's3cr3t-t0ken']) assert.ok(!r.stderr.includes(secret), r.stderr);
+});
+
+test('a store file that is not a database: commands that open it exit 2 naming it, and leave it as it is', () => {
+  const config = path.join(dir, 'corrupt.yaml');
+  const db = path.join(dir, 'corrupt', 'state.db');
+  writeFileSync(
+    config,
+    `version: 1
+controller: { store: { kind: sqlite, path: corrupt/state.db } }
+providers: [{ name: here, kind: local }]
+pools:
+  - { name: sentries, role: sentry, provider: here, node: { kind: simnode }, size: { min: 0, capacity: 0, max: 1 } }
+`,
+  );
+  mkdirSync(path.dirname(db), { recursive: true });
+  const garbage = randomBytes(8192);
+  writeFileSync(db, garbage);
+  for (const command of [['status'], ['history'], ['state', 'export']]) {
+    const r = rampart(...command, '-c', config);
+    assert.equal(r.status, 2, `${command.join(' ')}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`store ${db}: file is not a database \\(SQLite: file is not a database\\)`),
+    );
+    assert.deepEqual(readFileSync(db), garbage, `${command.join(' ')} left the file as it was`);
+  }
 });
 
 test('schema prints a JSON Schema', () => {

@@ -9,14 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { dumpState, type StateDump } from '../../src/cli/commands/state.ts';
+import { Etcd3 } from 'etcd3';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createRuntime } from '../../src/controller/runtime.ts';
 import { EtcdCoordination } from '../../src/coordination/etcd.ts';
 import { EtcdStore } from '../../src/store/etcd-store.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import type { StateDump } from '../../src/store/state-dump.ts';
 import type { Store } from '../../src/store/store.ts';
-import { storedNode } from '../contracts/store.contract.ts';
+import { fillStore, newStateDump, storedNode } from '../contracts/store.contract.ts';
 import { CLI } from '../support/fleet.ts';
 import { startEtcd } from '../support/servers.ts';
 
@@ -140,7 +141,7 @@ async function dumpOf(file: string): Promise<StateDump> {
   const rt = createRuntime(loadConfigFile(file).config);
   await rt.store.open();
   try {
-    return await dumpState(rt.store);
+    return await rt.store.exportState();
   } finally {
     await rt.store.close();
   }
@@ -157,7 +158,7 @@ test('SQLite → etcd → SQLite: everything arrives, nothing is lost', async (t
   const source = new SqliteStore(path.join(dir, 'a.db'));
   await source.open();
   await fill(source);
-  const original = await dumpState(source);
+  const original = await source.exportState();
   await source.close();
 
   const exported = await cli(['state', 'export', '-c', a]);
@@ -205,4 +206,53 @@ test('SQLite → etcd → SQLite: everything arrives, nothing is lost', async (t
     '{"hello": 1}',
   );
   assert.equal(garbage.code, 2);
+});
+
+test('state import --force into etcd and into SQLite: no key or row of the state before remains', async (t) => {
+  const etcd = await startEtcd(t);
+  if (!etcd) return;
+  const prefix = `/rampart-test/${randomBytes(6).toString('hex')}/`;
+  const file = config(
+    'forced',
+    `{ kind: etcd, endpoints: [${etcd.endpoints.join(', ')}], prefix: ${prefix} }`,
+    '{ kind: etcd }',
+  );
+  const store = new EtcdStore({ endpoints: etcd.endpoints, prefix, timeoutMs: 2000 });
+  await store.open();
+  await fillStore(store, 'previous');
+  // A replica that campaigned and went: its coordination keys are state of the store too.
+  const coordination = new EtcdCoordination(store, { leaseTtlMs: 5000 });
+  await (await coordination.campaign('previous replica')).resign();
+  await coordination.close();
+  await store.close();
+
+  const dump = JSON.stringify(newStateDump());
+  const refused = await cli(['state', 'import', '-c', file], dump);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /the target etcd store .* is not empty/);
+  const forced = await cli(['state', 'import', '-c', file, '--force'], dump);
+  assert.equal(forced.code, 0, forced.stderr);
+  const client = new Etcd3({ hosts: [...etcd.endpoints] });
+  try {
+    const all = await client.getAll().prefix(prefix).strings();
+    assert.ok(
+      Object.keys(all).some((k) => k.includes('new-node')),
+      'the dump is there',
+    );
+    for (const [key, value] of Object.entries(all))
+      assert.doesNotMatch(`${key} ${value}`, /previous/, `${key} is left from the state before`);
+  } finally {
+    client.close();
+  }
+
+  const sqliteFile = config('forced-sqlite', '{ kind: sqlite, path: forced.db }');
+  const sqlite = new SqliteStore(path.join(dir, 'forced.db'));
+  await sqlite.open();
+  await fillStore(sqlite, 'previous');
+  await sqlite.close();
+  const intoSqlite = await cli(['state', 'import', '-c', sqliteFile, '--force'], dump);
+  assert.equal(intoSqlite.code, 0, intoSqlite.stderr);
+  const exported = await cli(['state', 'export', '-c', sqliteFile]);
+  assert.doesNotMatch(exported.stdout, /previous/);
+  assert.ok(exported.stdout.includes('new-pool'));
 });

@@ -302,15 +302,26 @@ export async function startPrometheus(
   return server;
 }
 
+export interface AlertmanagerOptions {
+  /** Every request must carry this user and password (its web config's basic_auth_users). */
+  readonly basicAuth?: { readonly user: string; readonly password: string; readonly bcryptHash: string };
+}
+
 /**
  * Starts an Alertmanager with clustering off and one receiver that notifies nobody (alerts are
  * read back through its API); resolves once /-/ready answers, with the server stopped after
  * test `t`. Undefined when the test was skipped (see requireBinary).
  */
-export async function startAlertmanager(t: TestContext): Promise<RunningServer | undefined> {
+export async function startAlertmanager(
+  t: TestContext,
+  options: AlertmanagerOptions = {},
+): Promise<RunningServer | undefined> {
   const binary = requireBinary(t, 'prometheus-alertmanager');
   if (binary === undefined) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'rampart-alertmanager-'));
+  const auth = options.basicAuth;
+  if (auth !== undefined)
+    writeFileSync(join(dir, 'web.yml'), `basic_auth_users:\n  ${auth.user}: '${auth.bcryptHash}'\n`);
   const config = [
     'route:',
     '  receiver: nobody',
@@ -333,8 +344,22 @@ export async function startAlertmanager(t: TestContext): Promise<RunningServer |
       // No gossip port: several test servers (and a packaged one) may run on this machine.
       '--cluster.listen-address=',
       '--log.level=warn',
+      ...(auth !== undefined ? [`--web.config.file=${join(dir, 'web.yml')}`] : []),
     ],
     readyPath: '/-/ready',
+    ...(auth !== undefined
+      ? {
+          ready: async () => {
+            const basic = Buffer.from(`${auth.user}:${auth.password}`).toString('base64');
+            const response = await fetch(`http://127.0.0.1:${port}/-/ready`, {
+              headers: { authorization: `Basic ${basic}` },
+              signal: AbortSignal.timeout(1000),
+            });
+            await response.arrayBuffer();
+            return response.ok;
+          },
+        }
+      : {}),
     readyTimeoutMs: 20_000,
     stopGraceMs: 5000,
   });

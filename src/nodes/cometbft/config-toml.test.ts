@@ -43,3 +43,41 @@ test('sets existing keys in place, keeps comments, adds missing keys and section
   assert.match(out, /^# top comment/);
   assert.deepEqual(splitList(getTomlValue(out, 'p2p', 'persistent_peers')), ['a@b:1', 'c@d:2']);
 });
+
+test('a # inside a quoted string is text; a comment after a value is kept', () => {
+  const text = `moniker = "node #1"  # the name peers see
+alias = 'literal #2 with \\ and "quotes"'
+escaped = "tab\\there, quote \\" and hash \\"#\\" \\u00e9 \\U0001F600" # comment with "quotes"
+[p2p]
+persistent_peers = "" # none yet
+seeds = "id@seed.example.com:26656" # # twice
+cors_allowed_methods = ["HEAD", "GET#x", ] # an array
+max_num_inbound_peers = 40 # with a comment
+pex = true#no space
+`;
+  assert.equal(getTomlValue(text, '', 'moniker'), 'node #1');
+  assert.equal(getTomlValue(text, '', 'alias'), 'literal #2 with \\ and "quotes"');
+  assert.equal(getTomlValue(text, '', 'escaped'), 'tab\there, quote " and hash "#" é 😀');
+  assert.equal(getTomlValue(text, 'p2p', 'persistent_peers'), '');
+  assert.equal(getTomlValue(text, 'p2p', 'seeds'), 'id@seed.example.com:26656');
+  assert.equal(getTomlValue(text, 'p2p', 'cors_allowed_methods'), '["HEAD", "GET#x", ]');
+  assert.equal(getTomlValue(text, 'p2p', 'max_num_inbound_peers'), 40);
+  assert.equal(getTomlValue(text, 'p2p', 'pex'), true);
+
+  const out = setTomlValues(text, {
+    '': { moniker: 'node #2 "quoted"', alias: 'plain' },
+    p2p: { persistent_peers: 'a@b:1', pex: false },
+  });
+  const lines = out.split('\n');
+  assert.equal(lines[0], 'moniker = "node #2 \\"quoted\\""  # the name peers see');
+  assert.equal(lines[1], 'alias = "plain"');
+  assert.equal(lines[4], 'persistent_peers = "a@b:1" # none yet');
+  assert.equal(lines[8], 'pex = false#no space');
+  assert.equal(getTomlValue(out, '', 'moniker'), 'node #2 "quoted"');
+  assert.equal(
+    getTomlValue(out, '', 'escaped'),
+    'tab\there, quote " and hash "#" é 😀',
+    'other lines untouched',
+  );
+  assert.equal(getTomlValue(out, 'p2p', 'cors_allowed_methods'), '["HEAD", "GET#x", ]');
+});
