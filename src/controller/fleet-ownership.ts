@@ -8,6 +8,7 @@
 
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { redactUrls } from '../core/url-secrets.ts';
 import { readFailover } from '../failover/failover-state.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, adoptInstance, runAction, withInstance } from './actions.ts';
@@ -27,7 +28,7 @@ export function describeStore(config: Config): string {
   const s = config.controller.store;
   return s.kind === 'sqlite'
     ? `store ${path.resolve(s.path)}`
-    : `etcd store ${s.endpoints.join(',')} (prefix ${s.prefix})`;
+    : `etcd store ${redactUrls(s.endpoints.join(','))} (prefix ${s.prefix})`;
 }
 
 /**
@@ -37,7 +38,6 @@ export function describeStore(config: Config): string {
 class Lineage {
   readonly #rt: Runtime;
   readonly #term: number;
-  readonly #actions = new Map<string, Promise<Set<string>>>();
   #acted: Promise<boolean> | undefined;
 
   constructor(rt: Runtime, term: number) {
@@ -46,14 +46,7 @@ class Lineage {
   }
 
   async foreignBecause(instance: Instance): Promise<string | undefined> {
-    if (!this.#actions.has(instance.pool))
-      this.#actions.set(
-        instance.pool,
-        this.#rt.store
-          .listActions({ pool: instance.pool, limit: 1_000_000 })
-          .then((all) => new Set(all.map((a) => a.id))),
-      );
-    if ((await this.#actions.get(instance.pool)!).has(instance.actionId)) return undefined;
+    if ((await this.#rt.store.getAction(instance.actionId)) !== undefined) return undefined;
     this.#acted ??= this.#rt.store
       .listActions({ limit: 1 })
       .then(async (a) => a.length > 0 || (await this.#rt.store.listNodes({ all: true })).length > 0);

@@ -487,6 +487,11 @@ export class EtcdStore implements Store {
       .sort((x, y) => x.startedAt - y.startedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
+  async getAction(id: string): Promise<ActionRecord | undefined> {
+    const kv = await this.#get(`actions/${id}`);
+    return kv ? (json(kv) as ActionRecord) : undefined;
+  }
+
   async listActions(q: HistoryQuery = {}): Promise<ActionRecord[]> {
     return (await this.#history('action-log', q)).map((kv) => json(kv) as ActionRecord);
   }

@@ -297,6 +297,11 @@ export class SqliteStore implements Store {
     ).map(actionFromRow);
   }
 
+  async getAction(id: string): Promise<ActionRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM actions WHERE id = ?').get(id) as ActionRow | undefined;
+    return row ? actionFromRow(row) : undefined;
+  }
+
   async listActions(q: HistoryQuery = {}): Promise<ActionRecord[]> {
     const { sql, params } = history('actions', 'started_at', q);
     return (this.db.prepare(sql).all(...params) as unknown as ActionRow[]).map(actionFromRow);

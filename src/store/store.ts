@@ -192,6 +192,8 @@ export interface Store {
   ): Promise<void>;
   /** Actions with an intent and no outcome: what a restart must reconcile. */
   openActions(): Promise<ActionRecord[]>;
+  /** One action by id, open or finished, while history retention keeps it. */
+  getAction(id: string): Promise<ActionRecord | undefined>;
   listActions(q?: HistoryQuery): Promise<ActionRecord[]>;
 
   recordDecision(d: DecisionRecord): Promise<void>;

@@ -266,7 +266,10 @@ export function storeContract(
         (await s.openActions()).map((a) => a.id),
         ['a1'],
       );
+      assert.equal((await s.getAction('a1'))?.nodeId, 'n1', 'an open action is found by id');
+      assert.equal(await s.getAction('a2'), undefined);
       await s.finishAction('a1', 'succeeded', 'instance 1', t, 6);
+      assert.equal((await s.getAction('a1'))?.outcome, 'succeeded', 'a finished one too');
       assert.equal((await s.openActions()).length, 0);
       await assert.rejects(s.finishAction('a1', 'failed', undefined, t, 7));
       const [a] = await s.listActions({ pool: 'p' });
