@@ -1,5 +1,5 @@
-// "Is a controller running on this store?" — answered from the lock file beside a SQLite
-// store, and from the election keys in etcd (every replica, leading or standing by).
+// "Is a controller running on this store?" — answered from the lock beside a SQLite store,
+// and from the election keys in etcd (every replica, leading or standing by).
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -21,8 +21,10 @@ export interface RunningController {
 export async function runningControllers(config: Config): Promise<RunningController[]> {
   const s = config.controller.store;
   if (s.kind === 'sqlite') {
-    const pid = existsSync(s.path) ? lockHolder(`${path.resolve(s.path)}.lock`) : undefined;
-    return pid === undefined ? [] : [{ who: `pid ${pid}`, pid, leading: true }];
+    const held = existsSync(s.path) ? lockHolder(`${path.resolve(s.path)}.lock`) : undefined;
+    if (!held) return [];
+    const who = held.pid === undefined ? held.holder : `pid ${held.pid}`;
+    return [{ who, pid: held.pid, leading: true }];
   }
   const store = new EtcdStore({
     endpoints: s.endpoints,

@@ -1,94 +1,15 @@
 // Actions: each one stores its intent before it runs and its outcome after, under the
 // leadership term. Every step is idempotent, so a restart can run a removal again.
 
-import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/schema.ts';
-import type { Lock } from '../coordination/coordination.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
+import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
+import { addressOf, withInstance } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { restoreSource } from '../snapshots/snapshot-files.ts';
-import type { ActionIntent, ActionKind, StoredNode } from '../store/store.ts';
-import { addressOf, type PoolObservation } from './observe.ts';
-import type { Runtime } from './runtime.ts';
-
-/**
- * Fault injection for the crash-safety tests: when RAMPART_CRASH_AT names this point, the
- * process kills itself on the spot (SIGKILL: no cleanup, exactly like a power cut).
- */
-export function crashPoint(name: string): void {
-  if (process.env.RAMPART_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
-}
-
-/** A short random id: node and action ids are made of these. */
-export function shortId(): string {
-  return randomBytes(4).toString('hex');
-}
-
-export interface ActContext {
-  readonly term: number;
-  readonly log: Logger;
-  /** Throws when this controller must no longer act. Called before every provider call. */
-  guard(): void;
-}
-
-/**
- * `ctx`, whose guard also refuses once `lock` is lost: the work the lock serialises stops
- * before its next provider call, as it does when leadership is lost.
- */
-export function guardedByLock(ctx: ActContext, lock: Lock, who: string): ActContext {
-  return {
-    ...ctx,
-    guard: () => {
-      ctx.guard();
-      if (lock.lost.aborted) {
-        const why = (lock.lost.reason as Error | undefined)?.message ?? `lock ${lock.name} lost`;
-        throw new Error(`${why}: ${who} stops acting`);
-      }
-    },
-  };
-}
-
-/** Runs one action with its intent stored before and its outcome after. */
-export async function runAction(
-  rt: Runtime,
-  ctx: ActContext,
-  a: {
-    pool: string;
-    kind: ActionKind;
-    nodeId?: string | undefined;
-    cause: string;
-    detail?: Record<string, unknown>;
-    /** Who asked (a request's caller). Default `controller`. */
-    caller?: string | undefined;
-  },
-  body: (actionId: string) => Promise<string | undefined>,
-  id = `a-${shortId()}`,
-): Promise<void> {
-  const intent: ActionIntent = {
-    id,
-    term: ctx.term,
-    pool: a.pool,
-    kind: a.kind,
-    nodeId: a.nodeId,
-    cause: a.cause,
-    caller: a.caller ?? 'controller',
-    startedAt: Date.now(),
-    detail: a.detail,
-  };
-  await rt.store.beginAction(intent);
-  crashPoint(`${a.kind}:after-intent`);
-  let detail: string | undefined;
-  try {
-    ctx.guard();
-    detail = await body(id);
-  } catch (e) {
-    const message = (e as Error).message;
-    await rt.store.finishAction(id, 'failed', message, ctx.term, Date.now()).catch(() => undefined);
-    throw e;
-  }
-  await rt.store.finishAction(id, 'succeeded', detail, ctx.term, Date.now());
-}
+import type { StoredNode } from '../store/store.ts';
+import type { PoolObservation } from './observe.ts';
 
 function upstreamFor(po: PoolObservation): NodeAddress[] {
   return [...po.upstream];
@@ -107,7 +28,7 @@ function siblingsOf(po: Pick<PoolObservation, 'nodes' | 'instances'>, nodeId: st
 
 /** Ready nodes of the pool's peer pool (a standby's sentries), as stored. */
 async function peersOf(rt: Runtime, pool: PoolConfig): Promise<NodeAddress[] | undefined> {
-  const peerPool = pool.node.kind === 'cometbft' ? pool.node.peerPool : undefined;
+  const peerPool = 'peerPool' in pool.node ? pool.node.peerPool : undefined;
   if (peerPool === undefined) return undefined;
   return (await rt.store.listNodes({ pool: peerPool }))
     .filter((n) => n.state === 'ready' && n.host !== undefined && n.ports !== undefined)
@@ -196,18 +117,6 @@ function snapshotlessWhy(pool: PoolConfig): string {
     : 'synced from the network';
 }
 
-export function withInstance(node: StoredNode, instance: Instance): StoredNode {
-  return {
-    ...node,
-    instanceId: instance.id,
-    host: instance.host,
-    ports: instance.ports,
-    dataDir: instance.dataDir,
-    actionId: instance.actionId,
-    updatedAt: Date.now(),
-  };
-}
-
 export async function removeNode(
   rt: Runtime,
   ctx: ActContext,
@@ -282,7 +191,10 @@ export async function removeNodeSteps(
   current = { ...current, state: 'deleting', updatedAt: Date.now() };
   await rt.store.putNode(current, ctx.term);
   ctx.guard();
-  const instance = po.instances.get(node.id);
+  // An instance gone from the listing (it died, or a removal was cut short) may have left
+  // its data behind: the provider is given the recorded one, and removes what is left.
+  const listed = po.instances.get(node.id);
+  const instance = listed ?? recordedInstance(node);
   if (instance) await provider.destroy(instance);
   crashPoint('remove:after-destroy');
   await rt.store.putNode(
@@ -290,7 +202,28 @@ export async function removeNodeSteps(
     ctx.term,
   );
   ctx.log.info({ pool: pool.name, node: node.id, cause }, 'node removed');
-  return `${left}${instance ? `destroyed ${instance.id}` : 'no instance was running'}`;
+  const what = listed
+    ? `destroyed ${listed.id}`
+    : instance
+      ? `no instance was running; removed what ${instance.id} left`
+      : 'no instance was running';
+  return `${left}${what}`;
+}
+
+/** The instance a node's record names, as it was when last seen (not running now), if it names one. */
+function recordedInstance(node: StoredNode): Instance | undefined {
+  if (node.instanceId === undefined || node.host === undefined || node.ports === undefined) return undefined;
+  return {
+    id: node.instanceId,
+    nodeId: node.id,
+    pool: node.pool,
+    actionId: node.actionId,
+    host: node.host,
+    ports: node.ports,
+    dataDir: node.dataDir,
+    running: false,
+    createdAt: node.createdAt,
+  };
 }
 
 export async function rejoinNode(

@@ -65,8 +65,18 @@ export interface Provider {
   list(): Promise<Instance[]>;
   /** Creates and starts an instance. The returned instance is running (not yet ready). */
   create(req: CreateRequest): Promise<Instance>;
-  /** Stops and removes an instance and its data. Idempotent: a gone instance is not an error. */
+  /**
+   * Stops and removes an instance and its data. Idempotent: a gone instance is not an error.
+   * It may be given an instance its listing no longer holds (built from a node's record,
+   * `running: false`): whatever of it is left (a data dir, a volume) goes.
+   */
   destroy(instance: Instance): Promise<void>;
+  /**
+   * For platforms that remove instances in one order only (a StatefulSet, its highest ordinal
+   * first): `instances` (of one pool) in the order they can be destroyed, first to go first.
+   * Absent: any order.
+   */
+  removalOrder?(instances: readonly Instance[]): Instance[];
   /** Stops an instance, keeping its data (for a consistent snapshot). Idempotent. */
   stop?(instance: Instance): Promise<void>;
   /** Starts a stopped instance again with the same identity and data. */

@@ -2,10 +2,10 @@
 // checks that nothing is orphaned, duplicated or lost and that the pool converges.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import type { Runtime } from '../../src/controller/runtime.ts';
-import { crashAt, fastFleetConfig, makeFleet, runUntil } from '../support/fleet.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
+import { crashAt, fastFleetConfig, makeFleet, runUntil, waitFor } from '../support/fleet.ts';
 
 const fleets: { cleanup(): Promise<void> }[] = [];
 after(async () => {
@@ -85,6 +85,35 @@ describe('crash safety: SIGKILL at every point of an action, then restart', () =
       assert.equal(removals.length, 1, 'the removal ran once, resumed not repeated');
       assert.equal(removals[0]!.outcome, 'finished-after-restart');
     });
+
+  test('scaling down: killed at remove:after-deregister, the node’s process gone meanwhile: the resumed removal removes its data dir', async () => {
+    const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 3 }));
+    fleets.push(fleet);
+    const rt = await fleet.inspect();
+    const provider = rt.providers.get('here')!;
+    await runUntil(fleet.configFile, 'two ready sentries', converged(rt, 2));
+    writeFileSync(fleet.configFile, fastFleetConfig({ min: 1, capacity: 1, max: 3 }));
+    await crashAt(fleet.configFile, 'remove:after-deregister');
+    const removal = (await rt.store.openActions()).find((a) => a.kind === 'remove');
+    assert.ok(removal?.nodeId, 'a removal was interrupted');
+    const node = (await rt.store.getNode(removal.nodeId))!;
+    assert.ok(node.dataDir && existsSync(node.dataDir), `its data dir ${node.dataDir} is there`);
+    // While no controller runs, the node's process dies (killed for memory, say): its
+    // instance leaves the listing, its data stays.
+    const instance = (await provider.list()).find((i) => i.nodeId === node.id && i.running)!;
+    process.kill(-Number(instance.id.split(':')[0]), 'SIGKILL');
+    await waitFor(
+      'its process to be gone',
+      async () => !(await provider.list()).some((i) => i.nodeId === node.id && i.running),
+    );
+    await runUntil(fleet.configFile, 'the pool to converge at capacity 1', converged(rt, 1));
+    await assertConsistent(rt);
+    const outcome = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).find(
+      (a) => a.id === removal.id,
+    )?.outcome;
+    assert.equal(outcome, 'finished-after-restart');
+    assert.equal(existsSync(node.dataDir), false, `the resumed removal removed ${node.dataDir}`);
+  });
 
   test('rejoining: killed at rejoin:after-intent', async () => {
     // A sentry that cannot catch up (1 block/s against 5, from 10,000 blocks behind: never

@@ -6,10 +6,10 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { observedController, serveApi } from '../../api/controller-api.ts';
-import { createRuntime } from '../../controller/runtime.ts';
 import { tearDownFleet } from '../../controller/teardown.ts';
 import { lockHolder } from '../../coordination/embedded.ts';
 import { LoadGenerator, LoadProfile } from '../../nodes/simnode/load-generator.ts';
+import { createRuntime } from '../../runtime/runtime.ts';
 import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { openBrowser } from '../open-browser.ts';
@@ -43,7 +43,10 @@ export async function demo(argv: string[]): Promise<number> {
   if (resolved === builtIn) {
     const demoState = fileURLToPath(new URL('../../../.rampart/demo', import.meta.url));
     const running = lockHolder(path.join(demoState, 'state.db.lock'));
-    if (running !== undefined) throw new UsageError(`the demo is already running (pid ${running})`);
+    if (running !== undefined)
+      throw new UsageError(
+        `the demo is already running (${running.pid === undefined ? running.holder : `pid ${running.pid}`})`,
+      );
     rmSync(demoState, { recursive: true, force: true });
   }
   const log = createLogger({ level: config.controller.log.level });

@@ -1,11 +1,20 @@
 // The pure parts of the StatefulSet provider: reading Rampart's record off the StatefulSet,
-// a pod's status in plain words, and the sizes and modes of a replica's volume.
+// a pod's status in plain words, the sizes and modes of a replica's volume, and the order
+// its replicas can be removed in.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeVolumesConfig } from '../../config/schema.ts';
+import type { KubeClient } from '../../kube/kube-client.ts';
+import type { Instance } from '../provider.ts';
 import { quantityBytes, scaleDownMode } from './replica-volumes.ts';
-import { podStatus, REPLICAS_ANNOTATION, readRecord, type StatefulSet } from './stateful-set-provider.ts';
+import {
+  podStatus,
+  REPLICAS_ANNOTATION,
+  readRecord,
+  type StatefulSet,
+  StatefulSetProvider,
+} from './stateful-set-provider.ts';
 
 const sts = (annotation?: string): StatefulSet => ({
   metadata: {
@@ -86,4 +95,33 @@ test('scale-down keeps data unless told: snapshot with CSI restores, else retain
   assert.equal(scaleDownMode(v({ restore: 'job' })), 'retain');
   assert.equal(scaleDownMode(v({ restore: 'none' })), 'retain');
   assert.equal(scaleDownMode(v({ restore: 'volume-snapshot', onScaleDown: 'delete' })), 'delete');
+});
+
+test('removal order: highest ordinal first (10 above 9), another StatefulSet’s instances last', () => {
+  const provider = new StatefulSetProvider({
+    name: 'cluster',
+    client: {} as KubeClient,
+    namespace: 'chain',
+    statefulSet: 'web',
+  });
+  const instance = (id: string): Instance => ({
+    id,
+    nodeId: `node-${id}`,
+    pool: 'sentries',
+    actionId: 'a',
+    host: 'h',
+    ports: {},
+    running: true,
+    createdAt: 0,
+  });
+  const listed = ['chain/web-2', 'chain/other-7', 'chain/web-10', 'chain/web-1', 'chain/web-9'].map(instance);
+  assert.deepEqual(
+    provider.removalOrder(listed).map((i) => i.id),
+    ['chain/web-10', 'chain/web-9', 'chain/web-2', 'chain/web-1', 'chain/other-7'],
+  );
+  assert.deepEqual(
+    listed.map((i) => i.id),
+    ['chain/web-2', 'chain/other-7', 'chain/web-10', 'chain/web-1', 'chain/web-9'],
+    'the given list is left as it was',
+  );
 });

@@ -295,6 +295,15 @@ export class StatefulSetProvider implements Provider {
   }
 
   /**
+   * Highest ordinal first: a StatefulSet removes only its highest. Instances of another
+   * StatefulSet (which destroy leaves alone) come last.
+   */
+  removalOrder(instances: readonly Instance[]): Instance[] {
+    const rank = (i: Instance) => this.#ordinalOf(i) ?? -1;
+    return [...instances].sort((a, b) => rank(b) - rank(a));
+  }
+
+  /**
    * Removes the replica of `instance`, which must be the highest ordinal. Its volume is
    * made safe first (a ready VolumeSnapshot, per volumes.onScaleDown); a failure there
    * leaves everything as it was. Then replicas−1 and the record in one conditional patch,

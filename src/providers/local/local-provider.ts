@@ -183,10 +183,21 @@ export class LocalProvider implements Provider {
     return this.#spawn(saved, instance.dataDir, instance.nodeId);
   }
 
+  /**
+   * Stops the instance's process (if it still runs) and removes its data dir. Also takes an
+   * instance no longer listed, built from its node's record: its process is then gone (its
+   * pid and start time identify it, so a reused pid is never signalled) and its data goes.
+   */
   async destroy(instance: Instance): Promise<void> {
     await this.stop(instance);
-    if (instance.dataDir?.startsWith(this.dataDir + path.sep))
+    if (!instance.dataDir?.startsWith(this.dataDir + path.sep)) return;
+    try {
       rmSync(instance.dataDir, { recursive: true, force: true });
+    } catch (e) {
+      throw new Error(
+        `local provider ${this.name}: node ${instance.nodeId} is stopped, but its data dir ${instance.dataDir} cannot be removed: ${(e as Error).message}`,
+      );
+    }
   }
 
   /** Stops an instance's process group: SIGTERM, then SIGKILL after the stop timeout. Keeps its data. */
