@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { loadConfigFile } from '../src/config/load.ts';
 import { Controller } from '../src/controller/controller.ts';
-import { createRuntime } from '../src/controller/runtime.ts';
 import { readFailover } from '../src/failover/failover-state.ts';
+import { createRuntime } from '../src/runtime/runtime.ts';
 import { startFailoverBed } from '../test/support/failover-bed.ts';
 import { makeFleet } from '../test/support/fleet.ts';
 

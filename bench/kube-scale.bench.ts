@@ -21,7 +21,7 @@ import pino from 'pino';
 import { loadConfigFile } from '../src/config/load.ts';
 import { Controller } from '../src/controller/controller.ts';
 import { observe } from '../src/controller/observe.ts';
-import { createRuntime } from '../src/controller/runtime.ts';
+import { createRuntime } from '../src/runtime/runtime.ts';
 import { SqliteStore } from '../src/store/sqlite-store.ts';
 import type { StoredNode } from '../src/store/store.ts';
 import { aggregatorFlags, startFakeMetricsServer } from '../test/support/fake-metrics-server.ts';

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfigText } from '../src/config/load.ts';
+import { createNodeKind } from '../src/runtime/runtime.ts';
 import { runSimulation } from '../src/sim/engine.ts';
 import type { PolicyContext } from '../src/sim/policy.ts';
 import { simulatedPool } from '../src/sim/rampart-policy.ts';
@@ -35,7 +36,13 @@ const trace = generateTrace('diurnal', {
   noise: 0.03,
 });
 const ctx: PolicyContext = { size: pool.size!, model, trace };
-const setup = { config, pool, model, baselines: [...BASELINES] };
+const setup = {
+  config,
+  pool,
+  model,
+  capabilities: createNodeKind(pool, config).capabilities,
+  baselines: [...BASELINES],
+};
 
 for (const name of ['rampart', ...BASELINES] as const) {
   const seconds: number[] = [];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` runs it: installs the real servers the tests use
-# (skipped when present), then type-checks, lints and runs every test on 2 cores.
+# (skipped when present), then type-checks, lints, checks the layers (.dependency-cruiser.cjs)
+# and runs every test on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ echo "== type-check"
 tsc --noEmit -p .
 echo "== lint and format"
 biome check .
+echo "== layers"
+depcruise src --config .dependency-cruiser.cjs
 echo "== tests"
 node --test --test-concurrency=2 --test-timeout=300000 \
   "src/**/*.test.ts" "test/**/*.test.ts"

@@ -4,10 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { closedPort } from '../../test/support/http-fixture.ts';
-import { AlertDispatcher, backoffDelay, type DeliveryOutcome } from './alert-dispatcher.ts';
-import type { AlertReceiver } from './alert-receiver.ts';
-import { AlertmanagerReceiver } from './alertmanager-receiver.ts';
 import {
   captureLog,
   FakeClock,
@@ -18,7 +14,11 @@ import {
   T0,
   until,
   validatorDown,
-} from './test-fixtures.ts';
+} from '../../test/support/alert-fixtures.ts';
+import { closedPort } from '../../test/support/http-fixture.ts';
+import { AlertDispatcher, backoffDelay, type DeliveryOutcome } from './alert-dispatcher.ts';
+import type { AlertReceiver } from './alert-receiver.ts';
+import { AlertmanagerReceiver } from './alertmanager-receiver.ts';
 import { WebhookReceiver } from './webhook-receiver.ts';
 
 const ERROR = 50;

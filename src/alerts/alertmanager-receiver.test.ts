@@ -5,10 +5,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { alertReceiverContract } from '../../test/contracts/alert-receiver.contract.ts';
-import { closedPort } from '../../test/support/http-fixture.ts';
-import { AlertDispatcher } from './alert-dispatcher.ts';
-import { DeliveryError } from './alert-receiver.ts';
-import { AlertmanagerReceiver, labelName } from './alertmanager-receiver.ts';
 import {
   captureLog,
   FakeClock,
@@ -17,7 +13,11 @@ import {
   T0,
   until,
   validatorDown,
-} from './test-fixtures.ts';
+} from '../../test/support/alert-fixtures.ts';
+import { closedPort } from '../../test/support/http-fixture.ts';
+import { AlertDispatcher } from './alert-dispatcher.ts';
+import { DeliveryError } from './alert-receiver.ts';
+import { AlertmanagerReceiver, labelName } from './alertmanager-receiver.ts';
 
 /** RFC 3339 date-time (Go's strfmt.DateTime accepts this, fractional seconds optional). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

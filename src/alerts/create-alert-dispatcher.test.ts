@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { captureLog, startReceiverServer, until, validatorDown } from '../../test/support/alert-fixtures.ts';
 import { ConfigError, parseConfigText } from '../config/load.ts';
 import { createAlertDispatcher } from './create-alert-dispatcher.ts';
-import { captureLog, startReceiverServer, until, validatorDown } from './test-fixtures.ts';
 
 const BASE = `version: 1
 providers: [{ name: laptop, kind: local }]

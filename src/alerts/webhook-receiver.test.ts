@@ -7,10 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { alertReceiverContract } from '../../test/contracts/alert-receiver.contract.ts';
+import {
+  captureLog,
+  FakeClock,
+  startReceiverServer,
+  T0,
+  until,
+  validatorDown,
+} from '../../test/support/alert-fixtures.ts';
 import { closedPort } from '../../test/support/http-fixture.ts';
 import { AlertDispatcher } from './alert-dispatcher.ts';
 import { DeliveryError } from './alert-receiver.ts';
-import { captureLog, FakeClock, startReceiverServer, T0, until, validatorDown } from './test-fixtures.ts';
 import { WebhookReceiver } from './webhook-receiver.ts';
 
 const TOKEN = 's3cret-t0ken-4f1c9a7e2b';

@@ -5,9 +5,9 @@
 
 import type { Config } from '../config/schema.ts';
 import { refsBySource } from '../controller/observe.ts';
-import type { Runtime } from '../controller/runtime.ts';
 import type { TickReport } from '../controller/tick-report.ts';
 import type { Sample } from '../core/types.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { ActionKind, Store } from '../store/store.ts';
 import { PoolSeries, type StatusBody } from './pool-series.ts';
 import { MetricRegistry } from './prometheus-text.ts';

@@ -12,10 +12,14 @@ import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
 import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
+import { type ActContext, guardedByLock, runAction } from '../runtime/action-journal.ts';
+import { addressOf } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { sleepUnless } from '../runtime/sleep-unless.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
-import { type ActContext, createNode, guardedByLock, rejoinNode, removeNode, runAction } from './actions.ts';
+import { createNode, rejoinNode, removeNode } from './actions.ts';
 import {
   cleanUpOrphans,
   describeStore,
@@ -23,12 +27,10 @@ import {
   settleFleetOwnership,
 } from './fleet-ownership.ts';
 import { HistoryRetention } from './history-retention.ts';
-import { addressOf, type Observation, observe, type PoolObservation } from './observe.ts';
+import { type Observation, observe, type PoolObservation } from './observe.ts';
 import { emptyPoolState, planPool } from './plan-pool.ts';
 import { applyPoolRequests } from './pool-requests.ts';
 import { reconcileOnStart } from './reconcile.ts';
-import type { Runtime } from './runtime.ts';
-import { sleepUnless } from './sleep-unless.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import type { TickReport } from './tick-report.ts';
 
@@ -379,6 +381,7 @@ export class Controller {
       obs.at,
       { current: obs.samples, previous: this.#previousSamples },
       this.#staleAfter,
+      this.#rt.nodeKind(pool.name).capabilities,
     );
     // A node whose instance vanished (process died, VM gone) is failed: it no longer holds a slot.
     for (const n of vanished) {

@@ -11,9 +11,11 @@ import type { Config } from '../config/schema.ts';
 import { redactUrls } from '../core/url-secrets.ts';
 import { readFailover } from '../failover/failover-state.ts';
 import type { Instance } from '../providers/provider.ts';
-import { type ActContext, adoptInstance, runAction, withInstance } from './actions.ts';
+import { type ActContext, runAction } from '../runtime/action-journal.ts';
+import { withInstance } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { adoptInstance } from './actions.ts';
 import type { Observation } from './observe.ts';
-import type { Runtime } from './runtime.ts';
 
 /** `up` refused: the store knows less than the platform. Exit 2, like a config error. */
 export class StoreBehindFleetError extends Error {

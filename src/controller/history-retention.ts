@@ -4,8 +4,8 @@
 // walks towards its space quota (where etcd refuses every write, and Rampart with it).
 
 import { formatDuration } from '../core/duration.ts';
-import type { ActContext } from './actions.ts';
-import type { Runtime } from './runtime.ts';
+import type { ActContext } from '../runtime/action-journal.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 /** Time between two prunes of the store's history. */
 export const HISTORY_PRUNE_EVERY_MS = 60 * 60 * 1000;

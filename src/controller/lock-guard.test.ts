@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { Lock } from '../coordination/coordination.ts';
-import { guardedByLock } from './actions.ts';
+import { guardedByLock } from '../runtime/action-journal.ts';
 
 test('a lost scale-down lock stops the actions it guards; leadership is still checked first', () => {
   const lost = new AbortController();

@@ -7,8 +7,9 @@ import type { NodeProbe, Sample } from '../core/types.ts';
 import type { MetricTarget } from '../metrics/metric-source.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
+import { addressOf } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { StoredNode } from '../store/store.ts';
-import type { Runtime } from './runtime.ts';
 
 export interface PoolObservation {
   readonly pool: PoolConfig;
@@ -32,12 +33,6 @@ export interface Observation {
   readonly metricErrors: readonly { source: string; target?: string | undefined; message: string }[];
   /** Providers whose listing failed: their pools must hold. */
   readonly providerErrors: ReadonlyMap<string, string>;
-}
-
-export function addressOf(node: StoredNode, instance: Instance | undefined): NodeAddress | undefined {
-  const host = instance?.host ?? node.host;
-  const ports = instance?.ports ?? node.ports;
-  return host && ports ? { id: node.id, host, ports } : undefined;
 }
 
 /** Metric references each source must fetch: every rule's and busy metric of every pool. */
@@ -96,7 +91,7 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
         if (a && up?.instances.has(n.id)) upstream.push(a);
       }
     }
-    const peerPool = pool.node.kind === 'cometbft' ? pool.node.peerPool : undefined;
+    const peerPool = 'peerPool' in pool.node ? pool.node.peerPool : undefined;
     const follows = upstreamPool ?? peerPool;
     const tipHeight = follows ? tipOf.get(follows) : undefined;
     const probes = new Map<string, NodeProbe>();

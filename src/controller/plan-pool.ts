@@ -3,7 +3,7 @@
 
 import type { PoolConfig } from '../config/schema.ts';
 import { decidePool, type PoolPlan } from '../core/decide.ts';
-import type { Sample } from '../core/types.ts';
+import type { NodeKindCapabilities, Sample } from '../core/types.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import type { PoolObservation } from './observe.ts';
 
@@ -26,6 +26,7 @@ export function planPool(
   at: number,
   samples: { current: readonly Sample[]; previous: readonly Sample[] },
   staleAfterBySource: ReadonlyMap<string, number>,
+  capabilities: NodeKindCapabilities,
 ): PoolPlanning {
   const nodes: StoredNode[] = [];
   const vanished: StoredNode[] = [];
@@ -58,7 +59,7 @@ export function planPool(
     everHadNode: state.everHadNode,
     connectedToUpstream: po.connectedToUpstream,
     upstreamRunning: pool.node.validatorPool === undefined ? undefined : po.upstream.length > 0,
-    joinsOneAtATime: pool.node.kind === 'etcd-member',
+    joinsOneAtATime: capabilities.joinsOneAtATime,
   });
   return { plan, nodes, vanished };
 }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { parseConfigText } from '../config/load.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import { applyPoolRequests } from './pool-requests.ts';
-import type { Runtime } from './runtime.ts';
 
 const CONFIG = `version: 1
 controller: { store: { kind: sqlite, path: unused.db } }

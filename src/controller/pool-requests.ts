@@ -3,10 +3,10 @@
 // before recording it) and the controller (which checks again before acting).
 
 import type { Config } from '../config/schema.ts';
+import { type ActContext, runAction } from '../runtime/action-journal.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { PoolState, RequestRecord } from '../store/store.ts';
-import { type ActContext, runAction } from './actions.ts';
 import { emptyPoolState } from './plan-pool.ts';
-import type { Runtime } from './runtime.ts';
 
 export const POOL_REQUEST_KINDS = ['pool-pause', 'pool-resume', 'pool-size'] as const;
 export type PoolRequestKind = (typeof POOL_REQUEST_KINDS)[number];

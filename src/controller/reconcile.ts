@@ -2,9 +2,11 @@
 // providers' own listings — adopted, finished or cleaned up; never duplicated, never orphaned.
 
 import type { Instance, Provider } from '../providers/provider.ts';
+import type { ActContext } from '../runtime/action-journal.ts';
+import { withInstance } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { ActionRecord, StoredNode } from '../store/store.ts';
-import { type ActContext, removeNodeSteps, withInstance } from './actions.ts';
-import type { Runtime } from './runtime.ts';
+import { removeNodeSteps } from './actions.ts';
 
 export interface ReconcileReport {
   readonly adopted: string[];

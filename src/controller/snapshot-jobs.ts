@@ -5,13 +5,14 @@
 
 import type { PoolConfig, SnapshotSetConfig } from '../config/schema.ts';
 import { selectSnapshotSource } from '../core/snapshot-source.ts';
+import { type ActContext, runAction, shortId } from '../runtime/action-journal.ts';
+import { addressOf } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { SnapshotManifest } from '../snapshots/manifest.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { takeSnapshot } from '../snapshots/take-snapshot.ts';
 import type { StoredNode } from '../store/store.ts';
-import { type ActContext, runAction, shortId } from './actions.ts';
-import { addressOf, type Observation } from './observe.ts';
-import type { Runtime } from './runtime.ts';
+import type { Observation } from './observe.ts';
 
 export interface SnapshotOutcome {
   readonly ok: boolean;

@@ -73,3 +73,14 @@ export interface NodeProbe {
   /** Why not ready / not healthy, in plain words. */
   readonly detail?: string | undefined;
 }
+
+/**
+ * What a node kind can do, for the controller, failover and the simulator to read instead of
+ * asking which kind it is.
+ */
+export interface NodeKindCapabilities {
+  /** New nodes join one at a time: each is added to its cluster before the next (etcd members). */
+  readonly joinsOneAtATime: boolean;
+  /** Its nodes hold signing state (a validator's key and last signed height): failover guards them and promotes a standby. */
+  readonly holdsSigningState: boolean;
+}

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { waitFor } from '../../test/support/fleet.ts';
 import type { Alert } from '../alerts/alert.ts';
 import { parseConfigText } from '../config/load.ts';
-import type { Runtime } from '../controller/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { StoredNode } from '../store/store.ts';
 import { FailoverMonitor } from './monitor.ts';

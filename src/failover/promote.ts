@@ -6,9 +6,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { PoolConfig } from '../config/schema.ts';
-import { type ActContext, runAction, withInstance } from '../controller/actions.ts';
-import { addressOf } from '../controller/observe.ts';
-import type { Runtime } from '../controller/runtime.ts';
 import { addUnique, editPeerLists } from '../nodes/cometbft/peer-lists.ts';
 import { p2pAddress, peerAddress, status } from '../nodes/cometbft/rpc.ts';
 import {
@@ -20,6 +17,9 @@ import {
 } from '../nodes/cometbft/signing-state.ts';
 import type { NodeAddress } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
+import { type ActContext, runAction } from '../runtime/action-journal.ts';
+import { addressOf, withInstance } from '../runtime/node-records.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestRecord, StoredNode } from '../store/store.ts';
 import { highestNode, lastSignedCommit, recentSignatures } from './chain-view.ts';
 import { readFailover, updateFailover } from './failover-state.ts';

@@ -1,7 +1,9 @@
 // The contract every node kind implements: how a node of this kind is launched, how to
 // tell it is ready and healthy, and how it is wired to (and unwired from) its upstream.
 
-import type { NodeProbe } from '../core/types.ts';
+import type { NodeKindCapabilities, NodeProbe } from '../core/types.ts';
+
+export type { NodeKindCapabilities };
 
 /** Where a node is reached: a host and its named ports. */
 export interface NodeAddress {
@@ -118,6 +120,7 @@ export interface ClusterMembership {
 
 export interface NodeKind {
   readonly kind: string;
+  readonly capabilities: NodeKindCapabilities;
   /** Names of the ports a provider must allocate for a node, e.g. ['rpc', 'metrics']. */
   readonly portNames: readonly string[];
   /**

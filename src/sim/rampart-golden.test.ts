@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConfigText } from '../config/load.ts';
+import { createNodeKind } from '../runtime/runtime.ts';
 import type { ModelOptions } from './model.ts';
 import { simulatedPool } from './rampart-policy.ts';
 import { modelFor, simulateTrace } from './simulate.ts';
@@ -53,6 +54,7 @@ function run(c: Case) {
   const outcome = simulateTrace(loadTrace(`sim/traces/${c.trace}.csv`), {
     config,
     pool: simulatedPool(config, c.pool),
+    capabilities: createNodeKind(simulatedPool(config, c.pool), config).capabilities,
     model: modelFor(config, c.model),
     baselines: [],
     onDecision(_input, plan) {

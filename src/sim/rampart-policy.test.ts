@@ -8,6 +8,7 @@ import { parseConfigText } from '../config/load.ts';
 import type { PoolObservation } from '../controller/observe.ts';
 import { planPool } from '../controller/plan-pool.ts';
 import type { PoolPlan } from '../core/decide.ts';
+import { createNodeKind } from '../runtime/runtime.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import {
   SIM_LOAD,
@@ -22,6 +23,7 @@ import { generateTrace } from './trace-generator.ts';
 
 const { config } = parseConfigText(readFileSync('examples/simulate.yaml', 'utf8'), 'examples/simulate.yaml');
 const pool = simulatedPool(config, 'sentries');
+const capabilities = createNodeKind(pool, config).capabilities;
 
 /**
  * Runs the simulator and, at every one of Rampart's decisions, asks planPool — the controller's
@@ -35,6 +37,7 @@ function compareWithController(trace: ReturnType<typeof generateTrace>, model: R
     config,
     pool,
     model,
+    capabilities,
     baselines: [],
     onDecision(input, plan) {
       // The controller's view of the same moment: stored nodes, their probes, the samples of
@@ -62,6 +65,7 @@ function compareWithController(trace: ReturnType<typeof generateTrace>, model: R
         input.now,
         { current: input.samples.current, previous: input.samples.previous ?? [] },
         staleAfterBySource,
+        capabilities,
       );
       assert.deepEqual(plan, controller.plan);
       // The simulator applied the previous plan in full: this tick sees its desired size.
@@ -111,6 +115,7 @@ describe("Rampart's policy in the simulator", () => {
       config,
       pool,
       model: modelFor(config, { scrapeInterval: 120 }),
+      capabilities,
       baselines: [],
       onDecision: (_input, plan) => decisions.push(plan),
     });

@@ -7,7 +7,7 @@
 import type { Config, PoolConfig } from '../config/schema.ts';
 import { type DecideInput, decidePool, type PoolClocks, type PoolPlan } from '../core/decide.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
-import type { NodeProbe, Sample } from '../core/types.ts';
+import type { NodeKindCapabilities, NodeProbe, Sample } from '../core/types.ts';
 import type { SimNode, SimPool } from './model.ts';
 import type { PolicyContext, Scrape, SimPolicy } from './policy.ts';
 
@@ -123,6 +123,8 @@ export interface RampartPolicyOptions {
   readonly pool: PoolConfig;
   /** Restored-but-idle nodes kept beside the pool (a simulator option). Default 0. */
   readonly warmPool?: number | undefined;
+  /** What the pool's node kind can do, as the controller reads it from the node kind. */
+  readonly capabilities: NodeKindCapabilities;
   /** Sees every decision's input and plan (the shared-code-path test uses it). */
   readonly onDecision?: ((input: DecideInput, plan: PoolPlan) => void) | undefined;
 }
@@ -211,6 +213,7 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
         everHadNode: true,
         connectedToUpstream: undefined,
         upstreamRunning,
+        joinsOneAtATime: opts.capabilities.joinsOneAtATime,
       };
       const plan = decidePool(input);
       opts.onDecision?.(input, plan);

@@ -3,6 +3,7 @@
 
 import type { Config, PoolConfig } from '../config/schema.ts';
 import type { DecideInput, PoolPlan } from '../core/decide.ts';
+import type { NodeKindCapabilities } from '../core/types.ts';
 import { awsPolicy } from './aws.ts';
 import { type RunResult, runSimulation } from './engine.ts';
 import { gcePolicy } from './gce.ts';
@@ -23,6 +24,8 @@ export interface SimulationSetup {
   /** The simulated pool (checked with simulatedPool). */
   readonly pool: PoolConfig;
   readonly model: ModelOptions;
+  /** What the pool's node kind can do (joins one at a time), as the controller reads it. */
+  readonly capabilities: NodeKindCapabilities;
   /** Baselines to run beside Rampart's policy; the oracle runs in any case. */
   readonly baselines: readonly BaselineName[];
   readonly onDecision?: ((input: DecideInput, plan: PoolPlan) => void) | undefined;
@@ -53,6 +56,7 @@ export function makePolicy(
         config: setup.config,
         pool: setup.pool,
         warmPool: setup.model.warmPool,
+        capabilities: setup.capabilities,
         onDecision: setup.onDecision,
       });
     case 'hpa':

@@ -1,6 +1,8 @@
 // A snapshot's manifest: what it holds and how to check it. Written last, so a snapshot
 // without one is incomplete and is never restored.
 
+import { isForbidden } from '../core/forbidden-files.ts';
+
 export interface SnapshotFile {
   /** Path relative to the node's data dir, with / separators. */
   readonly path: string;
@@ -24,14 +26,6 @@ export interface SnapshotManifest {
   readonly appHash: string;
   readonly totalBytes: number;
   readonly files: readonly SnapshotFile[];
-}
-
-/** Names a snapshot must never contain, wherever they sit: keys and signing state. */
-export const FORBIDDEN_FILES = ['priv_validator_key.json', 'node_key.json', 'priv_validator_state.json'];
-
-export function isForbidden(relPath: string): boolean {
-  const base = relPath.split('/').pop() ?? relPath;
-  return FORBIDDEN_FILES.includes(base);
 }
 
 /** A sortable, unique snapshot id: UTC time to the millisecond plus a random tail. */

@@ -7,8 +7,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isForbidden } from '../core/forbidden-files.ts';
 import type { RestoreSource } from '../nodes/node-kind.ts';
-import { isForbidden, type SnapshotFile, type SnapshotManifest } from './manifest.ts';
+import type { SnapshotFile, SnapshotManifest } from './manifest.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 export type Progress = (bytes: number, total: number) => void;

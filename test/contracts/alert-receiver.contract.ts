@@ -13,7 +13,7 @@ import {
   type Script,
   startReceiverServer,
   validatorDown,
-} from '../../src/alerts/test-fixtures.ts';
+} from '../support/alert-fixtures.ts';
 import { closedPort } from '../support/http-fixture.ts';
 
 /** Builds the receiver under test, pointed at `url`. */

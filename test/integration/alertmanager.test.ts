@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Alert } from '../../src/alerts/alert.ts';
 import { createAlertDispatcher } from '../../src/alerts/create-alert-dispatcher.ts';
-import { captureLog } from '../../src/alerts/test-fixtures.ts';
 import { parseConfigText } from '../../src/config/load.ts';
+import { captureLog } from '../support/alert-fixtures.ts';
 import { pollUntil, startAlertmanager } from '../support/servers.ts';
 
 interface GettableAlert {

@@ -7,9 +7,9 @@ import pino from 'pino';
 import { followPool } from '../../src/cli/commands/load.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { createRuntime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
+import { createRuntime } from '../../src/runtime/runtime.ts';
 import { fastFleetConfig, makeFleet, runCli, waitFor } from '../support/fleet.ts';
 
 const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 4 }));

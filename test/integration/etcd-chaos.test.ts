@@ -12,8 +12,8 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { followPool } from '../../src/cli/commands/load.ts';
-import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
 import { verifySnapshot } from '../../src/snapshots/snapshot-files.ts';
 import type { ActionRecord } from '../../src/store/store.ts';
 import {

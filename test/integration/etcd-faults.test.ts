@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Runtime } from '../../src/controller/runtime.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
 import { etcdFleetConfig, type Replica, startReplica, stopReplica } from '../support/etcd-fleet.ts';
 import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
 import { startEtcdCluster } from '../support/servers.ts';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { followPool } from '../../src/cli/commands/load.ts';
-import type { Runtime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
 import {
   etcdFleetConfig,
   type Replica,

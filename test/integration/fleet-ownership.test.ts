@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Controller } from '../../src/controller/controller.ts';
 import { StoreBehindFleetError } from '../../src/controller/fleet-ownership.ts';
-import type { Runtime } from '../../src/controller/runtime.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
 import { memoryFleet } from '../support/fake-memory-fleet.ts';
 
 /** Starts a controller and waits for the tick its own loop runs at once; later ticks are the test's. */

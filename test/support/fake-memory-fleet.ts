@@ -9,9 +9,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { createRuntime, type Runtime } from '../../src/controller/runtime.ts';
 import type { NodeAddress, NodeKind } from '../../src/nodes/node-kind.ts';
 import type { CreateRequest, Instance, Provider } from '../../src/providers/provider.ts';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.ts';
 
 export class FakeMemoryProvider implements Provider {
   readonly name = 'here';
@@ -47,6 +47,7 @@ export class FakeMemoryProvider implements Provider {
 /** A node kind whose readiness the test decides, and which records who is wired to whom. */
 export class FakeScriptedKind implements NodeKind {
   readonly kind = 'fake-scripted';
+  readonly capabilities = { joinsOneAtATime: false, holdsSigningState: false };
   readonly portNames = ['rpc'];
   /** Node ids that probe ready; every other running node is still catching up. */
   readonly ready = new Set<string>();

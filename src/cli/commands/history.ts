@@ -2,7 +2,7 @@
 // with their outcomes, oldest first.
 
 import { existsSync } from 'node:fs';
-import { createStore } from '../../controller/runtime.ts';
+import { createStore } from '../../runtime/runtime.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 
 export async function history(argv: string[]): Promise<number> {

@@ -3,9 +3,9 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
-import { createStore } from '../../controller/runtime.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { LoadGenerator } from '../../nodes/simnode/load-generator.ts';
+import { createStore } from '../../runtime/runtime.ts';
 import type { Store } from '../../store/store.ts';
 import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { untilStopSignal } from '../signals.ts';

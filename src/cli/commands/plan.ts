@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { observe } from '../../controller/observe.ts';
 import { emptyPoolState, planPool } from '../../controller/plan-pool.ts';
-import { createRuntime, type Runtime } from '../../controller/runtime.ts';
 import type { PoolPlan } from '../../core/decide.ts';
+import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
 import { SqliteStore } from '../../store/sqlite-store.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';
 
@@ -31,6 +31,7 @@ export async function plan(argv: string[]): Promise<number> {
         obs.at,
         { current: obs.samples, previous: [] },
         staleAfter,
+        rt.nodeKind(pool.name).capabilities,
       );
       const shown: PoolPlan = providerError
         ? {

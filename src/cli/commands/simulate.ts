@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
+import { createNodeKind } from '../../runtime/runtime.ts';
 import { chartHtml, chartSvg } from '../../sim/chart.ts';
 import type { ModelOptions } from '../../sim/model.ts';
 import { SimPoolError, simulatedPool } from '../../sim/rampart-policy.ts';
@@ -64,7 +65,8 @@ export async function simulate(argv: string[]): Promise<number> {
   });
 
   const outcomes = traces.map((trace) => {
-    const outcome = simulateTrace(trace, { config, pool, model, baselines });
+    const capabilities = createNodeKind(pool, config).capabilities;
+    const outcome = simulateTrace(trace, { config, pool, model, capabilities, baselines });
     if (flags.json) for (const s of outcome.scores) process.stdout.write(`${scoreJson(s)}\n`);
     else process.stdout.write(`${scoreTable(outcome)}\n`);
     return outcome;

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/schema.ts';
-import { createStore } from '../../controller/runtime.ts';
+import { createStore } from '../../runtime/runtime.ts';
 import { STATE_FORMAT, STATE_VERSION, type StateDump, StoreNotEmptyError } from '../../store/state-dump.ts';
 import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { runningControllers } from '../running.ts';

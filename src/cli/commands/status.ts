@@ -4,9 +4,9 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
-import { createStore } from '../../controller/runtime.ts';
 import { type Candidate, electionCandidates } from '../../coordination/etcd.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { createStore } from '../../runtime/runtime.ts';
 import { EtcdStore, EtcdUnreachableError } from '../../store/etcd-store.ts';
 import type { PoolStatus, Store } from '../../store/store.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';

@@ -9,7 +9,6 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, PoolConfig } from '../../config/schema.ts';
-import { createRuntime, type Runtime } from '../../controller/runtime.ts';
 import { readFailover } from '../../failover/failover-state.ts';
 import {
   PROMOTE_REQUEST,
@@ -18,6 +17,7 @@ import {
   promoteValidator,
   reviewPromotion,
 } from '../../failover/promote.ts';
+import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
 import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { runningControllers } from '../running.ts';

@@ -10,8 +10,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { NodeKindConfig } from '../../config/schema.ts';
+import { isForbidden } from '../../core/forbidden-files.ts';
 import type { NodeProbe } from '../../core/types.ts';
-import { isForbidden } from '../../snapshots/manifest.ts';
 import type {
   ChainPoint,
   LaunchContext,
@@ -68,6 +68,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
 
   return {
     kind: 'cometbft',
+    capabilities: { joinsOneAtATime: false, holdsSigningState: true },
     portNames: ['p2p', 'rpc', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {

@@ -299,6 +299,7 @@ export function createEtcdMemberKind(o: EtcdMemberOptions): NodeKind {
 
   return {
     kind: 'etcd-member',
+    capabilities: { joinsOneAtATime: true, holdsSigningState: false },
     portNames: ['client', 'peer', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {

@@ -11,6 +11,7 @@ function platformKind(kind: 'kube-pod' | 'kube-node', what: string): NodeKind {
     kind,
     portNames: [],
     judgedByPlatform: true,
+    capabilities: { joinsOneAtATime: false, holdsSigningState: false },
     processSpec() {
       throw new Error(`${kind}: ${what} runs only on the kubernetes provider, never as a local process`);
     },

@@ -101,6 +101,7 @@ export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
 
   return {
     kind: 'simnode',
+    capabilities: { joinsOneAtATime: false, holdsSigningState: false },
     portNames: ['rpc', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {

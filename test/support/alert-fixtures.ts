@@ -4,10 +4,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { type HttpFixture, startHttpFixture } from '../../test/support/http-fixture.ts';
-import { REDACTED_PATHS } from '../cli/log.ts';
-import type { Alert } from './alert.ts';
-import type { DispatcherClock } from './alert-dispatcher.ts';
+import type { Alert } from '../../src/alerts/alert.ts';
+import type { DispatcherClock } from '../../src/alerts/alert-dispatcher.ts';
+import { REDACTED_PATHS } from '../../src/cli/log.ts';
+import { type HttpFixture, startHttpFixture } from './http-fixture.ts';
 
 export const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 

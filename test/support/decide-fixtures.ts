@@ -1,10 +1,10 @@
-// Builders for core tests: a policy, nodes and samples with sensible defaults, so each
+// Builders for the core's decision tests: a policy, nodes and samples with sensible defaults, so each
 // test states only what it is about.
 
-import type { DecideInput } from './decide.ts';
-import type { NodeRecord } from './node-lifecycle.ts';
-import type { PoolPolicy, ScaleRule } from './policy.ts';
-import type { NodeProbe, NodeState, Sample } from './types.ts';
+import type { DecideInput } from '../../src/core/decide.ts';
+import type { NodeRecord } from '../../src/core/node-lifecycle.ts';
+import type { PoolPolicy, ScaleRule } from '../../src/core/policy.ts';
+import type { NodeProbe, NodeState, Sample } from '../../src/core/types.ts';
 
 export const T0 = 1_700_000_000_000;
 
