@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { Config } from '../config/schema.ts';
 import { Controller } from '../controller/controller.ts';
-import { createRuntime, type Runtime } from '../controller/runtime.ts';
+import { createRuntime, type Runtime } from '../runtime/runtime.ts';
 import type { Store } from '../store/store.ts';
 import { ApiStartError } from './auth.ts';
 import { ControllerTelemetry } from './controller-telemetry.ts';
@@ -59,8 +59,11 @@ export async function serveApi(
       log,
       controller: o.controller,
       telemetry: o.telemetry,
-      store: o.plainStore,
-      providers: o.runtime.providers,
+      runtime: {
+        store: o.plainStore,
+        providers: o.runtime.providers,
+        snapshotStores: o.runtime.snapshotStores,
+      },
       portFallbacks: opts.portFallbacks,
       listen: opts.listen,
     });

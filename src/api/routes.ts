@@ -33,7 +33,7 @@ export interface ApiContext {
     | undefined;
   readonly telemetry?: ControllerTelemetry | undefined;
   /** Providers, for the promote dry-run. */
-  readonly providers?: ReadonlyMap<string, Provider> | undefined;
+  readonly providers: ReadonlyMap<string, Provider>;
   /** How long a write waits for the controller to take it before answering 202. */
   readonly writeWaitMs: number;
 }
@@ -260,8 +260,7 @@ const snapshotCache = new WeakMap<ApiContext, { at: number; answer: unknown }>()
 const dryRunCache = new WeakMap<ApiContext, Map<string, { at: number; review: PromoteReview }>>();
 const DRY_RUN_TTL_MS = 10_000;
 
-async function promoteDryRun(ctx: ApiContext, pool: PoolConfig, to: string): Promise<PromoteReview | null> {
-  if (!ctx.providers) return null;
+async function promoteDryRun(ctx: ApiContext, pool: PoolConfig, to: string): Promise<PromoteReview> {
   const cache = dryRunCache.get(ctx) ?? new Map();
   dryRunCache.set(ctx, cache);
   const key = `${pool.name}/${to}`;

@@ -17,9 +17,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { isLoopbackHost, splitListen } from '../config/listen-address.ts';
 import type { Config } from '../config/schema.ts';
-import { createProvider, createStore } from '../controller/runtime.ts';
 import type { Provider } from '../providers/provider.ts';
-import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
+import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import type { Store } from '../store/store.ts';
 import { ApiStartError, BearerCheck, readTokenFile } from './auth.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
@@ -55,19 +54,28 @@ const SECURITY_HEADERS = {
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
+/**
+ * What the API serves, built by its caller from the config (the runtime of the controller in
+ * this process, createRuntime's): the server never builds an adapter of its own, so it serves
+ * exactly the fenced providers and the store the controller uses.
+ */
+export interface ApiAdapters {
+  /** Read, and requests recorded for the controller; opened and closed by its owner. */
+  readonly store: Store;
+  /** For the promote dry-run (is the old validator stopped?). */
+  readonly providers: ReadonlyMap<string, Provider>;
+  /** The store of each snapshot set, by set name. */
+  readonly snapshotStores: ReadonlyMap<string, SnapshotStore>;
+}
+
 export interface ApiServerOptions {
   readonly config: Config;
   readonly log: Logger;
+  /** What it serves: the caller's runtime (createRuntime's), its store already opened by the caller. */
+  readonly runtime: ApiAdapters;
   /** The controller in this process (its leadership shows in /controller and /metrics). */
   readonly controller?: ApiContext['controller'];
   readonly telemetry?: ControllerTelemetry | undefined;
-  /** The providers, for the promote dry-run (is the old validator stopped?). Default: the config's own. */
-  readonly providers?: ReadonlyMap<string, Provider> | undefined;
-  /**
-   * The store to read and record requests in, opened and closed by its owner (the controller
-   * in this process). Absent: the server opens its own and closes it with itself.
-   */
-  readonly store?: Store | undefined;
   /** Overrides controller.api.listen (tests use a free port). */
   readonly listen?: string | undefined;
   /** When the port is taken, try this many next ports (the demo; `up` keeps its address). Default 0. */
@@ -177,16 +185,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     tls = { cert: read('cert', api.tls.cert), key: read('key', api.tls.key) };
   }
 
-  const ownStore = opts.store === undefined;
-  const store: Store = opts.store ?? createStore(config);
-  if (ownStore) await store.open();
   const ctx: ApiContext = {
     config,
-    store,
-    snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
+    store: opts.runtime.store,
+    snapshotStores: opts.runtime.snapshotStores,
     controller: opts.controller,
     telemetry: opts.telemetry,
-    providers: opts.providers ?? new Map(config.providers.map((p) => [p.name, createProvider(p)])),
+    providers: opts.runtime.providers,
     writeWaitMs:
       opts.writeWaitMs ?? Math.min(15_000, Math.max(3000, 3 * config.controller.evaluationInterval + 1000)),
   };
@@ -360,7 +365,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         bound++;
         continue;
       }
-      if (ownStore) await store.close();
       throw new ApiStartError(
         `cannot serve the API on ${host}:${bound}: ${code === 'EADDRINUSE' ? 'the address is in use (another Rampart?); set controller.api.listen' : (e as Error).message}`,
         code === 'EADDRINUSE',
@@ -376,13 +380,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     url,
     tokenRequired: bearer !== undefined,
     close: () => {
-      closed ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-        if (ownStore) await store.close();
-      })();
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
       return closed;
     },
   };

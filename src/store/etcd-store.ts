@@ -76,6 +76,8 @@ const SCHEMA_VERSION = 1;
 const TIME_MAX = 999_999_999_999_999; // 15 digits of ms: beyond the year 30000, below 2^53
 const TERM_MAX = 9_999_999_999;
 const SEQ_MAX = 99_999_999;
+/** Keys that are the store's own bookkeeping, not records: kept by clear. */
+const BOOKKEEPING_KEYS: readonly string[] = ['schema', 'term', 'term-holder'];
 /** Records per pruning transaction: at most 3 keys each, under etcd's default of 128 operations. */
 const PRUNE_PAGE = 40;
 
@@ -723,33 +725,52 @@ export class EtcdStore implements Store {
    * of the dump written; running it again with force starts over.
    */
   async importState(dump: StateDump, options: { readonly force: boolean }): Promise<void> {
-    if (!(await this.#isEmpty())) {
+    if (!(await this.isEmpty()) || (await this.currentTerm()) !== 0) {
       if (!options.force) throw new StoreNotEmptyError(`etcd store ${this.options.prefix}`);
-      await this.#clear();
+      await this.clear();
+      // The dump's records go in under their own terms, older than this store's perhaps.
+      await this.#call(() =>
+        this.namespace
+          .if('term', 'Create', '>', 0)
+          .then(this.namespace.put('term').value(encodeTerm(0)), this.namespace.delete().key('term-holder'))
+          .commit(),
+      );
     }
     await writeStateRecords(this, dump);
     await this.#restoreTerm(dump.term, dump.termHolder ?? 'rampart state import');
   }
 
-  /** True when nothing but the schema and the initial term is stored under the prefix. */
-  async #isEmpty(): Promise<boolean> {
-    const keys = await this.#call(() => this.namespace.getAll().limit(3).keys());
-    return keys.every((k) => k === 'schema' || k === 'term') && (await this.currentTerm()) === 0;
+  /** True when nothing but the bookkeeping keys (schema, term, its holder) is under the prefix. */
+  async isEmpty(): Promise<boolean> {
+    const keys = await this.#call(() =>
+      this.namespace
+        .getAll()
+        .limit(BOOKKEEPING_KEYS.length + 1)
+        .keys(),
+    );
+    return keys.every((k) => BOOKKEEPING_KEYS.includes(k));
   }
 
-  /** Deletes every key under the prefix, whatever wrote it; the schema and a term of 0 are written again. */
-  async #clear(): Promise<void> {
+  /**
+   * Deletes every key under the prefix, whatever wrote it, but the bookkeeping keys: in one
+   * transaction, so no reader or writer ever meets a store without its term.
+   */
+  async clear(): Promise<void> {
     const ns = this.namespace;
-    await this.#call(() => ns.delete().all().exec());
-    await this.#call(() =>
+    // The gaps between the bookkeeping keys, in etcd's byte order; [0] ends the prefix's range.
+    const bounds = [...BOOKKEEPING_KEYS].sort();
+    const ranges = [
+      { start: '', end: bounds[0]! },
+      ...bounds.map((key, i) => ({ start: `${key}\0`, end: bounds[i + 1] ?? Buffer.from([0]) })),
+    ];
+    const r = await this.#call(() =>
       ns
-        .if('term', 'Create', '==', 0)
-        .then(
-          ns.put('schema').value(JSON.stringify({ version: SCHEMA_VERSION })),
-          ns.put('term').value(encodeTerm(0)),
-        )
+        .if('term', 'Create', '>', 0)
+        .then(...ranges.map((range) => ns.delete().inRange(range)))
         .commit(),
     );
+    if (!r.succeeded)
+      throw new Error(`etcd store ${this.options.prefix}: the term key is missing (was the prefix deleted?)`);
   }
 
   /**

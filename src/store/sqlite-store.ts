@@ -478,6 +478,37 @@ export class SqliteStore implements Store {
       .filter((name) => !BOOKKEEPING_TABLES.includes(name));
   }
 
+  /** Any row in any state table. */
+  #holdsRows(): boolean {
+    return this.#stateTables().some(
+      (table) => this.db.prepare(`SELECT EXISTS (SELECT 1 FROM "${table}") AS held`).get()?.held === 1,
+    );
+  }
+
+  /**
+   * Empties every state table. The term and its holder (meta) stay, and so do the row id
+   * counters (sqlite_sequence): ids never repeat, as etcd's revisions never do.
+   */
+  #deleteRows(): void {
+    for (const table of this.#stateTables()) this.db.exec(`DELETE FROM "${table}"`);
+  }
+
+  async clear(): Promise<void> {
+    const db = this.db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#deleteRows();
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return !this.#holdsRows();
+  }
+
   #termHolder(): string | undefined {
     return (
       this.db.prepare("SELECT value FROM meta WHERE key = 'term_holder'").get() as
@@ -524,15 +555,10 @@ export class SqliteStore implements Store {
     db.exec('BEGIN IMMEDIATE');
     this.#importing = true;
     try {
-      const tables = this.#stateTables();
-      const rows = tables.reduce(
-        (n, table) => n + (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n,
-        0,
-      );
-      if (rows > 0 || this.#term() !== 0 || this.#termHolder() !== undefined) {
+      if (this.#holdsRows() || this.#term() !== 0 || this.#termHolder() !== undefined) {
         if (!options.force) throw new StoreNotEmptyError(`store ${this.file}`);
-        for (const table of tables) db.exec(`DELETE FROM "${table}"`);
-        // Row ids start again too: nothing of the old state shows through.
+        this.#deleteRows();
+        // Unlike a clear, the counters start again too: nothing of the old state shows through.
         if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").get())
           db.exec('DELETE FROM sqlite_sequence');
         db.exec("DELETE FROM meta WHERE key <> 'term'; UPDATE meta SET value = '0' WHERE key = 'term';");

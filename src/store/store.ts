@@ -236,8 +236,19 @@ export interface Store {
   /**
    * Writes a dump into the store (`rampart state import`) and sets its term to the dump's.
    * A store holding anything — a record of any kind, a term — is refused (StoreNotEmptyError)
-   * unless `force`, which first removes everything it holds: each store knows all its tables
-   * or keys. No controller may be running on the store meanwhile.
+   * unless `force`, which first clears it and also sets its term back, to the dump's even
+   * when that is lower: the import replaces the whole history, terms included. No controller
+   * may be running on the store meanwhile.
    */
   importState(dump: StateDump, options: { readonly force: boolean }): Promise<void>;
+  /**
+   * Removes every record the store holds, of every kind; each store knows all its tables or
+   * keys (etcd: every key under its prefix, coordination's too). The term and its holder stay:
+   * a term never goes backwards, so a writer deposed before the clear stays fenced after it,
+   * and the next leader's term is above every term handed out before. Decision and event ids
+   * go on from where they were too. Not fenced: no controller may be running on the store.
+   */
+  clear(): Promise<void>;
+  /** True when the store holds no record of any kind. The term, which `clear` keeps, is not a record. */
+  isEmpty(): Promise<boolean>;
 }

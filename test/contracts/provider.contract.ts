@@ -2,13 +2,13 @@
 // them, the listing is the truth (also for a provider object made after a restart), destroy
 // is idempotent, stop and start keep identity. Each implementation's test file calls
 // providerContract with a factory (the local provider with simnode, aws on moto, a
-// StatefulSet on kwok).
+// StatefulSet on kwok, a node pool on kwok over moto's machines).
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { shortId } from '../../src/controller/actions.ts';
+import { describe, type TestContext, test } from 'node:test';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
 import type { CreateRequest, Instance, Provider } from '../../src/providers/provider.ts';
+import { shortId } from '../../src/runtime/action-journal.ts';
 
 export interface ProviderHarness {
   /** A provider object over the backend; each call makes a new one (what a restarted controller has). */
@@ -37,18 +37,22 @@ async function listed(p: Provider, id: string): Promise<Instance | undefined> {
   return (await p.list()).find((i) => i.id === id);
 }
 
-/** `open` gives a harness over an empty backend, or undefined when the test must be skipped. */
-export function providerContract(name: string, open: () => Promise<ProviderHarness | undefined>): void {
-  describe(`provider contract: ${name}`, () => {
-    const withHarness = (title: string, body: (h: ProviderHarness) => Promise<void>) =>
+/**
+ * `open` gives a harness over an empty backend; `skip` is the cases' skip option when the
+ * backend is not installed here (skipUnlessInstalled in test/support/servers.ts). A case of an
+ * optional capability the provider lacks is skipped, saying so.
+ */
+export function providerContract(
+  name: string,
+  open: () => Promise<ProviderHarness>,
+  options: { readonly skip?: string | false } = {},
+): void {
+  describe(`provider contract: ${name}`, { skip: options.skip ?? false }, () => {
+    const withHarness = (title: string, body: (h: ProviderHarness, t: TestContext) => Promise<void>) =>
       test(title, async (t) => {
         const h = await open();
-        if (!h) {
-          t.skip('backend not available');
-          return;
-        }
         try {
-          await body(h);
+          await body(h, t);
         } finally {
           await h.cleanup();
         }
@@ -121,9 +125,10 @@ export function providerContract(name: string, open: () => Promise<ProviderHarne
       assert.equal((await listed(p, real.id))?.running, true);
     });
 
-    withHarness('stop and start keep the identity, when supported', async (h) => {
+    withHarness('stop and start keep the identity', async (h, t) => {
       const p = h.provider();
-      if (!p.stop || !p.start) return;
+      if (!p.stop || !p.start)
+        return t.skip(`${name} lacks the optional stop and start (Provider.stop, Provider.start)`);
       const req = request(h);
       const made = await p.create(req);
       await p.stop(made);

@@ -49,11 +49,18 @@ async function take(store: SnapshotStore, set: string, dir: string, at: number):
   return m;
 }
 
-export function snapshotStoreContract(name: string, make: () => Promise<SnapshotStore | undefined>): void {
-  describe(`snapshot store contract: ${name}`, () => {
-    test('a snapshot is listed only once its manifest is written; restore gives the same bytes', async (t) => {
+/**
+ * `make` gives a store over an empty set; `skip` is the cases' skip option when the backend is
+ * not installed here (skipUnlessInstalled in test/support/servers.ts).
+ */
+export function snapshotStoreContract(
+  name: string,
+  make: () => Promise<SnapshotStore>,
+  options: { readonly skip?: string | false } = {},
+): void {
+  describe(`snapshot store contract: ${name}`, { skip: options.skip ?? false }, () => {
+    test('a snapshot is listed only once its manifest is written; restore gives the same bytes', async () => {
       const store = await make();
-      if (!store) return t.skip('store not available');
       const dir = dataDir();
       const set = `s${Date.now()}a`;
       const id = snapshotId(1000, 'half');
@@ -77,9 +84,8 @@ export function snapshotStoreContract(name: string, make: () => Promise<Snapshot
       rmSync(into, { recursive: true, force: true });
     });
 
-    test('a corrupted file fails verification and restore, naming the file', async (t) => {
+    test('a corrupted file fails verification and restore, naming the file', async () => {
       const store = await make();
-      if (!store) return t.skip('store not available');
       const dir = dataDir();
       const set = `s${Date.now()}b`;
       const m = await take(store, set, dir, 3000);
@@ -91,9 +97,8 @@ export function snapshotStoreContract(name: string, make: () => Promise<Snapshot
       rmSync(into, { recursive: true, force: true });
     });
 
-    test('keys and signing state are refused before anything is copied', async (t) => {
+    test('keys and signing state are refused before anything is copied', async () => {
       const store = await make();
-      if (!store) return t.skip('store not available');
       const dir = dataDir();
       writeFileSync(path.join(dir, 'data', 'priv_validator_state.json'), '{}');
       const set = `s${Date.now()}c`;
@@ -105,9 +110,8 @@ export function snapshotStoreContract(name: string, make: () => Promise<Snapshot
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('prune keeps the newest N and removes abandoned incomplete ones, not those in progress', async (t) => {
+    test('prune keeps the newest N and removes abandoned incomplete ones, not those in progress', async () => {
       const store = await make();
-      if (!store) return t.skip('store not available');
       const dir = dataDir();
       const set = `s${Date.now()}d`;
       const made = [];

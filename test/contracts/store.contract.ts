@@ -170,13 +170,18 @@ export function newStateDump(): StateDump {
 export const comparableDump = ({ exportedAt: _a, from: _f, ...rest }: StateDump): unknown =>
   JSON.parse(JSON.stringify(rest));
 
-/** `open` gives a fresh, opened store; `reopen` (if the store persists) the same data again. */
+/**
+ * `open` gives a fresh, opened store; `reopen` (if the store persists) the same data again;
+ * `skip` is the cases' skip option when the backend is not installed here
+ * (skipUnlessInstalled in test/support/servers.ts).
+ */
 export function storeContract(
   name: string,
   open: () => Promise<Store>,
   reopen?: (s: Store) => Promise<Store>,
+  options: { readonly skip?: string | false } = {},
 ): void {
-  describe(`store contract: ${name}`, () => {
+  describe(`store contract: ${name}`, { skip: options.skip ?? false }, () => {
     test('terms only go up', async () => {
       const s = await open();
       const t1 = await s.newTerm('a');
@@ -506,6 +511,122 @@ export function storeContract(
       assert.deepEqual(await s.listDecisions({ pool: 'previous-pool' }), []);
       assert.deepEqual(await s.listEvents({ pool: 'previous-pool' }), []);
       assert.equal(await s.currentTerm(), 7, 'the term is the dump’s, even below the old one');
+      await s.close();
+    });
+
+    test('a new store is empty; a term is not a record, any one record is', async () => {
+      const fresh = await open();
+      assert.equal(await fresh.isEmpty(), true, 'a new store');
+      await fresh.newTerm('leader');
+      assert.equal(await fresh.isEmpty(), true, 'a store that only handed out a term');
+      await fresh.close();
+      const oneOf: Record<string, (s: Store, t: number) => Promise<void>> = {
+        pool: (s, t) => s.putPool({ name: 'p', paused: false, everHadNode: false, clocks: {} }, t),
+        node: (s, t) => s.putNode(storedNode('gone', { state: 'gone' }), t),
+        action: (s, t) =>
+          s.beginAction({
+            id: 'a',
+            term: t,
+            pool: 'p',
+            kind: 'create',
+            cause: 'c',
+            caller: 'x',
+            startedAt: 1,
+          }),
+        decision: (s, t) =>
+          s.recordDecision({
+            pool: 'p',
+            at: 1,
+            term: t,
+            decision: 'hold',
+            ready: 0,
+            live: 0,
+            desired: 0,
+            reasons: [],
+            actions: [],
+          }),
+        event: (s, t) => s.recordEvent({ at: 1, severity: 'info', text: 'e' }, t),
+        request: (s) => s.addRequest({ id: 'r', at: 1, kind: 'pool-pause', body: {}, caller: 'cli' }),
+        'pool status': (s, t) => s.putPoolStatus({ pool: 'p', at: 1, term: t, body: {} }),
+        failover: (s, t) => s.putFailover({ pool: 'p', at: 1, term: t, body: {} }),
+      };
+      for (const [kind, write] of Object.entries(oneOf)) {
+        const s = await open();
+        await write(s, await s.newTerm('leader'));
+        assert.equal(await s.isEmpty(), false, `a store holding one ${kind} record`);
+        await s.close();
+      }
+    });
+
+    test('clear removes every record of every kind and keeps the term: it never goes back', async () => {
+      const s = await open();
+      await fillStore(s, 'cleared');
+      const term = await s.currentTerm();
+      const ids = async () => ({
+        decision: (await s.listDecisions()).map((d) => d.id!),
+        event: (await s.listEvents()).map((e) => e.id!),
+      });
+      const idsBefore = await ids();
+      assert.equal(await s.isEmpty(), false);
+
+      await s.clear();
+      assert.equal(await s.isEmpty(), true, 'nothing is left');
+      const { term: keptTerm, termHolder, exportedAt: _a, from: _f, ...records } = await s.exportState();
+      for (const [kind, list] of Object.entries(records))
+        if (Array.isArray(list)) assert.deepEqual(list, [], `no ${kind} is left`);
+      assert.equal(await s.getPool('cleared-pool'), undefined);
+      assert.equal(await s.getNode('cleared-gone'), undefined);
+      assert.equal(await s.getAction('cleared-snapshot'), undefined);
+      assert.equal(await s.getRequest('cleared-done-request'), undefined);
+      assert.equal(await s.getFailover('cleared-pool'), undefined);
+      assert.deepEqual(await s.openActions(), []);
+      assert.deepEqual(await s.openRequests(), []);
+
+      assert.equal(keptTerm, term, 'the term is kept');
+      assert.equal(termHolder, 'cleared leader 2', 'and who took it');
+      assert.equal(await s.currentTerm(), term);
+      await assert.rejects(
+        s.putPool({ name: 'p', paused: false, everHadNode: false, clocks: {} }, term - 1),
+        StaleTermError,
+        'a writer deposed before the clear stays fenced',
+      );
+      assert.equal(await s.isEmpty(), true, 'the refused write wrote nothing');
+      await assert.rejects(
+        s.importState(newStateDump(), { force: false }),
+        StoreNotEmptyError,
+        'an import without force would set the kept term back: refused',
+      );
+      const next = await s.newTerm('next leader');
+      assert.ok(next > term, 'the next leader’s term is above every term before the clear');
+
+      await s.putPool({ name: 'p', paused: false, everHadNode: false, clocks: {} }, next);
+      await s.recordDecision({
+        pool: 'p',
+        at: 1,
+        term: next,
+        decision: 'after',
+        ready: 0,
+        live: 0,
+        desired: 0,
+        reasons: [],
+        actions: [],
+      });
+      await s.recordEvent({ at: 1, severity: 'info', text: 'after' }, next);
+      assert.equal(await s.isEmpty(), false, 'the store takes records again');
+      const idsAfter = await ids();
+      for (const kind of ['decision', 'event'] as const) {
+        assert.equal(idsAfter[kind].length, 1);
+        for (const id of idsAfter[kind])
+          assert.ok(
+            idsBefore[kind].every((old) => id > old),
+            `${kind} id ${id} is above every one before the clear (${idsBefore[kind].join(', ')}): ids are never reused`,
+          );
+      }
+
+      await s.clear();
+      await s.clear();
+      assert.equal(await s.isEmpty(), true, 'clearing an empty store is not an error');
+      assert.equal(await s.currentTerm(), next);
       await s.close();
     });
 

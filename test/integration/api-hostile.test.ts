@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import pino from 'pino';
 import { type ApiServer, startApiServer } from '../../src/api/server.ts';
 import { parseConfigText } from '../../src/config/load.ts';
-import { createStore } from '../../src/controller/runtime.ts';
+import { createRuntime, createStore } from '../../src/runtime/runtime.ts';
 import type { Store } from '../../src/store/store.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rampart-api-hostile-'));
@@ -67,8 +67,17 @@ after(async () => {
 let store: Store | undefined;
 after(() => store?.close());
 
+/** What the servers serve, built as `rampart up` builds it; its store opened by the first server. */
+const runtime = createRuntime(config);
+let runtimeOpened: Promise<void> | undefined;
+after(async () => {
+  if (runtimeOpened) await runtime.store.close();
+});
+
 async function serve(cfg = config): Promise<{ api: ApiServer; port: number }> {
-  const api = await startApiServer({ config: cfg, log, writeWaitMs: 300 });
+  runtimeOpened ??= runtime.store.open();
+  await runtimeOpened;
+  const api = await startApiServer({ config: cfg, log, runtime, writeWaitMs: 300 });
   servers.push(api);
   return { api, port: Number(new URL(api.url).port) };
 }

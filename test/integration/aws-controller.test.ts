@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { createRuntime } from '../../src/controller/runtime.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { TAGS } from '../../src/providers/aws/aws-provider.ts';
+import { createRuntime } from '../../src/runtime/runtime.ts';
 import { assertAwsConsistent, groupMembers, liveInstances, makeAwsFleet } from '../support/aws-fleet.ts';
 import { waitFor } from '../support/fleet.ts';
 import { motoForFile } from '../support/moto-group.ts';
@@ -18,8 +18,9 @@ const moto = motoForFile();
 
 const silent = pino({ level: 'silent' });
 
-test('a pool on AWS scales up on load to max and back down to capacity, removing the chosen instances', async (t) => {
-  if (!moto.server()) return t.skip('moto not available');
+test('a pool on AWS scales up on load to max and back down to capacity, removing the chosen instances', {
+  skip: moto.skip,
+}, async (t) => {
   const max = 4;
   const fleet = await makeAwsFleet(moto.server()!.url, { min: 1, capacity: 2, max });
   const config = loadConfigFile(fleet.configFile).config;

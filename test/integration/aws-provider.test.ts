@@ -14,10 +14,10 @@ import {
   type Instance as Ec2Instance,
 } from '@aws-sdk/client-ec2';
 import pino from 'pino';
-import { shortId } from '../../src/controller/actions.ts';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
 import { AwsProvider, type AwsProviderOptions, TAGS } from '../../src/providers/aws/aws-provider.ts';
 import type { CreateRequest, Instance } from '../../src/providers/provider.ts';
+import { shortId } from '../../src/runtime/action-journal.ts';
 import { providerContract } from '../contracts/provider.contract.ts';
 import { type FaultProxy, startFaultProxy } from '../support/aws-fault-proxy.ts';
 import {
@@ -109,19 +109,21 @@ async function liveTagged(group: string): Promise<Ec2Instance[]> {
   return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
 }
 
-providerContract('aws (moto)', async () => {
-  if (!moto.server()) return undefined;
-  const group = await freshGroup(10);
-  return {
-    provider: () => makeProvider(group),
-    kind: simnodeKind,
-    cleanup: async () => undefined,
-  };
-});
+providerContract(
+  'aws (moto)',
+  async () => {
+    const group = await freshGroup(10);
+    return {
+      provider: () => makeProvider(group),
+      kind: simnodeKind,
+      cleanup: async () => undefined,
+    };
+  },
+  { skip: moto.skip },
+);
 
-describe('aws provider on moto', () => {
-  test('instances are tagged at launch and attached: desired capacity counts them', async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+describe('aws provider on moto', { skip: moto.skip }, () => {
+  test('instances are tagged at launch and attached: desired capacity counts them', async () => {
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const req = request();
@@ -136,8 +138,7 @@ describe('aws provider on moto', () => {
     assert.deepEqual(await groupState(group), { desired: 1, members: [made.id] });
   });
 
-  test('scale-in terminates exactly the chosen instance and lowers the desired capacity', async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+  test('scale-in terminates exactly the chosen instance and lowers the desired capacity', async () => {
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const made = [];
@@ -162,8 +163,7 @@ describe('aws provider on moto', () => {
     );
   });
 
-  test("the group's MaxSize is a hard ceiling: a create beyond it is refused and leaves nothing", async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+  test("the group's MaxSize is a hard ceiling: a create beyond it is refused and leaves nothing", async () => {
     const group = await freshGroup(2);
     const p = makeProvider(group);
     await p.create(request());
@@ -175,8 +175,7 @@ describe('aws provider on moto', () => {
     assert.equal((await groupState(group)).desired, 2);
   });
 
-  test('an instance the group launched by itself is listed as unmanaged, for the orphan cleanup', async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+  test('an instance the group launched by itself is listed as unmanaged, for the orphan cleanup', async () => {
     const group = await freshGroup(5);
     const p = makeProvider(group);
     const ours = await p.create(request());
@@ -191,8 +190,7 @@ describe('aws provider on moto', () => {
     assert.deepEqual(await groupState(group), { desired: 1, members: [ours.id] });
   });
 
-  test('lifecycle hooks: stored by moto, completed by Rampart where the endpoint can, reported where not', async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+  test('lifecycle hooks: stored by moto, completed by Rampart where the endpoint can, reported where not', async () => {
     const group = await freshGroup(5, ['launching', 'terminating']);
     const { log, lines } = capturingLog();
     const p = makeProvider(group, { log });
@@ -216,8 +214,7 @@ describe('aws provider on moto', () => {
     assert.ok(completeCalls.length <= 1, 'an endpoint without the call is not asked over and over');
   });
 
-  test('the boot script goes as user data: identity and the snapshot to restore', async (t) => {
-    if (!moto.server()) return t.skip('moto not available');
+  test('the boot script goes as user data: identity and the snapshot to restore', async () => {
     const group = await freshGroup(5);
     const p = makeProvider(group, {
       userData: { dataDir: '/var/lib/cometbft', command: 'systemctl start cometbft' },
@@ -246,11 +243,10 @@ describe('aws provider on moto', () => {
   });
 });
 
-describe('aws provider behind a fault proxy', () => {
-  let proxy: FaultProxy | undefined;
+describe('aws provider behind a fault proxy', { skip: moto.skip }, () => {
+  let proxy!: FaultProxy;
   before(async () => {
-    if (!moto.server()) return;
-    proxy = await startFaultProxy(moto.server()!.url);
+    proxy = await startFaultProxy(moto.server().url);
   });
   after(async () => {
     await proxy?.close();
@@ -260,8 +256,7 @@ describe('aws provider behind a fault proxy', () => {
   const faulty = (group: string, log = capturingLog().log) =>
     makeProvider(group, { endpoint: proxy!.url, log });
 
-  test('throttling and 5xx are retried with backoff and logged, naming the call and the group', async (t) => {
-    if (!moto.server() || !proxy) return t.skip('moto not available');
+  test('throttling and 5xx are retried with backoff and logged, naming the call and the group', async () => {
     const group = await freshGroup(5);
     const { log, lines } = capturingLog();
     proxy.clear();
@@ -277,8 +272,7 @@ describe('aws provider behind a fault proxy', () => {
     assert.ok(retries.every((l) => l.includes(group)));
   });
 
-  test('a RunInstances answer lost after the launch does not launch a second instance', async (t) => {
-    if (!moto.server() || !proxy) return t.skip('moto not available');
+  test('a RunInstances answer lost after the launch does not launch a second instance', async () => {
     const group = await freshGroup(5);
     proxy.clear();
     proxy.inject({ call: 'RunInstances', fault: 'timeout-after', times: 1 });
@@ -291,8 +285,7 @@ describe('aws provider behind a fault proxy', () => {
     assert.deepEqual(await groupState(group), { desired: 1, members: [made.id] });
   });
 
-  test('lost answers of AttachInstances and of the terminate change nothing twice', async (t) => {
-    if (!moto.server() || !proxy) return t.skip('moto not available');
+  test('lost answers of AttachInstances and of the terminate change nothing twice', async () => {
     const group = await freshGroup(5);
     const p = faulty(group);
     proxy.clear();
@@ -306,8 +299,7 @@ describe('aws provider behind a fault proxy', () => {
     assert.deepEqual(await groupState(group), { desired: 1, members: [b.id] }, 'decremented once');
   });
 
-  test('an API that stays down gets a clear report, and no instance is left behind', async (t) => {
-    if (!moto.server() || !proxy) return t.skip('moto not available');
+  test('an API that stays down gets a clear report, and no instance is left behind', async () => {
     const group = await freshGroup(5);
     proxy.clear();
     proxy.inject({ fault: 'unavailable' });
@@ -332,7 +324,6 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('under random faults on every call, never more instances than max', async (t) => {
-    if (!moto.server() || !proxy) return t.skip('moto not available');
     const max = 3;
     const group = await freshGroup(10); // the group's own ceiling is not what holds here
     const p = faulty(group);
@@ -372,7 +363,6 @@ describe('aws provider behind a fault proxy', () => {
   });
 
   test('no log line or error message holds the secret key', (t) => {
-    if (!moto.server()) return t.skip('moto not available');
     assert.ok(transcript.length > 10, 'the other tests produced messages to check');
     assert.equal(process.env.AWS_SECRET_ACCESS_KEY, MOTO_CREDENTIALS.AWS_SECRET_ACCESS_KEY);
     for (const line of transcript) assert.ok(!line.includes(MOTO_CREDENTIALS.AWS_SECRET_ACCESS_KEY), line);

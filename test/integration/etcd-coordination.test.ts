@@ -7,23 +7,23 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fencedProvider } from '../../src/controller/runtime.ts';
 import type { Leadership } from '../../src/coordination/coordination.ts';
 import { EtcdCoordination, electionCandidates } from '../../src/coordination/etcd.ts';
 import type { Provider } from '../../src/providers/provider.ts';
+import { fencedProvider } from '../../src/runtime/runtime.ts';
 import { EtcdStore } from '../../src/store/etcd-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
 import { coordinationContract } from '../contracts/coordination.contract.ts';
 import { storedNode } from '../contracts/store.contract.ts';
 import { waitFor } from '../support/fleet.ts';
-import { findBinary, type RunningEtcd, startEtcd } from '../support/servers.ts';
+import { type RunningEtcd, skipUnlessInstalled, startEtcd } from '../support/servers.ts';
 
-const installed = findBinary('etcd') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
+const skip = skipUnlessInstalled('etcd');
 const cleanups: (() => unknown)[] = [];
 const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
 let etcd: RunningEtcd | undefined;
 before(async () => {
-  if (installed) etcd = await startEtcd(hooks);
+  if (!skip) etcd = await startEtcd(hooks);
 });
 after(async () => {
   for (const fn of cleanups.reverse()) await fn();
@@ -54,7 +54,7 @@ function pending(p: Promise<Leadership>) {
 }
 
 test('two candidates: exactly one leads; the other takes over on resign; the old term is fenced', {
-  skip: !installed,
+  skip,
 }, async () => {
   const prefix = newPrefix();
   const a = await replica(etcd!, prefix);
@@ -108,7 +108,7 @@ test('two candidates: exactly one leads; the other takes over on resign; the old
 });
 
 test('a revoked lease aborts the leader at once and hands leadership to the next candidate', {
-  skip: !installed,
+  skip,
 }, async () => {
   const prefix = newPrefix();
   const a = await replica(etcd!, prefix);
@@ -143,11 +143,11 @@ coordinationContract('etcd', {
   whileAnotherLeads: 'waits',
   locksAcrossReplicas: true,
   standByMs: 2500,
-  skip: !installed && 'etcd is not installed',
+  skip,
 });
 
 test('a lock whose lease is revoked is lost: its holder hears it, and another may take it', {
-  skip: !installed,
+  skip,
 }, async () => {
   const prefix = newPrefix();
   const a = await replica(etcd!, prefix);
@@ -166,7 +166,7 @@ test('a lock whose lease is revoked is lost: its holder hears it, and another ma
 });
 
 test('when keep-alives fail the leader stops acting before its lease can expire, then campaigns again', {
-  skip: !installed,
+  skip,
 }, async () => {
   // A member of its own: this test stops it.
   const own = (await startEtcd(hooks))!;

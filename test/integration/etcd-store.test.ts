@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { EtcdCoordination } from '../../src/coordination/etcd.ts';
 import { EtcdStore } from '../../src/store/etcd-store.ts';
 import { storeContract, storedNode } from '../contracts/store.contract.ts';
-import { findBinary, type RunningEtcd, startEtcd } from '../support/servers.ts';
+import { type RunningEtcd, skipUnlessInstalled, startEtcd } from '../support/servers.ts';
 
 // One single-member etcd and one over TLS, shared by the whole file (each test its own prefix).
 let plain: RunningEtcd | undefined;
@@ -21,9 +21,9 @@ const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () =
 after(async () => {
   for (const fn of cleanups) await fn();
 });
-const installed = findBinary('etcd') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
+const skip = skipUnlessInstalled('etcd');
 before(async () => {
-  if (!installed) return;
+  if (skip) return;
   [plain, secure] = await Promise.all([startEtcd(hooks), startEtcd(hooks, { tls: true })]);
 });
 
@@ -46,20 +46,20 @@ const reopen = async (s: Awaited<ReturnType<ReturnType<typeof fresh>>> | unknown
   return again;
 };
 
-if (installed) {
-  storeContract(
-    'etcd',
-    fresh(() => plain, false),
-    reopen,
-  );
-  storeContract(
-    'etcd over TLS with a client certificate',
-    fresh(() => secure, true),
-    reopen,
-  );
-} else test('etcd store contract', (t) => t.skip('etcd is not installed (RAMPART_ALLOW_SKIP=1)'));
+storeContract(
+  'etcd',
+  fresh(() => plain, false),
+  reopen,
+  { skip },
+);
+storeContract(
+  'etcd over TLS with a client certificate',
+  fresh(() => secure, true),
+  reopen,
+  { skip },
+);
 
-test('over TLS, a client without a certificate is refused', { skip: !installed }, async () => {
+test('over TLS, a client without a certificate is refused', { skip }, async () => {
   const s = new EtcdStore({
     endpoints: secure!.endpoints,
     prefix: '/rampart-test/no-cert/',
@@ -70,14 +70,14 @@ test('over TLS, a client without a certificate is refused', { skip: !installed }
   await s.close();
 });
 
-test('a store from a newer Rampart is refused, not mangled', { skip: !installed }, async () => {
+test('a store from a newer Rampart is refused, not mangled', { skip }, async () => {
   const s = (await fresh(() => plain, false)()) as EtcdStore;
   await s.namespace.put('schema').value(JSON.stringify({ version: 99 }));
   await assert.rejects(reopen(s), /schema version 99, newer than this Rampart knows/);
 });
 
 test('history: newest N by pool and since, ids increase, same-millisecond order kept', {
-  skip: !installed,
+  skip,
 }, async () => {
   const s = (await fresh(() => plain, false)()) as EtcdStore;
   const t = await s.newTerm('a');
@@ -116,7 +116,7 @@ test('history: newest N by pool and since, ids increase, same-millisecond order 
 });
 
 test('with etcd authentication: the password comes from its file; a wrong one is refused', {
-  skip: !installed,
+  skip,
 }, async (t) => {
   const etcd = (await startEtcd(t))!;
   const ctl = (...args: string[]) =>

@@ -15,10 +15,10 @@ import { ValidatorsAnswer } from '../../src/api/schemas.ts';
 import { startApiServer } from '../../src/api/server.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { createRuntime } from '../../src/controller/runtime.ts';
 import { readFailover } from '../../src/failover/failover-state.ts';
 import { getTomlValue, splitList } from '../../src/nodes/cometbft/config-toml.ts';
 import type { Instance } from '../../src/providers/provider.ts';
+import { createRuntime } from '../../src/runtime/runtime.ts';
 import type { StoredNode } from '../../src/store/store.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
 import { startFailoverBed } from '../support/failover-bed.ts';
@@ -147,9 +147,8 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
   const api = await startApiServer({
     config,
     log: silent,
-    store: rt.store,
+    runtime: rt,
     listen: '127.0.0.1:0',
-    providers: rt.providers,
   });
   after(() => api.close());
   const view = ValidatorsAnswer.parse(await (await fetch(`${api.url}/api/v1/validators`)).json());

@@ -11,7 +11,6 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import pino from 'pino';
-import { shortId } from '../../src/controller/actions.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { kubeNodeKind } from '../../src/nodes/kube/kube-kinds.ts';
 import { AwsProvider } from '../../src/providers/aws/aws-provider.ts';
@@ -21,6 +20,8 @@ import {
   nodeStatus,
 } from '../../src/providers/kubernetes/node-pool-provider.ts';
 import type { CreateRequest, Instance } from '../../src/providers/provider.ts';
+import { shortId } from '../../src/runtime/action-journal.ts';
+import { providerContract } from '../contracts/provider.contract.ts';
 import { type FakeKubeletJoin, fakeKubeletJoin } from '../support/fake-kubelet-join.ts';
 import {
   createNamespace,
@@ -33,11 +34,13 @@ import { pollUntil } from '../support/servers.ts';
 
 const moto = motoForFile();
 const bed = kubeForFile();
-const { skip } = bed;
+const skip = bed.skip || moto.skip;
 
 interface Pool {
   readonly pool: NodePoolProvider;
   readonly machines: AwsProvider;
+  /** A new provider object over the same group and cluster: what a restarted controller has. */
+  fresh(): NodePoolProvider;
   readonly lines: string[];
   /** Label on this test's Nodes, for its pods' nodeSelector. */
   readonly label: Record<string, string>;
@@ -55,15 +58,17 @@ async function freshPool(
   await resetMoto(moto.server()!.url);
   const group = `workers-${shortId()}`;
   await createMotoGroup(moto.server()!.url, { group, maxSize: 6 });
-  const machines = new AwsProvider({
-    name: 'cloud',
-    region: 'us-east-1',
-    autoScalingGroup: group,
-    endpoint: moto.server()!.url,
-    ports: {},
-    retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200, callTimeoutMs: 5000 },
-    pool: 'workers',
-  });
+  const newMachines = () =>
+    new AwsProvider({
+      name: 'cloud',
+      region: 'us-east-1',
+      autoScalingGroup: group,
+      endpoint: moto.server()!.url,
+      ports: {},
+      retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200, callTimeoutMs: 5000 },
+      pool: 'workers',
+    });
+  const machines = newMachines();
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -72,14 +77,16 @@ async function freshPool(
     },
   });
   const client = new KubeClient({ server: k.url, caFile: k.caFile, tokenFile: await providerToken(k) });
-  const pool = new NodePoolProvider({
-    name: 'workers-kube',
-    client,
-    machines,
-    drainTimeoutMs: over.drainTimeoutMs ?? 30_000,
-    evictionRetryMs: over.evictionRetryMs ?? 300,
-    log: pino({ level: 'debug' }, sink),
-  });
+  const newPool = (m: AwsProvider) =>
+    new NodePoolProvider({
+      name: 'workers-kube',
+      client,
+      machines: m,
+      drainTimeoutMs: over.drainTimeoutMs ?? 30_000,
+      evictionRetryMs: over.evictionRetryMs ?? 300,
+      log: pino({ level: 'debug' }, sink),
+    });
+  const pool = newPool(machines);
   const label = { 'rampart-test': group };
   const joins: FakeKubeletJoin[] = [];
   const namespaces: string[] = [];
@@ -97,6 +104,7 @@ async function freshPool(
   return {
     pool,
     machines,
+    fresh: () => newPool(newMachines()),
     lines,
     label,
     namespace: async (prefix) => {
@@ -498,3 +506,22 @@ test('DaemonSet pods are not evicted: a budget that blocks them all does not hol
   assert.equal((await bed.kube().request('GET', `/api/v1/nodes/${victim!.host}`)).status, 404);
   assert.match((await machineState(made.id)) ?? 'terminated', /terminated|shutting-down/);
 });
+
+// The provider contract every provider passes, on a fresh moto group per case; the fake
+// kubelet join registers each machine's Node, so a removal drains and deletes it.
+providerContract(
+  'kubernetes (node pool on kwok, machines on moto)',
+  async () => {
+    const cleanups: (() => unknown)[] = [];
+    const p = await freshPool({ after: (fn) => cleanups.push(fn) });
+    p.join();
+    return {
+      provider: () => p.fresh(),
+      kind: kubeNodeKind,
+      cleanup: async () => {
+        for (const fn of cleanups.reverse()) await fn();
+      },
+    };
+  },
+  { skip },
+);

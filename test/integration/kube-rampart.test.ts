@@ -13,21 +13,19 @@ import { aggregatorFlags, startFakeMetricsServer } from '../support/fake-metrics
 import { type CliRun, runCli, waitFor } from '../support/fleet.ts';
 import {
   createNamespace,
+  KUBE_SERVERS,
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
   startKube,
 } from '../support/kube.ts';
 import { installRampartChart } from '../support/kube-chart.ts';
-import { findBinary, freePort } from '../support/servers.ts';
+import { freePort, skipUnlessInstalled } from '../support/servers.ts';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const fn of cleanups.reverse()) await fn();
 });
-const skip =
-  findBinary('kube-apiserver') === undefined && process.env.RAMPART_ALLOW_SKIP === '1'
-    ? 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)'
-    : false;
+const skip = skipUnlessInstalled(...KUBE_SERVERS);
 
 const NS = 'chain';
 const STS = 'sentry';

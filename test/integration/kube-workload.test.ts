@@ -752,27 +752,30 @@ test('a replica scaled away by hand is no longer listed and leaves the record', 
 
 // The provider contract every provider passes, on a fresh StatefulSet per case.
 let contractCases = 0;
-providerContract('kubernetes (StatefulSet on kwok)', async () => {
-  if (skip) return undefined;
-  const ns = `contract-${++contractCases}`;
-  await statefulSet(bed.kube(), ns, 'sentry');
-  await bed.kube().ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
-    contentType: 'application/merge-patch+json',
-    body: { spec: { replicas: 0 } },
-  });
-  return {
-    provider: () =>
-      new StatefulSetProvider({
-        name: 'cluster',
-        client: admin,
-        namespace: ns,
-        statefulSet: 'sentry',
-        pool: 'sentries',
-        pollMs: 100,
-      }),
-    kind: kubePodKind,
-    cleanup: async () => {
-      await bed.kube().request('DELETE', `/api/v1/namespaces/${ns}`);
-    },
-  };
-});
+providerContract(
+  'kubernetes (StatefulSet on kwok)',
+  async () => {
+    const ns = `contract-${++contractCases}`;
+    await statefulSet(bed.kube(), ns, 'sentry');
+    await bed.kube().ok('PATCH', `/apis/apps/v1/namespaces/${ns}/statefulsets/sentry`, {
+      contentType: 'application/merge-patch+json',
+      body: { spec: { replicas: 0 } },
+    });
+    return {
+      provider: () =>
+        new StatefulSetProvider({
+          name: 'cluster',
+          client: admin,
+          namespace: ns,
+          statefulSet: 'sentry',
+          pool: 'sentries',
+          pollMs: 100,
+        }),
+      kind: kubePodKind,
+      cleanup: async () => {
+        await bed.kube().request('DELETE', `/api/v1/namespaces/${ns}`);
+      },
+    };
+  },
+  { skip },
+);

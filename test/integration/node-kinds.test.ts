@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { parseConfigText } from '../../src/config/load.ts';
-import { createNodeKind } from '../../src/controller/runtime.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
+import { createNodeKind } from '../../src/runtime/runtime.ts';
 import { nodeKindContract } from '../contracts/node-kind.contract.ts';
 import { createNetwork, type Network } from '../support/cometbft-net.ts';
-import { findBinary } from '../support/servers.ts';
+import { skipUnlessInstalled } from '../support/servers.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'rampart-node-kinds-'));
 const cleanups: (() => unknown)[] = [() => rmSync(root, { recursive: true, force: true })];
@@ -20,9 +20,6 @@ after(async () => {
 });
 let dirs = 0;
 const freshDir = () => mkdtempSync(path.join(root, `${++dirs}-`));
-const allowSkip = process.env.RAMPART_ALLOW_SKIP === '1';
-const missing = (binary: 'cometbft' | 'etcd') =>
-  allowSkip && findBinary(binary) === undefined && `${binary} is not installed`;
 
 /** The kind of pool `pool` in a config of `pools` (YAML), as the runtime builds it. */
 function kindOf(pools: string, pool: string): NodeKind {
@@ -66,9 +63,9 @@ nodeKindContract('cometbft', {
   launch: launch('sentry', 'cometbft'),
   dir: freshDir,
   readyWithinMs: 60_000,
-  skip: missing('cometbft'),
+  skip: skipUnlessInstalled('cometbft'),
 });
-if (!missing('cometbft'))
+if (!skipUnlessInstalled('cometbft'))
   // A chain's genesis and a validator home (never started: the sentry runs alone).
   network = await createNetwork({ validators: 1, fullNodes: 0 }).then((n) => {
     cleanups.push(() => n.cleanup());
@@ -84,5 +81,5 @@ nodeKindContract('etcd-member', {
   launch: launch('member', 'etcd-member'),
   dir: freshDir,
   readyWithinMs: 30_000,
-  skip: missing('etcd'),
+  skip: skipUnlessInstalled('etcd'),
 });

@@ -13,13 +13,14 @@ import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   CACHE,
-  findBinary,
   freePort,
   type HookContext,
   pollUntil,
   type RunningServer,
   requireBinary,
   type ServerName,
+  skipUnless,
+  skipUnlessInstalled,
   startEtcd,
   startServer,
 } from './servers.ts';
@@ -124,6 +125,15 @@ export interface KubeOptions {
 /** The binaries, or undefined when the test was skipped (see requireBinary). */
 type KubeBinary = Exclude<KubeComponent, 'etcd'> & ServerName;
 
+/** What a control plane runs: the servers a test needs it for (skipUnlessInstalled). */
+export const KUBE_SERVERS: readonly ServerName[] = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+];
+
 function requireAll(t: HookContext): Record<KubeBinary, string> | undefined {
   const names: readonly KubeBinary[] = [
     'kube-apiserver',
@@ -137,14 +147,8 @@ function requireAll(t: HookContext): Record<KubeBinary, string> | undefined {
     if (binary === undefined) return undefined;
     found[name] = binary;
   }
-  if (!existsSync(KWOK_STAGES)) {
-    const message = `kwok's stages are missing (${KWOK_STAGES}); run bash scripts/testbed/kubernetes.sh`;
-    if (process.env.RAMPART_ALLOW_SKIP === '1') {
-      t.skip(`${message} (skipped: RAMPART_ALLOW_SKIP=1)`);
-      return undefined;
-    }
-    throw new Error(message);
-  }
+  const stages = `kwok's stages are missing (${KWOK_STAGES}); run bash scripts/testbed/kubernetes.sh`;
+  if (skipUnless(t, existsSync(KWOK_STAGES), stages)) return undefined;
   return found as Record<KubeBinary, string>;
 }
 
@@ -609,7 +613,7 @@ export async function createNamespace(kube: KubeControlPlane, name: string): Pro
 
 /** One control plane for a whole test file (see kubeForFile). */
 export interface KubeForFile {
-  /** false, or why the file's tests are skipped (the test bed is not built and skips are allowed). */
+  /** false, or why the file's tests are skipped (skipUnlessInstalled: the test bed is not built). */
   readonly skip: string | false;
   /** The file's control plane, once its `before` has run. */
   kube(): KubeControlPlane;
@@ -628,9 +632,9 @@ export function kubeForFile(
   let kube: KubeControlPlane | undefined;
   const cleanups: (() => unknown)[] = [];
   const hooks = { after: (fn: () => unknown) => void cleanups.push(fn), skip: () => undefined };
-  const installed = findBinary('kube-apiserver') !== undefined || process.env.RAMPART_ALLOW_SKIP !== '1';
+  const skip = skipUnlessInstalled(...KUBE_SERVERS);
   before(async () => {
-    if (!installed) return;
+    if (skip) return;
     kube = await startKube(hooks, options());
     await setup?.(kube!);
   });
@@ -638,7 +642,7 @@ export function kubeForFile(
     for (const fn of cleanups.reverse()) await fn();
   });
   return {
-    skip: installed ? false : 'the Kubernetes test bed is not built (RAMPART_ALLOW_SKIP=1)',
+    skip,
     kube: () => {
       if (!kube) throw new Error('the control plane is not started (kubeForFile runs it in `before`)');
       return kube;

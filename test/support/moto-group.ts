@@ -13,7 +13,7 @@ import {
   CreateVpcCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { type RunningServer, startMoto } from './servers.ts';
+import { type RunningServer, skipUnlessInstalled, startMoto } from './servers.ts';
 
 /** Dummy credentials for moto, through the SDK's standard chain (the environment). */
 export const MOTO_CREDENTIALS = {
@@ -27,14 +27,16 @@ export const MOTO_CREDENTIALS = {
 /**
  * One moto server for a whole test file, with MOTO_CREDENTIALS in the environment: started
  * before the file's first test, stopped after its last — every stop runs even when one fails
- * (a machine fake left running would keep the process alive). `server()` is undefined when
- * moto is not installed and skips are allowed (RAMPART_ALLOW_SKIP).
+ * (a machine fake left running would keep the process alive). `skip` is the file's tests'
+ * `skip` option (skipUnlessInstalled): when it is a reason, no server is started.
  */
-export function motoForFile(): { server(): RunningServer | undefined } {
+export function motoForFile(): { readonly skip: string | false; server(): RunningServer } {
+  const skip = skipUnlessInstalled('moto_server');
   let server: RunningServer | undefined;
   const stops: (() => Promise<void>)[] = [];
   before(async () => {
     useMotoCredentials();
+    if (skip) return;
     // startMoto wants a test context only to skip and to register the server's stop.
     const fileScope = {
       skip: () => undefined,
@@ -45,7 +47,13 @@ export function motoForFile(): { server(): RunningServer | undefined } {
   after(async () => {
     for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
   });
-  return { server: () => server };
+  return {
+    skip,
+    server: () => {
+      if (!server) throw new Error('moto is not started (motoForFile starts it in `before`)');
+      return server;
+    },
+  };
 }
 
 /** Puts MOTO_CREDENTIALS into this process's environment, where the SDK's chain finds them. */
