@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfigText } from '../src/config/load.ts';
-import { createNodeKind } from '../src/runtime/runtime.ts';
+import { createNodeKind } from '../src/nodes/registry.ts';
 import { runSimulation } from '../src/sim/engine.ts';
 import type { PolicyContext } from '../src/sim/policy.ts';
 import { simulatedPool } from '../src/sim/rampart-policy.ts';

@@ -1,15 +1,9 @@
-// Builds the adapters a config names: store, coordination, providers, node kinds and
-// metric sources. Each factory refuses a kind it does not know instead of guessing.
+// The one wiring point: builds every adapter a config names (store, coordination, providers,
+// node kinds, metric sources, snapshot stores) from their registries, and fences providers.
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type {
-  Config,
-  MetricSourceConfig,
-  NodeKindConfig,
-  PoolConfig,
-  ProviderConfig,
-} from '../config/schema.ts';
+import type { Config, MetricSourceConfig } from '../config/schema.ts';
 import type { Coordination } from '../coordination/coordination.ts';
 import { EmbeddedCoordination } from '../coordination/embedded.ts';
 import { EtcdCoordination } from '../coordination/etcd.ts';
@@ -18,16 +12,10 @@ import { KubeClient } from '../kube/kube-client.ts';
 import { createMetricSource } from '../metrics/create-metric-source.ts';
 import { KubernetesMetricsSource } from '../metrics/kubernetes.ts';
 import type { MetricSource } from '../metrics/metric-source.ts';
-import { createCometbftKind } from '../nodes/cometbft/cometbft-kind.ts';
-import { createEtcdMemberKind } from '../nodes/etcd-member/etcd-member-kind.ts';
-import { kubeNodeKind, kubePodKind } from '../nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../nodes/node-kind.ts';
-import { simnodeKind } from '../nodes/simnode/simnode-kind.ts';
-import { AwsProvider } from '../providers/aws/aws-provider.ts';
-import { NodePoolProvider } from '../providers/kubernetes/node-pool-provider.ts';
-import { StatefulSetProvider } from '../providers/kubernetes/stateful-set-provider.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { createNodeKind } from '../nodes/registry.ts';
 import type { Provider } from '../providers/provider.ts';
+import { createProvider } from '../providers/registry.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { EtcdStore } from '../store/etcd-store.ts';
@@ -86,63 +74,6 @@ export function createCoordination(config: Config, store: Store, log?: Logger): 
 }
 
 /**
- * `pool` is the pool the provider serves (an aws group serves one); `log` hears its retries;
- * `machines` is the provider a Kubernetes node pool's machines come from.
- */
-export function createProvider(
-  p: ProviderConfig,
-  opts: { pool?: string | undefined; log?: Logger | undefined; machines?: Provider | undefined } = {},
-): Provider {
-  switch (p.kind) {
-    case 'local':
-      return new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host });
-    case 'aws':
-      return new AwsProvider({
-        name: p.name,
-        region: p.region,
-        autoScalingGroup: p.autoScalingGroup,
-        launchTemplate: p.launchTemplate,
-        endpoint: p.endpoint,
-        address: p.address,
-        ports: p.ports,
-        retry: {
-          attempts: p.retry.attempts,
-          baseDelayMs: p.retry.baseDelay,
-          maxDelayMs: p.retry.maxDelay,
-          callTimeoutMs: p.retry.callTimeout,
-        },
-        userData: p.userData,
-        pool: opts.pool,
-        log: opts.log,
-      });
-    case 'kubernetes': {
-      const client = new KubeClient(p.cluster);
-      const namespace = p.namespace ?? client.namespaceOr('default');
-      if (p.workload)
-        return new StatefulSetProvider({
-          name: p.name,
-          client,
-          namespace,
-          statefulSet: p.workload.statefulSet,
-          volumes: p.workload.volumes,
-          pool: opts.pool,
-          log: opts.log,
-        });
-      if (!p.nodePool || !opts.machines)
-        throw new Error(`kubernetes provider "${p.name}": a node pool needs its machines provider`);
-      return new NodePoolProvider({
-        name: p.name,
-        client,
-        machines: opts.machines,
-        drainTimeoutMs: p.nodePool.drainTimeout,
-        evictionRetryMs: p.nodePool.evictionRetry,
-        log: opts.log,
-      });
-    }
-  }
-}
-
-/**
  * The providers' fencing wrapper: a creation under a term older than the store's newest is
  * refused before the provider is asked (a deposed leader that has not noticed yet cannot
  * create a node). Removals carry no term; they are guarded by the leadership signal and by
@@ -166,27 +97,6 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
   if (provider.start) fenced.start = provider.start.bind(provider);
   if (provider.removalOrder) fenced.removalOrder = provider.removalOrder.bind(provider);
   return fenced;
-}
-
-export function createNodeKind(pool: PoolConfig, config: Config): NodeKind {
-  const n: NodeKindConfig = pool.node;
-  switch (n.kind) {
-    case 'simnode':
-      return simnodeKind;
-    case 'cometbft': {
-      const upstream = config.pools.find((p) => p.name === n.validatorPool)?.node;
-      return createCometbftKind({
-        options: n,
-        upstreamOptions: upstream?.kind === 'cometbft' ? upstream : undefined,
-      });
-    }
-    case 'etcd-member':
-      return createEtcdMemberKind(n);
-    case 'kube-pod':
-      return kubePodKind;
-    case 'kube-node':
-      return kubeNodeKind;
-  }
 }
 
 function metricSourceFor(m: MetricSourceConfig): MetricSource {

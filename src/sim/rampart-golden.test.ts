@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConfigText } from '../config/load.ts';
-import { createNodeKind } from '../runtime/runtime.ts';
+import { createNodeKind } from '../nodes/registry.ts';
 import type { ModelOptions } from './model.ts';
 import { simulatedPool } from './rampart-policy.ts';
 import { modelFor, simulateTrace } from './simulate.ts';

@@ -8,7 +8,7 @@ import { parseConfigText } from '../config/load.ts';
 import type { PoolObservation } from '../controller/observe.ts';
 import { planPool } from '../controller/plan-pool.ts';
 import type { PoolPlan } from '../core/decide.ts';
-import { createNodeKind } from '../runtime/runtime.ts';
+import { createNodeKind } from '../nodes/registry.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import {
   SIM_LOAD,

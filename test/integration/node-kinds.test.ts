@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
-import { createNodeKind } from '../../src/runtime/runtime.ts';
+import { createNodeKind } from '../../src/nodes/registry.ts';
 import { nodeKindContract } from '../contracts/node-kind.contract.ts';
 import { createNetwork, type Network } from '../support/cometbft-net.ts';
 import { skipUnlessInstalled } from '../support/servers.ts';

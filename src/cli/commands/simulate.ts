@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
-import { createNodeKind } from '../../runtime/runtime.ts';
+import { createNodeKind } from '../../nodes/registry.ts';
 import { chartHtml, chartSvg } from '../../sim/chart.ts';
 import type { ModelOptions } from '../../sim/model.ts';
 import { SimPoolError, simulatedPool } from '../../sim/rampart-policy.ts';
