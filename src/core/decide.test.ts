@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import {
+  DOWN,
+  downRule,
+  input,
+  node,
+  policy,
+  READY,
+  SYNCING,
+  samples,
+  T0,
+  upRule,
+} from '../../test/support/decide-fixtures.ts';
 import { type DecideInput, decidePool } from './decide.ts';
 import type { ScaleRule } from './policy.ts';
-import { DOWN, downRule, input, node, policy, READY, SYNCING, samples, T0, upRule } from './test-fixtures.ts';
 import type { Sample } from './types.ts';
 
 const creates = (p: ReturnType<typeof decidePool>) =>

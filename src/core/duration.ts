@@ -1,4 +1,5 @@
-// Durations as the config writes them (`500ms`, `10s`, `5m`, `6h`, `1d`, `1h30m`) and back.
+// Durations as the config writes them (`500ms`, `10s`, `5m`, `6h`, `1d`, `1h30m`) and back, and
+// what is left of a period (a cooldown, the scale-down period).
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
@@ -38,4 +39,9 @@ export function formatDuration(ms: number): string {
   }
   if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
   return parts.join('');
+}
+
+/** Time left of a period of `period` ms that started at `last`: 0 once it has passed or if it never started. */
+export function remaining(last: number | undefined, period: number, now: number): number {
+  return last === undefined ? 0 : Math.max(0, last + period - now);
 }

@@ -4,10 +4,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import {
+  policy as basePolicy,
+  DOWN,
+  downRule,
+  node,
+  READY,
+  SYNCING,
+  T0,
+  upRule,
+} from '../../test/support/decide-fixtures.ts';
 import { type DecideInput, decidePool, type PoolClocks, type PoolPlan } from './decide.ts';
 import type { NodeRecord } from './node-lifecycle.ts';
 import type { PoolPolicy } from './policy.ts';
-import { policy as basePolicy, DOWN, downRule, node, READY, SYNCING, T0, upRule } from './test-fixtures.ts';
 import type { NodeProbe, NodeState } from './types.ts';
 
 const sizeArb = fc

@@ -99,7 +99,7 @@ function latestByNode(
  * a rate rule the per-second rate since `previous`; undefined when there is none; refused when
  * it cannot be trusted.
  */
-function valueOf(
+function nodeReading(
   rule: ScaleRule,
   where: string,
   sample: Sample,
@@ -156,7 +156,7 @@ export function readRule(
     const s = current.get(key);
     if (!s) return undefined;
     const where = key === undefined ? 'pool-level' : `on node ${key}`;
-    return valueOf(rule, where, s, previous?.get(key), now, maxAge);
+    return nodeReading(rule, where, s, previous?.get(key), now, maxAge);
   };
 
   const values: number[] = [];

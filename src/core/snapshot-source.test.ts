@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { node, policy } from '../../test/support/decide-fixtures.ts';
 import { selectSnapshotSource } from './snapshot-source.ts';
-import { node, policy } from './test-fixtures.ts';
 
 test('a sentry is a source only while the pool has more ready nodes than min', () => {
   const p = policy({ size: { min: 2, capacity: 3, max: 5 } });
