@@ -38,8 +38,7 @@ const ACROSS_ADAPTERS = {
 };
 
 /** Imports allowed for a while, from one folder of src into another: one line each. */
-const TEMPORARY = [
-];
+const TEMPORARY = [];
 
 const folders = (names) => `^src/(${names.join('|')})/`;
 const file = (path) => `^${path.replaceAll('.', '\\.')}$`;
