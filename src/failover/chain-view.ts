@@ -46,9 +46,11 @@ export async function recentSignatures(
   n: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  /** Only commits above this height: the validator cannot have signed below where it was first seen. */
+  above = 0,
 ): Promise<boolean[]> {
   const heights: number[] = [];
-  for (let h = top - 1; h >= 1 && heights.length < n; h--) heights.push(h);
+  for (let h = top - 1; h > above && h >= 1 && heights.length < n; h--) heights.push(h);
   const commits = await Promise.all(heights.map((h) => commitAt(node, h, timeoutMs, signal)));
   const want = address.toUpperCase();
   return commits.map((c) => c.signers.has(want));

@@ -13,6 +13,11 @@ export interface FailoverState {
   readonly nodeIds?: readonly string[] | undefined;
   /** Height of the newest commit it was seen signing. */
   readonly lastSignedSeen?: number | undefined;
+  /**
+   * The validator's height when the monitor first reached it. Commits below it are not
+   * counted as missed: a validator just started (or adopted) cannot have signed them.
+   */
+  readonly watchedFrom?: number | undefined;
   readonly lastPoll?:
     | {
         readonly at: number;

@@ -22,11 +22,14 @@ after(() => {
   for (const s of servers) s.close();
 });
 
-/** One chain seen by a fake validator and a fake sentry: a block every 50 ms. */
-async function fakeChain() {
+/**
+ * One chain seen by a fake validator and a fake sentry: a block every `blockMs` (50 ms). A
+ * validator that `joinsAt` a height signed no commit below it.
+ */
+async function fakeChain(o: { blockMs?: number; joinsAt?: number } = {}) {
   const t0 = Date.now();
   const chain = { validatorUp: true, signing: true };
-  const height = () => Math.floor((Date.now() - t0) / 50) + 10;
+  const height = () => Math.floor((Date.now() - t0) / (o.blockMs ?? 50)) + 10;
   const serve = async (answer: (path: string) => unknown): Promise<number> => {
     const server = createServer((req, res) => {
       const result = answer(req.url ?? '/');
@@ -57,7 +60,7 @@ async function fakeChain() {
           height: String(h),
           round: 0,
           signatures: [
-            chain.signing && chain.validatorUp
+            chain.signing && chain.validatorUp && h >= (o.joinsAt ?? 0)
               ? { block_id_flag: 2, validator_address: VALIDATOR }
               : { block_id_flag: 1, validator_address: '' },
           ],
@@ -65,7 +68,7 @@ async function fakeChain() {
       },
     };
   });
-  return { chain, validatorPort, sentryPort };
+  return { chain, validatorPort, sentryPort, height };
 }
 
 const node = (id: string, pool: string, rpc: number): StoredNode => ({
@@ -161,3 +164,57 @@ pools:
       await store.close();
     }
   });
+
+test('a validator just started is not suspect for the commits below the height it was first seen at', async () => {
+  // Blocks slower than polls: without the rule, two polls in a row would see the commit
+  // before the validator joined as missed.
+  const { validatorPort, sentryPort, height } = await fakeChain({ blockMs: 400, joinsAt: 12 });
+  const { config } = parseConfigText(
+    `version: 1
+providers: [ { name: here, kind: local } ]
+pools:
+  - name: validator
+    role: validator
+    provider: here
+    node: { kind: cometbft, home: /nonexistent/validator-home }
+    failover:
+      detect: { pollInterval: 100ms, unreachableFor: 10s, heightStalledFor: 10s, missedBlocks: 3 }
+  - { name: sentries, role: sentry, provider: here, node: { kind: cometbft, validatorPool: validator }, size: { min: 1, capacity: 1, max: 2 } }
+`,
+    '/tmp/rampart-monitor-test.yaml',
+  );
+  const store = new SqliteStore(':memory:');
+  await store.open();
+  const term = await store.newTerm('test');
+  await store.putNode(node('validator-0', 'validator', validatorPort), term);
+  await store.putNode(node('sentries-0', 'sentries', sentryPort), term);
+  const alerts: Alert[] = [];
+  const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
+    send: (a) => void alerts.push(a),
+  });
+  // The monitor first reaches the validator once it has joined (Rampart has just started it).
+  await waitFor('the validator to join', () => (height() >= 12 ? true : undefined), 20_000);
+  const stop = new AbortController();
+  const running = monitor.run({ term, log: pino({ level: 'silent' }), guard: () => undefined }, stop.signal);
+  try {
+    await waitFor(
+      'the validator seen signing after it joined',
+      async () => {
+        const f = (await store.getFailover('validator'))?.body;
+        return f?.lastSignedSeen !== undefined && (f.watchedFrom as number) >= 12 ? true : undefined;
+      },
+      20_000,
+    );
+    assert.deepEqual(
+      alerts.map((a) => a.summary),
+      [],
+      'no alert for the commits before it was first seen',
+    );
+    const f = (await store.getFailover('validator'))!.body as { detect: { status: string } };
+    assert.equal(f.detect.status, 'healthy');
+  } finally {
+    stop.abort();
+    await running;
+    await store.close();
+  }
+});

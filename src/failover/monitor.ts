@@ -76,10 +76,12 @@ export class FailoverMonitor {
     const poll: { -readonly [K in keyof ValidatorPoll]: ValidatorPoll[K] } = { at, reachable: false };
     let address = state.address;
     let nodeIds = state.nodeIds;
+    let watchedFrom = state.watchedFrom;
     try {
       const s = await status(signer.address, timeoutMs, signal);
       poll.reachable = true;
       poll.height = s.height;
+      watchedFrom ??= s.height;
       if (s.validatorAddress && s.votingPower > 0) {
         address = s.validatorAddress;
         if (!state.nodeIds?.includes(s.id)) nodeIds = [...(state.nodeIds ?? []), s.id].slice(-5);
@@ -101,6 +103,7 @@ export class FailoverMonitor {
             cfg.detect.missedBlocks,
             timeoutMs,
             signal,
+            watchedFrom,
           );
         } catch (e) {
           this.#log.debug({ pool: pool.name, err: shortError(e) }, 'could not read recent commits');
@@ -118,6 +121,7 @@ export class FailoverMonitor {
       detect,
       address,
       nodeIds,
+      watchedFrom,
       lastPoll: { at, reachable: poll.reachable, height: poll.height, networkHeight: poll.networkHeight },
       lastSignedSeen:
         poll.signed?.[0] === true && poll.networkHeight !== undefined
@@ -133,6 +137,7 @@ export class FailoverMonitor {
       detect: polled.detect,
       address: polled.address,
       nodeIds: polled.nodeIds,
+      watchedFrom: polled.watchedFrom,
       lastPoll: polled.lastPoll,
       lastSignedSeen: polled.lastSignedSeen,
       episodeStartedAt: polled.episodeStartedAt,
