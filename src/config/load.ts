@@ -15,9 +15,10 @@ import {
   parseDocument,
   visit,
 } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { redactUrl, redactUrls } from '../core/url-secrets.ts';
-import { crossCheck } from './cross-checks.ts';
+import { configParts } from './config-parts.ts';
+import { type ConfigPath, crossCheck } from './cross-checks.ts';
 import { type Config, configSchema } from './schema.ts';
 
 export interface ConfigIssue {
@@ -88,34 +89,52 @@ export function loadConfigFile(file: string): LoadedConfig {
   return parseConfigText(text, file);
 }
 
-/** Validates config text; `file` is only used in messages and to resolve relative paths. */
+/**
+ * Validates config text; `file` is only used in messages and to resolve relative paths.
+ * Every check runs on whatever parsed, and all their errors come at once, by line.
+ */
 export function parseConfigText(text: string, file: string): LoadedConfig {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_CONFIG_BYTES) throw tooLarge(file, size);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
+  // Any YAML error (a duplicate key too) leaves no document to check further.
   if (doc.errors.length > 0) {
+    const duplicates = duplicateKeys(doc, file, at);
     throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = at(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, field: '', message: `YAML: ${firstLine(e.message)}` };
-      }),
+      byPosition(
+        doc.errors.map((e) => {
+          const duplicate = e.code === 'DUPLICATE_KEY' && duplicates.find((d) => d.offset === e.pos[0]);
+          if (duplicate) return duplicate.issue;
+          const pos = at(e.pos[0]);
+          return {
+            file,
+            line: pos.line,
+            column: pos.col,
+            field: '',
+            message: `YAML: ${firstLine(e.message)}`,
+          };
+        }),
+      ),
     );
   }
   const data = toData(doc, file, at);
+  const place = (d: Described) => locate(doc.contents, d, file, at);
   const tooLong = longStrings(data);
-  if (tooLong.length > 0) throw new ConfigError(tooLong.map((d) => locate(doc.contents, d, file, at)));
+  if (tooLong.length > 0) throw new ConfigError(tooLong.map(place));
+
   const parsed = configSchema.safeParse(data ?? {}, { reportInput: true });
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues
-        .flatMap((issue) => describeZodIssue(issue, data))
-        .map((d) => locate(doc.contents, d, file, at)),
-    );
-  }
-  const cross = crossCheck(parsed.data);
-  if (cross.length > 0) throw new ConfigError(cross.map((c) => locate(doc.contents, c, file, at)));
+  const refusals = parsed.success
+    ? []
+    : parsed.error.issues.flatMap((issue) => describeZodIssue(issue, data));
+  // The cross-checks judge what the schema accepted, so they never repeat its errors.
+  const refused = (p: ConfigPath) => refusals.some((r) => startsWith(p, r.path));
+  const cross = crossCheck(parsed.success ? parsed.data : configParts(data ?? {}), refused).filter(
+    (c) => !refusals.some((r) => r.path.length === c.path.length && startsWith(c.path, r.path)),
+  );
+  const issues = [...refusals.map(place), ...cross.map(place)];
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(byPosition(issues));
 
   const abs = path.resolve(file);
   const baseDir = path.dirname(abs);
@@ -154,6 +173,55 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   for (const r of config.alerts.receivers)
     if (r.kind === 'webhook' && r.tokenFile !== undefined) r.tokenFile = resolveFrom(r.tokenFile);
   return { config, file: abs, baseDir };
+}
+
+/** Issues in reading order: by line, then column; issues with the file as a whole first. */
+function byPosition(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Whether `path` is `prefix` or lies inside it. */
+function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
+  return prefix.length <= path.length && prefix.every((k, i) => path[i] === k);
+}
+
+/**
+ * Every key written again in the same mapping, at the repeat, naming the key and the line
+ * it was first written on; `offset` is where yaml reports the error it replaces.
+ */
+function duplicateKeys(
+  doc: Document.Parsed,
+  file: string,
+  at: (offset: number) => { line: number; col: number },
+): { offset: number; issue: ConfigIssue }[] {
+  const out: { offset: number; issue: ConfigIssue }[] = [];
+  visit(doc, {
+    Map(_key, map, ancestors) {
+      const first = new Map<unknown, Node>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key) || pair.key.range === undefined || pair.key.range === null) continue;
+        const seen = first.get(pair.key.value);
+        if (seen === undefined) {
+          first.set(pair.key.value, pair.key);
+          continue;
+        }
+        const offset = pair.key.range[0];
+        const pos = at(offset);
+        const key = String(pair.key.value);
+        out.push({
+          offset,
+          issue: {
+            file,
+            line: pos.line,
+            column: pos.col,
+            field: formatPath([...dataPath([...ancestors, map]), key]),
+            message: `YAML: Map keys must be unique: "${key}" is also on line ${at(seen.range?.[0] ?? 0).line} (write it once)`,
+          },
+        });
+      }
+    },
+  });
+  return out;
 }
 
 function tooLarge(file: string, bytes: number): ConfigError {
@@ -256,11 +324,16 @@ interface Described {
   readonly key?: string;
 }
 
+/**
+ * The one place a schema error gets its words: the field, the value written and what is
+ * allowed. A message the schema gives is used; zod's own ("Invalid input") never is.
+ */
 function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
   const p = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
   const value = valueAt(data, p);
   // A header's value is a credential as often as not: an error names the field, not the value.
   const show = isSecretField(p) ? () => 'the value (not shown: header values may be secrets)' : showValue;
+  const own = ownMessage(issue);
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeys(p, data);
@@ -270,16 +343,19 @@ function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
         message: `unknown field "${key}"${allowed ? ` (allowed here: ${allowed.join(', ')})` : ''}`,
       }));
     }
-    case 'invalid_value':
-      return [
-        {
-          path: p,
-          message: `${show(value)} is not ${issue.values.length === 1 ? show(issue.values[0]) : `one of ${issue.values.map((v) => String(v)).join(' ')}`}`,
-        },
-      ];
-    case 'invalid_type':
-      if (value === undefined) return [{ path: p, message: `is required (${article(issue.expected)})` }];
-      return [{ path: p, message: `${show(value)} is not ${article(issue.expected)}` }];
+    case 'invalid_value': {
+      const allowed =
+        issue.values.length === 1
+          ? show(issue.values[0])
+          : `one of ${issue.values.map((v) => String(v)).join(' ')}`;
+      if (value === undefined) return [{ path: p, message: `is required: ${allowed}` }];
+      return [{ path: p, message: `${show(value)} is not ${allowed}` }];
+    }
+    case 'invalid_type': {
+      const allowed = own ?? typeName(issue.expected);
+      if (value === undefined) return [{ path: p, message: `is required (${allowed})` }];
+      return [{ path: p, message: `${show(value)} is not ${allowed}` }];
+    }
     case 'invalid_union': {
       const disc = (issue as { discriminator?: string }).discriminator;
       if (disc) {
@@ -293,15 +369,22 @@ function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
           },
         ];
       }
-      return [{ path: p, message: `${show(value)} matches none of the allowed forms: ${issue.message}` }];
+      return [{ path: p, message: `${show(value)} is not ${own ?? 'any of the forms allowed here'}` }];
     }
-    case 'too_small': {
-      const what =
-        issue.origin === 'array' ? `at least ${issue.minimum} item(s)` : `at least ${issue.minimum}`;
-      return [{ path: p, message: `${show(value)} is too small: must be ${what}` }];
-    }
+    case 'too_small':
+      return [
+        {
+          path: p,
+          message: `${show(value)} is too small: must be ${own ?? bound('at least', 'more than', issue)}`,
+        },
+      ];
     case 'too_big':
-      return [{ path: p, message: `${show(value)} is too big: must be at most ${issue.maximum}` }];
+      return [
+        {
+          path: p,
+          message: `${show(value)} is too big: must be ${own ?? bound('at most', 'less than', issue)}`,
+        },
+      ];
     case 'invalid_format':
       if (issue.format === 'url' && typeof value === 'string')
         // A URL that is not one may still hold a password or a token: it is shown without them.
@@ -311,14 +394,80 @@ function describeZodIssue(issue: z.core.$ZodIssue, data: unknown): Described[] {
             message: `${JSON.stringify(redactUrl(value))} is not an http(s) URL such as https://host:9093/path`,
           },
         ];
-      return [{ path: p, message: `${show(value)} is not ${issue.message}` }];
+      return [{ path: p, message: `${show(value)} ${own ? `is not ${own}` : formatRule(issue)}` }];
+    case 'invalid_key': {
+      // A record's key (a port name, a header name): the key is shown and located, never its value.
+      const key = p[p.length - 1];
+      const inner = issue.issues[0];
+      const allowed = inner && ownMessage(inner);
+      return [
+        {
+          path: p,
+          key: String(key),
+          message: `the key ${JSON.stringify(String(key))} is not ${allowed ?? 'allowed here'}`,
+        },
+      ];
+    }
+    case 'not_multiple_of':
+      return [{ path: p, message: `${show(value)} is not a multiple of ${issue.divisor}` }];
     default:
-      return [{ path: p, message: issue.message }];
+      return [{ path: p, message: own ?? `${show(value)} is not allowed here` }];
   }
 }
 
+/** The issue's message if the schema wrote it; undefined if it is zod's default wording. */
+function ownMessage(issue: z.core.$ZodIssue): string | undefined {
+  const fallback = ZOD_WORDING.localeError(issue as unknown as z.core.$ZodRawIssue);
+  return issue.message === (typeof fallback === 'string' ? fallback : fallback?.message)
+    ? undefined
+    : issue.message;
+}
+const ZOD_WORDING = z.locales.en();
+
+/** A type zod expected, as a person writes it in YAML. */
+function typeName(type: string): string {
+  const names: Record<string, string> = {
+    int: 'a whole number',
+    boolean: 'true or false',
+    object: 'a mapping (key: value)',
+    array: 'a list',
+    nonoptional: 'a value',
+  };
+  return names[type] ?? article(type);
+}
+
+/** `at least 3`, `more than 0`, `at least 1 item`, `at most 255 characters`. */
+function bound(
+  inclusive: string,
+  exclusive: string,
+  issue: { origin: string; inclusive?: boolean; minimum?: unknown; maximum?: unknown },
+): string {
+  const limit = Number(issue.minimum ?? issue.maximum);
+  const unit =
+    issue.origin === 'array' || issue.origin === 'set'
+      ? ` item${limit === 1 ? '' : 's'}`
+      : issue.origin === 'string'
+        ? ` character${limit === 1 ? '' : 's'}`
+        : '';
+  return `${issue.inclusive === false ? exclusive : inclusive} ${limit}${unit}`;
+}
+
+/** What a string must look like, for a format check the schema gave no words for. */
+function formatRule(issue: z.core.$ZodIssueInvalidStringFormat): string {
+  const i = issue as z.core.$ZodIssueInvalidStringFormat & {
+    prefix?: string;
+    suffix?: string;
+    includes?: string;
+    pattern?: string;
+  };
+  if (i.format === 'starts_with') return `does not start with ${JSON.stringify(i.prefix)}`;
+  if (i.format === 'ends_with') return `does not end with ${JSON.stringify(i.suffix)}`;
+  if (i.format === 'includes') return `does not include ${JSON.stringify(i.includes)}`;
+  if (i.format === 'regex') return `does not match ${i.pattern}`;
+  return `is not ${article(i.format)}`;
+}
+
 function article(type: string): string {
-  if (type === 'int') return 'an integer';
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 

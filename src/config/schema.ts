@@ -6,19 +6,47 @@ import { parseDuration } from '../core/duration.ts';
 import type { PoolPolicy, ScaleRule } from '../core/policy.ts';
 import { AGGREGATES, COMPARATORS, type Comparator, SCALE_IN_SELECTS } from '../core/types.ts';
 
-const duration = z
-  .string()
-  .regex(/^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/, { message: 'a duration such as 500ms, 10s, 5m, 6h or 1h30m' })
+/** What a duration is, for an error about a value that is not text at all (`staleAfter: 10`). */
+const NOT_A_DURATION = 'a duration: write it like 10s, 500ms, 5m';
+const DURATION_DESCRIPTION = 'A duration: 500ms, 10s, 5m, 6h, 1d or combinations like 1h30m.';
+
+const durationText = z
+  .string({ error: NOT_A_DURATION })
+  .regex(/^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/, { message: 'a duration such as 500ms, 10s, 5m, 6h or 1h30m' });
+
+const duration = durationText
   .transform((text) => parseDuration(text)!)
-  .meta({ description: 'A duration: 500ms, 10s, 5m, 6h, 1d or combinations like 1h30m.' });
+  .meta({ description: DURATION_DESCRIPTION });
+
+/**
+ * An interval or a timeout: 0 would poll without pause or give up at once, so it must be
+ * more than 0. `example` is what the error suggests instead (the default, where there is one).
+ */
+const positiveDuration = (example: string) =>
+  durationText
+    // Text that is no duration at all has its own error (the regex): only a duration is judged here.
+    .refine((text) => (parseDuration(text) ?? 1) > 0, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is too short: must be more than 0, such as ${example}`,
+    })
+    .transform((text) => parseDuration(text)!)
+    .meta({ description: `${DURATION_DESCRIPTION} More than 0.` });
 
 /** A duration with a default, written as text. */
 const durationDefault = (text: string, description: string) =>
   duration.prefault(text).meta({ description: `${description} Default ${text}.` });
 
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, {
-  message: 'a name of lowercase letters, digits and -, starting with a letter',
-});
+/** An interval or a timeout with a default: more than 0. */
+const positiveDurationDefault = (text: string, description: string) =>
+  positiveDuration(text)
+    .prefault(text)
+    .meta({ description: `${description} More than 0; default ${text}.` });
+
+const NAME = 'a name of lowercase letters, digits and -, starting with a letter';
+const name = z.string({ error: NAME }).regex(/^[a-z][a-z0-9-]{0,62}$/, { message: NAME });
+
+/** An http or https URL. */
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http(s) URL such as https://host:9093/path' });
 
 const listen = z
   .string()
@@ -31,7 +59,7 @@ const listen = z
 const kubeCluster = z
   .strictObject({
     /** API server URL, e.g. https://10.0.0.1:6443. Default: in-cluster. */
-    server: z.url({ protocol: /^https?$/ }).optional(),
+    server: httpUrl.optional(),
     /** CA certificate (PEM file, relative to the config file's folder). Default: the ServiceAccount's. */
     caFile: z.string().min(1).optional(),
     /** File holding a bearer token, re-read as it rotates (a Secret mounted as a file). Default: the ServiceAccount's. */
@@ -53,7 +81,7 @@ const sqliteStore = z.strictObject({
 const etcdStore = z.strictObject({
   kind: z.literal('etcd'),
   /** Client URLs of the etcd cluster, e.g. https://10.0.0.5:2379. */
-  endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  endpoints: z.array(httpUrl).min(1),
   /** Every key Rampart writes starts with this. Default /rampart/. */
   prefix: z.string().startsWith('/').default('/rampart/'),
   /** TLS to etcd (seed 003's https scheme): files, relative to the config file's folder. */
@@ -67,11 +95,11 @@ const etcdStore = z.strictObject({
   /** etcd user; the password is read from this file (never written in the config). */
   auth: z.strictObject({ username: z.string().min(1), passwordFile: z.string().min(1) }).optional(),
   /** Longest wait for one etcd call. Default 5s. */
-  timeout: durationDefault('5s', 'Longest wait for one etcd call.'),
+  timeout: positiveDurationDefault('5s', 'Longest wait for one etcd call.'),
 });
 
 const controller = z.strictObject({
-  evaluationInterval: durationDefault('10s', 'Time between two decisions for every pool.'),
+  evaluationInterval: positiveDurationDefault('10s', 'Time between two decisions for every pool.'),
   /**
    * Decisions, events, and actions and requests that ended, are pruned from the store once
    * older than this (checked hourly by the acting controller). Open ones always stay.
@@ -147,8 +175,8 @@ const controller = z.strictObject({
 
 const sourceCommon = {
   name,
-  timeout: durationDefault('2s', 'Longest wait for one fetch.'),
-  staleAfter: durationDefault(
+  timeout: positiveDurationDefault('2s', 'Longest wait for one fetch.'),
+  staleAfter: positiveDurationDefault(
     '30s',
     'A sample older than this counts as missing; one stamped further ahead of the clock is refused.',
   ),
@@ -159,7 +187,7 @@ const metricSource = z.discriminatedUnion('kind', [
   z.strictObject({
     ...sourceCommon,
     kind: z.literal('prometheus'),
-    url: z.url({ protocol: /^https?$/ }),
+    url: httpUrl,
     /** Label whose value names the node a series belongs to. Default instance. */
     nodeLabel: z.string().default('instance'),
   }),
@@ -194,11 +222,11 @@ const awsRetry = z.strictObject({
   /** Tries per call, the first included. Default 5. */
   attempts: z.number().int().min(1).max(20).default(5),
   /** First backoff; doubles per retry, with full jitter (throttling waits 5× longer). Default 200ms. */
-  baseDelay: durationDefault('200ms', 'First backoff between two tries of a call.'),
+  baseDelay: positiveDurationDefault('200ms', 'First backoff between two tries of a call.'),
   /** Longest backoff between two tries. Default 10s. */
-  maxDelay: durationDefault('10s', 'Longest backoff between two tries of a call.'),
+  maxDelay: positiveDurationDefault('10s', 'Longest backoff between two tries of a call.'),
   /** Longest wait for one try; a try that times out is retried. Default 10s. */
-  callTimeout: durationDefault('10s', 'Longest wait for one try of a call.'),
+  callTimeout: positiveDurationDefault('10s', 'Longest wait for one try of a call.'),
 });
 
 const awsProvider = z.strictObject({
@@ -220,17 +248,22 @@ const awsProvider = z.strictObject({
     })
     .optional(),
   /** URL of an AWS API emulator (moto, LocalStack). Default: AWS's own endpoints. */
-  endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  endpoint: httpUrl.optional(),
   /**
    * Where a node's address comes from: `private-ip` (default), `public-ip`, or
    * `{ tag: NAME }` (the value of that instance tag, set by the image at boot).
    */
   address: z
-    .union([z.enum(['private-ip', 'public-ip']), z.strictObject({ tag: z.string().min(1).max(128) })])
+    .union([z.enum(['private-ip', 'public-ip']), z.strictObject({ tag: z.string().min(1).max(128) })], {
+      error: 'private-ip, public-ip or { tag: NAME }',
+    })
     .default('private-ip'),
   /** Port of each named port the node kind needs, the same on every instance. Default rpc 26657, p2p 26656, metrics 26660. */
   ports: z
-    .record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.number().int().min(1).max(65535))
+    .record(
+      z.string().regex(/^[a-z][a-z0-9-]*$/, { message: 'a port name of lowercase letters, digits and -' }),
+      z.number().int().min(1).max(65535),
+    )
     .default({ rpc: 26657, p2p: 26656, metrics: 26660 }),
   retry: awsRetry.prefault({}),
   /**
@@ -284,7 +317,7 @@ const kubeVolumes = z.strictObject({
    */
   keepSnapshots: z.number().int().min(1).default(3),
   /** Longest wait for a VolumeSnapshot to be ready or a restore Job to finish. Default 10m. */
-  timeout: durationDefault(
+  timeout: positiveDurationDefault(
     '10m',
     'Longest wait for a VolumeSnapshot to be ready or a restore Job to finish.',
   ),
@@ -317,9 +350,9 @@ const kubeProvider = z
         /** Name of the provider (kind aws) whose machines become this pool's Nodes. */
         machines: name,
         /** Longest a drain may take; a drain still blocked then is given up, the node uncordoned. Default 5m. */
-        drainTimeout: durationDefault('5m', 'Longest a drain may take before it is given up.'),
+        drainTimeout: positiveDurationDefault('5m', 'Longest a drain may take before it is given up.'),
         /** Time between two eviction attempts of a pod a disruption budget protects. Default 5s. */
-        evictionRetry: durationDefault('5s', 'Time between two eviction attempts of a blocked pod.'),
+        evictionRetry: positiveDurationDefault('5s', 'Time between two eviction attempts of a blocked pod.'),
       })
       .optional(),
   })
@@ -413,7 +446,7 @@ const etcdMemberKind = z.strictObject({
    */
   minMembers: z.number().int().min(1).default(3),
   /** Longest wait for one call to a member (membership, status, health). Default 2s. */
-  timeout: durationDefault('2s', 'Longest wait for one call to an etcd member.'),
+  timeout: positiveDurationDefault('2s', 'Longest wait for one call to an etcd member.'),
   /** Extra flags for every member, e.g. --quota-backend-bytes=…, --auto-compaction-retention=1h. Default none. */
   extraArgs: z.array(z.string()).default([]),
 });
@@ -450,7 +483,7 @@ const snapshotStore = z.discriminatedUnion('kind', [
     prefix: z.string().default(''),
     region: z.string().optional(),
     /** URL of an S3-compatible service (MinIO, Ceph, moto). Default AWS. */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    endpoint: httpUrl.optional(),
     forcePathStyle: z.boolean().optional(),
   }),
 ]);
@@ -460,16 +493,26 @@ const snapshotSet = z.strictObject({
   /** Pool whose nodes are copied: a dedicated full-node pool, or sentries while ready > min. */
   from: name,
   /** Take one on this schedule. Absent: only on demand (rampart snapshot create). */
-  every: duration.optional(),
+  every: positiveDuration('6h').optional(),
   /** Complete snapshots kept; older ones are pruned. Default 3. */
   keep: z.number().int().min(1).default(3),
   store: snapshotStore,
 });
 
-const step = z.union([
-  z.number().int().positive(),
-  z.string().regex(/^\d+(\.\d+)?%$/, { message: 'a number of nodes or a percentage such as 20%' }),
-]);
+const STEP = 'a number of nodes (at least 1) or a percentage such as 20%';
+const step = z.union(
+  [
+    z.number().int().min(1, { error: 'at least 1 node, or a percentage such as 20%' }),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?%$/, { message: STEP })
+      .refine((text) => Number.parseFloat(text) !== 0, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is too small: a percentage step must be more than 0%`,
+      }),
+  ],
+  { error: STEP },
+);
 
 /** `[0, 100]`, or the one bound given, as config errors show a valid range. */
 const showRange = (v: { min?: number | undefined; max?: number | undefined }): string =>
@@ -584,7 +627,7 @@ const rule = z
 const failover = z.strictObject({
   detect: z
     .strictObject({
-      pollInterval: durationDefault(
+      pollInterval: positiveDurationDefault(
         '2s',
         'Time between two polls of the validator, apart from the scaling loop.',
       ),
@@ -633,10 +676,10 @@ const pool = z.strictObject({
     .prefault({}),
   health: z
     .strictObject({
-      checkInterval: durationDefault('10s', 'Time between health checks.'),
+      checkInterval: positiveDurationDefault('10s', 'Time between health checks.'),
       failTolerance: z.number().int().min(0).default(20),
       joinRetries: z.number().int().min(1).default(10),
-      joinTimeout: durationDefault('10m', 'Longest a provision-to-ready cycle may take.'),
+      joinTimeout: positiveDurationDefault('10m', 'Longest a provision-to-ready cycle may take.'),
     })
     .prefault({}),
   scaleIn: z
@@ -654,7 +697,7 @@ const pool = z.strictObject({
 const alertReceiverCommon = {
   /** Name in logs and metrics. Default: the kind (alertmanager, webhook), then kind-2, kind-3 for later ones of that kind. */
   name: name.optional(),
-  timeout: durationDefault('5s', 'Longest wait for one delivery (one HTTP POST).'),
+  timeout: positiveDurationDefault('5s', 'Longest wait for one delivery (one HTTP POST).'),
 };
 
 /** An HTTP header name, and a value on one line (a value with a line break could add headers). */
@@ -667,13 +710,13 @@ const alertReceiver = z.discriminatedUnion('kind', [
     /** An Alertmanager (API v2): alerts are POSTed to <url>/api/v2/alerts. */
     kind: z.literal('alertmanager'),
     /** Alertmanager's base URL, e.g. http://127.0.0.1:9093 (with its route prefix, if any). */
-    url: z.url({ protocol: /^https?$/ }),
+    url: httpUrl,
   }),
   z.strictObject({
     ...alertReceiverCommon,
     /** Any HTTP endpoint: one JSON object POSTed per alert state (docs/alerts.md). */
     kind: z.literal('webhook'),
-    url: z.url({ protocol: /^https?$/ }),
+    url: httpUrl,
     /** Headers sent with every POST. Default none. */
     headers: z.record(headerName, headerValue).default({}),
     /** File holding a bearer token, sent as Authorization: Bearer (relative to the config file's folder). */
