@@ -667,7 +667,7 @@ export const ROUTES: readonly Route[] = [
       return {
         status: 200,
         body: await ctx.telemetry.render(ctx.store, ctx.controller),
-        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        contentType: ctx.telemetry.contentType,
       };
     },
   }),

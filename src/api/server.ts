@@ -21,6 +21,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import type { Store } from '../store/store.ts';
 import { ApiStartError, BearerCheck, readTokenFile } from './auth.ts';
+import { RAMPART_VERSION } from './build-info.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
 import { openApiDocument } from './openapi.ts';
 import { RequestGuard } from './request-guard.ts';
@@ -30,11 +31,6 @@ import { type Answer, type ApiContext, ROUTES, type Route } from './routes.ts';
 export { ApiStartError } from './auth.ts';
 
 const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
-const VERSION = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
-    version: string;
-  }
-).version;
 const MAX_BODY_BYTES = 64 * 1024;
 const CALLER = /^[A-Za-z0-9 ._@-]{1,64}$/;
 
@@ -105,12 +101,20 @@ const compiled = ROUTES.map((route) => {
   return { route, regex: new RegExp(`^${pattern}$`), names };
 });
 
+/** HEAD is GET without the body (RFC 9110): every GET route answers it. */
+const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
+
+/** The methods an `Allow` header lists for a path whose routes have these methods. */
+const allowHeader = (methods: readonly string[]): string =>
+  [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
+
 function match(method: string, pathname: string): Matched | { allowed: string[] } | undefined {
   const allowed: string[] = [];
+  const wanted = method === 'HEAD' ? 'GET' : method;
   for (const c of compiled) {
     const m = c.regex.exec(pathname);
     if (!m) continue;
-    if (c.route.method !== method) {
+    if (c.route.method !== wanted) {
       allowed.push(c.route.method);
       continue;
     }
@@ -195,14 +199,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     writeWaitMs:
       opts.writeWaitMs ?? Math.min(15_000, Math.max(3000, 3 * config.controller.evaluationInterval + 1000)),
   };
-  const openapi = openApiDocument(ROUTES, { version: VERSION, tokenRequired: bearer !== undefined });
+  const openapi = openApiDocument(ROUTES, { version: RAMPART_VERSION, tokenRequired: bearer !== undefined });
 
+  // A HEAD answer is the GET answer's status and headers, Content-Length included: Node's
+  // response leaves the body out by itself.
   const send = (res: ServerResponse, answer: Answer) => {
     const type = answer.contentType ?? 'application/json; charset=utf-8';
     const text = typeof answer.body === 'string' ? answer.body : `${JSON.stringify(answer.body)}\n`;
     res.writeHead(answer.status, {
       ...SECURITY_HEADERS,
       'content-type': type,
+      'content-length': Buffer.byteLength(text),
       'cache-control': 'no-store',
       ...(answer.status === 401 ? { 'www-authenticate': 'Bearer realm="rampart"' } : {}),
       ...answer.headers,
@@ -223,7 +230,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     } catch {
       return false;
     }
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': type,
+      'content-length': content.length,
+      'cache-control': 'no-cache',
+    });
     res.end(content);
     return true;
   };
@@ -246,13 +258,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const target = parseRequestTarget(req.url ?? '');
       if (!target.ok) throw new HttpError(400, target.error);
       pathname = target.pathname;
-      if (method === 'GET' && pathname === '/openapi.json') answer = { status: 200, body: openapi };
-      else if ((method === 'GET' || method === 'HEAD') && (await serveStatic(res, pathname))) return;
+      if (isRead(method) && pathname === '/openapi.json') answer = { status: 200, body: openapi };
+      else if (isRead(method) && (await serveStatic(res, pathname))) return;
       else {
         const found = match(method, pathname);
         if (!found) throw new HttpError(404, `no such route: ${method} ${pathname} (see /openapi.json)`);
         if (!('route' in found)) {
-          res.setHeader('allow', found.allowed.join(', '));
+          res.setHeader('allow', allowHeader(found.allowed));
           throw new HttpError(
             405,
             `${method} is not allowed on ${pathname} (allowed: ${found.allowed.join(', ')})`,
@@ -327,9 +339,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       path: pathname,
       status: answer.status,
       ms: Math.round(performance.now() - started),
-      ...(caller && method !== 'GET' ? { caller } : {}),
+      ...(caller && !isRead(method) ? { caller } : {}),
     };
-    if (method !== 'GET' && method !== 'HEAD') log.info(fields, 'API write');
+    if (!isRead(method)) log.info(fields, 'API write');
     else log.debug(fields, 'API read');
   };
 

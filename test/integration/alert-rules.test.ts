@@ -34,8 +34,7 @@ pools: [ { name: w, role: worker, provider: here, node: { kind: simnode }, size:
     path.join(dir, 'c.yaml'),
   );
   const served = new Set(
-    new ControllerTelemetry(config).registry
-      .render()
+    (await new ControllerTelemetry(config).registry.metrics())
       .split('\n')
       .filter((l) => l.startsWith('# TYPE '))
       .map((l) => l.split(' ')[2]),

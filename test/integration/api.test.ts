@@ -220,6 +220,39 @@ test('bearer token: none or a wrong one is 401, the right one works; health and 
     assert.doesNotMatch(line, new RegExp(TOKEN), 'the token never reaches a log line');
 });
 
+test('HEAD answers as GET does, without a body: /metrics, /openapi.json, the dashboard, API routes', async () => {
+  const api = await serve();
+  const reads: [string, string | undefined][] = [
+    ['/metrics', TOKEN],
+    ['/openapi.json', undefined],
+    ['/', undefined],
+    ['/web/app.js', undefined],
+    ['/api/v1/pools', TOKEN],
+    ['/healthz', undefined],
+  ];
+  for (const [route, token] of reads) {
+    const get = await call(api.url, 'GET', route, { token });
+    const head = await call(api.url, 'HEAD', route, { token });
+    assert.equal(get.status, 200, `GET ${route}`);
+    assert.equal(head.status, 200, `HEAD ${route}: ${head.text}`);
+    assert.equal(head.text, '', `HEAD ${route} has no body`);
+    assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), route);
+    assert.ok(Number(head.headers.get('content-length')) > 0, `HEAD ${route} tells the length`);
+    // /metrics changes between two scrapes (the process's own figures); the rest does not.
+    if (route !== '/metrics')
+      assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(get.text)), route);
+  }
+  assert.match(
+    (await call(api.url, 'HEAD', '/metrics')).headers.get('content-type') ?? '',
+    /^application\/json/,
+  );
+  assert.equal((await call(api.url, 'HEAD', '/metrics')).status, 401, 'HEAD needs the token GET needs');
+  assert.equal((await call(api.url, 'HEAD', '/api/v1/pools/nope', { token: TOKEN })).status, 404);
+  const write = await call(api.url, 'DELETE', '/metrics', { token: TOKEN });
+  assert.equal(write.status, 405);
+  assert.equal(write.headers.get('allow'), 'GET, HEAD');
+});
+
 test('bad requests get a clear 4xx and record nothing', async () => {
   const api = await serve();
   const store = createStore(config);
