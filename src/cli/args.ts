@@ -1,11 +1,13 @@
-// Command-line parsing shared by every command: strict flags, a clear message for a
-// wrong one, and the config file every command but `schema` needs.
+// What every command shares: the config it reads (-c, else $RAMPART_CONFIG, else ./rampart.yaml),
+// the usage error, and the exit-code policy (reportFailure).
 
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
 import { ConfigError, type LoadedConfig, loadConfigFile } from '../config/load.ts';
 import { StoreBehindFleetError } from '../controller/fleet-ownership.ts';
 import { StoreUnusableError } from '../store/store.ts';
+import { DEFAULT_CONFIG } from './defaults.ts';
 
+/** The operator asked for something that cannot be done as asked: exit 2, nothing changed. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -13,25 +15,30 @@ export class UsageError extends Error {
   }
 }
 
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
-  command: string,
-  argv: string[],
-  options: T,
-) {
+/** Loads the config named by -c (default $RAMPART_CONFIG, then ./rampart.yaml). */
+export function loadConfigFrom(flags: { config?: string | undefined }): LoadedConfig {
+  const fromEnv = process.env.RAMPART_CONFIG;
+  const file = flags.config ?? (fromEnv || undefined) ?? DEFAULT_CONFIG;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return loadConfigFile(file);
   } catch (e) {
-    throw new UsageError(`rampart ${command}: ${(e as Error).message}`);
+    if (!(e instanceof ConfigError) || existsSync(file)) throw e;
+    const hint =
+      flags.config !== undefined
+        ? `check the path given with -c (relative to ${process.cwd()}), or write a starting config there with rampart init -o ${file}`
+        : fromEnv
+          ? `$RAMPART_CONFIG names it: set $RAMPART_CONFIG to your config, or pass -c FILE`
+          : `no -c FILE given and $RAMPART_CONFIG is not set, so rampart read ./${DEFAULT_CONFIG}: pass -c FILE (--config FILE), set $RAMPART_CONFIG, or write a starting ./${DEFAULT_CONFIG} with rampart init`;
+    throw new UsageError(`${e.message}\n${hint}`);
   }
 }
 
-export const configFlag = { config: { type: 'string', short: 'c' } } as const;
-export const jsonFlag = { json: { type: 'boolean' } } as const;
-
-/** Loads the config named by -c (default ./rampart.yaml, or $RAMPART_CONFIG). */
-export function loadConfigFrom(flags: { config?: string | undefined }): LoadedConfig {
-  const file = flags.config ?? process.env.RAMPART_CONFIG ?? 'rampart.yaml';
-  return loadConfigFile(file);
+/** A whole number ≥ `min` given as a flag's value, or a UsageError naming the flag. */
+export function wholeNumber(command: string, flag: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min)
+    throw new UsageError(`rampart ${command}: ${flag} takes a whole number ≥ ${min}, not "${value}"`);
+  return n;
 }
 
 /**

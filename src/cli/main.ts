@@ -1,76 +1,87 @@
-// Rampart's command line: one file per command under commands/.
+// Rampart's command line: the tree of commands is in program.ts, one file per command under
+// commands/. This file runs it and turns what happened into an exit code.
 
-import { reportFailure } from './args.ts';
-import { demo } from './commands/demo.ts';
-import { down } from './commands/down.ts';
-import { history } from './commands/history.ts';
-import { load } from './commands/load.ts';
-import { plan } from './commands/plan.ts';
-import { schema } from './commands/schema.ts';
-import { simulate } from './commands/simulate.ts';
-import { snapshot } from './commands/snapshot.ts';
-import { state } from './commands/state.ts';
-import { status } from './commands/status.ts';
-import { up } from './commands/up.ts';
-import { validate } from './commands/validate.ts';
-import { validator } from './commands/validator.ts';
+import { type Command, CommanderError } from 'commander';
+import { buildProgram, commandPath, walkCommands } from './program.ts';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  validate: {
-    run: validate,
-    help: 'validate -c FILE             check a config: exit 0, or 2 with every error',
-  },
-  plan: { run: plan, help: 'plan -c FILE [--json]         what would happen now and why; changes nothing' },
-  up: {
-    run: up,
-    help: 'up -c FILE [--adopt]          run the controller (nodes stay up when it stops)',
-  },
-  down: { run: down, help: 'down -c FILE                  stop the controller and remove every node' },
-  status: { run: status, help: 'status -c FILE [--json] [-w]  pools, nodes and the last decision' },
-  history: { run: history, help: 'history -c FILE [--pool P] [--json] [-n N]  decisions, actions, alerts' },
-  load: { run: load, help: 'load -c FILE --rate N [--pool P] [--duration D]  offer load to a pool' },
-  snapshot: {
-    run: snapshot,
-    help: 'snapshot create|list|verify|prune -c FILE [--set S]  take, list, check, prune snapshots',
-  },
-  validator: {
-    run: validator,
-    help: 'validator status|promote -c FILE [--pool P] [--to NODE --key-dir DIR] [--old-powered-off] [--dry-run]  failover state; the guarded promotion',
-  },
-  state: {
-    run: state,
-    help: 'state export|import -c FILE [--force]  move the whole state between stores (stdout / stdin)',
-  },
-  simulate: {
-    run: simulate,
-    help: 'simulate -c FILE --pool P --trace CSV [--baseline hpa|heat|gce|aws|oracle|all] [--json] [--chart OUT]  score a policy against the established autoscalers',
-  },
-  schema: { run: schema, help: 'schema                        the config JSON Schema' },
-  demo: { run: demo, help: 'demo [-c FILE]                the local demo with a load cycle (npm start)' },
-};
-
-function usage(): string {
-  return `usage: rampart <command> [flags]\n\n${Object.values(COMMANDS)
-    .map((c) => `  rampart ${c.help}`)
-    .join('\n')}\n`;
+/** A parse error commander raised, with the command it was parsing. */
+class CommandLineError extends Error {
+  readonly command: Command;
+  readonly error: CommanderError;
+  constructor(command: Command, error: CommanderError) {
+    super(error.message);
+    this.command = command;
+    this.error = error;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(usage());
-    return name === undefined ? 2 : 0;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`rampart: unknown command "${name}"\n${usage()}`);
-    return 2;
-  }
+  const outcome = { code: 0 };
+  const program = buildProgram(outcome);
+  // Commander's own printing and exiting are taken over here, for every command: errors are
+  // worded below, and the exit code follows reportFailure's policy.
+  for (const command of [program, ...walkCommands(program).map((c) => c.command)])
+    command
+      .configureOutput({ outputError: () => undefined })
+      .showSuggestionAfterError(true)
+      .exitOverride((e) => {
+        throw new CommandLineError(command, e);
+      });
   try {
-    return await command.run(rest);
+    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+    return outcome.code;
   } catch (e) {
+    if (e instanceof CommandLineError) return commandLineFailure(e.command, e.error);
+    if (e instanceof CommanderError) return commandLineFailure(program, e);
+    // Loaded only now: --help and completion stay quick.
+    const { reportFailure } = await import('./args.ts');
     return reportFailure(e);
   }
+}
+
+/**
+ * The arguments as commander reads them: `-c=FILE` becomes `-c FILE` (commander would take
+ * `=FILE` as the value). `--config=FILE`, `-cFILE` and `-c FILE` commander reads itself.
+ * Nothing after `--` is touched.
+ */
+function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const short = /^-([A-Za-z])=(.*)$/s.exec(arg);
+    if (short) out.push(`-${short[1]}`, short[2]!);
+    else out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * Help and --version end with 0; help printed because a command needs a subcommand (it went
+ * to stderr) and every parse error with 2. A parse error names the command, says what was
+ * wrong, suggests the nearest name when there is one, and where to read more.
+ */
+function commandLineFailure(command: Command, e: CommanderError): number {
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+  if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
+  const where = commandPath(command).join(' ');
+  const [first = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
+  const what =
+    e.code === 'commander.unknownCommand'
+      ? `unknown command "${command.args[0]}"`
+      : `${first.charAt(0).toUpperCase()}${first.slice(1)}`;
+  const suggestion = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+  const nearest =
+    suggestion === undefined
+      ? ''
+      : e.code === 'commander.unknownCommand'
+        ? `\ndid you mean ${where} ${suggestion}?`
+        : `\ndid you mean ${suggestion}?`;
+  process.stderr.write(`${where}: ${what}${nearest}\nrun ${where} --help for its usage\n`);
+  return 2;
 }
 
 // Output piped into `head` and the like: a closed pipe ends the command quietly.

@@ -1,5 +1,5 @@
 // Scores as people read them (a table per trace) and as programs read them (one JSON object
-// per line and policy).
+// per policy and trace, gathered by `rampart simulate --json` into one document).
 
 import { dominates, type Score } from './scoring.ts';
 import type { TraceOutcome } from './simulate.ts';

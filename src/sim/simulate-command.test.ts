@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { UsageError } from '../cli/args.ts';
-import { simulate } from '../cli/commands/simulate.ts';
+import { buildProgram } from '../cli/program.ts';
 import { formatTraceCsv } from './trace.ts';
 import { generateTrace } from './trace-generator.ts';
 
@@ -22,21 +22,26 @@ async function run(argv: string[]): Promise<{ code: number; out: string }> {
     return true;
   }) as typeof process.stdout.write;
   try {
-    const code = await simulate(argv);
-    return { code, out: chunks.join('') };
+    // Through the command tree, as `rampart simulate …` parses them.
+    const outcome = { code: -1 };
+    await buildProgram(outcome).parseAsync(['simulate', ...argv], { from: 'user' });
+    return { code: outcome.code, out: chunks.join('') };
   } finally {
     process.stdout.write = write;
   }
 }
 
 describe('rampart simulate', () => {
-  test('--json prints one object per policy with the contract fields', async () => {
+  test('--json prints one document, a score per policy with the contract fields', async () => {
     const { code, out } = await run([...base, '--baseline', 'hpa,gce', '--json']);
     assert.equal(code, 0);
-    const lines = out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines: {
+      policy: string;
+      trace: string;
+      unservedWork: number;
+      unservedVsOracle: number | null;
+      nodeHoursVsOracle: number | null;
+    }[] = JSON.parse(out).scores;
     assert.deepEqual(
       lines.map((l) => l.policy),
       ['rampart', 'hpa', 'gce', 'oracle'],
@@ -54,10 +59,10 @@ describe('rampart simulate', () => {
       assert.equal(l.trace, 'short-ddos');
       assert.equal(typeof l.unservedWork, 'number');
     }
-    const oracle = lines.at(-1);
+    const oracle = lines.at(-1)!;
     assert.equal(oracle.unservedVsOracle, 1);
     assert.equal(oracle.nodeHoursVsOracle, 1);
-    assert.ok(lines[1].unservedWork > lines[0].unservedWork, 'HPA loses more of a DDoS than Rampart');
+    assert.ok(lines[1]!.unservedWork > lines[0]!.unservedWork, 'HPA loses more of a DDoS than Rampart');
   });
 
   test('the table names every policy and the ratios', async () => {
@@ -83,10 +88,9 @@ describe('rampart simulate', () => {
   });
 
   test('model flags change the world: a warm pool makes new nodes serve sooner', async () => {
-    const cold = JSON.parse((await run([...base, '--json'])).out.split('\n')[0]!);
-    const warm = JSON.parse(
-      (await run([...base, '--json', '--warm-pool', '40', '--warm-cost', '0'])).out.split('\n')[0]!,
-    );
+    const cold = JSON.parse((await run([...base, '--json'])).out).scores[0];
+    const warm = JSON.parse((await run([...base, '--json', '--warm-pool', '40', '--warm-cost', '0'])).out)
+      .scores[0];
     assert.ok(warm.unservedWork < cold.unservedWork / 3, `${warm.unservedWork} vs ${cold.unservedWork}`);
   });
 

@@ -67,7 +67,8 @@ pools:
   );
   const r = rampart('plan', '-c', config, '--json');
   assert.equal(r.status, 0, r.stderr);
-  const plan = JSON.parse(r.stdout.trim().split('\n')[0]!);
+  // --json: one document, a plan per pool.
+  const plan = JSON.parse(r.stdout).pools[0];
   assert.equal(plan.pool, 'workers');
   assert.deepEqual(plan.actions, []);
   assert.ok(plan.reasons.some((x: { text: string }) => /prom:sum\(rate\(x\[1m\]\)\) missing/.test(x.text)));

@@ -10,7 +10,7 @@ import { tearDownFleet } from '../../controller/teardown.ts';
 import { lockHolder } from '../../coordination/embedded.ts';
 import { LoadGenerator, LoadProfile } from '../../nodes/simnode/load-generator.ts';
 import { createRuntime } from '../../runtime/runtime.ts';
-import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { openBrowser } from '../open-browser.ts';
 import { untilStopSignal } from '../signals.ts';
@@ -29,12 +29,16 @@ export const DEMO_PROFILE = new LoadProfile(
   { loop: true },
 );
 
-export async function demo(argv: string[]): Promise<number> {
-  const flags = parseFlags('demo', argv, {
-    ...configFlag,
-    pool: { type: 'string', short: 'p' },
-    open: { type: 'boolean' },
-  });
+export interface DemoFlags {
+  /** Default: the built-in examples/local.yaml (not $RAMPART_CONFIG). */
+  readonly config?: string | undefined;
+  /** The pool the load goes to. Default: the first sentry pool. */
+  readonly pool?: string | undefined;
+  /** Open the dashboard even without a terminal or a display. */
+  readonly open?: boolean | undefined;
+}
+
+export async function demo(flags: DemoFlags): Promise<number> {
   const builtIn = fileURLToPath(new URL('../../../examples/local.yaml', import.meta.url));
   const file = flags.config ?? builtIn;
   const { config, file: resolved } = loadConfigFrom({ config: file });

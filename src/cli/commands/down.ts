@@ -12,19 +12,22 @@ import type { Leadership } from '../../coordination/coordination.ts';
 import { holderRuns, LockHeldError, type LockHolder, lockHolder } from '../../coordination/embedded.ts';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
 import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
-import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
+import { DEFAULT_STOP_WAIT } from '../defaults.ts';
 import { createLogger } from '../log.ts';
 import { runningControllers } from '../running.ts';
-
-/** Longest wait for a running controller to stop (it finishes its action in flight first). Default 2 minutes. */
-const DEFAULT_STOP_WAIT_MS = 120_000;
 
 /** Stopping a controller that something starts again (a supervisor) is tried this many times. */
 const STOP_ATTEMPTS = 3;
 
-export async function down(argv: string[]): Promise<number> {
-  const flags = parseFlags('down', argv, { ...configFlag, wait: { type: 'string' } });
-  const waitMs = flags.wait === undefined ? DEFAULT_STOP_WAIT_MS : parseDuration(flags.wait);
+export interface DownFlags {
+  readonly config?: string | undefined;
+  /** Longest wait for a running controller to stop, e.g. 30s. Default 2m. */
+  readonly wait?: string | undefined;
+}
+
+export async function down(flags: DownFlags): Promise<number> {
+  const waitMs = parseDuration(flags.wait ?? DEFAULT_STOP_WAIT);
   if (waitMs === undefined)
     throw new UsageError(`rampart down: --wait ${flags.wait}: not a duration (e.g. 30s, 5m)`);
   const { config } = loadConfigFrom(flags);

@@ -1,25 +1,26 @@
 // `rampart history [--pool P] [--json] [--limit N]`: decisions with their reasons and actions
-// with their outcomes, oldest first.
+// with their outcomes, oldest first. --json: one document, { history: [{ type, … }] }.
 
 import { existsSync } from 'node:fs';
 import { createStore } from '../../runtime/runtime.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError, wholeNumber } from '../args.ts';
+import { DEFAULT_HISTORY_LIMIT } from '../defaults.ts';
 
-export async function history(argv: string[]): Promise<number> {
-  const flags = parseFlags('history', argv, {
-    ...configFlag,
-    ...jsonFlag,
-    pool: { type: 'string', short: 'p' },
-    limit: { type: 'string', short: 'n' },
-  });
+export interface HistoryFlags {
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly pool?: string | undefined;
+  /** The newest this many records. Default 50. */
+  readonly limit?: string | undefined;
+}
+
+export async function history(flags: HistoryFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   if (flags.pool !== undefined && !config.pools.some((p) => p.name === flags.pool))
     throw new UsageError(
       `rampart history: no pool "${flags.pool}" (pools: ${config.pools.map((p) => p.name).join(', ')})`,
     );
-  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new UsageError('rampart history: --limit takes a whole number ≥ 1');
+  const limit = wholeNumber('history', '--limit', flags.limit ?? DEFAULT_HISTORY_LIMIT);
   if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
     process.stderr.write(`no state yet at ${config.controller.store.path}\n`);
     return 1;
@@ -36,12 +37,15 @@ export async function history(argv: string[]): Promise<number> {
     }));
     const events = (await store.listEvents(q)).map((e) => ({ type: 'event' as const, at: e.at, e }));
     const all = [...decisions, ...actions, ...events].sort((x, y) => x.at - y.at).slice(-limit);
+    if (flags.json) {
+      const records = all.map((item) => ({
+        type: item.type,
+        ...(item.type === 'decision' ? item.d : item.type === 'action' ? item.a : item.e),
+      }));
+      process.stdout.write(`${JSON.stringify({ history: records })}\n`);
+      return 0;
+    }
     for (const item of all) {
-      if (flags.json) {
-        const body = item.type === 'decision' ? item.d : item.type === 'action' ? item.a : item.e;
-        process.stdout.write(`${JSON.stringify({ type: item.type, ...body })}\n`);
-        continue;
-      }
       const t = new Date(item.at).toISOString().replace('T', ' ').slice(0, 19);
       if (item.type === 'decision') {
         const d = item.d;

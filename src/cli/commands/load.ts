@@ -1,22 +1,27 @@
 // `rampart load -c FILE --rate N [--pool P] [--duration D]`: offers load to a pool's ready
-// nodes (their RPC), following the pool as it grows and shrinks. Ctrl-C stops it.
+// nodes (their RPC), following the pool as it grows and shrinks. Ctrl-C stops it; the summary
+// says why requests failed, the most common reasons first.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { LoadGenerator } from '../../nodes/simnode/load-generator.ts';
+import { LoadGenerator, type LoadStats } from '../../nodes/simnode/load-generator.ts';
 import { createStore } from '../../runtime/runtime.ts';
 import type { Store } from '../../store/store.ts';
-import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 import { untilStopSignal } from '../signals.ts';
 
-export async function load(argv: string[]): Promise<number> {
-  const flags = parseFlags('load', argv, {
-    ...configFlag,
-    rate: { type: 'string', short: 'r' },
-    pool: { type: 'string', short: 'p' },
-    duration: { type: 'string', short: 'd' },
-  });
+export interface LoadFlags {
+  readonly config?: string | undefined;
+  /** Offered load, transactions per second over the whole pool. Required. */
+  readonly rate?: string | undefined;
+  /** Default: the first sentry pool. */
+  readonly pool?: string | undefined;
+  /** Default: until Ctrl-C. */
+  readonly duration?: string | undefined;
+}
+
+export async function load(flags: LoadFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   const rate = Number(flags.rate);
   if (flags.rate === undefined || !Number.isFinite(rate) || rate < 0)
@@ -36,12 +41,29 @@ export async function load(argv: string[]): Promise<number> {
     `offering ${rate} tx/s to the ready nodes of ${pool}${duration ? ` for ${flags.duration}` : ''}; Ctrl-C stops\n`,
   );
   await Promise.race([untilStopSignal(), ...(duration ? [sleep(duration)] : [])]);
+  // Nothing more is sent; what is in flight is answered (or times out) and counted.
+  generator.setRate(0);
+  const settleBy = Date.now() + 3000;
+  while (generator.stats().inFlight > 0 && Date.now() < settleBy) await sleep(50);
   follow.stop();
   generator.stop();
-  const s = generator.stats();
-  process.stdout.write(`sent ${s.sent}, answered ${s.succeeded}, failed ${s.failed}, dropped ${s.dropped}\n`);
+  process.stdout.write(`${loadSummary(generator.stats())}\n`);
   await store.close();
   return 0;
+}
+
+/** Reasons named in the summary; the rest are counted together. */
+const REASONS_SHOWN = 3;
+
+/** `sent 100, answered 75, failed 25 (20 connection refused, 5 HTTP 500: mempool is full), dropped 0`. */
+export function loadSummary(s: LoadStats): string {
+  const reasons = Object.entries(s.failures).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = reasons.slice(0, REASONS_SHOWN).map(([why, n]) => `${n} ${why}`);
+  const rest = reasons.slice(REASONS_SHOWN).reduce((sum, [, n]) => sum + n, 0);
+  if (rest > 0) shown.push(`${rest} for ${reasons.length - REASONS_SHOWN} other reason(s)`);
+  const why = shown.length > 0 ? ` (${shown.join(', ')})` : '';
+  const dropped = s.dropped > 0 ? ' (not sent: no ready node, or too many requests unanswered)' : '';
+  return `sent ${s.sent}, answered ${s.succeeded}, failed ${s.failed}${why}, dropped ${s.dropped}${dropped}`;
 }
 
 /** The pool to load: the one named, else the first sentry pool. */

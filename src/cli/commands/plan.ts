@@ -1,5 +1,6 @@
 // `rampart plan -c FILE [--json]`: what the controller would do now and why, per pool.
-// Changes nothing; answers even when nodes or metric sources are unreachable.
+// Changes nothing; answers even when nodes or metric sources are unreachable. --json: one
+// document, { at, pools: [plan…], metricErrors: […] }.
 
 import { existsSync } from 'node:fs';
 import { observe } from '../../controller/observe.ts';
@@ -7,10 +8,14 @@ import { emptyPoolState, planPool } from '../../controller/plan-pool.ts';
 import type { PoolPlan } from '../../core/decide.ts';
 import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
 import { SqliteStore } from '../../store/sqlite-store.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';
+import { loadConfigFrom } from '../args.ts';
 
-export async function plan(argv: string[]): Promise<number> {
-  const flags = parseFlags('plan', argv, { ...configFlag, ...jsonFlag });
+export interface PlanFlags {
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+export async function plan(flags: PlanFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   let rt: Runtime = createRuntime(config);
   // No state yet: plan over an empty in-memory store rather than create one.
@@ -20,6 +25,7 @@ export async function plan(argv: string[]): Promise<number> {
   try {
     const obs = await observe(rt);
     const staleAfter = new Map(config.metrics.map((m) => [m.name, m.staleAfter]));
+    const plans: PoolPlan[] = [];
     for (const pool of config.pools) {
       const po = obs.pools.get(pool.name)!;
       const state = (await rt.store.getPool(pool.name)) ?? emptyPoolState(pool.name);
@@ -41,10 +47,14 @@ export async function plan(argv: string[]): Promise<number> {
             reasons: [{ code: 'provider-unreachable', text: `provider ${pool.provider}: ${providerError}` }],
           }
         : p;
-      if (flags.json) process.stdout.write(`${JSON.stringify(shown)}\n`);
-      else process.stdout.write(formatPlan(shown, pool.size));
+      plans.push(shown);
+      if (!flags.json) process.stdout.write(formatPlan(shown, pool.size));
     }
-    if (!flags.json && obs.metricErrors.length > 0) {
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ at: obs.at, pools: plans, metricErrors: obs.metricErrors })}\n`,
+      );
+    } else if (obs.metricErrors.length > 0) {
       process.stdout.write('metric sources:\n');
       for (const e of obs.metricErrors.slice(0, 10))
         process.stdout.write(`  ${e.source}${e.target ? ` ${e.target}` : ''}: ${e.message}\n`);

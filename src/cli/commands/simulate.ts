@@ -2,7 +2,8 @@
 // [--json] [--chart OUT.html|OUT.svg]`: runs the pool's policy — through the same core the
 // controller uses — and the chosen baselines on recorded or synthetic load, and scores them
 // against the oracle. Model flags (--provision, --restore, --failure-rate, --warm-pool, …)
-// change the simulated world; every one has a default (docs/simulator.md).
+// change the simulated world; every one has a default (docs/simulator.md). --json: one
+// document, { scores: [{ trace, policy, … }] }, every policy of every trace.
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,32 +15,33 @@ import { SimPoolError, simulatedPool } from '../../sim/rampart-policy.ts';
 import { scoreJson, scoreTable } from '../../sim/report.ts';
 import { BASELINES, type BaselineName, modelFor, simulateTrace } from '../../sim/simulate.ts';
 import { loadTrace, TraceError } from '../../sim/trace.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 
-const FLAGS = {
-  ...configFlag,
-  ...jsonFlag,
-  pool: { type: 'string' },
-  trace: { type: 'string', multiple: true },
-  baseline: { type: 'string', multiple: true },
-  chart: { type: 'string' },
-  'node-capacity': { type: 'string' },
-  provision: { type: 'string' },
-  restore: { type: 'string' },
-  'genesis-sync': { type: 'string' },
-  bootstrap: { type: 'string' },
-  'scrape-interval': { type: 'string' },
-  'failure-rate': { type: 'string' },
-  'replace-after': { type: 'string' },
-  seed: { type: 'string' },
-  initial: { type: 'string' },
-  'warm-pool': { type: 'string' },
-  'warm-start': { type: 'string' },
-  'warm-cost': { type: 'string' },
-} as const;
+export interface SimulateFlags {
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+  /** The pool whose policy is simulated. Required. */
+  readonly pool?: string | undefined;
+  /** CSV traces `time_s,load`, one table each. Required. */
+  readonly trace?: readonly string[] | undefined;
+  readonly baseline?: readonly string[] | undefined;
+  readonly chart?: string | undefined;
+  readonly nodeCapacity?: string | undefined;
+  readonly provision?: string | undefined;
+  readonly restore?: string | undefined;
+  readonly genesisSync?: string | undefined;
+  readonly bootstrap?: string | undefined;
+  readonly scrapeInterval?: string | undefined;
+  readonly failureRate?: string | undefined;
+  readonly replaceAfter?: string | undefined;
+  readonly seed?: string | undefined;
+  readonly initial?: string | undefined;
+  readonly warmPool?: string | undefined;
+  readonly warmStart?: string | undefined;
+  readonly warmCost?: string | undefined;
+}
 
-export async function simulate(argv: string[]): Promise<number> {
-  const flags = parseFlags('simulate', argv, FLAGS);
+export async function simulate(flags: SimulateFlags): Promise<number> {
   if (!flags.pool)
     throw new UsageError('rampart simulate: --pool POOL is required (the pool whose policy to simulate)');
   if (!flags.trace || flags.trace.length === 0)
@@ -67,10 +69,13 @@ export async function simulate(argv: string[]): Promise<number> {
   const outcomes = traces.map((trace) => {
     const capabilities = createNodeKind(pool, config).capabilities;
     const outcome = simulateTrace(trace, { config, pool, model, capabilities, baselines });
-    if (flags.json) for (const s of outcome.scores) process.stdout.write(`${scoreJson(s)}\n`);
-    else process.stdout.write(`${scoreTable(outcome)}\n`);
+    if (!flags.json) process.stdout.write(`${scoreTable(outcome)}\n`);
     return outcome;
   });
+  if (flags.json) {
+    const scores = outcomes.flatMap((o) => o.scores.map((s) => JSON.parse(scoreJson(s)) as unknown));
+    process.stdout.write(`${JSON.stringify({ scores })}\n`);
+  }
   if (flags.chart !== undefined) {
     const title = `Rampart simulation: pool ${pool.name}`;
     writeFileSync(
@@ -105,51 +110,47 @@ function chartFormatOf(file: string): 'svg' | 'html' {
   throw new UsageError(`rampart simulate: --chart "${file}" must end in .svg or .html`);
 }
 
-type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
-
-function modelFlags(flags: Flags): Partial<ModelOptions> {
+function modelFlags(flags: SimulateFlags): Partial<ModelOptions> {
   const out: { -readonly [K in keyof ModelOptions]?: ModelOptions[K] } = {};
-  const seconds = (flag: keyof Flags, value: string | undefined): number | undefined => {
+  const seconds = (flag: string, value: string | undefined): number | undefined => {
     if (value === undefined) return undefined;
     const v = value.trim();
     const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : (parseDuration(v) ?? Number.NaN) / 1000;
     if (!Number.isFinite(n) || n < 0)
-      throw new UsageError(
-        `rampart simulate: --${String(flag)} "${value}" is not a duration (e.g. 90s, 1m30s, 6h)`,
-      );
+      throw new UsageError(`rampart simulate: --${flag} "${value}" is not a duration (e.g. 90s, 1m30s, 6h)`);
     return n;
   };
-  const number = (flag: keyof Flags, value: string | undefined, integer = false): number | undefined => {
+  const number = (flag: string, value: string | undefined, integer = false): number | undefined => {
     if (value === undefined) return undefined;
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
       throw new UsageError(
-        `rampart simulate: --${String(flag)} "${value}" is not ${integer ? 'a whole number' : 'a number'} ≥ 0`,
+        `rampart simulate: --${flag} "${value}" is not ${integer ? 'a whole number' : 'a number'} ≥ 0`,
       );
     return n;
   };
   const set = <K extends keyof ModelOptions>(key: K, value: ModelOptions[K] | undefined) => {
     if (value !== undefined) out[key] = value;
   };
-  set('nodeCapacity', number('node-capacity', flags['node-capacity']));
+  set('nodeCapacity', number('node-capacity', flags.nodeCapacity));
   if (out.nodeCapacity === 0) throw new UsageError('rampart simulate: --node-capacity must be more than 0');
   set('provisionSeconds', seconds('provision', flags.provision));
   set('restoreSeconds', seconds('restore', flags.restore));
-  set('genesisSyncSeconds', seconds('genesis-sync', flags['genesis-sync']));
+  set('genesisSyncSeconds', seconds('genesis-sync', flags.genesisSync));
   if (flags.bootstrap !== undefined) {
     if (flags.bootstrap !== 'snapshot' && flags.bootstrap !== 'genesis')
       throw new UsageError(`rampart simulate: --bootstrap "${flags.bootstrap}" is not snapshot or genesis`);
     out.bootstrap = flags.bootstrap;
   }
-  set('scrapeInterval', seconds('scrape-interval', flags['scrape-interval']));
+  set('scrapeInterval', seconds('scrape-interval', flags.scrapeInterval));
   if (out.scrapeInterval === 0)
     throw new UsageError('rampart simulate: --scrape-interval must be more than 0');
-  set('failureRate', number('failure-rate', flags['failure-rate']));
-  set('platformReplaceSeconds', seconds('replace-after', flags['replace-after']));
+  set('failureRate', number('failure-rate', flags.failureRate));
+  set('platformReplaceSeconds', seconds('replace-after', flags.replaceAfter));
   set('seed', number('seed', flags.seed, true));
   set('initialNodes', number('initial', flags.initial, true));
-  set('warmPool', number('warm-pool', flags['warm-pool'], true));
-  set('warmStartSeconds', seconds('warm-start', flags['warm-start']));
-  set('warmCost', number('warm-cost', flags['warm-cost']));
+  set('warmPool', number('warm-pool', flags.warmPool, true));
+  set('warmStartSeconds', seconds('warm-start', flags.warmStart));
+  set('warmCost', number('warm-cost', flags.warmCost));
   return out;
 }

@@ -1,6 +1,7 @@
 // `rampart snapshot create|list|verify|prune -c FILE --set NAME`. create and prune are
 // actions: with a controller running they are asked of it (it alone acts); without one,
-// this command takes leadership and does them itself.
+// this command takes leadership and does them itself. `list --json`: one document,
+// { sets: [{ name, location, snapshots: […], incomplete: […] }] }.
 
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,21 +10,24 @@ import { observe } from '../../controller/observe.ts';
 import { SnapshotJobs } from '../../controller/snapshot-jobs.ts';
 import { createRuntime, createStore, type Runtime } from '../../runtime/runtime.ts';
 import { pruneSnapshots, verifySnapshot } from '../../snapshots/snapshot-files.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { byteProgress } from '../progress.ts';
 import { runningControllers } from '../running.ts';
 
-const USAGE = 'rampart snapshot create|list|verify|prune -c FILE [--set NAME] [--id ID] [--json]';
+export type SnapshotVerb = 'create' | 'list' | 'verify' | 'prune';
 
-export async function snapshot(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  const flags = parseFlags(`snapshot ${verb ?? ''}`.trim(), rest, {
-    ...configFlag,
-    ...jsonFlag,
-    set: { type: 'string', short: 's' },
-    id: { type: 'string' },
-  });
+export interface SnapshotFlags {
+  readonly config?: string | undefined;
+  /** The snapshot set; needed when the config has more than one (list: default every set). */
+  readonly set?: string | undefined;
+  /** verify: the snapshot to check. Default the newest complete one. */
+  readonly id?: string | undefined;
+  /** list: one JSON document. */
+  readonly json?: boolean | undefined;
+}
+
+export async function snapshot(verb: SnapshotVerb, flags: SnapshotFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   if (config.snapshots.length === 0)
     throw new UsageError('rampart snapshot: the config defines no snapshot sets');
@@ -36,8 +40,6 @@ export async function snapshot(argv: string[]): Promise<number> {
     case 'create':
     case 'prune':
       return act(config, sets[0]!, verb);
-    default:
-      throw new UsageError(`usage: ${USAGE}`);
   }
 }
 
@@ -58,14 +60,18 @@ function pickSets(config: Config, name: string | undefined, all: boolean): Snaps
 
 async function list(config: Config, sets: SnapshotSetConfig[], json: boolean): Promise<number> {
   const rt = createRuntime(config);
+  const listed: unknown[] = [];
   for (const set of sets) {
     const store = rt.snapshotStores.get(set.name)!;
     const complete = await store.list(set.name);
     const incomplete = await store.listIncomplete(set.name);
-    if (json) {
-      for (const m of complete) process.stdout.write(`${JSON.stringify({ ...m, files: m.files.length })}\n`);
-      continue;
-    }
+    listed.push({
+      name: set.name,
+      location: store.location,
+      snapshots: complete.map((m) => ({ ...m, files: m.files.length })),
+      incomplete,
+    });
+    if (json) continue;
     process.stdout.write(`${set.name} (${store.location}, from ${set.from}, keep ${set.keep}):\n`);
     if (complete.length === 0) process.stdout.write('  no complete snapshot\n');
     for (const m of complete)
@@ -74,6 +80,7 @@ async function list(config: Config, sets: SnapshotSetConfig[], json: boolean): P
       );
     for (const id of incomplete) process.stdout.write(`  ${id}  incomplete (no manifest: never restored)\n`);
   }
+  if (json) process.stdout.write(`${JSON.stringify({ sets: listed })}\n`);
   return 0;
 }
 

@@ -8,27 +8,22 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/schema.ts';
 import { createStore } from '../../runtime/runtime.ts';
 import { STATE_FORMAT, STATE_VERSION, type StateDump, StoreNotEmptyError } from '../../store/state-dump.ts';
-import { configFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 import { runningControllers } from '../running.ts';
 
-const USAGE = 'rampart state export|import -c FILE [--input FILE] [--force]';
+export type StateVerb = 'export' | 'import';
 
-export async function state(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  const flags = parseFlags(`state ${verb ?? ''}`.trim(), rest, {
-    ...configFlag,
-    input: { type: 'string', short: 'i' },
-    force: { type: 'boolean' },
-  });
+export interface StateFlags {
+  readonly config?: string | undefined;
+  /** import: read the export from this file. Default stdin. */
+  readonly input?: string | undefined;
+  /** import: replace whatever the target store holds. */
+  readonly force?: boolean | undefined;
+}
+
+export async function state(verb: StateVerb, flags: StateFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
-  switch (verb) {
-    case 'export':
-      return exportState(config);
-    case 'import':
-      return importState(config, flags.input, flags.force === true);
-    default:
-      throw new UsageError(`usage: ${USAGE}`);
-  }
+  return verb === 'export' ? exportState(config) : importState(config, flags.input, flags.force === true);
 }
 
 async function exportState(config: Config): Promise<number> {

@@ -1,5 +1,8 @@
-// `rampart status [--json] [--watch]`: each pool's size against its bounds, its nodes, and
-// the last decision, as the controller last recorded them.
+// `rampart status [--json] [--watch]`: each pool's size against its bounds, its nodes, and the
+// last decision, as the controller last recorded them — and whether a controller runs now. A
+// record the controller has not renewed recently is marked with its age; with no controller
+// running the whole view is what it last recorded, and nodes removed since show as gone.
+// --json: one document; with --watch, one document per refresh (JSON lines).
 
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,14 +12,17 @@ import { formatDuration } from '../../core/duration.ts';
 import { createStore } from '../../runtime/runtime.ts';
 import { EtcdStore, EtcdUnreachableError } from '../../store/etcd-store.ts';
 import type { PoolStatus, Store } from '../../store/store.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags } from '../args.ts';
+import { loadConfigFrom } from '../args.ts';
+import { type ControllerPresence, controllerPresence } from '../running.ts';
 
-export async function status(argv: string[]): Promise<number> {
-  const flags = parseFlags('status', argv, {
-    ...configFlag,
-    ...jsonFlag,
-    watch: { type: 'boolean', short: 'w' },
-  });
+export interface StatusFlags {
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+  /** Refresh every second until Ctrl-C. */
+  readonly watch?: boolean | undefined;
+}
+
+export async function status(flags: StatusFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
     process.stderr.write(
@@ -35,14 +41,10 @@ export async function status(argv: string[]): Promise<number> {
   try {
     do {
       try {
-        const rows = await store.listPoolStatus();
-        const leader = store instanceof EtcdStore ? await leaderLine(store) : undefined;
-        if (flags.json)
-          process.stdout.write(
-            `${JSON.stringify({ at: Date.now(), pools: rows, ...(leader ? { controllers: leader.controllers } : {}) })}\n`,
-          );
+        const view = await readView(config, store);
+        if (flags.json) process.stdout.write(`${JSON.stringify(statusDocument(view))}\n`);
         else {
-          const text = `${leader ? `${leader.text}\n` : ''}${await formatStatus(config, rows, store)}`;
+          const text = formatStatus(config, view);
           process.stdout.write(flags.watch ? `\x1b[2J\x1b[H${text}` : text);
         }
       } catch (e) {
@@ -66,61 +68,150 @@ function etcdDown(e: Error): string {
   return `${e.message}\nno state can be read; every controller holds (no scaling, no removal) until etcd returns`;
 }
 
-/** With etcd: which replica leads and how many stand by. */
-async function leaderLine(store: EtcdStore): Promise<{ text: string; controllers: Candidate[] }> {
-  const candidates = await electionCandidates(store);
-  const [leader, ...standby] = candidates;
-  const who = (c: Candidate) => (c.holder.includes(c.host) ? c.holder : `${c.holder} on ${c.host}`);
-  const text = leader
-    ? `leader: ${who(leader)}${standby.length ? `; standing by: ${standby.map(who).join(', ')}` : ''}`
-    : 'no controller is running on this store (no replica campaigns)';
-  return { text, controllers: candidates };
+/** Everything one refresh shows, read at one moment. */
+export interface StatusView {
+  readonly at: number;
+  readonly term: number;
+  readonly rows: readonly PoolStatus[];
+  /** Ids of the nodes the store still counts as live (not gone, not failed). */
+  readonly liveNodes: ReadonlySet<string>;
+  readonly presence: ControllerPresence;
+  /** With etcd: every replica campaigning, the leader first. */
+  readonly candidates?: readonly Candidate[] | undefined;
+  /** A pool record older than this (ms) was not renewed on time. */
+  readonly staleAfter: number;
 }
 
-export async function formatStatus(
-  config: Config,
-  rows: readonly PoolStatus[],
-  store: Store,
-): Promise<string> {
-  const now = Date.now();
-  const out: string[] = [`term ${await store.currentTerm()}  ${new Date(now).toISOString()}`];
+/** A pool record counts as stale after three evaluation intervals, and never before 15 s. */
+export function staleAfterMs(config: Config): number {
+  return Math.max(3 * config.controller.evaluationInterval, 15_000);
+}
+
+async function readView(config: Config, store: Store): Promise<StatusView> {
+  const rows = await store.listPoolStatus();
+  const liveNodes = new Set((await store.listNodes()).map((n) => n.id));
+  const candidates = store instanceof EtcdStore ? await electionCandidates(store) : undefined;
+  return {
+    at: Date.now(),
+    term: await store.currentTerm(),
+    rows,
+    liveNodes,
+    presence: await controllerPresence(config, store),
+    candidates,
+    staleAfter: staleAfterMs(config),
+  };
+}
+
+/** When a controller last recorded anything shown here; undefined before its first record. */
+function lastRecordAt(view: StatusView): number | undefined {
+  return view.rows.length > 0 ? Math.max(...view.rows.map((r) => r.at)) : undefined;
+}
+
+interface NodeBody {
+  id: string;
+  state: string;
+  height: number | null;
+  peers: number | null;
+  failMarker: number;
+  registered: boolean;
+  connected: boolean | null;
+  detail: string | null;
+}
+
+interface PoolBody {
+  decision: string;
+  ready: number;
+  live: number;
+  desired: number;
+  size: { min: number; capacity: number; max: number } | null;
+  reasons: { code: string; text: string }[];
+  nodes: NodeBody[];
+}
+
+/** The --json document: the records as stored, each with its age and what has changed since. */
+export function statusDocument(view: StatusView): Record<string, unknown> {
+  const last = lastRecordAt(view);
+  return {
+    at: view.at,
+    term: view.term,
+    controller: {
+      running: view.presence.running ?? null,
+      controllers: view.presence.controllers,
+      by: view.presence.by,
+      ...(view.presence.unknown ? { unknown: view.presence.unknown } : {}),
+      lastRecordAt: last ?? null,
+    },
+    ...(view.candidates ? { controllers: view.candidates } : {}),
+    pools: view.rows.map((r) => {
+      const nodes = ((r.body as Partial<PoolBody>).nodes ?? []).map((n) => n.id);
+      return {
+        ...r,
+        ageMs: view.at - r.at,
+        stale: view.presence.running === false || view.at - r.at > view.staleAfter,
+        goneNodes: nodes.filter((id) => !view.liveNodes.has(id)),
+      };
+    }),
+  };
+}
+
+/** The controller line: who runs, or since when none does. */
+function controllerLine(view: StatusView): string {
+  const { presence } = view;
+  if (presence.running === undefined)
+    return `controller: cannot tell whether one runs (${presence.by}: ${presence.unknown})`;
+  if (presence.running) {
+    if (view.candidates) {
+      const who = (c: Candidate) => (c.holder.includes(c.host) ? c.holder : `${c.holder} on ${c.host}`);
+      const [leader, ...standby] = view.candidates;
+      if (leader)
+        return `controller: running; leader: ${who(leader)}${standby.length ? `; standing by: ${standby.map(who).join(', ')}` : ''}`;
+    }
+    return `controller: running (${presence.controllers.map((c) => c.who).join(', ')})`;
+  }
+  const last = lastRecordAt(view);
+  if (last === undefined) return 'no controller is running on this store, and none has recorded a pool yet';
+  return `no controller is running on this store since ${new Date(last).toISOString()} (its last record, ${formatDuration(view.at - last)} ago); nodes as last recorded`;
+}
+
+export function formatStatus(config: Config, view: StatusView): string {
+  const { at: now } = view;
+  const stopped = view.presence.running === false;
+  const out: string[] = [`term ${view.term}  ${new Date(now).toISOString()}`, controllerLine(view)];
   for (const pool of config.pools) {
-    const row = rows.find((r) => r.pool === pool.name);
+    const row = view.rows.find((r) => r.pool === pool.name);
     if (!row) {
       out.push(`\n${pool.name} (${pool.role}): not observed yet`);
       continue;
     }
-    const b = row.body as {
-      decision: string;
-      ready: number;
-      live: number;
-      desired: number;
-      size: { min: number; capacity: number; max: number } | null;
-      reasons: { code: string; text: string }[];
-      nodes: {
-        id: string;
-        state: string;
-        height: number | null;
-        peers: number | null;
-        failMarker: number;
-        registered: boolean;
-        connected: boolean | null;
-        detail: string | null;
-      }[];
-    };
+    const b = row.body as unknown as PoolBody;
+    const age = formatDuration(now - row.at);
+    const stale = stopped || now - row.at > view.staleAfter;
+    const seen = stopped
+      ? `recorded ${age} ago, not seen since`
+      : stale
+        ? `${age} ago; NOT RENEWED: the controller evaluates every ${formatDuration(config.controller.evaluationInterval)}`
+        : `${age} ago`;
     const bounds = b.size ? `  min ${b.size.min} capacity ${b.size.capacity} max ${b.size.max}` : '';
     out.push(
-      `\n${pool.name} (${pool.role}, ${pool.provider}): ${b.ready} ready / ${b.live} live → ${b.desired}${bounds}   [${b.decision}, ${formatDuration(now - row.at)} ago]`,
+      `\n${pool.name} (${pool.role}, ${pool.provider}): ${b.ready} ready / ${b.live} live → ${b.desired}${bounds}   [${b.decision}, ${seen}]`,
     );
     for (const r of b.reasons.filter((r) => r.code !== 'rule-quiet')) out.push(`  · ${r.text}`);
     for (const r of b.reasons.filter((r) => r.code === 'rule-quiet')) out.push(`  · ${r.text}`);
     out.push(
-      `  ${'node'.padEnd(22)} ${'state'.padEnd(12)} ${'height'.padStart(8)} ${'peers'.padStart(5)} ${'fail'.padStart(4)}  wired`,
+      `  ${'node'.padEnd(22)} ${'state'.padEnd(12)} ${'height'.padStart(8)} ${'peers'.padStart(5)} ${'fail'.padStart(4)}  wired${stale ? `   (as recorded ${age} ago)` : ''}`,
     );
-    for (const n of b.nodes)
+    for (const n of b.nodes) {
+      if (!view.liveNodes.has(n.id)) {
+        out.push(
+          `  ${n.id.padEnd(22)} ${'gone'.padEnd(12)} ${'-'.padStart(8)} ${'-'.padStart(5)} ${'-'.padStart(4)}  -  removed since this record`,
+        );
+        continue;
+      }
+      const wired = n.connected === null ? '-' : n.connected ? 'yes' : n.registered ? 'registered' : 'no';
       out.push(
-        `  ${n.id.padEnd(22)} ${n.state.padEnd(12)} ${String(n.height ?? '-').padStart(8)} ${String(n.peers ?? '-').padStart(5)} ${String(n.failMarker).padStart(4)}  ${n.connected === null ? '-' : n.connected ? 'yes' : n.registered ? 'registered' : 'no'}${n.state === 'ready' ? '' : `  ${n.detail ?? ''}`}`,
+        `  ${n.id.padEnd(22)} ${n.state.padEnd(12)} ${String(n.height ?? '-').padStart(8)} ${String(n.peers ?? '-').padStart(5)} ${String(n.failMarker).padStart(4)}  ${wired}${n.state === 'ready' ? '' : `  ${n.detail ?? ''}`}`,
       );
+    }
   }
   return `${out.join('\n')}\n`;
 }

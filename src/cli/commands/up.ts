@@ -6,12 +6,16 @@
 
 import { hostname } from 'node:os';
 import { observedController, serveApi } from '../../api/controller-api.ts';
-import { configFlag, loadConfigFrom, parseFlags } from '../args.ts';
+import { loadConfigFrom } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { untilStopSignal } from '../signals.ts';
 
-export async function up(argv: string[]): Promise<number> {
-  const flags = parseFlags('up', argv, { ...configFlag, adopt: { type: 'boolean' } });
+export interface UpFlags {
+  readonly config?: string | undefined;
+  readonly adopt?: boolean | undefined;
+}
+
+export async function up(flags: UpFlags): Promise<number> {
   const { config, file } = loadConfigFrom(flags);
   const log = createLogger({ level: config.controller.log.level });
   const observed = observedController(config, log, {

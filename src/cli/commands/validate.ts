@@ -1,12 +1,14 @@
 // `rampart validate -c FILE`: exit 0 when the config is valid, 2 with every error otherwise.
 
-import { configFlag, loadConfigFrom, parseFlags } from '../args.ts';
+import { describeConfig } from '../../config/describe-config.ts';
+import { loadConfigFrom } from '../args.ts';
 
-export async function validate(argv: string[]): Promise<number> {
-  const flags = parseFlags('validate', argv, configFlag);
+export interface ValidateFlags {
+  readonly config?: string | undefined;
+}
+
+export async function validate(flags: ValidateFlags): Promise<number> {
   const { config, file } = loadConfigFrom(flags);
-  process.stdout.write(
-    `${file}: valid (${config.pools.length} pools, ${config.providers.length} providers, ${config.metrics.length} metric sources)\n`,
-  );
+  process.stdout.write(`${file}: valid (${describeConfig(config)})\n`);
   return 0;
 }

@@ -1,5 +1,6 @@
 // `rampart validator status -c FILE [--pool P] [--key-dir DIR] [--json]`: the validator, its
-// standby, the last signed height and what promote would check right now (a dry run).
+// standby, the last signed height and what promote would check right now (a dry run); --json:
+// one document, { validators: [{ pool, failover, validators, standbys, promoteDryRun }] }.
 // `rampart validator promote -c FILE --pool P --to NODE --key-dir DIR [--old-powered-off]
 // [--dry-run]`: the operator's promotion. With a controller running it is asked of it (it
 // alone acts); without one, this command takes leadership and promotes itself.
@@ -18,25 +19,29 @@ import {
   reviewPromotion,
 } from '../../failover/promote.ts';
 import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
-import { configFlag, jsonFlag, loadConfigFrom, parseFlags, UsageError } from '../args.ts';
+import { loadConfigFrom, UsageError } from '../args.ts';
 import { createLogger } from '../log.ts';
 import { runningControllers } from '../running.ts';
 
-const USAGE =
-  'rampart validator status -c FILE [--pool P] [--key-dir DIR] [--json]\n' +
-  '       rampart validator promote -c FILE --pool P --to NODE --key-dir DIR [--old-powered-off] [--dry-run]';
+export type ValidatorVerb = 'status' | 'promote';
 
-export async function validator(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  const flags = parseFlags(`validator ${verb ?? ''}`.trim(), rest, {
-    ...configFlag,
-    ...jsonFlag,
-    pool: { type: 'string', short: 'p' },
-    to: { type: 'string' },
-    'key-dir': { type: 'string' },
-    'old-powered-off': { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-  });
+export interface ValidatorFlags {
+  readonly config?: string | undefined;
+  /** The validator pool; promote needs it. status: default every pool with failover. */
+  readonly pool?: string | undefined;
+  /** promote: the standby node to promote. */
+  readonly to?: string | undefined;
+  /** The operator's folder holding priv_validator_key.json. */
+  readonly keyDir?: string | undefined;
+  /** promote: the old validator's machine is confirmed powered off. */
+  readonly oldPoweredOff?: boolean | undefined;
+  /** promote: run every check, change nothing. */
+  readonly dryRun?: boolean | undefined;
+  /** status: one JSON document. */
+  readonly json?: boolean | undefined;
+}
+
+export async function validator(verb: ValidatorVerb, flags: ValidatorFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   const guarded = config.pools.filter((p) => p.failover !== undefined);
   if (guarded.length === 0) throw new UsageError('rampart validator: no pool of the config has failover');
@@ -45,25 +50,20 @@ export async function validator(argv: string[]): Promise<number> {
     throw new UsageError(
       `rampart validator: no validator pool "${flags.pool}" with failover (pools: ${guarded.map((p) => p.name).join(', ')})`,
     );
-  const keyDir = flags['key-dir'] === undefined ? undefined : path.resolve(flags['key-dir']);
-  switch (verb) {
-    case 'status':
-      return status(config, pools, keyDir, flags.json === true);
-    case 'promote': {
-      if (flags.pool === undefined || flags.to === undefined || keyDir === undefined)
-        throw new UsageError(`rampart validator promote needs --pool, --to and --key-dir\nusage: ${USAGE}`);
-      const req: PromoteRequest = {
-        pool: flags.pool,
-        to: flags.to,
-        keyDir,
-        oldPoweredOff: flags['old-powered-off'] === true,
-        caller: `${operator()} (rampart validator promote)`,
-      };
-      return flags['dry-run'] ? dryRun(config, req) : promote(config, req);
-    }
-    default:
-      throw new UsageError(`usage: ${USAGE}`);
-  }
+  const keyDir = flags.keyDir === undefined ? undefined : path.resolve(flags.keyDir);
+  if (verb === 'status') return status(config, pools, keyDir, flags.json === true);
+  if (flags.pool === undefined || flags.to === undefined || keyDir === undefined)
+    throw new UsageError(
+      'rampart validator promote needs --pool, --to and --key-dir\nrun rampart validator promote --help for usage',
+    );
+  const req: PromoteRequest = {
+    pool: flags.pool,
+    to: flags.to,
+    keyDir,
+    oldPoweredOff: flags.oldPoweredOff === true,
+    caller: `${operator()} (rampart validator promote)`,
+  };
+  return flags.dryRun ? dryRun(config, req) : promote(config, req);
 }
 
 function operator(): string {
@@ -87,6 +87,7 @@ async function withStore<T>(config: Config, fn: (rt: Runtime) => Promise<T>): Pr
 
 async function status(config: Config, pools: PoolConfig[], keyDir: string | undefined, json: boolean) {
   return withStore(config, async (rt) => {
+    const documents: unknown[] = [];
     for (const pool of pools) {
       const f = await readFailover(rt.store, pool.name);
       const standbyPool = pool.failover!.standbyPool;
@@ -103,9 +104,7 @@ async function status(config: Config, pools: PoolConfig[], keyDir: string | unde
         : undefined;
       const validators = await rt.store.listNodes({ pool: pool.name, all: true });
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify({ pool: pool.name, failover: f, validators, standbys, promoteDryRun: review })}\n`,
-        );
+        documents.push({ pool: pool.name, failover: f, validators, standbys, promoteDryRun: review });
         continue;
       }
       const poll = f.lastPoll;
@@ -124,6 +123,7 @@ async function status(config: Config, pools: PoolConfig[], keyDir: string | unde
       else if (!f.signer) lines.push('  promote: no standby node to promote');
       process.stdout.write(`${lines.join('\n')}\n`);
     }
+    if (json) process.stdout.write(`${JSON.stringify({ validators: documents })}\n`);
     return 0;
   });
 }

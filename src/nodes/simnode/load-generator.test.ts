@@ -109,6 +109,7 @@ describe('LoadGenerator', () => {
     assert.ok(Math.abs(a.count() - b.count()) <= 1, `split ${a.count()} / ${b.count()}`);
     assert.ok(Math.abs(a.count() - broken.count()) <= 1, `split ${a.count()} / ${broken.count()}`);
     assert.equal(stats.failed, broken.count(), 'every HTTP 500 counts as failed');
+    assert.deepEqual(stats.failures, { 'HTTP 500': stats.failed }, 'each failure counted by its reason');
     assert.equal(stats.succeeded, a.count() + b.count());
     assert.equal(stats.rate, 0);
 

@@ -79,6 +79,8 @@ export interface LoadStats {
   readonly succeeded: number;
   /** Requests that errored, timed out or got a non-200 answer (a full mempool is one). */
   readonly failed: number;
+  /** The failed requests by reason (`HTTP 500: mempool is full`, `connection refused`, …). */
+  readonly failures: Readonly<Record<string, number>>;
   /** Transactions not sent: the concurrency cap was reached or there was no target. */
   readonly dropped: number;
   readonly inFlight: number;
@@ -126,6 +128,7 @@ export class LoadGenerator {
   private cursor = 0;
   private seq = 0;
   private counters = { sent: 0, succeeded: 0, failed: 0, dropped: 0, inFlight: 0 };
+  private readonly failures = new Map<string, number>();
 
   constructor(options: LoadGeneratorOptions = {}) {
     this.maxInFlight = options.maxInFlight ?? 256;
@@ -174,7 +177,12 @@ export class LoadGenerator {
   }
 
   stats(): LoadStats {
-    return { ...this.counters, rate: this.currentRate(), targets: this.targets.length };
+    return {
+      ...this.counters,
+      failures: Object.fromEntries(this.failures),
+      rate: this.currentRate(),
+      targets: this.targets.length,
+    };
   }
 
   private tick(): void {
@@ -203,12 +211,15 @@ export class LoadGenerator {
     this.counters.sent += 1;
     this.counters.inFlight += 1;
     let settled = false;
-    const settle = (ok: boolean) => {
+    const settle = (ok: boolean, reason = 'unknown') => {
       if (settled) return;
       settled = true;
       this.counters.inFlight -= 1;
       if (ok) this.counters.succeeded += 1;
-      else this.counters.failed += 1;
+      else {
+        this.counters.failed += 1;
+        this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+      }
     };
     const req = request(
       {
@@ -221,16 +232,53 @@ export class LoadGenerator {
       },
       (res) => {
         const ok = res.statusCode === 200;
-        res.on('error', () => settle(false));
-        res.on('end', () => settle(ok));
-        res.on('close', () => settle(ok && res.complete));
-        res.resume();
+        // A refusal's body says why (CometBFT: a JSON-RPC error); only its start is kept.
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (!ok && body.length < 4096) body += chunk;
+        });
+        const refused = () => `HTTP ${res.statusCode}${rpcErrorOf(body)}`;
+        res.on('error', (e) => settle(false, failureOf(e)));
+        res.on('end', () => settle(ok, ok ? undefined : refused()));
+        res.on('close', () => settle(ok && res.complete, ok ? 'answer cut off' : refused()));
       },
     );
-    req.on('timeout', () =>
-      req.destroy(new Error(`no answer from ${target.url} in ${this.requestTimeoutMs} ms`)),
-    );
-    req.on('error', () => settle(false));
+    req.on('timeout', () => req.destroy(new TimeoutError(`no answer within ${this.requestTimeoutMs} ms`)));
+    req.on('error', (e) => settle(false, failureOf(e)));
     req.end();
+  }
+}
+
+class TimeoutError extends Error {}
+
+/** A failed request's reason, the same for every request that failed the same way. */
+function failureOf(e: Error): string {
+  if (e instanceof TimeoutError) return e.message;
+  const code = (e as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENOTFOUND: 'host not found',
+    ETIMEDOUT: 'connect timed out',
+    EPIPE: 'connection closed',
+  };
+  return code ? (known[code] ?? code) : e.message;
+}
+
+/**
+ * `: why` from a JSON-RPC error body, up to its first colon (`mempool is full: number of txs
+ * 5000 …` counts as `mempool is full`, whatever the numbers); empty when there is none.
+ */
+function rpcErrorOf(body: string): string {
+  try {
+    const error = (JSON.parse(body) as { error?: { data?: unknown; message?: unknown } }).error;
+    const why = String(error?.data ?? error?.message ?? '')
+      .split(':')[0]!
+      .trim();
+    return why ? `: ${why.slice(0, 120)}` : '';
+  } catch {
+    return '';
   }
 }
