@@ -5,7 +5,7 @@ import type { PoolConfig } from '../config/schema.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
-import { addressOf, withInstance } from '../runtime/node-records.ts';
+import { addressOf, recordedInstance, withInstance } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { restoreSource } from '../snapshots/snapshot-files.ts';
 import type { StoredNode } from '../store/store.ts';
@@ -208,22 +208,6 @@ export async function removeNodeSteps(
       ? `no instance was running; removed what ${instance.id} left`
       : 'no instance was running';
   return `${left}${what}`;
-}
-
-/** The instance a node's record names, as it was when last seen (not running now), if it names one. */
-function recordedInstance(node: StoredNode): Instance | undefined {
-  if (node.instanceId === undefined || node.host === undefined || node.ports === undefined) return undefined;
-  return {
-    id: node.instanceId,
-    nodeId: node.id,
-    pool: node.pool,
-    actionId: node.actionId,
-    host: node.host,
-    ports: node.ports,
-    dataDir: node.dataDir,
-    running: false,
-    createdAt: node.createdAt,
-  };
 }
 
 export async function rejoinNode(

@@ -3,7 +3,7 @@
 
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { ActContext } from '../runtime/action-journal.ts';
-import { withInstance } from '../runtime/node-records.ts';
+import { recordedInstance, withInstance } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { ActionRecord, StoredNode } from '../store/store.ts';
 import { removeNodeSteps } from './actions.ts';
@@ -144,20 +144,11 @@ async function releaseMaintenance(
   provider: Provider,
 ): Promise<void> {
   let instanceId = node.instanceId;
+  const recorded = recordedInstance(node);
   if (running) instanceId = running.id;
-  else if (provider.start && node.host && node.ports && node.dataDir) {
+  else if (provider.start && recorded?.dataDir) {
     try {
-      const restarted = await provider.start({
-        id: node.instanceId ?? '',
-        nodeId: node.id,
-        pool: node.pool,
-        actionId: node.actionId,
-        host: node.host,
-        ports: node.ports,
-        dataDir: node.dataDir,
-        running: false,
-        createdAt: node.createdAt,
-      });
+      const restarted = await provider.start(recorded);
       instanceId = restarted.id;
     } catch (e) {
       ctx.log.warn(

@@ -1,5 +1,5 @@
-// What a stored node's record says of where it runs: its instance's address, and the record
-// updated for a new instance.
+// What a stored node's record says of where it runs: its instance's address, the record
+// updated for a new instance, and the instance it last named (to stop, start or destroy it).
 
 import type { NodeAddress } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
@@ -20,5 +20,21 @@ export function withInstance(node: StoredNode, instance: Instance): StoredNode {
     dataDir: instance.dataDir,
     actionId: instance.actionId,
     updatedAt: Date.now(),
+  };
+}
+
+/** The instance a node's record names, as it was when last seen (not running now), if it names one. */
+export function recordedInstance(node: StoredNode): Instance | undefined {
+  if (node.instanceId === undefined || node.host === undefined || node.ports === undefined) return undefined;
+  return {
+    id: node.instanceId,
+    nodeId: node.id,
+    pool: node.pool,
+    actionId: node.actionId,
+    host: node.host,
+    ports: node.ports,
+    dataDir: node.dataDir,
+    running: false,
+    createdAt: node.createdAt,
   };
 }
