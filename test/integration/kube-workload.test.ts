@@ -40,6 +40,7 @@ import {
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
   kubeForFile,
+  waitForRbac,
 } from '../support/kube.ts';
 
 let dir: string;
@@ -89,6 +90,10 @@ async function rampartConnection(k: KubeControlPlane, ns: string): Promise<KubeC
       subjects: [{ kind: 'ServiceAccount', name: 'rampart', namespace: ns }],
     },
   });
+  // The binding reaches the authorizer a moment later: the first request must not race it.
+  await waitForRbac(k, `system:serviceaccount:${ns}:rampart`, ns, [
+    { group: 'apps', resource: 'statefulsets', verb: 'get' },
+  ]);
   const tokenFile = join(dir, `${ns}-token`);
   writeFileSync(tokenFile, await k.serviceAccountToken(ns, 'rampart', 3600));
   return { server: k.url, caFile: k.caFile, tokenFile };

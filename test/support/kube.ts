@@ -611,6 +611,40 @@ export async function createNamespace(kube: KubeControlPlane, name: string): Pro
   if (r.status !== 201 && r.status !== 409) throw new Error(`namespace ${name}: HTTP ${r.status} ${r.text}`);
 }
 
+/**
+ * Waits until the API server's authorizer grants `user` every `checks` in `namespace`: a Role
+ * and RoleBinding just created reach the RBAC authorizer's cache a moment later, and a request
+ * made before then is refused (403) though the rules allow it.
+ */
+export async function waitForRbac(
+  kube: KubeControlPlane,
+  user: string,
+  namespace: string,
+  checks: readonly { readonly group: string; readonly resource: string; readonly verb: string }[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const c of checks) {
+    for (;;) {
+      const review = await kube.ok<{ status?: { allowed?: boolean } }>(
+        'POST',
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: { user, resourceAttributes: { namespace, ...c } },
+          },
+        },
+      );
+      if (review.status?.allowed) break;
+      if (Date.now() > deadline)
+        throw new Error(`RBAC never granted ${user} ${c.verb} ${c.resource}.${c.group} in ${namespace}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** One control plane for a whole test file (see kubeForFile). */
 export interface KubeForFile {
   /** false, or why the file's tests are skipped (skipUnlessInstalled: the test bed is not built). */
