@@ -112,21 +112,8 @@ export async function settleFleetOwnership(
       report.adopted.push(instance.nodeId);
       continue;
     }
-    await runAction(
-      rt,
-      ctx,
-      {
-        pool: instance.pool,
-        kind: 'cleanup',
-        nodeId: instance.nodeId,
-        cause: 'instance has no node record',
-      },
-      async () => {
-        await rt.providers.get(provider)!.destroy(instance);
-        return `destroyed orphan ${instance.id}`;
-      },
-    );
-    report.cleanedUp.push(instance.nodeId);
+    if (await destroyOrphan(rt, ctx, provider, instance, 'instance has no node record'))
+      report.cleanedUp.push(instance.nodeId);
   }
   return report;
 }
@@ -217,22 +204,34 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
           continue;
         }
       }
-      await runAction(
-        rt,
-        ctx,
-        {
-          pool: instance.pool,
-          kind: 'cleanup',
-          nodeId: instance.nodeId,
-          cause: 'instance has no live node record',
-        },
-        async () => {
-          await provider.destroy(instance);
-          return `destroyed orphan ${instance.id}`;
-        },
-      ).catch((e) => ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed'));
+      await destroyOrphan(rt, ctx, providerName, instance, 'instance has no live node record');
     }
   }
+}
+
+/** Destroys an orphan as a recorded cleanup action; a failure is logged and retried next time. */
+async function destroyOrphan(
+  rt: Runtime,
+  ctx: ActContext,
+  providerName: string,
+  instance: Instance,
+  cause: string,
+): Promise<boolean> {
+  return runAction(
+    rt,
+    ctx,
+    { pool: instance.pool, kind: 'cleanup', nodeId: instance.nodeId, cause },
+    async () => {
+      await rt.providers.get(providerName)!.destroy(instance);
+      return `destroyed orphan ${instance.id}`;
+    },
+  ).then(
+    () => true,
+    (e) => {
+      ctx.log.error({ instance: instance.id, err: e }, 'orphan cleanup failed; retried next time');
+      return false;
+    },
+  );
 }
 
 /** Things already reported (once per instance, not every tick). */
