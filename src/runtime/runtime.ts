@@ -1,13 +1,10 @@
 // The one wiring point: builds every adapter a config names (store, coordination, providers,
 // node kinds, metric sources, snapshot stores) from their registries, and fences providers.
 
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, MetricSourceConfig } from '../config/schema.ts';
 import type { Coordination } from '../coordination/coordination.ts';
-import { EmbeddedCoordination } from '../coordination/embedded.ts';
-import { EtcdCoordination } from '../coordination/etcd.ts';
-import { KubernetesCoordination } from '../coordination/kubernetes.ts';
+import { createCoordinationFrom } from '../coordination/registry.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { createMetricSource } from '../metrics/create-metric-source.ts';
 import { KubernetesMetricsSource } from '../metrics/kubernetes.ts';
@@ -18,8 +15,7 @@ import type { Provider } from '../providers/provider.ts';
 import { createProvider } from '../providers/registry.ts';
 import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
-import { EtcdStore } from '../store/etcd-store.ts';
-import { SqliteStore } from '../store/sqlite-store.ts';
+import { createStoreFrom } from '../store/registry.ts';
 import { StaleTermError, type Store } from '../store/store.ts';
 
 export interface Runtime {
@@ -33,44 +29,18 @@ export interface Runtime {
   nodeKind(pool: string): NodeKind;
 }
 
+/** The store `controller.store` names, not yet opened. */
 export function createStore(config: Config): Store {
-  const s = config.controller.store;
-  switch (s.kind) {
-    case 'sqlite':
-      return new SqliteStore(s.path);
-    case 'etcd':
-      return new EtcdStore({
-        endpoints: s.endpoints,
-        prefix: s.prefix,
-        tls: s.tls,
-        auth: s.auth,
-        timeoutMs: s.timeout,
-      });
-  }
+  return createStoreFrom(config.controller.store);
 }
 
+/** The coordination `controller.coordination` names, fencing through `store`. */
 export function createCoordination(config: Config, store: Store, log?: Logger): Coordination {
-  const c = config.controller.coordination;
-  const s = config.controller.store;
-  switch (c.kind) {
-    case 'embedded':
-      if (s.kind !== 'sqlite') throw new Error('embedded coordination needs the sqlite store');
-      return new EmbeddedCoordination(store, `${path.resolve(s.path)}.lock`);
-    case 'etcd':
-      if (!(store instanceof EtcdStore)) throw new Error('etcd coordination needs the etcd store');
-      return new EtcdCoordination(store, { leaseTtlMs: c.leaseTtl, log });
-    case 'kubernetes': {
-      const client = new KubeClient(c.cluster);
-      return new KubernetesCoordination({
-        client,
-        namespace: c.namespace ?? client.namespaceOr('default'),
-        leaseName: c.leaseName,
-        leaseTtlMs: c.leaseTtl,
-        store,
-        log,
-      });
-    }
-  }
+  return createCoordinationFrom(config.controller.coordination, {
+    storeConfig: config.controller.store,
+    store,
+    log,
+  });
 }
 
 /**
