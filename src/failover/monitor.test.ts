@@ -88,10 +88,41 @@ const node = (id: string, pool: string, rpc: number): StoredNode => ({
   ports: { rpc, p2p: 1, metrics: 2 },
 });
 
+/**
+ * A failover monitor over `configText`, its store holding the validator and one sentry on the
+ * fake chain's ports; `stop()` ends it and closes the store.
+ */
+async function monitorOn(configText: string, ports: { validatorPort: number; sentryPort: number }) {
+  const { config } = parseConfigText(configText, '/tmp/rampart-monitor-test.yaml');
+  const store = new SqliteStore(':memory:');
+  await store.open();
+  const term = await store.newTerm('test');
+  await store.putNode(node('validator-0', 'validator', ports.validatorPort), term);
+  await store.putNode(node('sentries-0', 'sentries', ports.sentryPort), term);
+  const alerts: Alert[] = [];
+  const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
+    send: (a) => void alerts.push(a),
+  });
+  const abort = new AbortController();
+  let running: Promise<void> | undefined;
+  return {
+    store,
+    alerts,
+    start() {
+      running = monitor.run({ term, log: pino({ level: 'silent' }), guard: () => undefined }, abort.signal);
+    },
+    async stop() {
+      abort.abort();
+      await running;
+      await store.close();
+    },
+  };
+}
+
 for (const onRecovery of ['remove', 'keep'] as const)
   test(`outage asks for a standby; recovery with onRecovery: ${onRecovery} ${onRecovery === 'remove' ? 'asks for its removal' : 'keeps it'}`, async () => {
     const { chain, validatorPort, sentryPort } = await fakeChain();
-    const { config } = parseConfigText(
+    const { store, alerts, start, stop } = await monitorOn(
       `version: 1
 providers: [ { name: here, kind: local } ]
 pools:
@@ -106,22 +137,9 @@ pools:
   - { name: sentries, role: sentry, provider: here, node: { kind: cometbft, validatorPool: validator }, size: { min: 1, capacity: 1, max: 2 } }
   - { name: standby, role: standby, provider: here, node: { kind: cometbft, peerPool: sentries }, size: { min: 0, capacity: 0, max: 1 } }
 `,
-      '/tmp/rampart-monitor-test.yaml',
+      { validatorPort, sentryPort },
     );
-    const store = new SqliteStore(':memory:');
-    await store.open();
-    const term = await store.newTerm('test');
-    await store.putNode(node('validator-0', 'validator', validatorPort), term);
-    await store.putNode(node('sentries-0', 'sentries', sentryPort), term);
-    const alerts: Alert[] = [];
-    const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
-      send: (a) => void alerts.push(a),
-    });
-    const stop = new AbortController();
-    const running = monitor.run(
-      { term, log: pino({ level: 'silent' }), guard: () => undefined },
-      stop.signal,
-    );
+    start();
     try {
       const standbySizes = async () =>
         (await store.openRequests())
@@ -159,9 +177,7 @@ pools:
       const state = (await store.getFailover('validator'))!.body as { standby?: { size: number } };
       assert.equal(state.standby?.size, onRecovery === 'remove' ? 0 : 1);
     } finally {
-      stop.abort();
-      await running;
-      await store.close();
+      await stop();
     }
   });
 
@@ -169,7 +185,7 @@ test('a validator just started is not suspect for the commits below the height i
   // Blocks slower than polls: without the rule, two polls in a row would see the commit
   // before the validator joined as missed.
   const { validatorPort, sentryPort, height } = await fakeChain({ blockMs: 400, joinsAt: 12 });
-  const { config } = parseConfigText(
+  const { store, alerts, start, stop } = await monitorOn(
     `version: 1
 providers: [ { name: here, kind: local } ]
 pools:
@@ -181,21 +197,11 @@ pools:
       detect: { pollInterval: 100ms, unreachableFor: 10s, heightStalledFor: 10s, missedBlocks: 3 }
   - { name: sentries, role: sentry, provider: here, node: { kind: cometbft, validatorPool: validator }, size: { min: 1, capacity: 1, max: 2 } }
 `,
-    '/tmp/rampart-monitor-test.yaml',
+    { validatorPort, sentryPort },
   );
-  const store = new SqliteStore(':memory:');
-  await store.open();
-  const term = await store.newTerm('test');
-  await store.putNode(node('validator-0', 'validator', validatorPort), term);
-  await store.putNode(node('sentries-0', 'sentries', sentryPort), term);
-  const alerts: Alert[] = [];
-  const monitor = new FailoverMonitor({ config, store } as unknown as Runtime, pino({ level: 'silent' }), {
-    send: (a) => void alerts.push(a),
-  });
   // The monitor first reaches the validator once it has joined (Rampart has just started it).
   await waitFor('the validator to join', () => (height() >= 12 ? true : undefined), 20_000);
-  const stop = new AbortController();
-  const running = monitor.run({ term, log: pino({ level: 'silent' }), guard: () => undefined }, stop.signal);
+  start();
   try {
     await waitFor(
       'the validator seen signing after it joined',
@@ -213,8 +219,6 @@ pools:
     const f = (await store.getFailover('validator'))!.body as { detect: { status: string } };
     assert.equal(f.detect.status, 'healthy');
   } finally {
-    stop.abort();
-    await running;
-    await store.close();
+    await stop();
   }
 });

@@ -15,6 +15,7 @@ import { type ApiServer, startApiServer } from '../../src/api/server.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { createRuntime, createStore } from '../../src/runtime/runtime.ts';
 import type { Store } from '../../src/store/store.ts';
+import { apiTestConfig } from '../support/api-config.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rampart-api-hostile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,25 +25,7 @@ writeFileSync(path.join(dir, 'token.txt'), `${TOKEN}\n`);
 
 function loadConfig(api: string) {
   const file = path.join(dir, 'rampart.yaml');
-  writeFileSync(
-    file,
-    `version: 1
-controller:
-  evaluationInterval: 300ms
-  store: { kind: sqlite, path: state.db }
-  api: ${api}
-providers: [ { name: here, kind: local, dataDir: nodes } ]
-pools:
-  - { name: validator, role: validator, provider: here, node: { kind: simnode } }
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: simnode, validatorPool: validator }
-    size: { min: 1, capacity: 2, max: 3 }
-snapshots:
-  - { name: snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
-`,
-  );
+  writeFileSync(file, apiTestConfig(api));
   return parseConfigText(readFileSync(file, 'utf8'), file).config;
 }
 

@@ -17,6 +17,7 @@ import { NAMED_SCHEMAS } from '../../src/api/schemas.ts';
 import { type ApiServer, ApiStartError, startApiServer } from '../../src/api/server.ts';
 import { ConfigError, parseConfigText } from '../../src/config/load.ts';
 import { createRuntime, createStore } from '../../src/runtime/runtime.ts';
+import { apiTestConfig } from '../support/api-config.ts';
 import { CLI } from '../support/fleet.ts';
 import { checkOpenApi } from '../support/openapi-check.ts';
 import { skipUnless } from '../support/servers.ts';
@@ -28,27 +29,8 @@ const TOKEN = 'c0ffee-rampart-test-token-0123456789abcdef';
 writeFileSync(path.join(dir, 'token.txt'), `${TOKEN}\n`);
 writeFileSync(path.join(dir, 'short.txt'), 'abc\n');
 
-function configText(api: string): string {
-  return `version: 1
-controller:
-  evaluationInterval: 300ms
-  store: { kind: sqlite, path: state.db }
-  api: ${api}
-providers: [ { name: here, kind: local, dataDir: nodes } ]
-pools:
-  - { name: validator, role: validator, provider: here, node: { kind: simnode } }
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: simnode, validatorPool: validator }
-    size: { min: 1, capacity: 2, max: 3 }
-snapshots:
-  - { name: snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
-`;
-}
-
 const configFile = path.join(dir, 'rampart.yaml');
-writeFileSync(configFile, configText('{ listen: "127.0.0.1:0", tokenFile: token.txt }'));
+writeFileSync(configFile, apiTestConfig('{ listen: "127.0.0.1:0", tokenFile: token.txt }'));
 const { config } = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
 
 /** Every log line the servers write, to check that the token never reaches one. */
@@ -119,7 +101,7 @@ async function call(base: string, method: string, route: string, o: Call = {}) {
 
 test('off loopback a token is required: the config is refused and `rampart up` does not start', async () => {
   assert.throws(
-    () => parseConfigText(configText('{ listen: "0.0.0.0:8080" }'), path.join(dir, 'open.yaml')),
+    () => parseConfigText(apiTestConfig('{ listen: "0.0.0.0:8080" }'), path.join(dir, 'open.yaml')),
     (e: unknown) =>
       e instanceof ConfigError &&
       /controller\.api\.listen: "0\.0\.0\.0:8080" is not a loopback address: the API needs a bearer token/.test(
@@ -128,12 +110,12 @@ test('off loopback a token is required: the config is refused and `rampart up` d
   );
   for (const listen of ['127.0.0.1:8080', '127.8.9.10:1', 'localhost:8080', '[::1]:8080'])
     assert.doesNotThrow(
-      () => parseConfigText(configText(`{ listen: "${listen}" }`), path.join(dir, 'ok.yaml')),
+      () => parseConfigText(apiTestConfig(`{ listen: "${listen}" }`), path.join(dir, 'ok.yaml')),
       listen,
     );
 
   const open = path.join(dir, 'open.yaml');
-  writeFileSync(open, configText('{ listen: "0.0.0.0:0" }'));
+  writeFileSync(open, apiTestConfig('{ listen: "0.0.0.0:0" }'));
   const up = spawnSync(process.execPath, [CLI, 'up', '-c', open], {
     encoding: 'utf8',
     env: { ...process.env, RAMPART_LOG_FORMAT: 'json' },
@@ -145,7 +127,7 @@ test('off loopback a token is required: the config is refused and `rampart up` d
 
   // The server itself refuses too, whatever its caller checked.
   const { config: loopback } = parseConfigText(
-    configText('{ listen: "127.0.0.1:0" }'),
+    apiTestConfig('{ listen: "127.0.0.1:0" }'),
     path.join(dir, 'lo.yaml'),
   );
   await assert.rejects(
@@ -162,7 +144,7 @@ test('a token file that is missing or too short stops `rampart up` before anythi
     const cfg = path.join(dir, `bad-${file}.yaml`);
     writeFileSync(
       cfg,
-      configText(`{ listen: "127.0.0.1:0", tokenFile: ${file} }`).replace('state.db', `${file}.db`),
+      apiTestConfig(`{ listen: "127.0.0.1:0", tokenFile: ${file} }`).replace('state.db', `${file}.db`),
     );
     const up = spawnSync(process.execPath, [CLI, 'up', '-c', cfg], {
       encoding: 'utf8',
@@ -419,7 +401,7 @@ test('TLS: with cert and key files the API serves HTTPS', async (t) => {
   const tlsFile = path.join(dir, 'tls.yaml');
   writeFileSync(
     tlsFile,
-    configText('{ listen: "127.0.0.1:0", tokenFile: token.txt, tls: { cert: api.crt, key: api.key } }'),
+    apiTestConfig('{ listen: "127.0.0.1:0", tokenFile: token.txt, tls: { cert: api.crt, key: api.key } }'),
   );
   const { config: tls } = parseConfigText(readFileSync(tlsFile, 'utf8'), tlsFile);
   assert.equal(tls.controller.api.tls?.cert, cert, 'paths resolve against the config file');
