@@ -641,13 +641,9 @@ export class Controller {
         ctx,
         { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
         async () => {
-          // As stored now, not as observed: an action of this tick may have removed it.
-          const current = await this.#rt.store.getNode(node.id);
-          if (current?.state !== 'ready' || current.registered)
-            return `not registered: it is ${current?.state ?? 'gone from the store'}`;
           // Recorded as registered before the validator is asked, so that whatever the
           // validator accepts is always a registered node (and is unwired on removal).
-          const updated = { ...current, registered: true, updatedAt: Date.now() };
+          const updated = { ...node, registered: true, updatedAt: Date.now() };
           nodes.set(node.id, updated);
           await this.#rt.store.putNode(updated, ctx.term);
           try {
@@ -655,8 +651,8 @@ export class Controller {
           } catch (e) {
             for (const upstream of po.upstream)
               await kind.deregister(address, upstream).catch(() => undefined);
-            nodes.set(node.id, current);
-            await this.#rt.store.putNode({ ...current, updatedAt: Date.now() }, ctx.term);
+            nodes.set(node.id, node);
+            await this.#rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
             throw e;
           }
           return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;
