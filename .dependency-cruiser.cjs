@@ -1,10 +1,13 @@
 // Rampart's layer rules (DESIGN.md "Layout"), checked by dependency-cruiser as the "layers"
 // step of scripts/test.sh; test/integration/layers.test.ts shows that each rule still fires.
 //
-// Bottom up: core (pure, imports nothing of Rampart's); config; kube, the shared Kubernetes
-// client; the adapters, which never import each other except through the few declared
-// interfaces listed in ACROSS_ADAPTERS; runtime, the wiring point that builds the adapters;
-// failover, then controller; api and cli on top. sim and web stand apart. No folder cycle.
+// Bottom up: core (pure, imports nothing of Rampart's); config-kit, the field types and the
+// plugin shape every config slice is built from; kube, the shared Kubernetes client; the
+// adapters, which never import each other except through the few declared interfaces listed
+// in ACROSS_ADAPTERS, and each hold their plugins' config slices and registry; config, which
+// composes the config schema from those registries and loads a file; runtime, the wiring
+// point that builds the adapters; failover, then controller; api and cli on top. sim and web
+// stand apart. No folder cycle.
 // Test files (*.test.ts) are left out: a test may reach anywhere, and may import test/.
 // Nothing else in src may import from test/ or be a test fixture.
 //
@@ -56,8 +59,8 @@ function layer(name, allowed, comment, alsoAllowed = []) {
   };
 }
 
-const BELOW_ADAPTERS = ['core', 'config', 'kube'];
-const BELOW_RUNTIME = [...BELOW_ADAPTERS, ...ADAPTERS];
+const BELOW_ADAPTERS = ['core', 'config-kit', 'kube'];
+const BELOW_RUNTIME = [...BELOW_ADAPTERS, ...ADAPTERS, 'config'];
 const LAYERED = [...BELOW_RUNTIME, 'runtime', 'failover', 'controller', 'api', 'cli', 'sim', 'web'];
 // A folder cycle through a TEMPORARY import is let pass while the exemption stands.
 const exempt = TEMPORARY.length > 0 ? { pathNot: `^src/(${TEMPORARY.map((t) => t.from).join('|')})$` } : {};
@@ -65,16 +68,25 @@ const exempt = TEMPORARY.length > 0 ? { pathNot: `^src/(${TEMPORARY.map((t) => t
 module.exports = {
   forbidden: [
     layer('core', [], 'core is pure: it imports nothing of Rampart outside src/core.'),
-    layer('config', ['core'], 'config imports only core.'),
-    layer('kube', ['core', 'config'], 'kube, the shared Kubernetes client, imports only core and config.'),
+    layer('config-kit', ['core'], 'config-kit, the building blocks of config slices, imports only core.'),
+    layer(
+      'kube',
+      ['core', 'config-kit'],
+      'kube, the shared Kubernetes client, imports only core and config-kit.',
+    ),
     ...ADAPTERS.map((adapter) =>
       layer(
         adapter,
         BELOW_ADAPTERS,
-        `${adapter} is an adapter: it imports core, config and kube, and another adapter only ` +
+        `${adapter} is an adapter: it imports core, config-kit and kube, and another adapter only ` +
           'through an interface listed in ACROSS_ADAPTERS in .dependency-cruiser.cjs.',
         ACROSS_ADAPTERS[adapter],
       ),
+    ),
+    layer(
+      'config',
+      [...BELOW_ADAPTERS, ...ADAPTERS],
+      "config composes the schema from the adapters' registries: it imports them and what is below them.",
     ),
     layer('runtime', BELOW_RUNTIME, 'runtime wires the adapters: it imports them and what is below them.'),
     layer(
@@ -89,7 +101,11 @@ module.exports = {
       'api imports all but cli, sim and web.',
     ),
     layer('cli', [...LAYERED.filter((f) => f !== 'web')], 'cli is on top: it imports all but the dashboard.'),
-    layer('sim', ['core', 'config'], 'sim simulates the core policy: it imports only core and config.'),
+    layer(
+      'sim',
+      ['core', 'config'],
+      "sim simulates the core policy: it imports only core and config's types.",
+    ),
     layer('web', [], "web is the dashboard's browser code: it imports nothing of the server's."),
     {
       name: 'layer-unplaced',

@@ -1,11 +1,9 @@
 // Builds the alert dispatcher from the config's `alerts` section: one receiver per entry, in
 // order. An unknown kind is refused, never guessed at.
 
-import type { AlertReceiverConfig, AlertsConfig } from '../config/schema.ts';
 import { AlertDispatcher, type AlertDispatcherOptions, type AlertLog } from './alert-dispatcher.ts';
 import type { AlertReceiver } from './alert-receiver.ts';
-import { AlertmanagerReceiver } from './alertmanager-receiver.ts';
-import { WebhookReceiver } from './webhook-receiver.ts';
+import { type AlertReceiverConfig, createAlertReceiver } from './registry.ts';
 
 export interface CreateAlertDispatcherOptions
   extends Omit<AlertDispatcherOptions, 'log' | 'repeatIntervalMs'> {
@@ -23,7 +21,9 @@ export interface CreateAlertDispatcherOptions
  * cannot be read: naming the receiver and the file, never the token.
  */
 export function createAlertDispatcher(
-  config: { readonly alerts: AlertsConfig },
+  config: {
+    readonly alerts: { readonly receivers: readonly AlertReceiverConfig[]; readonly repeatInterval: number };
+  },
   log: AlertLog,
   options: CreateAlertDispatcherOptions = {},
 ): AlertDispatcher {
@@ -33,30 +33,5 @@ export function createAlertDispatcher(
 
 function createReceiver(r: AlertReceiverConfig, options: CreateAlertDispatcherOptions): AlertReceiver {
   const now = options.clock ? () => options.clock!.now() : undefined;
-  switch (r.kind) {
-    case 'alertmanager':
-      return new AlertmanagerReceiver({
-        name: r.name,
-        url: r.url,
-        timeoutMs: r.timeout,
-        source: options.source,
-        generatorURL: options.dashboardUrl,
-        now,
-      });
-    case 'webhook':
-      return new WebhookReceiver({
-        name: r.name,
-        url: r.url,
-        timeoutMs: r.timeout,
-        headers: r.headers,
-        tokenFile: r.tokenFile,
-        source: options.source,
-        dashboardUrl: options.dashboardUrl,
-        now,
-      });
-    default: {
-      const unknown: never = r;
-      throw new Error(`alert receiver kind ${(unknown as { kind: string }).kind} is not known`);
-    }
-  }
+  return createAlertReceiver(r, { source: options.source, dashboardUrl: options.dashboardUrl, now });
 }

@@ -2,11 +2,27 @@
 // and what a validator pool may not have. They run on the parts of a config that validated
 // (config-parts.ts), even when other parts did not: each judges only what it can read.
 
-import { parseMetricRef, parseSelector } from '../core/metric-ref.ts';
+import { type CheckContext, type ConfigPath, type Connection, kindOf } from '../config-kit/plugin.ts';
+import { coordinationPlugin } from '../coordination/registry.ts';
+import { parseMetricRef } from '../core/metric-ref.ts';
+import { metricSourcePlugin } from '../metrics/registry.ts';
+import { nodeKindPlugin } from '../nodes/registry.ts';
+import { MACHINE_KINDS, PROVIDERS, type ProviderPlugin, providerPlugin } from '../providers/registry.ts';
+import { storePlugin } from '../store/registry.ts';
 import type { ConfigParts } from './config-parts.ts';
 import { isLoopbackListen } from './listen-address.ts';
 
-export type ConfigPath = readonly (string | number)[];
+export type { ConfigPath };
+
+/** The plugin of a kind the schema accepted; undefined for a kind it refused (or none). */
+const known = <P>(find: (kind: string) => P, kind: string | undefined): P | undefined => {
+  if (kind === undefined) return undefined;
+  try {
+    return find(kind);
+  } catch {
+    return undefined;
+  }
+};
 
 export interface CrossIssue {
   readonly path: ConfigPath;
@@ -21,6 +37,7 @@ export interface CrossIssue {
 export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => boolean): CrossIssue[] {
   const issues: CrossIssue[] = [];
   const add = (path: ConfigPath, message: string) => issues.push({ path, message });
+  const ctx: CheckContext = { add, refused };
   const { metrics, providers, pools, snapshots } = config;
 
   const uniqueNames = (
@@ -43,37 +60,15 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
 
   const coordination = config.controller?.coordination;
   const store = config.controller?.store;
-  if (coordination?.kind === 'etcd' && store?.kind !== undefined && store.kind !== 'etcd')
-    add(
-      ['controller', 'coordination', 'kind'],
-      'etcd coordination needs the etcd store (controller.store.kind: etcd): replicas must share state',
-    );
-  if (coordination?.kind === 'embedded' && store?.kind === 'etcd')
-    add(
-      ['controller', 'coordination', 'kind'],
-      'a shared etcd store needs etcd coordination, or two controllers could act at once',
-    );
-  // etcd leases are whole seconds and etcd grants at least about 2s; a replica renews every
-  // TTL/3 and stops acting after TTL/3 of failed renewals, so shorter leases leave no margin.
-  if (
-    (coordination?.kind === 'etcd' || coordination?.kind === 'kubernetes') &&
-    coordination.leaseTtl !== undefined &&
-    (coordination.leaseTtl < 2000 || coordination.leaseTtl % 1000 !== 0)
-  )
-    add(
-      ['controller', 'coordination', 'leaseTtl'],
-      `${coordination.leaseTtl}ms is not allowed: ${coordination.kind === 'etcd' ? 'etcd leases' : 'Lease durations'} are whole seconds, at least 2s`,
-    );
-  if (store?.kind === 'etcd' && store.tls) {
-    const { cert, key } = store.tls;
-    const missing = ['controller', 'store', 'tls', cert === undefined ? 'cert' : 'key'];
-    if ((cert === undefined) !== (key === undefined) && !refused(missing))
-      add(missing, 'a client certificate needs both cert and key');
-    store.endpoints?.forEach((url, i) => {
-      if (url?.startsWith('http://'))
-        add(['controller', 'store', 'endpoints', i], `"${url}" is plain http but tls is set: use https://`);
-    });
+  const coordinationKind = known(coordinationPlugin, coordination?.kind);
+  const storeKind = known(storePlugin, store?.kind);
+  if (coordinationKind && storeKind) {
+    const { stores } = coordinationKind;
+    if ((stores === 'shared' && !storeKind.shared) || (stores === 'local' && storeKind.shared))
+      add(['controller', 'coordination', 'kind'], coordinationKind.storeHint);
   }
+  if (coordination) coordinationKind?.check?.(coordination, ctx);
+  if (store) storeKind?.check?.(store, ctx);
 
   const api = config.controller?.api;
   if (
@@ -92,22 +87,20 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       add(what, `TLS is required (controller.api.requireTls): ${why}`);
     if (api.tls === undefined && !refused(['controller', 'api', 'tls']))
       plain(['controller', 'api', 'tls'], 'serve the API over HTTPS (set tls.cert and tls.key)');
-    if (store?.kind === 'etcd')
-      store.endpoints?.forEach((url, i) => {
-        if (url?.startsWith('http://'))
-          plain(['controller', 'store', 'endpoints', i], `"${url}" is plain http`);
-      });
-    const clusters: [ConfigPath, { readonly server?: string | undefined } | undefined][] = [];
-    if (coordination?.kind === 'kubernetes')
-      clusters.push([['controller', 'coordination', 'cluster'], coordination.cluster]);
+    // Every URL a plugin connects to: the store's, coordination's, providers' and sources'.
+    const connections: [ConfigPath, Connection[]][] = [];
+    if (store) connections.push([['controller', 'store'], storeKind?.connections?.(store) ?? []]);
+    if (coordination)
+      connections.push([['controller', 'coordination'], coordinationKind?.connections?.(coordination) ?? []]);
     providers?.forEach((p, i) => {
-      if (p?.kind === 'kubernetes') clusters.push([['providers', i, 'cluster'], p.cluster]);
+      if (p) connections.push([['providers', i], known(providerPlugin, p.kind)?.connections?.(p) ?? []]);
     });
     metrics?.forEach((m, i) => {
-      if (m?.kind === 'kubernetes') clusters.push([['metrics', i, 'cluster'], m.cluster]);
+      if (m) connections.push([['metrics', i], known(metricSourcePlugin, m.kind)?.connections?.(m) ?? []]);
     });
-    for (const [where, c] of clusters)
-      if (c?.server?.startsWith('http://')) plain([...where, 'server'], `"${c.server}" is plain http`);
+    for (const [where, list] of connections)
+      for (const { path, url } of list)
+        if (url?.startsWith('http://')) plain([...where, ...path], `"${url}" is plain http`);
   }
 
   // The names each section defines; a section the schema refused as a whole defines none
@@ -120,7 +113,7 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
   const providersByName = named(providers);
   const poolsByName = named(pools);
   const sets = named(snapshots);
-  const known = (names: ReadonlyMap<string, unknown>) => [...names.keys()].join(', ') || '(none defined)';
+  const defined = (names: ReadonlyMap<string, unknown>) => [...names.keys()].join(', ') || '(none defined)';
 
   const checkMetric = (path: ConfigPath, ref: string) => {
     let parsed: { source: string; expr: string };
@@ -133,28 +126,11 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
     if (sources === undefined) return;
     const source = sources.get(parsed.source);
     if (!source) {
-      add(path, `metric source "${parsed.source}" is not defined in metrics (defined: ${known(sources)})`);
+      add(path, `metric source "${parsed.source}" is not defined in metrics (defined: ${defined(sources)})`);
       return;
     }
-    if (source.kind === undefined || source.kind === 'prometheus') return;
-    if (source.kind === 'kubernetes') {
-      if (parsed.expr !== 'cpu' && parsed.expr !== 'memory')
-        add(
-          path,
-          `"${parsed.expr}" is not in the resource metrics API: write ${parsed.source}:cpu (cores) or ${parsed.source}:memory (bytes)`,
-        );
-      return;
-    }
-    try {
-      const selector = parseSelector(parsed.expr);
-      if (source.kind === 'netdata' && selector.matchers.length > 0)
-        add(
-          path,
-          `netdata variables have no labels: write just the name, e.g. ${parsed.source}:NETDATA_SYSTEM_CPU_IDLE`,
-        );
-    } catch (e) {
-      add(path, (e as Error).message);
-    }
+    const problem = known(metricSourcePlugin, source.kind)?.checkExpr?.(parsed.expr, parsed.source);
+    if (problem !== undefined) add(path, problem);
   };
 
   pools?.forEach((pool, i) => {
@@ -164,7 +140,7 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
     if (pool.provider !== undefined && providersByName && !providersByName.has(pool.provider))
       add(
         at('provider'),
-        `provider "${pool.provider}" is not defined in providers (defined: ${known(providersByName)})`,
+        `provider "${pool.provider}" is not defined in providers (defined: ${defined(providersByName)})`,
       );
 
     const upstream = node?.validatorPool;
@@ -181,8 +157,9 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
     if (failover) {
       if (pool.role !== undefined && pool.role !== 'validator')
         add(at('failover'), `failover guards a validator: pool "${pool.name}" has role ${pool.role}`);
-      if (node?.kind !== undefined && node.kind !== 'cometbft')
-        add(at('failover'), `failover reads CometBFT's RPC: pool "${pool.name}" runs ${node.kind} nodes`);
+      const guarded = known(nodeKindPlugin, node?.kind);
+      if (guarded && !guarded.guardable)
+        add(at('failover'), `failover reads CometBFT's RPC: pool "${pool.name}" runs ${node?.kind} nodes`);
       // A pool whose validatorPool the schema refused may be the sentries it looks for.
       if (
         pool.name !== undefined &&
@@ -213,13 +190,6 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
           add(where, `pool "${standbyName}" has max 0: no room for a standby`);
       }
     }
-    if (node?.kind === 'cometbft' && node.peerPool !== undefined && poolsByName) {
-      const peers = poolsByName.get(node.peerPool);
-      if (!peers) add(at('node', 'peerPool'), `pool "${node.peerPool}" is not defined in pools`);
-      else if (peers.role === 'validator')
-        add(at('node', 'peerPool'), 'peer with the sentries, never with the validator directly');
-    }
-
     if (pool.role === 'validator') {
       if (size !== undefined)
         add(at('size'), 'a validator pool has no size: it is never scaled (its failures go to failover)');
@@ -240,22 +210,6 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
         add(at('size', 'max'), 'max must be at least 1');
     }
 
-    if (node?.kind === 'etcd-member') {
-      const { minMembers } = node;
-      if (pool.role !== undefined && pool.role !== 'member')
-        add(at('role'), `a pool of etcd members has role member, not ${pool.role}`);
-      if (size?.min !== undefined && minMembers !== undefined && size.min < minMembers)
-        add(
-          at('size', 'min'),
-          `min (${size.min}) is below node.minMembers (${minMembers}), the quorum-safe size of this etcd cluster: raise min, or lower node.minMembers to accept a cluster that cannot lose a member`,
-        );
-      if (pool.bootstrap)
-        add(
-          at('bootstrap'),
-          'etcd members do not restore from snapshots: a new member gets its data from the cluster',
-        );
-    }
-
     for (const phase of ['scaleUp', 'scaleDown'] as const)
       pool[phase]?.rules?.forEach((rule, j) => {
         if (rule?.metric !== undefined) checkMetric(at(phase, 'rules', j, 'metric'), rule.metric);
@@ -268,66 +222,41 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
     if (setName !== undefined && sets && !set)
       add(
         at('bootstrap', 'snapshots'),
-        `snapshot set "${setName}" is not defined in snapshots (defined: ${known(sets)})`,
+        `snapshot set "${setName}" is not defined in snapshots (defined: ${defined(sets)})`,
       );
 
-    // An aws provider is one Auto Scaling group: it serves one pool, and its machines
-    // restore snapshots from where they can reach them.
+    // The plugins serving the pool check it against the rest: its provider, its node kind.
     const provider = pool.provider === undefined ? undefined : providersByName?.get(pool.provider);
-    const firstServed = () => pools.findIndex((p) => p?.provider === pool.provider);
-    if (provider?.kind === 'aws') {
-      if (firstServed() !== i)
-        add(
-          at('provider'),
-          `aws provider "${provider.name}"${provider.autoScalingGroup === undefined ? '' : ` (group ${provider.autoScalingGroup})`} already serves pools[${firstServed()}]: give each pool its own group`,
-        );
-      if (set?.store?.kind !== undefined && set.store.kind !== 's3')
-        add(
-          at('bootstrap', 'snapshots'),
-          `set "${set.name}" is in a ${set.store.kind} store, which instances on AWS cannot read: use an s3 store`,
-        );
-    }
-    if (provider?.kind === 'kubernetes') {
-      if (firstServed() !== i)
-        add(
-          at('provider'),
-          `kubernetes provider "${provider.name}" already serves pools[${firstServed()}]: give each pool its own`,
-        );
-      // Which kind of pool the provider is hangs on workload: unknown if the schema refused it.
-      const providerIndex = providers?.indexOf(provider) ?? -1;
-      if (provider.workload !== undefined || !refused(['providers', providerIndex, 'workload'])) {
-        const wanted = provider.workload ? 'kube-pod' : 'kube-node';
-        if (node?.kind !== undefined && node.kind !== wanted)
-          add(
-            at('node', 'kind'),
-            `provider "${provider.name}" is a ${provider.workload ? 'StatefulSet (workload)' : 'node pool'}: its nodes are ${wanted}, not ${node.kind}`,
-          );
-        const select = pool.scaleIn?.select;
-        if (provider.workload && select !== undefined && select !== 'newest')
-          add(
-            at('scaleIn', 'select'),
-            `a StatefulSet always removes its highest ordinal, the newest replica: write scaleIn: { select: newest } (not ${select})`,
-          );
-      }
-      if (provider.workload?.volumes?.restore === 'job') {
-        if (setName === undefined && !refused(at('bootstrap', 'snapshots')))
-          add(
-            at('bootstrap', 'snapshots'),
-            `provider "${provider.name}" restores with a Job: name the snapshot set it restores from`,
-          );
-        else if (set?.store?.kind !== undefined && set.store.kind !== 's3')
-          add(
-            at('bootstrap', 'snapshots'),
-            `set "${set.name}" is in a ${set.store.kind} store, which a restore Job in the cluster cannot read: use an s3 store`,
-          );
-      }
-    } else if (node?.kind === 'kube-pod' || node?.kind === 'kube-node') {
-      // Judged when the provider is known not to be kubernetes, or known not to exist.
+    const check = {
+      ...ctx,
+      pool,
+      pools,
+      index: i,
+      at,
+      provider,
+      providerPath: provider && providers ? ['providers', providers.indexOf(provider)] : undefined,
+      providersKnown: providersByName !== undefined,
+      set,
+      firstServed: pools.findIndex((p) => p?.provider === pool.provider),
+    };
+    const providerKind = known(providerPlugin, provider?.kind);
+    if (provider) providerKind?.checkPool?.({ ...check, entry: provider });
+    const nodeKind = known(nodeKindPlugin, node?.kind);
+    if (node) nodeKind?.checkPool?.({ ...check, entry: node });
+    // Nodes a platform judges come only from a provider that makes them.
+    if (
+      node?.kind !== undefined &&
+      nodeKind?.platformJudged &&
+      !providerKind?.platformNodes?.includes(node.kind)
+    ) {
       const judged = provider ? provider.kind !== undefined : pool.provider !== undefined && providersByName;
+      const makers = PROVIDERS.filter((p: ProviderPlugin) => p.platformNodes?.includes(node.kind!)).map((p) =>
+        kindOf(p.config),
+      );
       if (judged)
         add(
           at('node', 'kind'),
-          `${node.kind} nodes come only from a kubernetes provider; "${pool.provider}" is not one`,
+          `${node.kind} nodes come only from a ${makers.join(' or ')} provider; "${pool.provider}" is not one`,
         );
     }
   });
@@ -339,7 +268,7 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
     if (!pool)
       add(
         ['snapshots', i, 'from'],
-        `pool "${set.from}" is not defined in pools (defined: ${known(poolsByName)})`,
+        `pool "${set.from}" is not defined in pools (defined: ${defined(poolsByName)})`,
       );
     else if (pool.role === 'validator')
       add(
@@ -348,26 +277,18 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       );
   });
 
-  // A node pool's machines come from an aws provider that serves no pool of its own.
+  // Each provider against the others and the pools (a node pool's machines).
   providers?.forEach((p, i) => {
-    const machinesName = p?.kind === 'kubernetes' ? p.nodePool?.machines : undefined;
-    if (machinesName === undefined || !providersByName) return;
-    const machines = providersByName.get(machinesName);
-    const at = ['providers', i, 'nodePool', 'machines'];
-    if (!machines)
-      add(at, `provider "${machinesName}" is not defined in providers (defined: ${known(providersByName)})`);
-    else if (machines.kind === undefined) return;
-    else if (machines.kind !== 'aws')
-      add(
-        at,
-        `provider "${machines.name}" is ${machines.kind}: a node pool's machines come from an aws provider`,
-      );
-    else if (pools?.some((pool) => pool?.provider === machines.name))
-      add(at, `provider "${machines.name}" already serves a pool directly: give the node pool its own group`);
-    else if (
-      providers.some((o, j) => j < i && o?.kind === 'kubernetes' && o.nodePool?.machines === machines.name)
-    )
-      add(at, `provider "${machines.name}" already backs another node pool`);
+    if (!p) return;
+    known(providerPlugin, p.kind)?.checkProviders?.({
+      ...ctx,
+      entry: p,
+      at: (...rest) => ['providers', i, ...rest],
+      index: i,
+      providers,
+      pools: pools ?? [],
+      machineKinds: MACHINE_KINDS,
+    });
   });
   return issues;
 }

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { redactUrl, redactUrls } from '../core/url-secrets.ts';
 import { configParts } from './config-parts.ts';
 import { type ConfigPath, crossCheck } from './cross-checks.ts';
+import { resolveFilePaths } from './file-paths.ts';
 import { type Config, configSchema } from './schema.ts';
 
 export interface ConfigIssue {
@@ -139,39 +140,7 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const abs = path.resolve(file);
   const baseDir = path.dirname(abs);
   const config = parsed.data;
-  const resolveFrom = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
-  const store = config.controller.store;
-  if (store.kind === 'sqlite') store.path = resolveFrom(store.path);
-  if (store.kind === 'etcd') {
-    if (store.tls?.ca !== undefined) store.tls.ca = resolveFrom(store.tls.ca);
-    if (store.tls?.cert !== undefined) store.tls.cert = resolveFrom(store.tls.cert);
-    if (store.tls?.key !== undefined) store.tls.key = resolveFrom(store.tls.key);
-    if (store.auth !== undefined) store.auth.passwordFile = resolveFrom(store.auth.passwordFile);
-  }
-  const api = config.controller.api;
-  if (api.tokenFile !== undefined) api.tokenFile = resolveFrom(api.tokenFile);
-  if (api.tls !== undefined) api.tls = { cert: resolveFrom(api.tls.cert), key: resolveFrom(api.tls.key) };
-  const resolveCluster = (c: { caFile?: string | undefined; tokenFile?: string | undefined }) => {
-    if (c.caFile !== undefined) c.caFile = resolveFrom(c.caFile);
-    if (c.tokenFile !== undefined) c.tokenFile = resolveFrom(c.tokenFile);
-  };
-  if (config.controller.coordination.kind === 'kubernetes')
-    resolveCluster(config.controller.coordination.cluster);
-  for (const m of config.metrics) if (m.kind === 'kubernetes') resolveCluster(m.cluster);
-  for (const p of config.providers)
-    if (p.kind === 'local') p.dataDir = resolveFrom(p.dataDir);
-    else if (p.kind === 'kubernetes') resolveCluster(p.cluster);
-  for (const p of config.pools)
-    if (p.node.kind === 'cometbft') {
-      if (p.node.home !== undefined) p.node.home = resolveFrom(p.node.home);
-      if (p.node.genesis !== undefined) p.node.genesis = resolveFrom(p.node.genesis);
-      if (p.node.binary?.includes('/')) p.node.binary = resolveFrom(p.node.binary);
-    } else if (p.node.kind === 'etcd-member' && p.node.binary?.includes('/'))
-      p.node.binary = resolveFrom(p.node.binary);
-  for (const s of config.snapshots)
-    if (s.store.kind === 'directory') s.store.path = resolveFrom(s.store.path);
-  for (const r of config.alerts.receivers)
-    if (r.kind === 'webhook' && r.tokenFile !== undefined) r.tokenFile = resolveFrom(r.tokenFile);
+  resolveFilePaths(configSchema, config, baseDir);
   return { config, file: abs, baseDir };
 }
 

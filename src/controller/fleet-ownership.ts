@@ -6,14 +6,13 @@
 // taking the fleet for orphans would destroy it, validator included. `up` refuses, naming
 // what runs, unless the operator asks it to adopt them (`rampart up --adopt`).
 
-import path from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { redactUrls } from '../core/url-secrets.ts';
 import { readFailover } from '../failover/failover-state.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, runAction } from '../runtime/action-journal.ts';
 import { withInstance } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { storePlugin } from '../store/registry.ts';
 import { adoptInstance } from './actions.ts';
 import type { Observation } from './observe.ts';
 
@@ -28,9 +27,7 @@ export class StoreBehindFleetError extends Error {
 /** The store in words an operator recognises: its file, or its etcd endpoints and prefix. */
 export function describeStore(config: Config): string {
   const s = config.controller.store;
-  return s.kind === 'sqlite'
-    ? `store ${path.resolve(s.path)}`
-    : `etcd store ${redactUrls(s.endpoints.join(','))} (prefix ${s.prefix})`;
+  return storePlugin(s.kind).describe(s);
 }
 
 /**

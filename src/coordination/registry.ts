@@ -1,57 +1,110 @@
-// Every coordination kind (who may act), and how each is built from
-// `controller.coordination` beside the store it fences through: the one place that knows
-// them all. A kind the schema allows without a line here is a type error.
+// Every coordination kind (who may act): the slice of `controller.coordination` each reads,
+// and how each is built beside the store it fences through. A new kind is a file beside
+// this one and one line here.
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
+import type { z } from 'zod';
+import {
+  type CheckContext,
+  type Connection,
+  createFrom,
+  type KindSchema,
+  type Parts,
+  type Plugin,
+  pluginOf,
+  unionOf,
+} from '../config-kit/plugin.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { EtcdStore } from '../store/etcd-store.ts';
 import type { Store } from '../store/store.ts';
+import {
+  checkLeaseTtl,
+  embeddedCoordinationConfig,
+  etcdCoordinationConfig,
+  kubeCoordinationConfig,
+  kubeCoordinationConnections,
+} from './config.ts';
 import type { Coordination } from './coordination.ts';
 import { EmbeddedCoordination } from './embedded.ts';
 import { EtcdCoordination } from './etcd.ts';
 import { KubernetesCoordination } from './kubernetes.ts';
 
-type CoordinationConfig = Config['controller']['coordination'];
-
 /** What a coordination is built with: the store it fences through, and a logger. */
 export interface CoordinationDeps {
-  readonly storeConfig: Config['controller']['store'];
+  /** The store's own file, when it is one on this machine (the embedded lock sits beside it). */
+  readonly storeFile: string | undefined;
   readonly store: Store;
   readonly log?: Logger | undefined;
 }
 
-type Factories = {
-  readonly [K in CoordinationConfig['kind']]: (
-    c: Extract<CoordinationConfig, { kind: K }>,
-    deps: CoordinationDeps,
-  ) => Coordination;
-};
+/** A coordination kind, as the config and the wiring point see it. */
+export interface CoordinationPlugin<S extends KindSchema = KindSchema>
+  extends Plugin<S, CoordinationDeps, Coordination> {
+  /**
+   * Which stores it takes turns on: `local` (one machine's file: it cannot be shared),
+   * `shared` (a store replicas share), or `any`.
+   */
+  readonly stores: 'local' | 'shared' | 'any';
+  /** What to write instead, when the store is not one it takes turns on. */
+  readonly storeHint: string;
+  check?(entry: Parts<z.output<S>>, c: CheckContext): void;
+  /** The URLs it connects to, for controller.api.requireTls. */
+  connections?(entry: Parts<z.output<S>>): Connection[];
+}
 
-export const COORDINATIONS: Factories = {
-  embedded: (_c, { storeConfig, store }) => {
-    if (storeConfig.kind !== 'sqlite') throw new Error('embedded coordination needs the sqlite store');
-    return new EmbeddedCoordination(store, `${path.resolve(storeConfig.path)}.lock`);
-  },
-  etcd: (c, { store, log }) => {
-    if (!(store instanceof EtcdStore)) throw new Error('etcd coordination needs the etcd store');
-    return new EtcdCoordination(store, { leaseTtlMs: c.leaseTtl, log });
-  },
-  kubernetes: (c, { store, log }) => {
-    const client = new KubeClient(c.cluster);
-    return new KubernetesCoordination({
-      client,
-      namespace: c.namespace ?? client.namespaceOr('default'),
-      leaseName: c.leaseName,
-      leaseTtlMs: c.leaseTtl,
-      store,
-      log,
-    });
-  },
-};
+const coordination = <S extends KindSchema>(p: CoordinationPlugin<S>) => p;
+
+export const COORDINATIONS = [
+  coordination({
+    config: embeddedCoordinationConfig,
+    create: (_c, { storeFile, store }) => {
+      if (storeFile === undefined) throw new Error('embedded coordination needs the sqlite store');
+      return new EmbeddedCoordination(store, `${path.resolve(storeFile)}.lock`);
+    },
+    stores: 'local',
+    storeHint: 'a shared etcd store needs etcd coordination, or two controllers could act at once',
+  }),
+  coordination({
+    config: etcdCoordinationConfig,
+    create: (c, { store, log }) => {
+      if (!(store instanceof EtcdStore)) throw new Error('etcd coordination needs the etcd store');
+      return new EtcdCoordination(store, { leaseTtlMs: c.leaseTtl, log });
+    },
+    stores: 'shared',
+    storeHint:
+      'etcd coordination needs the etcd store (controller.store.kind: etcd): replicas must share state',
+    check: checkLeaseTtl('etcd leases'),
+  }),
+  coordination({
+    config: kubeCoordinationConfig,
+    create: (c, { store, log }) => {
+      const client = new KubeClient(c.cluster);
+      return new KubernetesCoordination({
+        client,
+        namespace: c.namespace ?? client.namespaceOr('default'),
+        leaseName: c.leaseName,
+        leaseTtlMs: c.leaseTtl,
+        store,
+        log,
+      });
+    },
+    stores: 'any',
+    storeHint: '',
+    check: checkLeaseTtl('Lease durations'),
+    connections: kubeCoordinationConnections,
+  }),
+] as const;
+
+/** `controller.coordination`: one of the registered slices. */
+export const coordinationConfig = unionOf(COORDINATIONS);
+export type CoordinationConfig = z.output<typeof coordinationConfig>;
+
+/** The plugin of a coordination kind. */
+export const coordinationPlugin = (kind: string): CoordinationPlugin =>
+  pluginOf<CoordinationPlugin>(COORDINATIONS, kind, 'coordination');
 
 /** Builds the coordination `controller.coordination` names. */
 export function createCoordinationFrom(c: CoordinationConfig, deps: CoordinationDeps): Coordination {
-  return (COORDINATIONS[c.kind] as (c: CoordinationConfig, deps: CoordinationDeps) => Coordination)(c, deps);
+  return createFrom(COORDINATIONS, c, deps, 'coordination');
 }

@@ -1,42 +1,80 @@
-// Every node kind Rampart can run, and how each is built from its pool's `node` entry: the one
-// place that knows them all. A new kind is a folder beside this file and one line here; a
-// config kind without a line is a type error. Elsewhere, code asks a kind what it can do
+// Every node kind Rampart can run: the slice of the config each reads (a pool's `node`), how
+// each is built from it, and what the config checks ask of it. A new kind is a folder beside
+// this file and one line here. Elsewhere, code asks a kind what it can do
 // (`NodeKind.capabilities`), never which kind it is.
 
-import type { Config, NodeKindConfig, PoolConfig } from '../config/schema.ts';
+import type { z } from 'zod';
+import {
+  createFrom,
+  type KindSchema,
+  type Plugin,
+  type PoolCheck,
+  pluginOf,
+  unionOf,
+} from '../config-kit/plugin.ts';
 import { createCometbftKind } from './cometbft/cometbft-kind.ts';
+import { type CometbftOptions, checkCometbftPool, cometbftKindConfig } from './cometbft/config.ts';
+import { checkEtcdMemberPool, etcdMemberKindConfig } from './etcd-member/config.ts';
 import { createEtcdMemberKind } from './etcd-member/etcd-member-kind.ts';
+import { kubeNodeKindConfig, kubePodKindConfig } from './kube/config.ts';
 import { kubeNodeKind, kubePodKind } from './kube/kube-kinds.ts';
 import type { NodeKind } from './node-kind.ts';
+import { simnodeKindConfig } from './simnode/config.ts';
 import { simnodeKind } from './simnode/simnode-kind.ts';
 
-type Factories = {
-  readonly [K in NodeKindConfig['kind']]: (
-    options: Extract<NodeKindConfig, { kind: K }>,
-    context: { readonly pool: PoolConfig; readonly config: Config },
-  ) => NodeKind;
-};
+/** What a node kind is built with besides its pool's `node` entry. */
+export interface NodeKindDeps {
+  /** The `node` entry of the pool `validatorPool` names (a sentry's validator), if any. */
+  readonly upstream: { readonly kind: string } | undefined;
+}
 
-export const NODE_KINDS: Factories = {
-  simnode: () => simnodeKind,
-  cometbft: (options, { config }) => {
+/** A node kind, as the config and the wiring point see it. */
+export interface NodeKindPlugin<S extends KindSchema = KindSchema> extends Plugin<S, NodeKindDeps, NodeKind> {
+  /** Checks a pool of these nodes against the rest of the config. */
+  checkPool?(c: PoolCheck<z.output<S>>): void;
+  /** Failover can guard a validator of this kind (it reads CometBFT's RPC and commits). */
+  readonly guardable?: boolean;
+  /** Kubernetes judges these nodes: they come only from a provider that lists them in `platformNodes`. */
+  readonly platformJudged?: boolean;
+}
+
+const nodeKind = <S extends KindSchema>(p: NodeKindPlugin<S>) => p;
+
+export const NODE_KINDS = [
+  nodeKind({ config: simnodeKindConfig, create: () => simnodeKind }),
+  nodeKind({
+    config: cometbftKindConfig,
     // A sentry reads its validator's options (its home, its peers) to wire itself to it.
-    const upstream = config.pools.find((p) => p.name === options.validatorPool)?.node;
-    return createCometbftKind({
-      options,
-      upstreamOptions: upstream?.kind === options.kind ? upstream : undefined,
-    });
-  },
-  'etcd-member': (options) => createEtcdMemberKind(options),
-  'kube-pod': () => kubePodKind,
-  'kube-node': () => kubeNodeKind,
-};
+    create: (options, { upstream }) =>
+      createCometbftKind({
+        options,
+        upstreamOptions: upstream?.kind === options.kind ? (upstream as CometbftOptions) : undefined,
+      }),
+    checkPool: checkCometbftPool,
+    guardable: true,
+  }),
+  nodeKind({
+    config: etcdMemberKindConfig,
+    create: (options) => createEtcdMemberKind(options),
+    checkPool: checkEtcdMemberPool,
+  }),
+  nodeKind({ config: kubePodKindConfig, create: () => kubePodKind, platformJudged: true }),
+  nodeKind({ config: kubeNodeKindConfig, create: () => kubeNodeKind, platformJudged: true }),
+] as const;
 
-/** Builds the node kind of a pool. */
-export function createNodeKind(pool: PoolConfig, config: Config): NodeKind {
-  const create = NODE_KINDS[pool.node.kind] as (
-    options: NodeKindConfig,
-    context: { pool: PoolConfig; config: Config },
-  ) => NodeKind;
-  return create(pool.node, { pool, config });
+/** A pool's `node` entry: one of the registered slices. */
+export const nodeKindConfig = unionOf(NODE_KINDS);
+export type NodeKindConfig = z.output<typeof nodeKindConfig>;
+
+/** The plugin of a node kind. */
+export const nodeKindPlugin = (kind: string): NodeKindPlugin =>
+  pluginOf<NodeKindPlugin>(NODE_KINDS, kind, 'node');
+
+/** Builds the node kind of a pool, given the pools of its config (to find its validator's). */
+export function createNodeKind(
+  pool: { readonly node: NodeKindConfig },
+  config: { readonly pools: readonly { readonly name: string; readonly node: NodeKindConfig }[] },
+): NodeKind {
+  const upstream = config.pools.find((p) => p.name === pool.node.validatorPool)?.node;
+  return createFrom(NODE_KINDS, pool.node, { upstream }, 'node');
 }

@@ -1,13 +1,33 @@
-// Every provider kind Rampart can drive, and how each is built from its config entry: the one
-// place that knows them all. A new platform is a folder beside this file and one line here;
-// a config kind without a line is a type error, never a guess at run time.
+// Every provider kind Rampart can drive: the slice of the config each reads, how each is
+// built from its entry, and what the config checks ask of it. A new platform is a folder
+// beside this file and one line here.
 
 import type { Logger } from 'pino';
-import type { ProviderConfig } from '../config/schema.ts';
+import type { z } from 'zod';
+import {
+  type Connection,
+  createFrom,
+  type KindSchema,
+  kindOf,
+  type Parts,
+  type Plugin,
+  type PoolCheck,
+  type ProviderCheck,
+  pluginOf,
+  unionOf,
+} from '../config-kit/plugin.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { AwsProvider } from './aws/aws-provider.ts';
+import { awsProviderConfig, checkAwsPool } from './aws/config.ts';
+import {
+  checkKubePool,
+  checkNodePoolMachines,
+  kubeConnections,
+  kubeProviderConfig,
+} from './kubernetes/config.ts';
 import { NodePoolProvider } from './kubernetes/node-pool-provider.ts';
 import { StatefulSetProvider } from './kubernetes/stateful-set-provider.ts';
+import { localProviderConfig } from './local/config.ts';
 import { LocalProvider } from './local/local-provider.ts';
 import type { Provider } from './provider.ts';
 
@@ -21,62 +41,101 @@ export interface ProviderDeps {
   readonly machines?: Provider | undefined;
 }
 
-type Factories = {
-  readonly [K in ProviderConfig['kind']]: (
-    c: Extract<ProviderConfig, { kind: K }>,
-    deps: ProviderDeps,
-  ) => Provider;
-};
+/** A provider kind, as the config and the wiring point see it. */
+export interface ProviderPlugin<S extends KindSchema = KindSchema> extends Plugin<S, ProviderDeps, Provider> {
+  /** Checks a pool it serves against the rest of the config. */
+  checkPool?(c: PoolCheck<z.output<S>>): void;
+  /** Checks its entry against the other providers and the pools. */
+  checkProviders?(c: ProviderCheck<z.output<S>>): void;
+  /** The URLs it connects to, for controller.api.requireTls. */
+  connections?(entry: Parts<z.output<S>>): Connection[];
+  /** Its machines can be a Kubernetes node pool's Nodes (nodePool.machines names it). */
+  readonly machinesForNodePools?: boolean;
+  /** The node kinds Kubernetes-like platforms judge that only this provider makes. */
+  readonly platformNodes?: readonly string[];
+  /** The provider whose machines it runs on, built for it and hidden from the controller. */
+  machinesOf?(entry: z.output<S>): string | undefined;
+}
 
-export const PROVIDERS: Factories = {
-  local: (p) => new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host }),
-  aws: (p, deps) =>
-    new AwsProvider({
-      name: p.name,
-      region: p.region,
-      autoScalingGroup: p.autoScalingGroup,
-      launchTemplate: p.launchTemplate,
-      endpoint: p.endpoint,
-      address: p.address,
-      ports: p.ports,
-      retry: {
-        attempts: p.retry.attempts,
-        baseDelayMs: p.retry.baseDelay,
-        maxDelayMs: p.retry.maxDelay,
-        callTimeoutMs: p.retry.callTimeout,
-      },
-      userData: p.userData,
-      pool: deps.pool,
-      log: deps.log,
-    }),
-  kubernetes: (p, deps) => {
-    const client = new KubeClient(p.cluster);
-    const namespace = p.namespace ?? client.namespaceOr('default');
-    if (p.workload)
-      return new StatefulSetProvider({
+const provider = <S extends KindSchema>(p: ProviderPlugin<S>) => p;
+
+export const PROVIDERS = [
+  provider({
+    config: localProviderConfig,
+    create: (p) => new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host }),
+  }),
+  provider({
+    config: awsProviderConfig,
+    create: (p, deps) =>
+      new AwsProvider({
         name: p.name,
-        client,
-        namespace,
-        statefulSet: p.workload.statefulSet,
-        volumes: p.workload.volumes,
+        region: p.region,
+        autoScalingGroup: p.autoScalingGroup,
+        launchTemplate: p.launchTemplate,
+        endpoint: p.endpoint,
+        address: p.address,
+        ports: p.ports,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+        },
+        userData: p.userData,
         pool: deps.pool,
         log: deps.log,
+      }),
+    checkPool: checkAwsPool,
+    machinesForNodePools: true,
+  }),
+  provider({
+    config: kubeProviderConfig,
+    create: (p, deps) => {
+      const client = new KubeClient(p.cluster);
+      const namespace = p.namespace ?? client.namespaceOr('default');
+      if (p.workload)
+        return new StatefulSetProvider({
+          name: p.name,
+          client,
+          namespace,
+          statefulSet: p.workload.statefulSet,
+          volumes: p.workload.volumes,
+          pool: deps.pool,
+          log: deps.log,
+        });
+      if (!p.nodePool || !deps.machines)
+        throw new Error(`kubernetes provider "${p.name}": a node pool needs its machines provider`);
+      return new NodePoolProvider({
+        name: p.name,
+        client,
+        machines: deps.machines,
+        drainTimeoutMs: p.nodePool.drainTimeout,
+        evictionRetryMs: p.nodePool.evictionRetry,
+        log: deps.log,
       });
-    if (!p.nodePool || !deps.machines)
-      throw new Error(`kubernetes provider "${p.name}": a node pool needs its machines provider`);
-    return new NodePoolProvider({
-      name: p.name,
-      client,
-      machines: deps.machines,
-      drainTimeoutMs: p.nodePool.drainTimeout,
-      evictionRetryMs: p.nodePool.evictionRetry,
-      log: deps.log,
-    });
-  },
-};
+    },
+    checkPool: checkKubePool,
+    checkProviders: checkNodePoolMachines,
+    connections: kubeConnections,
+    platformNodes: ['kube-pod', 'kube-node'],
+    machinesOf: (p) => p.nodePool?.machines,
+  }),
+] as const;
+
+/** A `providers[]` entry: one of the registered slices. */
+export const providerConfig = unionOf(PROVIDERS);
+export type ProviderConfig = z.output<typeof providerConfig>;
+
+/** The plugin of a provider kind. */
+export const providerPlugin = (kind: string): ProviderPlugin =>
+  pluginOf<ProviderPlugin>(PROVIDERS, kind, 'provider');
+
+/** The provider kinds whose machines can be a node pool's Nodes. */
+export const MACHINE_KINDS: readonly string[] = PROVIDERS.filter(
+  (p: ProviderPlugin) => p.machinesForNodePools,
+).map((p) => kindOf(p.config));
 
 /** Builds the provider a config entry names. */
 export function createProvider(p: ProviderConfig, deps: ProviderDeps = {}): Provider {
-  const create = PROVIDERS[p.kind] as (c: ProviderConfig, deps: ProviderDeps) => Provider;
-  return create(p, deps);
+  return createFrom(PROVIDERS, p, deps, 'provider');
 }

@@ -1,21 +1,20 @@
 // The one wiring point: builds every adapter a config names (store, coordination, providers,
 // node kinds, metric sources, snapshot stores) from their registries, and fences providers.
 
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Config, MetricSourceConfig } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
 import type { Coordination } from '../coordination/coordination.ts';
 import { createCoordinationFrom } from '../coordination/registry.ts';
-import { KubeClient } from '../kube/kube-client.ts';
-import { createMetricSource } from '../metrics/create-metric-source.ts';
-import { KubernetesMetricsSource } from '../metrics/kubernetes.ts';
 import type { MetricSource } from '../metrics/metric-source.ts';
+import { createMetricSource } from '../metrics/registry.ts';
 import type { NodeKind } from '../nodes/node-kind.ts';
 import { createNodeKind } from '../nodes/registry.ts';
 import type { Provider } from '../providers/provider.ts';
-import { createProvider } from '../providers/registry.ts';
-import { createSnapshotStore } from '../snapshots/create-snapshot-store.ts';
+import { createProvider, providerPlugin } from '../providers/registry.ts';
+import { createSnapshotStore } from '../snapshots/registry.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
-import { createStoreFrom } from '../store/registry.ts';
+import { createStoreFrom, storePlugin } from '../store/registry.ts';
 import { StaleTermError, type Store } from '../store/store.ts';
 
 export interface Runtime {
@@ -34,10 +33,22 @@ export function createStore(config: Config): Store {
   return createStoreFrom(config.controller.store);
 }
 
+/** The file the config's store lives in, when it is one on this machine. */
+export function storeFileOf(config: Config): string | undefined {
+  const s = config.controller.store;
+  return storePlugin(s.kind).file?.(s);
+}
+
+/** False when the config's store is a file on this machine that no controller has made yet. */
+export function storeExists(config: Config): boolean {
+  const file = storeFileOf(config);
+  return file === undefined || existsSync(file);
+}
+
 /** The coordination `controller.coordination` names, fencing through `store`. */
 export function createCoordination(config: Config, store: Store, log?: Logger): Coordination {
   return createCoordinationFrom(config.controller.coordination, {
-    storeConfig: config.controller.store,
+    storeFile: storeFileOf(config),
     store,
     log,
   });
@@ -69,22 +80,6 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
   return fenced;
 }
 
-function metricSourceFor(m: MetricSourceConfig): MetricSource {
-  if (m.kind === 'kubernetes')
-    return new KubernetesMetricsSource({
-      name: m.name,
-      client: new KubeClient(m.cluster),
-      timeoutMs: m.timeout,
-    });
-  return createMetricSource({
-    name: m.name,
-    kind: m.kind,
-    timeoutMs: m.timeout,
-    ...(m.kind === 'prometheus' ? { url: m.url, nodeLabel: m.nodeLabel } : {}),
-    ...(m.kind === 'netdata' ? { urlTemplate: m.urlTemplate } : {}),
-  });
-}
-
 /** Everything a config needs, not yet opened. `log` hears coordination's own news. */
 export function createRuntime(config: Config, opts: { log?: Logger | undefined } = {}): Runtime {
   const store = createStore(config);
@@ -93,17 +88,14 @@ export function createRuntime(config: Config, opts: { log?: Logger | undefined }
   const poolOf = (provider: string) => config.pools.find((pool) => pool.provider === provider)?.name;
   // A node pool's machines provider serves the node pool's pool, inside the kubernetes
   // provider only: the controller sees Nodes, never the machines beside them.
-  const machinesOf = new Map<string, string>();
-  for (const p of config.providers)
-    if (p.kind === 'kubernetes' && p.nodePool) machinesOf.set(p.nodePool.machines, p.name);
+  const machinesName = (p: (typeof config.providers)[number]) => providerPlugin(p.kind).machinesOf?.(p);
+  const machinesOf = new Set(config.providers.map(machinesName));
   const providers = new Map<string, Provider>();
   for (const p of config.providers) {
     if (machinesOf.has(p.name)) continue;
     let machines: Provider | undefined;
-    if (p.kind === 'kubernetes' && p.nodePool) {
-      const m = config.providers.find((x) => x.name === p.nodePool?.machines);
-      if (m) machines = createProvider(m, { pool: poolOf(p.name), log: opts.log });
-    }
+    const m = config.providers.find((x) => x.name === machinesName(p));
+    if (m) machines = createProvider(m, { pool: poolOf(p.name), log: opts.log });
     providers.set(
       p.name,
       fencedProvider(
@@ -118,7 +110,7 @@ export function createRuntime(config: Config, opts: { log?: Logger | undefined }
     store,
     coordination,
     providers,
-    metricSources: new Map(config.metrics.map((m) => [m.name, metricSourceFor(m)])),
+    metricSources: new Map(config.metrics.map((m) => [m.name, createMetricSource(m)])),
     snapshotStores: new Map(config.snapshots.map((s) => [s.name, createSnapshotStore(s.store)])),
     nodeKind: (pool) => {
       const k = kinds.get(pool);

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import type { KubeVolumesConfig } from '../../src/config/schema.ts';
 import {
   KubeClient,
   type KubeClientOptions,
@@ -21,6 +20,7 @@ import {
 } from '../../src/kube/kube-client.ts';
 import { kubePodKind } from '../../src/nodes/kube/kube-kinds.ts';
 import type { NodeKind } from '../../src/nodes/node-kind.ts';
+import type { KubeVolumesConfig } from '../../src/providers/kubernetes/config.ts';
 import {
   REPLICAS_ANNOTATION,
   StatefulSetProvider,

@@ -1,8 +1,7 @@
 // `rampart history [--pool P] [--json] [--limit N]`: decisions with their reasons and actions
 // with their outcomes, oldest first. --json: one document, { history: [{ type, … }] }.
 
-import { existsSync } from 'node:fs';
-import { createStore } from '../../runtime/runtime.ts';
+import { createStore, storeExists, storeFileOf } from '../../runtime/runtime.ts';
 import { loadConfigFrom, UsageError, wholeNumber } from '../args.ts';
 import { DEFAULT_HISTORY_LIMIT } from '../defaults.ts';
 
@@ -21,8 +20,8 @@ export async function history(flags: HistoryFlags): Promise<number> {
       `rampart history: no pool "${flags.pool}" (pools: ${config.pools.map((p) => p.name).join(', ')})`,
     );
   const limit = wholeNumber('history', '--limit', flags.limit ?? DEFAULT_HISTORY_LIMIT);
-  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
-    process.stderr.write(`no state yet at ${config.controller.store.path}\n`);
+  if (!storeExists(config)) {
+    process.stderr.write(`no state yet at ${storeFileOf(config)}\n`);
     return 1;
   }
   const store = createStore(config);

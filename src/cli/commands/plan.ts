@@ -2,11 +2,10 @@
 // Changes nothing; answers even when nodes or metric sources are unreachable. --json: one
 // document, { at, pools: [plan…], metricErrors: […] }.
 
-import { existsSync } from 'node:fs';
 import { observe } from '../../controller/observe.ts';
 import { emptyPoolState, planPool } from '../../controller/plan-pool.ts';
 import type { PoolPlan } from '../../core/decide.ts';
-import { createRuntime, type Runtime } from '../../runtime/runtime.ts';
+import { createRuntime, type Runtime, storeExists } from '../../runtime/runtime.ts';
 import { SqliteStore } from '../../store/sqlite-store.ts';
 import { loadConfigFrom } from '../args.ts';
 
@@ -19,8 +18,7 @@ export async function plan(flags: PlanFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
   let rt: Runtime = createRuntime(config);
   // No state yet: plan over an empty in-memory store rather than create one.
-  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path))
-    rt = { ...rt, store: new SqliteStore(':memory:') };
+  if (!storeExists(config)) rt = { ...rt, store: new SqliteStore(':memory:') };
   await rt.store.open();
   try {
     const obs = await observe(rt);

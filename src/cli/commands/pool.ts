@@ -5,12 +5,11 @@
 // running the request waits in the store for the next `rampart up`, and the command says so.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PoolRequestKind, poolRequestRefusal } from '../../controller/pool-requests.ts';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
-import { createStore } from '../../runtime/runtime.ts';
+import { createStore, storeExists, storeFileOf } from '../../runtime/runtime.ts';
 import type { RequestRecord, Store } from '../../store/store.ts';
 import { loadConfigFrom, UsageError } from '../args.ts';
 import { DEFAULT_REQUEST_WAIT } from '../defaults.ts';
@@ -67,9 +66,9 @@ export async function pool(
   const waitMs = parseDuration(flags.wait ?? DEFAULT_REQUEST_WAIT);
   if (waitMs === undefined)
     throw new UsageError(`rampart pool ${verb}: --wait ${flags.wait}: not a duration (e.g. 30s, 5m)`);
-  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
+  if (!storeExists(config)) {
     process.stderr.write(
-      `no state yet at ${config.controller.store.path}: no controller has run on this store; start one with rampart up\n`,
+      `no state yet at ${storeFileOf(config)}: no controller has run on this store; start one with rampart up\n`,
     );
     return 1;
   }

@@ -4,12 +4,11 @@
 // running the whole view is what it last recorded, and nodes removed since show as gone.
 // --json: one document; with --watch, one document per refresh (JSON lines).
 
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
 import { type Candidate, electionCandidates } from '../../coordination/etcd.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { createStore } from '../../runtime/runtime.ts';
+import { createStore, storeExists, storeFileOf } from '../../runtime/runtime.ts';
 import { EtcdStore, EtcdUnreachableError } from '../../store/etcd-store.ts';
 import type { PoolStatus, Store } from '../../store/store.ts';
 import { loadConfigFrom } from '../args.ts';
@@ -24,10 +23,8 @@ export interface StatusFlags {
 
 export async function status(flags: StatusFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
-  if (config.controller.store.kind === 'sqlite' && !existsSync(config.controller.store.path)) {
-    process.stderr.write(
-      `no state yet at ${config.controller.store.path}: start the controller with rampart up\n`,
-    );
+  if (!storeExists(config)) {
+    process.stderr.write(`no state yet at ${storeFileOf(config)}: start the controller with rampart up\n`);
     return 1;
   }
   const store = createStore(config);

@@ -9,7 +9,6 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { NodeKindConfig } from '../../config/schema.ts';
 import { isForbidden } from '../../core/forbidden-files.ts';
 import type { NodeProbe } from '../../core/types.ts';
 import type {
@@ -26,7 +25,9 @@ import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
 
-export type CometbftOptions = Extract<NodeKindConfig, { kind: 'cometbft' }>;
+import type { CometbftOptions } from './config.ts';
+
+export type { CometbftOptions };
 
 /** Files of a stopped node's data dir that a snapshot never carries (besides keys). */
 const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic']);

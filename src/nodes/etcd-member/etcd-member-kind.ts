@@ -24,7 +24,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeKindConfig } from '../../config/schema.ts';
 import type { NodeProbe } from '../../core/types.ts';
 import type {
   ClusterMembership,
@@ -43,9 +42,10 @@ import {
   removalRefusal,
   unaccountedEntries,
 } from './cluster-view.ts';
+import type { EtcdMemberOptions } from './config.ts';
 import { EtcdApiError, type Member, type MemberStatus, type MembersApi, membersApi } from './members-api.ts';
 
-export type EtcdMemberOptions = Extract<NodeKindConfig, { kind: 'etcd-member' }>;
+export type { EtcdMemberOptions };
 
 /** How a new member starts, written by prepare into its data dir and read by processSpec. */
 interface JoinPlan {

@@ -4,10 +4,10 @@
 // snapshot of it exists — unless the operator wrote `onScaleDown: delete`.
 
 import type { Logger } from 'pino';
-import type { KubeVolumesConfig } from '../../config/schema.ts';
 import { type KubeClient, KubeError, type KubeObject, kubePath } from '../../kube/kube-client.ts';
 import { parseBytes } from '../../kube/quantity.ts';
 import type { CreateRequest } from '../provider.ts';
+import type { KubeVolumesConfig } from './config.ts';
 
 const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 /** On a claim a restore Job fills: `pending` until the Job completed, then `done`. */

@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KubeVolumesConfig } from '../../config/schema.ts';
 import type { KubeClient } from '../../kube/kube-client.ts';
 import type { Instance } from '../provider.ts';
+import type { KubeVolumesConfig } from './config.ts';
 import { quantityBytes, scaleDownMode } from './replica-volumes.ts';
 import {
   podStatus,

@@ -4,7 +4,6 @@
 // the operator had before are never listed or removed.
 
 import type { Logger } from 'pino';
-import type { KubeVolumesConfig } from '../../config/schema.ts';
 import {
   type KubeClient,
   KubeError,
@@ -13,6 +12,7 @@ import {
   readyCondition,
 } from '../../kube/kube-client.ts';
 import type { CreateRequest, Instance, PlatformStatus, Provider } from '../provider.ts';
+import type { KubeVolumesConfig } from './config.ts';
 import { ReplicaVolumes, type VolumeTemplateSource } from './replica-volumes.ts';
 
 /** Annotation on the StatefulSet: Rampart's replicas by ordinal (JSON `{ "<ordinal>": ReplicaRecord }`). */
