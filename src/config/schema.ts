@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import type { PoolPolicy, ScaleRule } from '../core/policy.ts';
 import { AGGREGATES, COMPARATORS, type Comparator, SCALE_IN_SELECTS } from '../core/types.ts';
+import { poolPolicyOptions } from './policy-schema.ts';
 
 /** What a duration is, for an error about a value that is not text at all (`staleAfter: 10`). */
 const NOT_A_DURATION = 'a duration: write it like 10s, 500ms, 5m';
@@ -692,6 +693,7 @@ const pool = z.strictObject({
   bootstrap: z.strictObject({ snapshots: name }).optional(),
   /** Validator pools: outage detection, a standby elsewhere, alerts (src/failover). */
   failover: failover.optional(),
+  ...poolPolicyOptions,
 });
 
 const alertReceiverCommon = {
