@@ -162,7 +162,13 @@ export function forecastHorizon(policy: PredictPolicy, history: PoolHistory | un
  * moment, and where a steady trend is found, the need it extends to. Holds (no size) on missing,
  * stale or too short history and on a period weaker than `confidence`.
  */
-export function forecastNeed(policy: PredictPolicy, history: PoolHistory | undefined, now: number): Forecast {
+export function forecastNeed(
+  policy: PredictPolicy,
+  history: PoolHistory | undefined,
+  now: number,
+  /** The history's newest time before this tick was recorded into it (decidePool records first). */
+  newestBefore: number | undefined = history?.lastAt,
+): Forecast {
   const horizonMs = forecastHorizon(policy, history);
   const hold = (why: string, period?: PeriodEstimate): Forecast => ({
     size: undefined,
@@ -170,10 +176,10 @@ export function forecastNeed(policy: PredictPolicy, history: PoolHistory | undef
     horizonMs,
     reasons: [{ code: 'forecast-holds', text: `predict: ${why}: no forecast, the reactive rules decide` }],
   });
-  if (!history || history.lastAt === undefined || history.need.length === 0)
+  if (!history || history.lastAt === undefined || newestBefore === undefined || history.need.length === 0)
     return hold('no history of the need yet');
-  if (now - history.lastAt > STALE_HISTORY_MS)
-    return hold(`history is stale (newest ${formatDuration(now - history.lastAt)} old)`);
+  if (now - newestBefore > STALE_HISTORY_MS)
+    return hold(`history is stale (newest ${formatDuration(now - newestBefore)} old)`);
   const estimate = currentPeriod(history, now);
   const period = chosenPeriod(estimate);
   const tier = history.need[period.tier];

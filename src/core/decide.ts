@@ -229,6 +229,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   let forecast: number | undefined;
   let forecastNeedNodes: number | undefined;
   if (remembers) {
+    const newestBefore = history?.lastAt;
     history = recordTick(history, {
       now,
       need: up.need,
@@ -237,7 +238,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       retention: input.historyRetention,
     });
     if (policy.predict) {
-      const f = forecastNeed(policy.predict, history, now);
+      const f = forecastNeed(policy.predict, history, now, newestBefore);
       if (f.period !== history.period) history = { ...history, period: f.period };
       add(f);
       forecast = f.size;
