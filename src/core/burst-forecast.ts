@@ -17,7 +17,7 @@ import {
 import type { Reason } from './pool-plan.ts';
 
 /** Period detection runs again this long after the last one, per tier (it costs O(n²)). */
-const REDETECT_MS = [60_000, 30 * 60_000] as const;
+const REDETECT_MS = [5 * 60_000, 30 * 60_000] as const;
 /** Periods shorter than this many buckets are noise, not a period. */
 const MIN_LAG = 2;
 /** History older than this has stopped: no forecast from it. */
