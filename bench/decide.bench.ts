@@ -5,6 +5,7 @@
 import { type DecideInput, decidePool } from '../src/core/decide.ts';
 import type { NodeRecord } from '../src/core/node-lifecycle.ts';
 import type { PoolPolicy } from '../src/core/policy.ts';
+import { emptyHistory, type PoolHistory, recordTick } from '../src/core/pool-history.ts';
 import type { NodeProbe, Sample } from '../src/core/types.ts';
 
 const POOLS = 200;
@@ -68,14 +69,52 @@ function inputs(pools: number, tick: number): DecideInput[] {
   return out;
 }
 
-function measure(pools: number): { medianMs: number; p90Ms: number } {
+/**
+ * The same pools remembering (issue 16): a target rule beside the threshold rules, peak hold,
+ * hysteresis and prediction on, each pool carrying two days of history of a periodic need
+ * (bursts every 4 minutes) from tick to tick, as the controller carries it.
+ */
+function remembering(input: DecideInput, memory = true): DecideInput {
+  const target = {
+    kind: 'target' as const,
+    metric: 'nodes:util',
+    aggregate: 'avg' as const,
+    target: 0.6,
+    tolerance: 0.1,
+    rate: false,
+  };
+  let history: PoolHistory = emptyHistory();
+  if (memory)
+    for (let t = input.now - 2 * 86_400_000; t < input.now; t += t < input.now - 3_600_000 ? 60_000 : 10_000)
+      history = recordTick(history, { now: t, need: (t / 1000) % 240 < 60 ? 60 : 30, ask: 40 });
+  const scaleUp = { ...input.policy.scaleUp, rules: [...input.policy.scaleUp.rules, target] };
+  if (!memory) return { ...input, policy: { ...input.policy, scaleUp } };
+  return {
+    ...input,
+    policy: {
+      ...input.policy,
+      scaleUp,
+      hold: { window: 'auto' },
+      hysteresis: { band: 'auto' },
+      predict: { horizon: 'auto', confidence: 0.6, trend: true },
+    },
+    history,
+  };
+}
+
+function measure(pools: number, memory?: 'same-rules' | 'remembering'): { medianMs: number; p90Ms: number } {
   const times: number[] = [];
   // One observation held at a time, as the controller holds one: built once, decided on
   // again at later clock readings (the plan depends on the clock, the inputs stay).
-  const observed = inputs(pools, 0);
+  const observed = memory
+    ? inputs(pools, 0).map((i) => remembering(i, memory === 'remembering'))
+    : inputs(pools, 0);
   for (let t = 0; t < TICKS + 5; t++) {
     const start = performance.now();
-    for (const input of observed) decidePool({ ...input, now: input.now + t * 10_000 });
+    for (const [i, input] of observed.entries()) {
+      const plan = decidePool({ ...input, now: input.now + t * 10_000 });
+      if (memory) observed[i] = { ...input, history: plan.history };
+    }
     const ms = performance.now() - start;
     if (t >= 5) times.push(ms);
   }
@@ -88,6 +127,9 @@ gc?.();
 const rssBeforeMb = process.memoryUsage().rss / 1048576;
 const baseline = measure(1);
 const full = measure(POOLS);
+// Today's tick and the remembering one, measured in this same run.
+const again = measure(POOLS, 'same-rules');
+const withMemory = measure(POOLS, 'remembering');
 const rssMb = process.memoryUsage().rss / 1048576;
 gc?.();
 const heapMb = process.memoryUsage().heapUsed / 1048576;
@@ -106,5 +148,17 @@ console.log(
     heapAfterGcMb: Number(heapMb.toFixed(1)),
     targetMedianMs: 20,
     targetRssMb: 150,
+  }),
+);
+console.log(
+  JSON.stringify({
+    bench: 'decision-tick-remembering',
+    pools: POOLS,
+    nodes: POOLS * NODES_PER_POOL,
+    medianMs: Number(withMemory.medianMs.toFixed(2)),
+    p90Ms: Number(withMemory.p90Ms.toFixed(2)),
+    sameRulesWithoutMemoryMedianMs: Number(again.medianMs.toFixed(2)),
+    ratioToToday: Number((withMemory.medianMs / again.medianMs).toFixed(2)),
+    targetRatio: 2,
   }),
 );

@@ -18,14 +18,16 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // The recommended policy of examples/simulate.yaml, on a pool allowed to reach 1,600 nodes
 // (HPA and the other 0.6-target baselines need ~1,500 at the peak).
-const yaml = readFileSync(path.join(root, 'examples/simulate.yaml'), 'utf8').replace(
-  /size: \{ min: 3, capacity: 3, max: 50 \}/,
+const yaml = readFileSync(path.join(root, 'examples/simulate.yaml'), 'utf8').replaceAll(
+  'size: { min: 3, capacity: 3, max: 50 }',
   'size: { min: 3, capacity: 100, max: 1600 }',
 );
 if (!yaml.includes('max: 1600'))
   throw new Error('examples/simulate.yaml no longer has the size this bench rewrites');
 const { config } = parseConfigText(yaml, 'examples/simulate.yaml');
 const pool = simulatedPool(config, 'sentries');
+// Today's reactive policy beside it, in the same run (the recommended one remembers and predicts).
+const reactive = simulatedPool(config, 'sentries-reactive');
 const model = modelFor(config);
 // A diurnal week: 20,000 to 90,000 units/s (1,000 nodes at 0.9 utilization), 3% noise.
 const trace = generateTrace('diurnal', {
@@ -44,13 +46,16 @@ const setup = {
   baselines: [...BASELINES],
 };
 
-for (const name of ['rampart', ...BASELINES] as const) {
+for (const name of ['rampart', 'rampart-reactive', ...BASELINES] as const) {
   const seconds: number[] = [];
   let run: ReturnType<typeof runSimulation> | undefined;
   for (let i = 0; i < RUNS; i++) {
     (globalThis as { gc?: () => void }).gc?.();
     const started = performance.now();
-    run = runSimulation(ctx, makePolicy(name, ctx, setup));
+    run =
+      name === 'rampart-reactive'
+        ? runSimulation(ctx, makePolicy('rampart', ctx, { ...setup, pool: reactive }))
+        : runSimulation(ctx, makePolicy(name, ctx, setup));
     seconds.push((performance.now() - started) / 1000);
   }
   seconds.sort((a, b) => a - b);

@@ -16,6 +16,18 @@ export const SHIPPED: readonly { file: string; shape: Shape; params: Record<stri
   { file: 'flash-crowd.csv', shape: 'flash-crowd', params: {} },
   { file: 'slow-ramp.csv', shape: 'slow-ramp', params: {} },
   { file: 'noisy-plateau.csv', shape: 'noisy-plateau', params: {} },
+  // Issue 16's families: bursts shorter than the 90 s a node takes to serve, at several periods,
+  // a period that changes, jitter, two periods at once, and a slow sawtooth at a boundary.
+  { file: 'short-bursts.csv', shape: 'bursts', params: {} },
+  { file: 'sparse-bursts.csv', shape: 'bursts', params: { period: 900, duration: 21_600 } },
+  { file: 'jittered-bursts.csv', shape: 'bursts', params: { period: 360, jitter: 30, noise: 0.05 } },
+  { file: 'period-change.csv', shape: 'bursts', params: { period: 300, changeAt: 5400, periodAfter: 720 } },
+  {
+    file: 'two-periods.csv',
+    shape: 'bursts',
+    params: { factor: 4, period: 180, period2: 1500, factor2: 10 },
+  },
+  { file: 'sawtooth.csv', shape: 'sawtooth', params: {} },
 ];
 
 function usage(): string {

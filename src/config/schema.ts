@@ -23,6 +23,7 @@ import { nodeKindConfig } from '../nodes/registry.ts';
 import { providerConfig } from '../providers/registry.ts';
 import { snapshotStoreConfig } from '../snapshots/registry.ts';
 import { storeConfig } from '../store/registry.ts';
+import { poolPolicyOptions } from './policy-schema.ts';
 
 const controller = z.strictObject({
   evaluationInterval: positiveDurationDefault('10s', 'Time between two decisions for every pool.'),
@@ -282,6 +283,7 @@ const pool = z.strictObject({
   bootstrap: z.strictObject({ snapshots: name }).optional(),
   /** Validator pools: outage detection, a standby elsewhere, alerts (src/failover). */
   failover: failover.optional(),
+  ...poolPolicyOptions,
 });
 
 const alerts = z

@@ -9,6 +9,7 @@ import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership, Lock } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
+import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
 import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
@@ -34,6 +35,9 @@ import { reconcileOnStart } from './reconcile.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import type { TickReport } from './tick-report.ts';
 
+/** A pool's policy memory is stored with the pool at most this often; a restart loses at most this much. */
+export const HISTORY_STORE_EVERY_MS = 60_000;
+
 export interface ControllerOptions {
   readonly runtime: Runtime;
   readonly log: Logger;
@@ -58,6 +62,8 @@ export class Controller {
   #stopping = new AbortController();
   #previousSamples: Sample[] = [];
   readonly #lastSignature = new Map<string, string>();
+  /** Each pool's policy memory as of this process's last tick, and when it was last stored. */
+  readonly #memory = new Map<string, { history: PoolHistory; storedAt: number }>();
   #loop: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
@@ -374,15 +380,28 @@ export class Controller {
       if (all.some((n) => n.state !== 'gone' && (n.instanceId !== undefined || n.readyAt !== undefined)))
         state = { ...state, everHadNode: true };
     }
+    // The policy's memory: this process's newest, or after a restart (or a change of leader) the
+    // one stored with the pool, at most HISTORY_STORE_EVERY_MS old.
+    const kept = this.#memory.get(pool.name);
     const { plan, nodes, vanished } = planPool(
       pool,
       po,
-      state,
+      kept ? { ...state, history: kept.history } : state,
       obs.at,
       { current: obs.samples, previous: this.#previousSamples },
       this.#staleAfter,
       this.#rt.nodeKind(pool.name).capabilities,
+      this.#rt.config.controller.historyRetention,
     );
+    // Stored once a minute, not every tick: on etcd every put is a revision kept until compaction.
+    const storeHistory =
+      plan.history !== undefined && (kept === undefined || obs.at - kept.storedAt >= HISTORY_STORE_EVERY_MS);
+    if (plan.history)
+      this.#memory.set(pool.name, {
+        history: plan.history,
+        storedAt: storeHistory || !kept ? obs.at : kept.storedAt,
+      });
+    const history = storeHistory ? plan.history : state.history;
     // A node whose instance vanished (process died, VM gone) is failed: it no longer holds a slot.
     for (const n of vanished) {
       await store.putNode(
@@ -430,8 +449,8 @@ export class Controller {
         };
       }
     }
-    if (!stored || !samePoolState(stored, { ...state, clocks }))
-      await store.putPool({ ...state, clocks }, ctx.term);
+    const next: PoolState = { ...state, clocks, history };
+    if (!stored || !samePoolState(stored, next)) await store.putPool(next, ctx.term);
     await this.#record(finalPlan, ctx.term);
     await this.#tendMembership(pool, po, byId, ctx);
     // A scale-down lock lost mid-way (its lease could not be kept) stops the actions before

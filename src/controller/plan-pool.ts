@@ -27,6 +27,7 @@ export function planPool(
   samples: { current: readonly Sample[]; previous: readonly Sample[] },
   staleAfterBySource: ReadonlyMap<string, number>,
   capabilities: NodeKindCapabilities,
+  historyRetention?: number,
 ): PoolPlanning {
   const nodes: StoredNode[] = [];
   const vanished: StoredNode[] = [];
@@ -60,6 +61,8 @@ export function planPool(
     connectedToUpstream: po.connectedToUpstream,
     upstreamRunning: pool.node.validatorPool === undefined ? undefined : po.upstream.length > 0,
     joinsOneAtATime: capabilities.joinsOneAtATime,
+    history: state.history,
+    historyRetention,
   });
   return { plan, nodes, vanished };
 }

@@ -10,9 +10,15 @@ import {
   manualTarget,
   sizeFloor,
 } from './bounds.ts';
+import { forecastNeed } from './burst-forecast.ts';
+import { remaining } from './duration.ts';
+import { formatNumber } from './format.ts';
+import { hysteresisBand, outsideDeadBand } from './hysteresis.ts';
 import { assessNodeHealth, healthCheckDue } from './node-health.ts';
 import type { NodeRecord } from './node-lifecycle.ts';
+import { peakHold } from './peak-hold.ts';
 import type { PoolPolicy } from './policy.ts';
+import { type PoolHistory, recordTick } from './pool-history.ts';
 import type {
   Alert,
   Decision,
@@ -77,6 +83,13 @@ export interface DecideInput {
    * counted per member): at most one is created, and none while another is joining.
    */
   readonly joinsOneAtATime?: boolean | undefined;
+  /**
+   * What the pool remembers for peak hold, hysteresis and prediction: the plan returns the next
+   * value, which the caller keeps (the controller stores it with the pool). Undefined: nothing yet.
+   */
+  readonly history?: PoolHistory | undefined;
+  /** `controller.historyRetention`, ms: the history keeps no more. Default two days. */
+  readonly historyRetention?: number | undefined;
 }
 
 /**
@@ -96,6 +109,7 @@ export function decidePool(input: DecideInput): PoolPlan {
   };
   const healthDue = healthCheckDue(policy.health, input.clocks.lastHealthCheckAt, now);
   let clocks: PoolClocks = healthDue ? { ...input.clocks, lastHealthCheckAt: now } : { ...input.clocks };
+  let history = input.history;
 
   // 1. Lifecycle and health, from this tick's probes.
   const health = assessNodeHealth(input.nodes, input.probes, policy.health, healthDue, now);
@@ -112,6 +126,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     needsLock,
     reasons,
     alerts,
+    ...(history === undefined ? {} : { history }),
   });
 
   // 2. Validator pools: created once, never scaled, never replaced (failover handles them).
@@ -206,17 +221,46 @@ export function decidePool(input: DecideInput): PoolPlan {
     input.clocks.lastScaleUpAt,
   );
   add(up);
-  const capped = capAtMax(Math.max(floor.floor, up.desired), size);
+
+  // 6b. The pool's memory (opt-in): record this tick, then the forecast a provisioning delay
+  // ahead, which only ever adds to what the rules ask and waits out the same cooldown.
+  const remembers =
+    policy.hold !== undefined || policy.hysteresis !== undefined || policy.predict !== undefined;
+  let forecast: number | undefined;
+  let forecastNeedNodes: number | undefined;
+  if (remembers) {
+    const newestBefore = history?.lastAt;
+    history = recordTick(history, {
+      now,
+      need: up.need,
+      ask: up.ask,
+      joined: joinTimes(health.updates, input.nodes, now),
+      retention: input.historyRetention,
+    });
+    if (policy.predict) {
+      const f = forecastNeed(policy.predict, history, now, newestBefore);
+      if (f.period !== history.period) history = { ...history, period: f.period };
+      add(f);
+      forecast = f.size;
+      forecastNeedNodes = f.need;
+    }
+  }
+  let ruleDesired = up.desired;
+  if (forecast !== undefined && forecast > Math.max(base, up.desired)) {
+    const cooldownLeft = remaining(input.clocks.lastScaleUpAt, policy.scaleUp.cooldown, now);
+    if (cooldownLeft === 0) ruleDesired = forecast;
+  }
+  const capped = capAtMax(Math.max(floor.floor, ruleDesired), size);
   add(capped);
   const count = create(capped.target);
   if (count > 0) {
-    const cause = creationCause(base, size, floor.floor, up.desired);
+    const cause = creationCause(base, size, floor.floor, ruleDesired);
     actions.push({ kind: 'create', count, cause });
-    if (cause === 'scale-up' && up.desired > base) clocks = { ...clocks, lastScaleUpAt: now };
+    if (cause === 'scale-up' && ruleDesired > base) clocks = { ...clocks, lastScaleUpAt: now };
     return plan(replacing ?? (cause === 'scale-up' ? 'scale-up' : 'replenish'), base + count);
   }
   if (replacing) return plan(replacing, base);
-  if (up.fired) return plan('hold', base);
+  if (up.fired || ruleDesired > base) return plan('hold', base);
 
   // 7. Scale-down: every rule agrees, the period has passed, one node at a time, never below
   // capacity. A rule that read a value it cannot trust makes staying put a hold, not steady.
@@ -231,5 +275,46 @@ export function decidePool(input: DecideInput): PoolPlan {
   });
   add(down);
   if (down.cause === undefined) return plan(down.held ? 'hold' : 'steady', base);
+
+  // 8. What the pool remembers can stop a metric-driven removal: the forecast needs the node
+  // within the horizon, the peak of the hold window, or the dead band around one node less.
+  if (down.cause === 'scale-down') {
+    // The forecast's need moves by a fraction of a node from tick to tick; the dead band keeps a
+    // node it would take now and ask back at the next tick.
+    const band = policy.hysteresis ? hysteresisBand(policy.hysteresis, history, now) : 0;
+    if (forecast !== undefined && forecastNeedNodes !== undefined && base - 1 - band < forecastNeedNodes) {
+      reasons.push({
+        code: 'forecast-keeps',
+        text: `keeping ${base}: the forecast needs ${formatNumber(forecastNeedNodes)} nodes within the horizon${band > 0 ? ` (dead band ${formatNumber(band)})` : ''}`,
+        value: forecastNeedNodes,
+      });
+      return plan('hold', base);
+    }
+    if (policy.hold) {
+      const held = peakHold(policy.hold, history, now, base, forecast !== undefined);
+      add(held);
+      if (held.blocks) return plan('hold', base);
+    }
+    if (policy.hysteresis) {
+      const band = outsideDeadBand(policy.hysteresis, history, now, base, up.need);
+      add(band);
+      if (band.blocks) return plan('steady', base);
+    }
+  }
   return removeOne(down.cause, true);
+}
+
+/** Provision-to-ready times of the nodes that became ready at `now`, ms. */
+function joinTimes(
+  updates: readonly { readonly id: string; readonly state: string; readonly readyAt?: number | undefined }[],
+  nodes: readonly NodeRecord[],
+  now: number,
+): number[] | undefined {
+  const out: number[] = [];
+  for (const u of updates) {
+    if (u.state !== 'ready' || u.readyAt !== now) continue;
+    const node = nodes.find((n) => n.id === u.id);
+    if (node && node.readyAt === undefined) out.push(now - node.joinStartedAt);
+  }
+  return out.length > 0 ? out : undefined;
 }

@@ -91,4 +91,35 @@ export interface PoolPolicy {
     /** Metric that says how busy a node is (higher = busier); default: the first scale-up rule's. */
     readonly busyMetric?: string | undefined;
   };
+  /** Peak hold (scale-down stabilization). Absent: off. */
+  readonly hold?: HoldPolicy | undefined;
+  /** A dead band against flapping at a boundary. Absent: off. */
+  readonly hysteresis?: HysteresisPolicy | undefined;
+  /** Predictive scaling from the pool's own history. Absent: off. */
+  readonly predict?: PredictPolicy | undefined;
+}
+
+/**
+ * Peak hold: a metric-driven scale-down never goes below the highest size the scale-up rules
+ * asked for over the window (HPA's stabilizationWindowSeconds, GCE's scale-in window).
+ */
+export interface HoldPolicy {
+  /** Window, ms, or `auto`: learnt from the spacing of recent bursts and the provisioning delay. */
+  readonly window: number | 'auto';
+}
+
+/** A removal waits until the need is this far below the smaller size. */
+export interface HysteresisPolicy {
+  /** Dead band in nodes, or `auto`: half a node or twice the need's recent noise, the larger. */
+  readonly band: number | 'auto';
+}
+
+/** Sizes the pool one provisioning delay ahead for what its own history forecasts. */
+export interface PredictPolicy {
+  /** How far ahead, ms, or `auto`: the provisioning delay observed on the pool's nodes. */
+  readonly horizon: number | 'auto';
+  /** Lowest autocorrelation at which a detected period is trusted, 0–1. Default 0.6. */
+  readonly confidence: number;
+  /** Also follow a steady trend (a linear fit of the last 5 minutes with R² ≥ 0.9). Default true. */
+  readonly trend: boolean;
 }

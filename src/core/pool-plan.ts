@@ -1,6 +1,7 @@
 // What a pool decision returns: the plan, its actions, node updates, reasons and alerts, and the
 // clocks it moves. Types only; decide.ts re-exports them for the adapters.
 
+import type { PoolHistory } from './pool-history.ts';
 import type { NodeState } from './types.ts';
 
 /** Clocks that survive restarts: they are persisted with the pool. All ms since the epoch. */
@@ -73,6 +74,8 @@ export interface PoolPlan {
   readonly needsLock: boolean;
   readonly reasons: readonly Reason[];
   readonly alerts: readonly Alert[];
+  /** The pool's memory after this tick (peak hold, hysteresis, prediction): keep it for the next. */
+  readonly history?: PoolHistory | undefined;
 }
 
 /** What one step of a decision adds to the plan, in order: its reasons, actions and alerts. */

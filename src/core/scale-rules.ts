@@ -15,6 +15,13 @@ export interface ScaleUpVerdict {
   readonly fired: boolean;
   /** Names of the rules held by a value they cannot trust (`scaleUp.rules[0]`). */
   readonly held: readonly string[];
+  /**
+   * Nodes the load needs, fractional: the largest `ready × value / target` of the target rules
+   * that read their metric (undefined when none did, or none is a target rule).
+   */
+  readonly need: number | undefined;
+  /** The largest size a rule asked for, cooldown or not (undefined when no rule could read). */
+  readonly ask: number | undefined;
   readonly reasons: readonly Reason[];
 }
 
@@ -32,6 +39,8 @@ export function scaleUpRules(
 ): ScaleUpVerdict {
   let desired = base;
   let fired = false;
+  let need: number | undefined;
+  let ask: number | undefined;
   const held: string[] = [];
   const reasons: Reason[] = [];
   scaleUp.rules.forEach((rule, i) => {
@@ -41,6 +50,13 @@ export function scaleUpRules(
     if (r.fired) {
       fired = true;
       desired = Math.max(desired, r.desired);
+    }
+    if (reading.status === 'ok') {
+      if (rule.kind === 'target' && readyIds.length > 0) {
+        const n = (readyIds.length * reading.value) / rule.target;
+        if (Number.isFinite(n) && (need === undefined || n > need)) need = n;
+      }
+      if ((rule.kind === 'target' || r.fired) && (ask === undefined || r.desired > ask)) ask = r.desired;
     }
     if (reading.status === 'invalid') held.push(name);
     reasons.push({
@@ -59,7 +75,7 @@ export function scaleUpRules(
     });
     desired = base;
   }
-  return { desired, fired, held, reasons };
+  return { desired, fired, held, need, ask, reasons };
 }
 
 /** Whether the scale-down rules agree on removing a node. */

@@ -18,6 +18,15 @@ import { loadTrace } from './trace.ts';
 
 const GOLDEN = new URL('./rampart-golden.json', import.meta.url);
 const TRACES = ['ddos', 'diurnal', 'double-ddos', 'flash-crowd', 'noisy-plateau', 'slow-ramp'];
+/** Issue 16's families (scripts/generate-trace.ts --all sim/traces). */
+const FAMILIES = [
+  'short-bursts',
+  'sparse-bursts',
+  'jittered-bursts',
+  'period-change',
+  'two-periods',
+  'sawtooth',
+];
 
 interface Case {
   readonly trace: string;
@@ -28,19 +37,22 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  // The recommended policy on every shipped trace.
-  ...TRACES.map((trace) => ({ trace, pool: 'sentries' })),
+  // Today's reactive policy (the recommended one before issue 16) on every shipped trace: a pool
+  // that does not opt into hold, hysteresis or predict decides exactly as before.
+  ...TRACES.map((trace) => ({ trace, pool: 'sentries-reactive' })),
   // The alternatives: rate-of-change rules, another threshold, target-tracking scale-down.
   { trace: 'double-ddos', pool: 'sentries-rate' },
   { trace: 'double-ddos', pool: 'sentries-headroom' },
   { trace: 'double-ddos', pool: 'sentries-hpa-like' },
   // The other scale-in selections (the simulator's samples are pool-level: least-busy falls back).
-  { trace: 'double-ddos', pool: 'sentries', select: 'oldest' },
-  { trace: 'double-ddos', pool: 'sentries', select: 'least-busy' },
+  { trace: 'double-ddos', pool: 'sentries-reactive', select: 'oldest' },
+  { trace: 'double-ddos', pool: 'sentries-reactive', select: 'least-busy' },
   // Failures: health replacements and the holds they cause.
-  { trace: 'double-ddos', pool: 'sentries', model: { failureRate: 1, seed: 5 } },
+  { trace: 'double-ddos', pool: 'sentries-reactive', model: { failureRate: 1, seed: 5 } },
   // Stale samples: scrapes less often than staleAfter.
-  { trace: 'flash-crowd', pool: 'sentries', model: { scrapeInterval: 50 } },
+  { trace: 'flash-crowd', pool: 'sentries-reactive', model: { scrapeInterval: 50 } },
+  // The recommended policy (peak hold, hysteresis, prediction) on every trace.
+  ...[...TRACES, ...FAMILIES].map((trace) => ({ trace, pool: 'sentries' })),
 ];
 
 function run(c: Case) {

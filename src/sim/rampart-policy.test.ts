@@ -57,7 +57,13 @@ function compareWithController(trace: ReturnType<typeof generateTrace>, model: R
         upstream: [],
         connectedToUpstream: undefined,
       };
-      const state: PoolState = { name: pool.name, paused: false, everHadNode: true, clocks: input.clocks };
+      const state: PoolState = {
+        name: pool.name,
+        paused: false,
+        everHadNode: true,
+        clocks: input.clocks,
+        history: input.history,
+      };
       const controller = planPool(
         pool,
         observation,
@@ -66,6 +72,7 @@ function compareWithController(trace: ReturnType<typeof generateTrace>, model: R
         { current: input.samples.current, previous: input.samples.previous ?? [] },
         staleAfterBySource,
         capabilities,
+        config.controller.historyRetention,
       );
       assert.deepEqual(plan, controller.plan);
       // The simulator applied the previous plan in full: this tick sees its desired size.
@@ -140,7 +147,7 @@ describe("Rampart's policy in the simulator", () => {
     );
     assert.throws(
       () => simulatedPool(config, 'nope'),
-      /pool "nope" is not in the config \(pools: sentries, sentries-rate, /,
+      /pool "nope" is not in the config \(pools: sentries, sentries-reactive, sentries-rate, /,
     );
   });
 });

@@ -7,6 +7,7 @@
 import type { Config, PoolConfig } from '../config/schema.ts';
 import { type DecideInput, decidePool, type PoolClocks, type PoolPlan } from '../core/decide.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
+import type { PoolHistory } from '../core/pool-history.ts';
 import type { NodeKindCapabilities, NodeProbe, Sample } from '../core/types.ts';
 import type { SimNode, SimPool } from './model.ts';
 import type { PolicyContext, Scrape, SimPolicy } from './policy.ts';
@@ -145,6 +146,8 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
   let current: Sample[] = [];
   let previous: Sample[] = [];
   let clocks: PoolClocks = {};
+  /** The pool's memory, kept between ticks as the controller keeps it (with the pool's state). */
+  let history: PoolHistory | undefined;
 
   const addRecord = (record: NodeRecord, node: SimNode) => {
     records.push(simRecord(record));
@@ -214,6 +217,8 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
         connectedToUpstream: undefined,
         upstreamRunning,
         joinsOneAtATime: opts.capabilities.joinsOneAtATime,
+        history,
+        historyRetention: config.controller.historyRetention,
       };
       const plan = decidePool(input);
       opts.onDecision?.(input, plan);
@@ -223,6 +228,7 @@ export function rampartPolicy(_ctx: PolicyContext, opts: RampartPolicyOptions): 
         records[i] = simRecord({ ...records[i]!, ...u });
       }
       clocks = plan.clocks;
+      history = plan.history;
       let sized = false;
       for (const action of plan.actions) {
         if (action.kind === 'remove') {

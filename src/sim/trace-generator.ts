@@ -1,6 +1,6 @@
 // Synthetic load traces: the shapes the shipped traces are made of (DDoS bursts, a diurnal
-// cycle, a flash crowd, a slow ramp, a noisy plateau), each with named parameters and
-// defaults, reproducible from a seed. `scripts/generate-trace.ts` is its command line.
+// cycle, a flash crowd, a slow ramp, a noisy plateau, trains of short bursts, a sawtooth), each
+// with named parameters and defaults, reproducible from a seed. `scripts/generate-trace.ts` is its command line.
 
 import { normal, seededRandom } from './rng.ts';
 import { makeTrace, type Trace } from './trace.ts';
@@ -80,6 +80,40 @@ export interface NoisyPlateauParams extends Common {
   level: number;
 }
 
+export interface BurstsParams extends Common {
+  /** Load between bursts. Default 400. */
+  base: number;
+  /** Load in a burst as a multiple of base. Default 7. */
+  factor: number;
+  /** When the first burst starts. Default 600. */
+  start: number;
+  /** Seconds a burst lasts, rise and fall included (shorter than the 90 s a node takes). Default 60. */
+  width: number;
+  /** Seconds from base to the full burst, and back. Default 5. */
+  rise: number;
+  /** Seconds from one burst's start to the next one's. Default 240. */
+  period: number;
+  /** Each burst starts up to this many seconds early or late (uniform, from the seed). Default 0. */
+  jitter: number;
+  /** From this time on the period is `periodAfter` (0: it never changes). Default 0. */
+  changeAt: number;
+  /** The period after `changeAt`, s. Default 0. */
+  periodAfter: number;
+  /** A second train of bursts every this many seconds (0: none), from `start`. Default 0. */
+  period2: number;
+  /** The second train's load as a multiple of base. Default 0. */
+  factor2: number;
+}
+
+export interface SawtoothParams extends Common {
+  /** Load at the bottom of each tooth. Default 200. */
+  low: number;
+  /** Load at the top, where it drops back to low. Default 340. */
+  high: number;
+  /** Seconds from one drop to the next. Default 1200. */
+  period: number;
+}
+
 export const SHAPE_DEFAULTS = {
   ddos: {
     duration: 3600,
@@ -135,6 +169,32 @@ export const SHAPE_DEFAULTS = {
     seed: 1,
     level: 2000,
   } satisfies NoisyPlateauParams,
+  bursts: {
+    duration: 10_800,
+    resolution: 1,
+    noise: 0,
+    seed: 1,
+    base: 400,
+    factor: 7,
+    start: 600,
+    width: 60,
+    rise: 5,
+    period: 240,
+    jitter: 0,
+    changeAt: 0,
+    periodAfter: 0,
+    period2: 0,
+    factor2: 0,
+  } satisfies BurstsParams,
+  sawtooth: {
+    duration: 14_400,
+    resolution: 10,
+    noise: 0.05,
+    seed: 1,
+    low: 200,
+    high: 340,
+    period: 1200,
+  } satisfies SawtoothParams,
 } as const;
 
 export type Shape = keyof typeof SHAPE_DEFAULTS;
@@ -210,4 +270,31 @@ const SHAPE_FUNCTIONS: { [S in Shape]: (p: (typeof SHAPE_DEFAULTS)[S]) => (t: nu
     return p.from;
   },
   'noisy-plateau': (p) => () => p.level,
+  bursts: (p) => {
+    const train = (period: number, factor: number, jitter: () => number) => {
+      const starts: number[] = [];
+      for (let nominal = p.start; nominal < p.duration; ) {
+        starts.push(nominal + jitter());
+        nominal += p.changeAt > 0 && nominal >= p.changeAt && p.periodAfter > 0 ? p.periodAfter : period;
+      }
+      return { starts, peak: p.base * factor };
+    };
+    // Jitter from its own stream (seed + 1), so the noise of the rows stays what the seed gives.
+    const random = seededRandom(p.seed + 1);
+    const trains = [train(p.period, p.factor, () => (p.jitter > 0 ? p.jitter * (2 * random() - 1) : 0))];
+    if (p.period2 > 0 && p.factor2 > 0) trains.push(train(p.period2, p.factor2, () => 0));
+    return (t) => {
+      let load = p.base;
+      for (const { starts, peak } of trains)
+        for (const s of starts) {
+          const d = t - s;
+          if (d < 0) break;
+          if (d >= p.width) continue;
+          const edge = Math.min(d + 1, p.width - d, p.rise) / p.rise;
+          load = Math.max(load, p.base + (peak - p.base) * Math.min(1, edge));
+        }
+      return load;
+    };
+  },
+  sawtooth: (p) => (t) => p.low + ((p.high - p.low) * (t % p.period)) / p.period,
 };

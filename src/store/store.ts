@@ -4,6 +4,7 @@
 
 import type { PoolClocks, Reason } from '../core/decide.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
+import type { PoolHistory } from '../core/pool-history.ts';
 import type { StateDump } from './state-dump.ts';
 
 export interface PoolState {
@@ -15,6 +16,11 @@ export interface PoolState {
   readonly manualSize?: { readonly size: number; readonly by: string; readonly at: number } | undefined;
   readonly everHadNode: boolean;
   readonly clocks: PoolClocks;
+  /**
+   * What the pool's policy remembers (peak hold, hysteresis, prediction): the need downsampled
+   * with age, recent asks and bursts. Stored with the pool at most once a minute.
+   */
+  readonly history?: PoolHistory | undefined;
 }
 
 export interface StoredNode extends NodeRecord {

@@ -36,6 +36,7 @@ export async function plan(flags: PlanFlags): Promise<number> {
         { current: obs.samples, previous: [] },
         staleAfter,
         rt.nodeKind(pool.name).capabilities,
+        config.controller.historyRetention,
       );
       const shown: PoolPlan = providerError
         ? {

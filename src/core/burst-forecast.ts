@@ -1,0 +1,297 @@
+// Predictive scaling: the need one provisioning delay ahead, forecast from the pool's own
+// history — a period found by autocorrelation (20 s to a day, detected, never configured) and a
+// steady trend — and the size it asks for when the forecast can be trusted, with what it saw.
+
+import { formatDuration } from './duration.ts';
+import { formatNumber } from './format.ts';
+import type { PredictPolicy } from './policy.ts';
+import {
+  COARSE_STEP_MS,
+  FINE_STEP_MS,
+  type HistoryTier,
+  needNear,
+  type PeriodEstimate,
+  type PoolHistory,
+  type TierPeriod,
+} from './pool-history.ts';
+import type { Reason } from './pool-plan.ts';
+
+/** Period detection runs again this long after the last one, per tier (it costs O(n²)). */
+const REDETECT_MS = [5 * 60_000, 30 * 60_000] as const;
+/** Periods shorter than this many buckets are noise, not a period. */
+const MIN_LAG = 2;
+/** History older than this has stopped: no forecast from it. */
+export const STALE_HISTORY_MS = 5 * 60_000;
+/** Provisioning delay assumed until one is observed. */
+export const DEFAULT_HORIZON_MS = 120_000;
+/** Periods seen at least this often before their forecast is used. */
+const PERIODS_NEEDED = 2;
+/** Trend: fitted over this span, trusted above this R². */
+const TREND_SPAN_MS = 5 * 60_000;
+const TREND_R2 = 0.9;
+
+/**
+ * The period of one tier of need, by autocorrelation: among the lags from MIN_LAG to half the
+ * history, the shortest local peak within 90% of the strongest, which must rise 0.3 above the
+ * dip before it (a smooth series correlates with itself at every short lag; that is no period).
+ */
+export function detectPeriod(values: readonly (number | null)[]): DetectedPeriod {
+  const n = values.length;
+  let sum = 0;
+  let count = 0;
+  for (const x of values)
+    if (x !== null) {
+      sum += x;
+      count++;
+    }
+  if (count < 2 * MIN_LAG + 2) return { lag: 0, strength: 0 };
+  const mean = sum / count;
+  let variance = 0;
+  for (const x of values) if (x !== null) variance += (x - mean) * (x - mean);
+  variance /= count;
+  // Less than a tenth of a node of variation: nothing to forecast.
+  if (variance < 0.01) return { lag: 0, strength: 0 };
+  const maxLag = Math.floor(n / 2);
+  const r = new Float64Array(maxLag + 2);
+  for (let lag = 1; lag <= maxLag + 1 && lag < n; lag++) {
+    let s = 0;
+    let pairs = 0;
+    for (let i = 0; i + lag < n; i++) {
+      const a = values[i];
+      const b = values[i + lag];
+      if (a === null || b === null || a === undefined || b === undefined) continue;
+      s += (a - mean) * (b - mean);
+      pairs++;
+    }
+    r[lag] = pairs > 0 ? s / pairs / variance : 0;
+  }
+  let best = 0;
+  let bestLag = 0;
+  const peaks: number[] = [];
+  let dip = r[1]!;
+  for (let lag = MIN_LAG; lag <= maxLag; lag++) {
+    const x = r[lag]!;
+    if (x < dip) dip = x;
+    if (x >= r[lag - 1]! && x >= r[lag + 1]! && x - dip >= 0.3) {
+      peaks.push(lag);
+      if (x > best) {
+        best = x;
+        bestLag = lag;
+      }
+    }
+  }
+  if (bestLag === 0) return { lag: 0, strength: 0 };
+  const lag = peaks.find((l) => r[l]! >= 0.9 * best) ?? bestLag;
+  // Other periods at once (a burst every 3 minutes and a larger one every 25): the strongest
+  // peaks that are no multiple of the chosen lag, at most two.
+  const multiple = (l: number, of: number) => {
+    const k = Math.round(l / of);
+    return k >= 1 && Math.abs(l - k * of) <= 1 + 0.02 * l;
+  };
+  const also = peaks
+    .filter((l) => !multiple(l, lag) && r[l]! >= 0.5)
+    .sort((a, b) => r[b]! - r[a]!)
+    .slice(0, 2)
+    .map((l): readonly [number, number] => [l, Math.round(r[l]! * 1000) / 1000]);
+  return also.length > 0 ? { lag, strength: r[lag]!, also } : { lag, strength: r[lag]! };
+}
+
+/** A detected period and, when the history holds several, the others as [lag, strength]. */
+export interface DetectedPeriod {
+  readonly lag: number;
+  readonly strength: number;
+  readonly also?: readonly (readonly [number, number])[] | undefined;
+}
+
+/**
+ * The period detections to use now: each tier's stored one while fresh, else detected again.
+ * The fine tier every minute, the coarse tier (periods over 30 minutes) every 30 minutes and
+ * only once it holds more than two hours.
+ */
+export function currentPeriod(history: PoolHistory, now: number): PeriodEstimate {
+  const fresh = (p: TierPeriod | undefined, every: number): p is TierPeriod =>
+    p !== undefined && now >= p.at && now - p.at < every;
+  const old = history.period;
+  const [fineTier, coarseTier] = history.need;
+  const fine = fresh(old?.fine, REDETECT_MS[0])
+    ? old.fine
+    : { ...(fineTier ? detectPeriod(fineTier.values) : { lag: 0, strength: 0 }), at: now };
+  let coarse = old?.coarse;
+  if (!fresh(coarse, REDETECT_MS[1])) {
+    const c =
+      coarseTier && coarseTier.values.length * COARSE_STEP_MS > 2 * 3_600_000
+        ? detectPeriod(coarseTier.values)
+        : { lag: 0, strength: 0 };
+    coarse = c.lag * COARSE_STEP_MS > 30 * 60_000 ? { ...c, at: now } : { lag: 0, strength: 0, at: now };
+  }
+  return fine === old?.fine && coarse === old?.coarse ? old : { fine, coarse };
+}
+
+/** The tier and period a forecast uses: the fine tier's when it found one, else the coarse tier's. */
+function chosenPeriod(p: PeriodEstimate): {
+  tier: number;
+  lag: number;
+  strength: number;
+  also?: readonly (readonly [number, number])[] | undefined;
+} {
+  if (p.fine && p.fine.lag > 0) return { tier: 0, ...p.fine };
+  if (p.coarse && p.coarse.lag > 0) return { tier: 1, ...p.coarse };
+  return { tier: 0, lag: 0, strength: p.fine?.strength ?? 0 };
+}
+
+export interface Forecast {
+  /** Nodes the forecast needs within the horizon, rounded up; undefined: no trusted forecast. */
+  readonly size: number | undefined;
+  /** The same need before rounding up. */
+  readonly need?: number | undefined;
+  /** The period estimate after this tick (to keep in the history). */
+  readonly period: PeriodEstimate | undefined;
+  readonly horizonMs: number;
+  readonly reasons: readonly Reason[];
+}
+
+/** The horizon: the one configured, or the provisioning delay observed (2 minutes until one is). */
+export function forecastHorizon(policy: PredictPolicy, history: PoolHistory | undefined): number {
+  if (policy.horizon !== 'auto') return policy.horizon;
+  return history?.provisionMs ?? DEFAULT_HORIZON_MS;
+}
+
+/**
+ * What the history forecasts for the next `horizon` (plus one fine bucket, so nodes asked for
+ * now cover the whole of it): the median of the need one, two and three periods before each
+ * moment, and where a steady trend is found, the need it extends to. Holds (no size) on missing,
+ * stale or too short history and on a period weaker than `confidence`.
+ */
+export function forecastNeed(
+  policy: PredictPolicy,
+  history: PoolHistory | undefined,
+  now: number,
+  /** The history's newest time before this tick was recorded into it (decidePool records first). */
+  newestBefore: number | undefined = history?.lastAt,
+): Forecast {
+  const horizonMs = forecastHorizon(policy, history);
+  const hold = (why: string, period?: PeriodEstimate): Forecast => ({
+    size: undefined,
+    period,
+    horizonMs,
+    reasons: [{ code: 'forecast-holds', text: `predict: ${why}: no forecast, the reactive rules decide` }],
+  });
+  if (!history || history.lastAt === undefined || newestBefore === undefined || history.need.length === 0)
+    return hold('no history of the need yet');
+  if (now - newestBefore > STALE_HISTORY_MS)
+    return hold(`history is stale (newest ${formatDuration(now - newestBefore)} old)`);
+  const estimate = currentPeriod(history, now);
+  const period = chosenPeriod(estimate);
+  const tier = history.need[period.tier];
+  let seasonal: number | undefined;
+  let seen = 0;
+  let periodText = '';
+  if (tier && period.lag > 0) {
+    const periodMs = period.lag * tier.step;
+    seen = Math.floor((now - tier.start) / periodMs);
+    periodText = `a ${formatDuration(periodMs)} period (autocorrelation ${formatNumber(period.strength)}, seen ${seen} times)`;
+    if (period.strength >= policy.confidence && seen >= PERIODS_NEEDED) {
+      seasonal = seasonalPeak(tier, periodMs, now, now + horizonMs + FINE_STEP_MS);
+      for (const [lag, strength] of period.also ?? []) {
+        const ms = lag * tier.step;
+        if (strength < policy.confidence || now - tier.start < PERIODS_NEEDED * ms) continue;
+        const other = seasonalPeak(tier, ms, now, now + horizonMs + FINE_STEP_MS);
+        if (other !== undefined && (seasonal === undefined || other > seasonal)) {
+          seasonal = other;
+          periodText = `a ${formatDuration(ms)} period (autocorrelation ${formatNumber(strength)}; also one of ${formatDuration(periodMs)})`;
+        }
+      }
+    }
+  }
+  const trend = policy.trend ? trendAt(history.need[0], now, now + horizonMs) : undefined;
+  if (seasonal === undefined && trend === undefined) {
+    if (period.lag === 0) return hold('no period found in the history and no steady trend', estimate);
+    return hold(
+      seen < PERIODS_NEEDED
+        ? `${periodText}: fewer than ${PERIODS_NEEDED} periods in the history`
+        : `${periodText} is below confidence ${formatNumber(policy.confidence)}`,
+      estimate,
+    );
+  }
+  const need = Math.max(seasonal ?? 0, trend?.need ?? 0);
+  const size = Math.ceil(need - 1e-9);
+  const from =
+    seasonal !== undefined && (trend === undefined || seasonal >= trend.need)
+      ? `from ${periodText}`
+      : `from a trend of ${formatNumber(trend!.slopePerMin)} nodes/min (R² ${formatNumber(trend!.r2)})`;
+  return {
+    size,
+    need,
+    period: estimate,
+    horizonMs,
+    reasons: [
+      {
+        code: 'forecast',
+        text: `predict: need of ${formatNumber(need)} nodes within the next ${formatDuration(horizonMs)} ${from} → ${size} nodes`,
+        value: need,
+      },
+    ],
+  };
+}
+
+/** Largest over [from, to] of the median need one, two and three periods earlier. */
+function seasonalPeak(tier: HistoryTier, periodMs: number, from: number, to: number): number | undefined {
+  let peak: number | undefined;
+  const step = Math.min(tier.step, FINE_STEP_MS);
+  const earlier: number[] = [];
+  for (let t = from; t <= to; t += step) {
+    earlier.length = 0;
+    for (let k = 1; k <= 3; k++) {
+      const v = needNear(tier, t - k * periodMs);
+      if (v !== undefined) earlier.push(v);
+    }
+    if (earlier.length === 0) continue;
+    earlier.sort((a, b) => a - b);
+    const m =
+      earlier.length % 2 === 1
+        ? earlier[(earlier.length - 1) / 2]!
+        : (earlier[earlier.length / 2 - 1]! + earlier[earlier.length / 2]!) / 2;
+    if (peak === undefined || m > peak) peak = m;
+  }
+  return peak;
+}
+
+/** A rising trend over the last five minutes of the fine tier, extended to `at`; only a steady one. */
+export function trendAt(
+  fine: HistoryTier | undefined,
+  now: number,
+  at: number,
+): { need: number; slopePerMin: number; r2: number } | undefined {
+  if (!fine) return undefined;
+  const first = Math.max(0, Math.floor((now - TREND_SPAN_MS - fine.start) / fine.step));
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (let i = first; i < fine.values.length; i++) {
+    const y = fine.values[i];
+    if (y === null || y === undefined) continue;
+    const x = i - first;
+    n++;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+    syy += y * y;
+  }
+  if (n < TREND_SPAN_MS / fine.step / 2) return undefined;
+  const vx = sxx - (sx * sx) / n;
+  const vy = syy - (sy * sy) / n;
+  if (vx <= 0 || vy <= 0) return undefined;
+  const cov = sxy - (sx * sy) / n;
+  const slope = cov / vx;
+  const r2 = (cov * cov) / (vx * vy);
+  if (slope <= 0 || r2 < TREND_R2) return undefined;
+  const lastX = fine.values.length - 1 - first;
+  const intercept = (sy - slope * sx) / n;
+  const need =
+    intercept + slope * (lastX + (at - (fine.start + (fine.values.length - 1) * fine.step)) / fine.step);
+  return { need, slopePerMin: (slope * 60_000) / fine.step, r2 };
+}

@@ -1,0 +1,228 @@
+// What a pool remembers between ticks for the policies that look back and ahead: the nodes its
+// load needed (downsampled with age), the sizes its rules asked for, when its bursts began and
+// how long its nodes take to join. A plain value: the core returns the next one with each plan;
+// the simulator keeps it, the controller stores it with the pool so a restart keeps it too.
+
+/** Buckets of equal length, oldest first; each holds the largest need seen in it (null: none). */
+export interface HistoryTier {
+  /** Bucket length, ms. */
+  readonly step: number;
+  /** Start of the first bucket, ms since the epoch (a multiple of step). */
+  readonly start: number;
+  readonly values: readonly (number | null)[];
+}
+
+export interface PoolHistory {
+  readonly version: 1;
+  /** Need in nodes (what the target rules size for), fine then coarse. */
+  readonly need: readonly HistoryTier[];
+  /** Asked-for sizes as a falling run: each [at, size] the largest ask from `at` on. */
+  readonly asks: readonly (readonly [number, number])[];
+  /** Starts of recent bursts, ms, oldest first (at most ONSETS_KEPT). */
+  readonly onsets: readonly number[];
+  /** Observed provision-to-ready time, ms (rises at once, falls slowly). */
+  readonly provisionMs?: number | undefined;
+  /** The last period detection, reused until it is due again. */
+  readonly period?: PeriodEstimate | undefined;
+  /** Time of the newest need recorded, ms. */
+  readonly lastAt?: number | undefined;
+}
+
+/** A period found in one tier of the need: lag in buckets, its autocorrelation, when it was found. */
+export interface TierPeriod {
+  /** 0 when no period was found. */
+  readonly lag: number;
+  readonly strength: number;
+  readonly at: number;
+  /** Other periods found at once, [lag, strength]. */
+  readonly also?: readonly (readonly [number, number])[] | undefined;
+}
+
+/** The last detection in each tier (fine, coarse), each reused until it is due again. */
+export interface PeriodEstimate {
+  readonly fine?: TierPeriod | undefined;
+  readonly coarse?: TierPeriod | undefined;
+}
+
+/** Fine tier: 10 s buckets for an hour (periods from 20 s to 30 minutes). */
+export const FINE_STEP_MS = 10_000;
+export const FINE_SPAN_MS = 3_600_000;
+/** Coarse tier: 2-minute buckets for up to two days (periods up to a day), within retention. */
+export const COARSE_STEP_MS = 120_000;
+export const COARSE_SPAN_MS = 2 * 86_400_000;
+/** Asks are kept this long: the longest hold window. */
+export const ASKS_SPAN_MS = 3_600_000;
+const ONSETS_KEPT = 8;
+
+export const emptyHistory = (): PoolHistory => ({ version: 1, need: [], asks: [], onsets: [] });
+
+/** What one tick adds. */
+export interface HistoryTick {
+  readonly now: number;
+  /** Nodes the load needs (fractional), when a target rule could read its metric. */
+  readonly need?: number | undefined;
+  /** The largest size a scale-up rule asked for this tick, when any could read its metric. */
+  readonly ask?: number | undefined;
+  /** Provision-to-ready times of nodes that became ready this tick, ms. */
+  readonly joined?: readonly number[] | undefined;
+  /** historyRetention, ms: the coarse tier keeps no more. Default two days. */
+  readonly retention?: number | undefined;
+}
+
+/** The history after one tick. Returns parts unchanged by reference (it runs every tick). */
+export function recordTick(history: PoolHistory | undefined, tick: HistoryTick): PoolHistory {
+  const h = history ?? emptyHistory();
+  const { now } = tick;
+  let need = h.need;
+  let onsets = h.onsets;
+  let lastAt = h.lastAt;
+  if (tick.need !== undefined && Number.isFinite(tick.need) && tick.need >= 0) {
+    const v = Math.round(tick.need * 100) / 100;
+    if (isOnset(h, now, v)) onsets = [...h.onsets.slice(1 - ONSETS_KEPT), now];
+    const coarseSpan = Math.min(COARSE_SPAN_MS, Math.max(COARSE_STEP_MS, tick.retention ?? COARSE_SPAN_MS));
+    need = [
+      addToTier(h.need[0], FINE_STEP_MS, Math.min(FINE_SPAN_MS, coarseSpan), now, v),
+      addToTier(h.need[1], COARSE_STEP_MS, coarseSpan, now, v),
+    ];
+    lastAt = now;
+  }
+  return {
+    version: 1,
+    need,
+    asks: tick.ask === undefined ? dropOldAsks(h.asks, now) : addAsk(h.asks, now, tick.ask),
+    onsets,
+    provisionMs: learnProvision(h.provisionMs, tick.joined),
+    period: h.period,
+    lastAt,
+  };
+}
+
+/** Adds `v` to the bucket of `now` (keeping the larger), opening buckets and dropping old ones. */
+export function addToTier(
+  tier: HistoryTier | undefined,
+  step: number,
+  span: number,
+  now: number,
+  v: number,
+): HistoryTier {
+  const bucket = Math.floor(now / step) * step;
+  const capacity = Math.max(1, Math.floor(span / step));
+  if (!tier || tier.step !== step || bucket < tier.start) return { step, start: bucket, values: [v] };
+  const index = (bucket - tier.start) / step;
+  if (index < tier.values.length) {
+    const old = tier.values[index];
+    if (old !== null && old !== undefined && old >= v) return tier;
+    const values = tier.values.slice();
+    values[index] = v;
+    return { step, start: tier.start, values };
+  }
+  if (index - tier.values.length >= capacity) return { step, start: bucket, values: [v] };
+  const values = tier.values.slice();
+  while (values.length < index) values.push(null);
+  values.push(v);
+  const drop = Math.max(0, values.length - capacity);
+  return drop > 0
+    ? { step, start: tier.start + drop * step, values: values.slice(drop) }
+    : { step, start: tier.start, values };
+}
+
+/** A burst starts when the need doubles over the lowest of the last two minutes, by 2 nodes or more. */
+function isOnset(h: PoolHistory, now: number, v: number): boolean {
+  const fine = h.need[0];
+  if (!fine) return false;
+  const last = h.onsets[h.onsets.length - 1];
+  if (last !== undefined && now - last < 60_000) return false;
+  const low = lowestSince(fine, now - 120_000);
+  if (low === undefined) return false;
+  const prev = fine.values[fine.values.length - 1];
+  const risingNow = prev === null || prev === undefined || prev < 2 * low;
+  return risingNow && v >= 2 * low && v - low >= 2;
+}
+
+function lowestSince(tier: HistoryTier, since: number): number | undefined {
+  let low: number | undefined;
+  const first = Math.max(0, Math.floor((since - tier.start) / tier.step));
+  for (let i = first; i < tier.values.length; i++) {
+    const x = tier.values[i];
+    if (x !== null && x !== undefined && (low === undefined || x < low)) low = x;
+  }
+  return low;
+}
+
+/** Monotonic queue: the first ask at or after a window's start is the window's peak. */
+function addAsk(
+  asks: readonly (readonly [number, number])[],
+  now: number,
+  size: number,
+): readonly (readonly [number, number])[] {
+  const kept = dropOldAsks(asks, now);
+  let end = kept.length;
+  while (end > 0 && kept[end - 1]![1] <= size) end--;
+  const out = kept.slice(0, end);
+  out.push([now, size]);
+  return out;
+}
+
+function dropOldAsks(
+  asks: readonly (readonly [number, number])[],
+  now: number,
+): readonly (readonly [number, number])[] {
+  let first = 0;
+  while (first < asks.length && asks[first]![0] < now - ASKS_SPAN_MS) first++;
+  return first === 0 ? asks : asks.slice(first);
+}
+
+/** The largest ask at or after `since`, if any. */
+export function peakAsk(history: PoolHistory | undefined, since: number): number | undefined {
+  for (const [at, size] of history?.asks ?? []) if (at >= since) return size;
+  return undefined;
+}
+
+function learnProvision(old: number | undefined, joined: readonly number[] | undefined): number | undefined {
+  let est = old;
+  for (const ms of joined ?? []) {
+    if (!(ms > 0)) continue;
+    // A slow join raises the estimate at once (sizing too late loses work); fast ones lower it slowly.
+    est = est === undefined || ms > est ? ms : Math.round(est + (ms - est) * 0.2);
+  }
+  return est;
+}
+
+/** The need around `at` in a tier: the largest value in the bucket and its neighbours. */
+export function needNear(tier: HistoryTier, at: number): number | undefined {
+  const i = Math.floor((at - tier.start) / tier.step);
+  let best: number | undefined;
+  for (let j = i - 1; j <= i + 1; j++) {
+    if (j < 0 || j >= tier.values.length) continue;
+    const x = tier.values[j];
+    if (x !== null && x !== undefined && (best === undefined || x > best)) best = x;
+  }
+  return best;
+}
+
+/** Median spacing of the recent burst onsets within `since`, ms; undefined with fewer than 3 onsets. */
+export function burstSpacing(history: PoolHistory | undefined, since: number): number | undefined {
+  const recent = (history?.onsets ?? []).filter((t) => t >= since);
+  if (recent.length < 3) return undefined;
+  const gaps = recent.slice(1).map((t, i) => t - recent[i]!);
+  gaps.sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)]!;
+}
+
+/** Standard deviation of the need's tick-to-tick noise over the last `span` ms of the fine tier. */
+export function needNoise(history: PoolHistory | undefined, now: number, span: number): number {
+  const fine = history?.need[0];
+  if (!fine) return 0;
+  const first = Math.max(1, Math.floor((now - span - fine.start) / fine.step));
+  let sum = 0;
+  let n = 0;
+  for (let i = first; i < fine.values.length; i++) {
+    const a = fine.values[i - 1];
+    const b = fine.values[i];
+    if (a === null || a === undefined || b === null || b === undefined) continue;
+    sum += (b - a) * (b - a);
+    n++;
+  }
+  // Differences of independent noise have twice its variance.
+  return n === 0 ? 0 : Math.sqrt(sum / n / 2);
+}
