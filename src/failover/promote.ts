@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { PoolConfig } from '../config/schema.ts';
+import { isCometbftNode } from '../nodes/cometbft/config.ts';
 import { addUnique, editPeerLists } from '../nodes/cometbft/peer-lists.ts';
 import { p2pAddress, peerAddress, status } from '../nodes/cometbft/rpc.ts';
 import {
@@ -92,7 +93,7 @@ export async function reviewPromotion(rt: PromoteView, req: PromoteRequest): Pro
     install,
   });
   const pool = rt.config.pools.find((p) => p.name === req.pool);
-  if (!pool?.failover || pool.node.kind !== 'cometbft') {
+  if (!pool?.failover || !isCometbftNode(pool.node)) {
     checks.push({
       name: 'request',
       ok: false,
@@ -332,7 +333,7 @@ export async function promoteValidator(
           keyFile: path.join(keyDir, 'priv_validator_key.json'),
           state: install,
           sentries,
-          doubleSignCheckHeight: pool.node.kind === 'cometbft' ? pool.node.doubleSignCheckHeight : 0,
+          doubleSignCheckHeight: isCometbftNode(pool.node) ? pool.node.doubleSignCheckHeight : 0,
         });
         const started = await provider.start!(instance);
         await rt.store.putNode(

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { filePath, name, programPath } from '../../config-kit/fields.ts';
-import type { PoolCheck } from '../../config-kit/plugin.ts';
+import { kindOf, type PoolCheck } from '../../config-kit/plugin.ts';
 
 export const cometbftKindConfig = z.strictObject({
   kind: z.literal('cometbft'),
@@ -48,4 +48,9 @@ export function checkCometbftPool(c: PoolCheck<CometbftOptions>): void {
   if (!peers) c.add(c.at('node', 'peerPool'), `pool "${peerPool}" is not defined in pools`);
   else if (peers.role === 'validator')
     c.add(c.at('node', 'peerPool'), 'peer with the sentries, never with the validator directly');
+}
+
+/** Whether a pool's `node` entry is CometBFT's (failover reads its RPC and installs its signer). */
+export function isCometbftNode(node: { readonly kind: string }): node is CometbftOptions {
+  return node.kind === kindOf(cometbftKindConfig);
 }
