@@ -359,6 +359,11 @@ export class AzureProvider implements Provider {
     const body = this.#vmBody(set, req, vmName, customData, await this.#zoneFor(set));
     const made = await this.#step('virtualMachines.createOrUpdate', async () => {
       const poller = this.#client.virtualMachines.createOrUpdate(this.#rg, vmName, body, this.#lro());
+      // Fault injection for the crash-safety tests: dies once Azure accepted the VM, mid-creation.
+      if (process.env.RAMPART_CRASH_AT === 'create:after-vm-accepted') {
+        await poller.submitted();
+        process.kill(process.pid, 'SIGKILL');
+      }
       return await poller;
     });
     // The PUT's final answer has no instance view: read the VM once more for its power state.
