@@ -342,8 +342,11 @@ ${extra}`;
     const local = `  - { name: machines, kind: local }`;
     assert.match(
       errorsOf(kube(`${pool}\n${local}`, workers)).join('\n'),
-      /machines come from an aws provider/,
+      /machines come from an aws or azure provider/,
     );
+    const azure = `  - { name: machines, kind: azure, subscriptionId: 0b5c7a52-1d55-4a42-9d7e-3c1f2e6a9b10, resourceGroup: epiphany, scaleSet: workers }`;
+    const onAzure = parseConfigText(kube(`${pool}\n${azure}`, workers), 'rampart.yaml').config;
+    assert.equal(onAzure.providers[1]?.kind, 'azure', 'azure machines back a node pool too');
   });
 
   test('restore with a Job needs the container and an s3 snapshot set', () => {

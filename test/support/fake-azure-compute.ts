@@ -158,6 +158,16 @@ export interface FakeAzureCompute {
   inject(fault: Fault): void;
   /** Drops every injected fault not yet used. */
   clearFaults(): void;
+  /**
+   * Runs `hook` before the fake answers a modelled operation (its request held meanwhile):
+   * a test looks at the world as it is when the call arrives. Replaces an earlier hook.
+   */
+  beforeOperation(
+    operation: string,
+    hook: (params: Record<string, string>, body: unknown) => Promise<void>,
+  ): void;
+  /** Errors the hooks threw. */
+  readonly hookErrors: readonly unknown[];
   /** Virtual machines of a scale set (Flexible: its VMs; Uniform: its instances), as stored. */
   machines(resourceGroup: string, scaleSet: string): Wire[];
   /** Sets a tag as the machine itself would at boot (its address). */
@@ -254,6 +264,8 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
   const scaleSets = new Map<string, ScaleSetState>();
   const autoscale: Wire[] = [];
   const faults: (Fault & { left: number })[] = [];
+  const hooks = new Map<string, (params: Record<string, string>, body: unknown) => Promise<void>>();
+  const hookErrors: unknown[] = [];
   const ops = new Map<string, Operation>();
   const calls: CallRecord[] = [];
   const pollsToFinish = options.pollsToFinish ?? 2;
@@ -709,10 +721,22 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
     (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         let answer: Answer;
         let operation = 'unknown';
+        const found = route(req.method ?? 'GET', new URL(req.url ?? '/', base).pathname);
+        const hook = found && hooks.get(found.op.name);
+        if (found && hook) {
+          let body: unknown;
+          try {
+            body = raw ? JSON.parse(raw) : undefined;
+          } catch {
+            body = undefined;
+          }
+          // A failing hook is the test's to report: it is kept, the request answered anyway.
+          await hook(found.params, body).catch((e: unknown) => hookErrors.push(e));
+        }
         try {
           ({ answer, operation } = handle(req, raw));
         } catch (e) {
@@ -877,6 +901,10 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
     },
     clearFaults() {
       faults.length = 0;
+    },
+    hookErrors,
+    beforeOperation(operation, hook) {
+      hooks.set(operation, hook);
     },
     machines(resourceGroup, scaleSet) {
       settle();
