@@ -137,11 +137,11 @@ describe('azure provider', () => {
     assert.match(del.template, /\/virtualMachineScaleSets\/\{vmScaleSetName\}\/delete$/);
     // An operation the fake does not model is refused with a 501 that names it.
     const r = await fetchWithCa(
-      `${fake.url}/subscriptions/${fake.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/x/start?api-version=${del.apiVersion}`,
+      `${fake.url}/subscriptions/${fake.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/x/powerOff?api-version=${del.apiVersion}`,
       'POST',
     );
     assert.equal(r.status, 501);
-    assert.match(r.text, /does not model virtualMachines\.start/);
+    assert.match(r.text, /does not model virtualMachines\.powerOff/);
   });
 
   test('create tags the VM at creation, in the scale set, named after the node; list reads the tags back', async () => {
@@ -229,7 +229,7 @@ describe('azure provider', () => {
     assert.equal(stranger.actionId, '');
   });
 
-  test('a Uniform scale set: its instances are listed and scaled in exactly; a create is refused, saying why', async () => {
+  test('a Uniform scale set: its instances are listed, scaled in exactly, stopped and started; a create is refused, saying why', async () => {
     const scaleSet = freshScaleSet('Uniform', { capacity: 3 });
     const p = makeProvider(scaleSet);
     const listed = await p.list();
@@ -246,6 +246,11 @@ describe('azure provider', () => {
       [`${scaleSet}_0`, `${scaleSet}_2`],
     );
     await p.destroy(listed[1]!);
+    // Stop and start keep the instance: deallocated, then running again under the same name.
+    await p.stop(listed[0]!);
+    assert.equal((await p.list()).find((i) => i.id === listed[0]!.id)?.running, false);
+    const started = await p.start(listed[0]!);
+    assert.deepEqual([started.id, started.running], [listed[0]!.id, true]);
     const err = await rejection(p.create(request()));
     assert.match(err.message, /Uniform orchestration/);
     assert.equal(live(scaleSet).length, 2, 'nothing added');

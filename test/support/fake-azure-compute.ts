@@ -4,8 +4,8 @@
 // operations.js, generated from Microsoft's REST specification), and request bodies are read
 // with the client's own deserializers. It answers the operations it models (scale set get and
 // deleteInstances, scale set VMs list/get/delete, virtual machines createOrUpdate/get/list/
-// delete with the scale set reference, one Microsoft.Insights autoscale listing) and refuses
-// every other operation with a 501 naming it. Long-running operations answer 201/202 with
+// delete with the scale set reference, deallocate/start of VMs and instances, one
+// Microsoft.Insights autoscale listing) and refuses every other operation with a 501 naming it. Long-running operations answer 201/202 with
 // Azure-AsyncOperation or Location and finish after some polls or some time; 429 with
 // Retry-After, 5xx and quota/SKU/allocation errors can be injected. It also serves the
 // Microsoft Entra token endpoint a service principal's credential flow uses. HTTPS with a
@@ -424,6 +424,39 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
     });
   };
 
+  /** A power operation: `via` while it runs, `to` once done; a VM being created or deleted refuses it. */
+  const power = (vm: Wire, via: string, to: string): Answer => {
+    const state = String(vm.properties.provisioningState);
+    if (state !== 'Succeeded')
+      throw new ArmError(
+        409,
+        'OperationNotAllowed',
+        `The VM ${vm.name} is ${state.toLowerCase()}: try again once it succeeded.`,
+      );
+    (vm as { _power?: string })._power = via;
+    const op = startOperation(() => {
+      (vm as { _power?: string })._power = to;
+    });
+    return { status: 202, headers: asyncHeaders(op, 'location') };
+  };
+  const flexibleVm = (p: Record<string, string>) => {
+    const found = findVm(p.resourceGroupName!, p.vmName!);
+    if (!found)
+      throw new ArmError(
+        404,
+        'ResourceNotFound',
+        `The Resource 'Microsoft.Compute/virtualMachines/${p.vmName}' was not found.`,
+      );
+    return found.vm;
+  };
+  const uniformInstance = (p: Record<string, string>) => {
+    const set = scaleSetOf(p.resourceGroupName!, p.vmScaleSetName!);
+    const vm = set.machines.get(p.instanceId!);
+    if (set.mode !== 'Uniform' || !vm)
+      throw new ArmError(404, 'NotFound', 'The entity was not found in this Azure location.');
+    return vm;
+  };
+
   // ---- handlers of modelled operations
 
   type Params = Record<string, string>;
@@ -482,6 +515,10 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
       if (!set.machines.has(p.instanceId!)) return { status: 204 };
       return { status: 202, headers: asyncHeaders(removeLater(set, [p.instanceId!]), 'location') };
     },
+    'virtualMachines.deallocate': (p) => power(flexibleVm(p), 'deallocating', 'deallocated'),
+    'virtualMachines.start': (p) => power(flexibleVm(p), 'starting', 'running'),
+    'virtualMachineScaleSetVMs.deallocate': (p) => power(uniformInstance(p), 'deallocating', 'deallocated'),
+    'virtualMachineScaleSetVMs.start': (p) => power(uniformInstance(p), 'starting', 'running'),
     'virtualMachines.get': (p, q) => {
       const found = findVm(p.resourceGroupName!, p.vmName!);
       if (!found)

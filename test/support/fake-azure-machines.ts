@@ -2,7 +2,7 @@
 // VMs run nothing, so this watches its scale set and, for each running VM Rampart created,
 // "boots" it as its custom data says: reads the node id from the boot script Rampart wrote,
 // starts a simnode process on a loopback address of its own and sets the address tag the
-// provider reads, as an image's boot script would. A deleted VM's process is killed.
+// provider reads, as an image's boot script would. A deleted or deallocated VM's process is killed.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -76,9 +76,15 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
   const pass = async () => {
     const seen = new Set<string>();
     for (const vm of o.fake.machines(o.resourceGroup, o.scaleSet)) {
-      const props = vm.properties as { provisioningState?: string; osProfile?: { customData?: string } };
+      const props = vm.properties as {
+        provisioningState?: string;
+        osProfile?: { customData?: string };
+        instanceView?: { statuses?: { code?: string }[] };
+      };
       const nodeId = nodeIdOfCustomData(props.osProfile?.customData);
-      if (props.provisioningState !== 'Succeeded' || !nodeId || vm.tags?.[TAGS.node] !== nodeId) continue;
+      const running = props.instanceView?.statuses?.some((st) => st.code === 'PowerState/running');
+      if (props.provisioningState !== 'Succeeded' || !running || !nodeId || vm.tags?.[TAGS.node] !== nodeId)
+        continue;
       seen.add(vm.name);
       if (machines.has(vm.name)) continue;
       const source = await o.chainSource();

@@ -19,6 +19,8 @@
 // behind (a VM whose creation failed is deleted). The scale set's own autoscale (a
 // Microsoft.Insights autoscale setting) must be off: checked before each scale-up.
 //
+// stop deallocates an instance (its disks and identity kept), start starts it again.
+//
 // A VM in the scale set without Rampart's tags (someone added it) is listed as
 // `unmanaged-<name>` of the pool, with no node record, so the controller's orphan cleanup
 // deletes it.
@@ -520,6 +522,79 @@ export class AzureProvider implements Provider {
         throw e;
       }
     });
+  }
+
+  /** The machine of an instance (a Flexible VM or a Uniform instance), undefined when gone. */
+  async #machineOf(instance: Instance, subject: string): Promise<Machine | undefined> {
+    const mode = await this.#run('virtualMachineScaleSets.get', subject, () => this.#modeOf());
+    if (mode === 'Flexible') return this.#run('virtualMachines.get', subject, () => this.#getVm(instance.id));
+    if (!instance.id.toLowerCase().startsWith(`${this.scaleSet.toLowerCase()}_`)) return undefined;
+    return this.#run('virtualMachineScaleSetVMs.get', subject, () =>
+      this.#getInstance(this.#instanceIdOf(instance.id)),
+    );
+  }
+
+  /** A Uniform instance's id: its name is `<scale set>_<instance id>`. */
+  #instanceIdOf(name: string): string {
+    return name.slice(name.lastIndexOf('_') + 1);
+  }
+
+  /**
+   * Stops an instance, keeping its disks: deallocated (no compute billed, the same VM, name,
+   * tags and disks when started again). Idempotent.
+   */
+  async stop(instance: Instance): Promise<void> {
+    const subject = `node ${instance.nodeId}, instance ${instance.id}`;
+    const m = await this.#machineOf(instance, subject);
+    const power = m && powerState(m);
+    if (!m || power === 'deallocated' || power === 'deallocating' || power === 'stopped') return;
+    if (this.#mode === 'Flexible')
+      await this.#run('virtualMachines.deallocate', subject, () =>
+        this.#step('virtualMachines.deallocate', async () => {
+          await this.#client.virtualMachines.deallocate(this.#rg, m.name!, this.#lro());
+        }),
+      );
+    else
+      await this.#run('virtualMachineScaleSetVMs.deallocate', subject, () =>
+        this.#step('virtualMachineScaleSetVMs.deallocate', async () => {
+          await this.#client.virtualMachineScaleSetVMs.deallocate(
+            this.#rg,
+            this.scaleSet,
+            this.#instanceIdOf(m.name!),
+            this.#lro(),
+          );
+        }),
+      );
+  }
+
+  /** Starts a stopped instance again, with the same identity and disks. */
+  async start(instance: Instance): Promise<Instance> {
+    const subject = `node ${instance.nodeId}, instance ${instance.id}`;
+    const m = await this.#machineOf(instance, subject);
+    if (!m)
+      throw new Error(
+        `azure provider ${this.name}: instance ${instance.id} of node ${instance.nodeId} is gone: it cannot be started again`,
+      );
+    if (!RUNNING_POWER.has(powerState(m) ?? ''))
+      if (this.#mode === 'Flexible')
+        await this.#run('virtualMachines.start', subject, () =>
+          this.#step('virtualMachines.start', async () => {
+            await this.#client.virtualMachines.start(this.#rg, m.name!, this.#lro());
+          }),
+        );
+      else
+        await this.#run('virtualMachineScaleSetVMs.start', subject, () =>
+          this.#step('virtualMachineScaleSetVMs.start', async () => {
+            await this.#client.virtualMachineScaleSetVMs.start(
+              this.#rg,
+              this.scaleSet,
+              this.#instanceIdOf(m.name!),
+              this.#lro(),
+            );
+          }),
+        );
+    const now = await this.#machineOf(instance, subject);
+    return this.#toInstance(now ?? m);
   }
 
   async destroy(instance: Instance): Promise<void> {
