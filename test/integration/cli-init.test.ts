@@ -26,6 +26,7 @@ const SETUPS = [
   'aws-sentries',
   'kubernetes-sentries',
   'kubernetes-workers',
+  'azure-workers',
   'etcd-members',
   'basement-validator',
 ];
