@@ -8,6 +8,7 @@
 // and Azure's code. No credential is ever printed: known secrets are scrubbed from messages.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ComputeManagementClientOptionalParams } from '@azure/arm-compute';
 import type { Logger } from 'pino';
 
 export interface AzureRetryPolicy {
@@ -190,28 +191,24 @@ export async function callAzure<T>(spec: CallSpec, opts: CallOptions, attempt: (
   }
 }
 
-/** The response headers the retry reporter reads, and the status. */
-interface SeenResponse {
-  readonly status: number;
-  readonly headers: { get(name: string): string | undefined };
-}
+/** A pipeline policy of the client, typed by the client's own options. */
+type PipelinePolicy = NonNullable<
+  ComputeManagementClientOptionalParams['additionalPolicies']
+>[number]['policy'];
 
 /**
  * A pipeline policy (position perRetry) that sees every try's answer and logs the ones the
  * pipeline will retry: 429 and 503 with their Retry-After, other 5xx. Never a header value
  * other than Retry-After, never a body.
  */
-export function retryReporter(log: Logger | undefined, provider: string, scaleSet: string) {
+export function retryReporter(log: Logger | undefined, provider: string, scaleSet: string): PipelinePolicy {
   const tries = new WeakMap<object, number>();
   return {
     name: 'rampartRetryReporter',
-    async sendRequest(
-      request: { method: string; url: string },
-      next: (r: never) => Promise<SeenResponse>,
-    ): Promise<SeenResponse> {
+    async sendRequest(request, next) {
       const n = (tries.get(request) ?? 0) + 1;
       tries.set(request, n);
-      const response = await next(request as never);
+      const response = await next(request);
       const { status } = response;
       if (status === 429 || (status >= 500 && status !== 501 && status !== 505)) {
         const retryAfter = response.headers.get('retry-after');

@@ -138,7 +138,7 @@ export class AzureProvider implements Provider {
         maxRetryDelayInMs: this.#policy.maxDelayMs,
       },
       additionalPolicies: [
-        { policy: retryReporter(opts.log, opts.name, opts.scaleSet) as never, position: 'perRetry' },
+        { policy: retryReporter(opts.log, opts.name, opts.scaleSet), position: 'perRetry' },
       ],
     });
   }
