@@ -313,7 +313,7 @@ export class AzureProvider implements Provider {
         this.#createOnce(req, vmName, customData),
       );
     } catch (e) {
-      // Nothing left behind: a VM this request made that is not running is deleted.
+      // Nothing left behind: a VM this request made (one whose allocation failed) is deleted.
       const cleanup = await this.#removeFailed(vmName, req.actionId, subject);
       if (cleanup === undefined) throw e;
       throw new Error(`${(e as Error).message}; ${cleanup}`, { cause: e });
