@@ -89,6 +89,8 @@ const STORE_OPERATIONS = everyOf<StoreOperation>()([
   'listDecisions',
   'recordEvent',
   'listEvents',
+  'recordSample',
+  'listSamples',
   'putPoolStatus',
   'listPoolStatus',
   'getFailover',
