@@ -434,7 +434,12 @@ export class SqliteStore implements Store {
   async listSamples(q: HistoryQuery = {}): Promise<SeriesSample[]> {
     const { sql, params } = history('samples', 'at', q);
     return (
-      this.db.prepare(sql).all(...params) as unknown as { pool: string; at: number; term: number; body: string }[]
+      this.db.prepare(sql).all(...params) as unknown as {
+        pool: string;
+        at: number;
+        term: number;
+        body: string;
+      }[]
     ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
   }
 
