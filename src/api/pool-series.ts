@@ -53,6 +53,8 @@ export interface SeriesPoint {
   readonly decision: string;
   /** One per SeriesMetric, null when the metric was missing. */
   readonly values: readonly (number | null)[];
+  /** One per TrafficMetric: summed over the ready nodes, null when none reported it. */
+  readonly traffic: readonly (number | null)[];
   /** Validator pools only. */
   readonly validator?: ValidatorPoint | undefined;
 }
@@ -100,6 +102,25 @@ export const MAX_POINTS = 1500;
 export const MAX_NODE_LINES = 50;
 /** Heights kept for the signed/missed block strip. */
 const BLOCKS_KEPT = 200;
+
+/** A pool's traffic as the dashboard charts it (the pool's `traffic` config). */
+export interface TrafficMetric {
+  readonly id: string;
+  readonly metric: string;
+  readonly rate: boolean;
+  readonly label: string;
+  readonly unit: string | null;
+}
+
+export function trafficMetrics(pool: PoolConfig): TrafficMetric[] {
+  return pool.traffic.map((t, i) => ({
+    id: `t${i}`,
+    metric: t.metric,
+    rate: t.rate,
+    label: t.label ?? `${t.rate ? 'rate of ' : ''}${t.metric}`,
+    unit: t.unit ?? null,
+  }));
+}
 
 export function describeRules(pool: PoolConfig): RuleInfo[] {
   const out: RuleInfo[] = [];
@@ -224,6 +245,9 @@ export class PoolSeries {
       const reading = readRule(rule, ready, window, at);
       return reading.status === 'ok' && Number.isFinite(reading.value) ? reading.value : null;
     });
+    const traffic = (this.#config.pools.find((p) => p.name === pool)?.traffic ?? []).map((t) =>
+      summed(nodeValues(t, ready, window, at)),
+    );
     const point: SeriesPoint = {
       at,
       ready: status.ready,
@@ -231,6 +255,7 @@ export class PoolSeries {
       desired: status.desired,
       decision: status.decision,
       values,
+      traffic,
       ...(this.#config.pools.find((p) => p.name === pool)?.role === 'validator'
         ? { validator: this.#validatorPoint(pool, at, status) }
         : {}),
@@ -356,7 +381,12 @@ export class PoolSeries {
  * tick before), in one pass over the samples: NaN where it has none. Values are charted as
  * seen; the rule's valid range is the rule's business.
  */
-function nodeValues(rule: ScaleRule, ids: readonly string[], window: SampleWindow, at: number): Float32Array {
+function nodeValues(
+  rule: Pick<ScaleRule, 'metric' | 'rate'>,
+  ids: readonly string[],
+  window: SampleWindow,
+  at: number,
+): Float32Array {
   const out = new Float32Array(ids.length).fill(Number.NaN);
   const notBefore = at - window.staleAfter(rule.metric);
   const newest = (samples: readonly Sample[] | undefined, fresh: number) => {
@@ -383,6 +413,18 @@ function nodeValues(rule: ScaleRule, ids: readonly string[], window: SampleWindo
   return out;
 }
 
+/** The sum of the values a node had (NaN: none), or null when no node had one. */
+function summed(values: Float32Array): number | null {
+  let sum = 0;
+  let any = false;
+  for (const v of values)
+    if (!Number.isNaN(v)) {
+      sum += v;
+      any = true;
+    }
+  return any ? sum : null;
+}
+
 /** A point as the store keeps it (a SeriesSample's body). */
 export function storedSample(pool: string, term: number, p: SeriesPoint): SeriesSample {
   const { at, ...body } = p;
@@ -398,6 +440,7 @@ function pointOf(s: SeriesSample): SeriesPoint {
     desired: b.desired ?? 0,
     decision: b.decision ?? 'unknown',
     values: b.values ?? [],
+    traffic: b.traffic ?? [],
     ...(b.validator ? { validator: b.validator } : {}),
   };
 }

@@ -13,7 +13,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import type { PoolStatus, RequestRecord, Store, StoredNode } from '../store/store.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
-import { describeRules, seriesMetrics, seriesRange } from './pool-series.ts';
+import { describeRules, seriesMetrics, seriesRange, trafficMetrics } from './pool-series.ts';
 import * as s from './schemas.ts';
 
 export interface ApiContext {
@@ -450,6 +450,7 @@ export const ROUTES: readonly Route[] = [
         pool: pool.name,
         size: pool.size ?? null,
         metrics: memory?.metrics(pool.name) ?? seriesMetrics(pool),
+        traffic: trafficMetrics(pool),
         points: range.points,
         nodeLines: range.nodeLines,
         nodesTotal: range.nodesTotal,

@@ -274,6 +274,17 @@ export const SeriesAnswer = z.object({
       rules: z.array(RuleInfo),
     }),
   ),
+  traffic: z
+    .array(
+      z.object({
+        id: z.string(),
+        metric: z.string(),
+        rate: z.boolean(),
+        label: z.string(),
+        unit: z.string().nullable(),
+      }),
+    )
+    .meta({ description: "What drives the pool, in the operator's units (the pool's traffic config)" }),
   points: z.array(
     z.object({
       at: z.number().int(),
@@ -284,6 +295,11 @@ export const SeriesAnswer = z.object({
       values: z
         .array(z.number().nullable())
         .meta({ description: 'One per entry of metrics, null when missing' }),
+      traffic: z
+        .array(z.number().nullable())
+        .meta({
+          description: 'One per entry of traffic, summed over the ready nodes; null when none reported it',
+        }),
       validator: z
         .object({
           status: z.string().nullable().meta({ description: "Failover's detection status" }),

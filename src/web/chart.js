@@ -123,7 +123,7 @@ export class TimeChart {
         ? { show: false }
         : { drag: { x: true, y: false, setScale: false }, points: { size: 5 } },
       select: { show: !compact },
-      padding: compact ? [2, 2, 2, 2] : [12, 12, 0, 0],
+      padding: compact ? [2, 2, 2, 2] : [12, 26, 0, 0],
       scales: {
         x: { time: true, range: () => [current().from, current().to] },
         y: {

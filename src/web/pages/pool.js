@@ -103,6 +103,7 @@ export function poolPage(app, name, params = new URLSearchParams()) {
   let pool = null;
   const sizeChart = new TimeChart();
   const metricCharts = new Map();
+  const trafficCharts = new Map();
 
   const root = h(
     'section',
@@ -249,6 +250,46 @@ export function poolPage(app, name, params = new URLSearchParams()) {
       );
     }
     const half = width > 900 ? Math.floor((width - 16) / 2) : width;
+    for (const [i, t] of (series.traffic ?? []).entries()) {
+      const values = pts.map((p) => p.traffic?.[i] ?? null);
+      const latest = values.filter((v) => v !== null).at(-1);
+      let chart = trafficCharts.get(t.id);
+      if (!chart) {
+        chart = new TimeChart();
+        trafficCharts.set(t.id, chart);
+      }
+      const unit = t.unit ? ` ${t.unit}` : '';
+      chart.update({
+        width: half - 2,
+        height: 200,
+        from,
+        to,
+        yMin: 0,
+        label: `${t.label}, summed over the ready nodes`,
+        x,
+        series: [{ label: `${t.label}${unit}`, stroke: colour('live'), width: 2.2, values }],
+        markers,
+        onZoom: zoom,
+      });
+      figures.push(
+        h(
+          'figure',
+          { class: 'chart-card traffic', 'data-traffic': t.metric },
+          h(
+            'figcaption',
+            {},
+            h('strong', {}, `Traffic: ${t.label}`),
+            h(
+              'span',
+              { class: 'muted' },
+              latest !== undefined ? ` now ${num(latest)}${unit}` : ' no samples in this range',
+            ),
+            h('span', { class: 'muted small' }, ` · ${t.rate ? 'rate of ' : ''}${t.metric}, all ready nodes`),
+          ),
+          chart.el,
+        ),
+      );
+    }
     series.metrics.forEach((m, i) => {
       const values = pts.map((p) => p.values[i] ?? null);
       const latest = values.filter((v) => v !== null).at(-1);
