@@ -295,11 +295,9 @@ export const SeriesAnswer = z.object({
       values: z
         .array(z.number().nullable())
         .meta({ description: 'One per entry of metrics, null when missing' }),
-      traffic: z
-        .array(z.number().nullable())
-        .meta({
-          description: 'One per entry of traffic, summed over the ready nodes; null when none reported it',
-        }),
+      traffic: z.array(z.number().nullable()).meta({
+        description: 'One per entry of traffic, summed over the ready nodes; null when none reported it',
+      }),
       validator: z
         .object({
           status: z.string().nullable().meta({ description: "Failover's detection status" }),

@@ -16,7 +16,7 @@ export const PRESETS = [
 
 const DEFAULT = { live: true, spanMs: 15 * 60_000 };
 /** The shortest range a zoom goes down to. */
-const MIN_SPAN_MS = 20_000;
+const MIN_SPAN_MS = 5_000;
 
 function spanKey(ms) {
   const preset = PRESETS.find((p) => p.ms === ms);
@@ -64,13 +64,19 @@ export function resolveRange(range, now = Date.now()) {
 export class RangeControls {
   constructor(range, onChange) {
     this.range = range;
+    /** The page's other view settings, kept in the link (`nodes=1`). */
+    this.extra = '';
     this.onChange = onChange;
     this.el = h('div', { class: 'range-controls', role: 'group', 'aria-label': 'Time range' });
     this.render();
   }
 
   set(range) {
-    this.range = range;
+    // Whole milliseconds: the API takes nothing else.
+    this.range = range.live
+      ? { live: true, spanMs: Math.round(range.spanMs) }
+      : { live: false, from: Math.round(range.from), to: Math.round(range.to) };
+    range = this.range;
     this.render();
     this.onChange(range);
   }
@@ -116,7 +122,7 @@ export class RangeControls {
         this.set({ live: true, spanMs: p.ms }),
       ),
     );
-    const fixed = `#${location.hash.slice(1).split('?')[0] || '/'}?${rangeQuery({ live: false, from, to })}`;
+    const fixed = `#${location.hash.slice(1).split('?')[0] || '/'}?${rangeQuery({ live: false, from, to })}${this.extra ? `&${this.extra}` : ''}`;
     replace(
       this.el,
       h('span', { class: 'range-presets' }, presets),
@@ -163,8 +169,11 @@ export function splitHash(hash) {
   return [path || '/', new URLSearchParams(query)];
 }
 
-/** Writes a range into the address without a new page (so a link copied now opens this view). */
-export function showRangeInAddress(range) {
+/**
+ * Writes a range (and the page's other view settings, `extra`: `nodes=1`) into the address
+ * without a new page, so a link copied now opens this view.
+ */
+export function showRangeInAddress(range, extra = '') {
   const [path] = splitHash(location.hash);
-  history.replaceState(null, '', `#${path}?${rangeQuery(range)}`);
+  history.replaceState(null, '', `#${path}?${rangeQuery(range)}${extra ? `&${extra}` : ''}`);
 }

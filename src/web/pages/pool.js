@@ -80,13 +80,16 @@ export function poolPage(app, name, params = new URLSearchParams()) {
   let eachNode = params.get('nodes') === '1';
   const controlsOfRange = new RangeControls(range, (next) => {
     range = next;
-    showRangeInAddress(range);
+    showRangeInAddress(range, controlsOfRange.extra);
     seriesKey = '';
     app.refreshNow();
   });
   const eachNodeBox = h('input', { type: 'checkbox', id: 'each-node', checked: eachNode });
+  controlsOfRange.extra = eachNode ? 'nodes=1' : '';
   eachNodeBox.addEventListener('change', () => {
     eachNode = eachNodeBox.checked;
+    controlsOfRange.extra = eachNode ? 'nodes=1' : '';
+    showRangeInAddress(range, controlsOfRange.extra);
     seriesKey = '';
     app.refreshNow();
   });
