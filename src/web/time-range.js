@@ -177,3 +177,12 @@ export function showRangeInAddress(range, extra = '') {
   const [path] = splitHash(location.hash);
   history.replaceState(null, '', `#${path}?${rangeQuery(range)}${extra ? `&${extra}` : ''}`);
 }
+
+/**
+ * Where a live chart starts: the range's start, or later while the series is younger than the
+ * range (a fresh fleet fills the chart instead of a sliver at its right edge).
+ */
+export function liveStart(range, from, to, firstAt) {
+  if (!range.live || firstAt === undefined) return from;
+  return Math.max(from, Math.min(firstAt - 5_000, to - 60_000));
+}

@@ -6,7 +6,7 @@
 import { ApiError } from '../api-client.js';
 import { colour, legend, nodeColour, TimeChart } from '../chart.js';
 import { ago, clock, h, num, replace } from '../dom.js';
-import { parseRange, RangeControls, resolveRange, showRangeInAddress } from '../time-range.js';
+import { liveStart, parseRange, RangeControls, resolveRange, showRangeInAddress } from '../time-range.js';
 import {
   actionItem,
   decisionBadge,
@@ -182,7 +182,8 @@ export function poolPage(app, name, params = new URLSearchParams()) {
   const zoom = (from, to) => controlsOfRange.zoomTo(from, to);
 
   const renderCharts = () => {
-    const { from, to } = { from: series.from, to: series.to };
+    const to = series.to;
+    const from = liveStart(range, series.from, to, series.points[0]?.at);
     const width = Math.max(320, charts.clientWidth || 900);
     const markers = series.events.map(markerOf);
     const pts = series.points;

@@ -6,7 +6,7 @@
 
 import { colour, TimeChart } from '../chart.js';
 import { clock, h, num, replace } from '../dom.js';
-import { parseRange, RangeControls, resolveRange, showRangeInAddress } from '../time-range.js';
+import { liveStart, parseRange, RangeControls, resolveRange, showRangeInAddress } from '../time-range.js';
 import { nodesTable, roleBadge, sizeFigures } from '../widgets.js';
 
 const TRANSITION_COLOUR = { down: 'bad', suspect: 'warn', recovered: 'ok', healthy: 'ok' };
@@ -57,7 +57,7 @@ function blockStrip(blocks) {
 }
 
 /** Charts of one validator: signatures, height against the network's, peers against the sentries' min. */
-function validatorCharts(charts, val, series, width, onZoom) {
+function validatorCharts(charts, val, series, range, width, onZoom) {
   const pts = series.points.filter((p) => p.validator);
   const x = pts.map((p) => p.at);
   const v = (k) => pts.map((p) => p.validator[k]);
@@ -65,7 +65,8 @@ function validatorCharts(charts, val, series, width, onZoom) {
   const minSentries = val.sentryPools.reduce((a, sp) => a + sp.min, 0);
   const last = pts.at(-1)?.validator;
   const w = width > 1000 ? Math.floor((width - 32) / 3) : width;
-  const base = { width: w - 2, height: 170, from: series.from, to: series.to, x, markers, onZoom };
+  const from = liveStart(range, series.from, series.to, pts[0]?.at);
+  const base = { width: w - 2, height: 170, from, to: series.to, x, markers, onZoom };
   const chart = (key) => charts.get(key) ?? charts.set(key, new TimeChart()).get(key);
   const figure = (key, title, now, model) =>
     h(
@@ -234,7 +235,9 @@ export function validatorsPage(app, params = new URLSearchParams()) {
                   '); its signing key is never moved by it.',
                 ),
                 val.failover ? blockStrip(val.failover.blocks) : null,
-                validatorCharts(charts, val, seriesOf.get(val.pool), width, (a, b) => controls.zoomTo(a, b)),
+                validatorCharts(charts, val, seriesOf.get(val.pool), range, width, (a, b) =>
+                  controls.zoomTo(a, b),
+                ),
                 val.sentryPools.length
                   ? h('ul', { class: 'sentry-lines' }, val.sentryPools.map(sentryLine))
                   : h('p', { class: 'muted' }, 'No sentry pool in front of it.'),
