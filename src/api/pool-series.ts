@@ -100,6 +100,10 @@ export const PERSIST_EVERY_MS = 10_000;
 export const MAX_POINTS = 1500;
 /** Per-node lines in an answer, at most: the nodes furthest from the aggregate first. */
 export const MAX_NODE_LINES = 50;
+/** Points an answer with per-node lines has at most (every 5 s over the hour memory keeps). */
+export const MAX_POINTS_WITH_NODES = 720;
+/** Points looked at to rank the nodes furthest from the aggregate. */
+const RANK_POINTS = 120;
 /** Heights kept for the signed/missed block strip. */
 const BLOCKS_KEPT = 200;
 
@@ -328,36 +332,38 @@ export class PoolSeries {
     const metrics = this.metrics(pool);
     const nodeLines: NodeLine[] = [];
     const everyNode = new Set<string>();
+    // Ranking looks at RANK_POINTS points spread over the range (enough to find the node that
+    // runs hot); only the lines shown are built whole.
+    const stride = Math.max(1, Math.floor(idx.length / RANK_POINTS));
     metrics.forEach((m, mi) => {
-      const lines = new Map<string, (number | null)[]>();
-      idx.forEach((i, k) => {
-        const row = perNode[i]!;
+      const spread = new Map<string, number>();
+      for (let k = 0; k < idx.length; k += stride) {
+        const row = perNode[idx[k]!]!;
         const column = row.values[mi]!;
+        const agg = points[k]!.values[mi];
         row.ids.forEach((id, j) => {
           const v = column[j]!;
           if (Number.isNaN(v)) return;
-          let line = lines.get(id);
-          if (!line) {
-            line = new Array<number | null>(idx.length).fill(null);
-            lines.set(id, line);
-          }
-          line[k] = v;
+          const off = agg === null || agg === undefined ? 0 : Math.abs(v - agg);
+          spread.set(id, Math.max(spread.get(id) ?? 0, off));
         });
-      });
-      for (const id of lines.keys()) everyNode.add(id);
-      const spread = (values: (number | null)[]) =>
-        values.reduce<number>((worst, v, k) => {
-          const agg = points[k]!.values[mi];
-          return v === null || agg === null || agg === undefined ? worst : Math.max(worst, Math.abs(v - agg));
-        }, 0);
-      [...lines]
-        .map(([node, values]) => ({ node, values, spread: spread(values) }))
-        .sort((a, b) => b.spread - a.spread || a.node.localeCompare(b.node))
+      }
+      for (const id of spread.keys()) everyNode.add(id);
+      const shown = [...spread]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
         .slice(0, MAX_NODE_LINES)
-        .sort((a, b) => a.node.localeCompare(b.node))
-        .forEach(({ node, values }) => {
-          nodeLines.push({ metric: m.id, node, values });
+        .map(([id]) => id)
+        .sort((a, b) => a.localeCompare(b));
+      for (const node of shown) {
+        const values = idx.map((i) => {
+          const row = perNode[i]!;
+          const j = positionOf(row.ids).get(node) ?? -1;
+          const v = j < 0 ? Number.NaN : row.values[mi]![j]!;
+          // Stored as 32-bit floats: four significant digits say all they know.
+          return Number.isNaN(v) ? null : Number(v.toPrecision(4));
         });
+        nodeLines.push({ metric: m.id, node, values });
+      }
     });
     return { points, nodeLines, nodesTotal: everyNode.size };
   }
@@ -374,6 +380,17 @@ export class PoolSeries {
   get pools(): readonly string[] {
     return this.#config.pools.map((p) => p.name);
   }
+}
+
+/** Each id's position in a list of ready nodes; lists are shared between ticks while unchanged. */
+const positions = new WeakMap<readonly string[], Map<string, number>>();
+function positionOf(ids: readonly string[]): Map<string, number> {
+  let map = positions.get(ids);
+  if (!map) {
+    map = new Map(ids.map((id, j) => [id, j]));
+    positions.set(ids, map);
+  }
+  return map;
 }
 
 /**
@@ -468,7 +485,7 @@ export async function seriesRange(
   from: number,
   to: number,
   nodes: boolean,
-  maxPoints = MAX_POINTS,
+  maxPoints = nodes ? MAX_POINTS_WITH_NODES : MAX_POINTS,
 ): Promise<SeriesRange> {
   const oldest = memory?.oldest(pool);
   const mem = memory?.memoryRange(pool, from, to, nodes) ?? { points: [], nodeLines: [], nodesTotal: 0 };

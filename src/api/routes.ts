@@ -256,6 +256,9 @@ function noPool(ctx: ApiContext, name: string): Answer {
   return fail(404, `no pool "${name}" (pools: ${ctx.config.pools.map((p) => p.name).join(', ')})`);
 }
 
+/** Decisions a series answer looks through for the scale events of its range, at most. */
+const DECISIONS_LOOKED_THROUGH = 10_000;
+
 const snapshotCache = new WeakMap<ApiContext, { at: number; answer: unknown }>();
 /** The promote dry-run reads the chain (commits, a standby's status): at most every 10 s. */
 const dryRunCache = new WeakMap<ApiContext, Map<string, { at: number; review: PromoteReview }>>();
@@ -440,11 +443,13 @@ export const ROUTES: readonly Route[] = [
         query.nodes === '1',
         query.points,
       );
+      // Decisions are recorded when something is decided, not every tick: the newest 10,000
+      // of a range hold its scale events even over days of a busy pool.
       const decisions = await ctx.store.listDecisions({
         pool: pool.name,
         since: from,
         until: to,
-        limit: 1000,
+        limit: DECISIONS_LOOKED_THROUGH,
       });
       return ok({
         pool: pool.name,

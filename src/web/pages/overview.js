@@ -149,6 +149,38 @@ export function overviewPage(app) {
         app.api.get('/api/v1/nodes'),
         app.api.get('/api/v1/decisions?limit=200'),
       ]);
+      const ready = nodes.filter((n) => n.ready).length;
+      replace(
+        summary,
+        `${list.length} pools · ${ready} of ${nodes.length} nodes ready`,
+        list.some((p) => p.paused) ? ` · ${list.filter((p) => p.paused).length} paused` : '',
+      );
+      const renderCards = () =>
+        replace(
+          pools,
+          list.map((p) =>
+            poolCard(
+              p,
+              nodes.filter((n) => n.pool === p.name),
+              sparkline(
+                charts.get(p.name) ?? charts.set(p.name, new TimeChart()).get(p.name),
+                sparks.get(p.name),
+              ),
+            ),
+          ),
+        );
+      renderCards();
+      const changed = decisions
+        .filter((d) => d.actions.length > 0)
+        .slice(-8)
+        .reverse();
+      replace(
+        recent,
+        changed.length
+          ? changed.map((d) => decisionItem(d))
+          : h('li', { class: 'muted' }, 'Nothing has changed yet.'),
+      );
+      // The sparklines last: nothing else waits for them.
       if (Date.now() - sparksAt >= SPARK_REFRESH_MS) {
         const now = Date.now();
         const answers = await Promise.all(
@@ -162,36 +194,8 @@ export function overviewPage(app) {
           sparks.set(p.name, answers[i]);
         });
         sparksAt = now;
+        renderCards();
       }
-      const ready = nodes.filter((n) => n.ready).length;
-      replace(
-        summary,
-        `${list.length} pools · ${ready} of ${nodes.length} nodes ready`,
-        list.some((p) => p.paused) ? ` · ${list.filter((p) => p.paused).length} paused` : '',
-      );
-      replace(
-        pools,
-        list.map((p) =>
-          poolCard(
-            p,
-            nodes.filter((n) => n.pool === p.name),
-            sparkline(
-              charts.get(p.name) ?? charts.set(p.name, new TimeChart()).get(p.name),
-              sparks.get(p.name),
-            ),
-          ),
-        ),
-      );
-      const changed = decisions
-        .filter((d) => d.actions.length > 0)
-        .slice(-8)
-        .reverse();
-      replace(
-        recent,
-        changed.length
-          ? changed.map((d) => decisionItem(d))
-          : h('li', { class: 'muted' }, 'Nothing has changed yet.'),
-      );
     },
   };
 }
