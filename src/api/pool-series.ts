@@ -95,7 +95,7 @@ export interface NodeLine {
 }
 
 /** How often a pool's sample goes to the store, at most: one a tick, no more than this. ms. */
-export const PERSIST_EVERY_MS = 10_000;
+export const PERSIST_EVERY_MS = 15_000;
 /** Points in an answer, at most: a longer range is thinned to one point per equal slice. */
 export const MAX_POINTS = 1500;
 /** Per-node lines in an answer, at most: the nodes furthest from the aggregate first. */

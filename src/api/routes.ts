@@ -417,7 +417,7 @@ export const ROUTES: readonly Route[] = [
     summary:
       "A pool's series over any range the store holds: size, every metric its rules read with the thresholds, a validator's heights, peers and signatures",
     description:
-      "The last hour comes from the controller process's memory, one point per tick (with each ready node's own line when asked); older points from the store, sampled every 10 s and pruned with the history. A range of more than 1500 points is thinned to one per equal slice. Events are the decisions in the range that created or removed nodes, from the store.",
+      "The last hour comes from the controller process's memory, one point per tick (with each ready node's own line when asked); older points from the store, sampled every 15 s and pruned with the history. A range of more than 1500 points is thinned to one per equal slice. Events are the decisions in the range that created or removed nodes, from the store.",
     tag: 'fleet',
     params: s.PoolParams,
     query: s.SeriesQuery,

@@ -339,7 +339,7 @@ export const SeriesAnswer = z.object({
     .meta({ description: 'Time between points when the range was thinned to 1500 points; 0 when not' }),
   source: z
     .object({ store: z.number().int(), memory: z.number().int() })
-    .meta({ description: 'Points read from the store (sampled every 10 s) and from memory (every tick)' }),
+    .meta({ description: 'Points read from the store (sampled every 15 s) and from memory (every tick)' }),
   events: z
     .array(Decision)
     .meta({ description: 'Decisions that changed the size, for the timeline markers' }),
