@@ -216,6 +216,9 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       });
     if (pool.scaleIn?.busyMetric !== undefined)
       checkMetric(at('scaleIn', 'busyMetric'), pool.scaleIn.busyMetric);
+    pool.traffic?.forEach((t, j) => {
+      if (t?.metric !== undefined) checkMetric(at('traffic', j, 'metric'), t.metric);
+    });
 
     const setName = pool.bootstrap?.snapshots;
     const set = setName === undefined ? undefined : sets?.get(setName);

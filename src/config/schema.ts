@@ -284,6 +284,24 @@ const pool = z.strictObject({
   /** Validator pools: outage detection, a standby elsewhere, alerts (src/failover). */
   failover: failover.optional(),
   ...poolPolicyOptions,
+  /**
+   * What drives the pool, charted on the dashboard in the operator's units (transactions per
+   * second, peer bytes, offered load): metric references as the rules', summed over the ready
+   * nodes (the per-second rate of a counter with `rate`). Fetched with the rules' metrics;
+   * never read by a decision. Default none.
+   */
+  traffic: z
+    .array(
+      z.strictObject({
+        metric: z.string().min(1),
+        rate: z.boolean().default(false),
+        /** Shown on the chart. Default: the metric's name. */
+        label: z.string().min(1).optional(),
+        /** Unit of the summed value, e.g. tx/s, B/s. Default none. */
+        unit: z.string().min(1).optional(),
+      }),
+    )
+    .default([]),
 });
 
 const alerts = z

@@ -162,7 +162,10 @@ export function checkNodePoolMachines(c: ProviderCheck<KubeProviderConfig>): voi
       `provider "${machines.name}" is ${machines.kind}: a node pool's machines come from an ${c.machineKinds.join(' or ')} provider`,
     );
   else if (c.pools.some((pool) => pool?.provider === machines.name))
-    c.add(at, `provider "${machines.name}" already serves a pool directly: give the node pool machines of its own (a group or scale set no pool uses)`);
+    c.add(
+      at,
+      `provider "${machines.name}" already serves a pool directly: give the node pool machines of its own (a group or scale set no pool uses)`,
+    );
   else if (
     c.providers.some(
       (o, j) =>
