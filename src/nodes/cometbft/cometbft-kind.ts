@@ -1,6 +1,7 @@
-// Node kind `cometbft`: real CometBFT nodes in the sentry architecture. A validator runs
-// from the operator's own home (its keys never leave it) with pex off and no inbound peer
-// but the registered sentries; sentries get their own home, the validator as a private,
+// Node kind `cometbft`: real CometBFT nodes in the sentry architecture, run by bare
+// CometBFT or by a chain daemon that embeds it (gaiad: daemon.ts). A validator runs from the
+// operator's own home (its keys never leave it) with pex off and no inbound peer but the
+// registered sentries; sentries get their own home, the validator as a private,
 // unconditional, persistent peer, and sync from the public peers before they are wired.
 
 import { execFile } from 'node:child_process';
@@ -20,7 +21,8 @@ import type {
   ProbeContext,
   ProcessSpec,
 } from '../node-kind.ts';
-import { setTomlValues } from './config-toml.ts';
+import { getTomlValue, setTomlValues } from './config-toml.ts';
+import { resolveDaemon } from './daemon.ts';
 import { addUnique, editPeerLists } from './peer-lists.ts';
 import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
@@ -30,6 +32,12 @@ export type CometbftOptions = Extract<NodeKindConfig, { kind: 'cometbft' }>;
 
 /** Files of a stopped node's data dir that a snapshot never carries (besides keys). */
 const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic']);
+/**
+ * Beside data/, what a chain daemon's node needs to run: gaiad keeps CosmWasm code in wasm/.
+ * data/snapshots (a daemon's state-sync snapshots) is left out: each node takes its own.
+ */
+const DAEMON_DIRS = ['wasm'];
+const NOT_SNAPSHOTTED_PATHS = new Set(['data/snapshots']);
 
 export function cometbftBinary(options: { binary?: string | undefined }): string {
   if (process.env.RAMPART_COMETBFT) return process.env.RAMPART_COMETBFT;
@@ -45,7 +53,7 @@ async function walk(root: string, rel: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
     const child = rel ? `${rel}/${entry.name}` : entry.name;
-    if (NOT_SNAPSHOTTED.has(entry.name) || isForbidden(child)) continue;
+    if (NOT_SNAPSHOTTED.has(entry.name) || NOT_SNAPSHOTTED_PATHS.has(child) || isForbidden(child)) continue;
     if (entry.isDirectory()) out.push(...(await walk(root, child)));
     else if (entry.isFile()) out.push(child);
   }
@@ -63,13 +71,52 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
   const o = opts.options;
   const timeoutMs = opts.timeoutMs ?? 2000;
   const binary = cometbftBinary(o);
+  const daemon = resolveDaemon(binary, o);
   const homeOf = (ctx: { role: string; dataDir: string }) =>
     ctx.role === 'validator' ? o.home! : ctx.dataDir;
+
+  /**
+   * The app.toml settings Rampart owns on a chain daemon's node it created: minimum gas
+   * prices (the daemon refuses to start without), pruning, state-sync snapshots, and gRPC on
+   * the node's own port (REST off: nothing allocated a port for it).
+   */
+  async function writeAppToml(home: string, ctx: LaunchContext): Promise<void> {
+    const file = path.join(home, 'config', 'app.toml');
+    if (!existsSync(file))
+      throw new Error(`node ${ctx.nodeId}: ${daemon.name} init wrote no ${file}; is it a Cosmos SDK daemon?`);
+    let gasPrices = o.app?.minimumGasPrices;
+    const validatorHome = opts.upstreamOptions?.home;
+    if (gasPrices === undefined && validatorHome) {
+      const theirs = path.join(validatorHome, 'config', 'app.toml');
+      if (existsSync(theirs)) {
+        const v = getTomlValue(await readFile(theirs, 'utf8'), '', 'minimum-gas-prices');
+        if (typeof v === 'string' && v !== '') gasPrices = v;
+      }
+    }
+    if (gasPrices === undefined)
+      throw new Error(
+        `node ${ctx.nodeId}: no minimum gas prices for ${daemon.name} (it refuses to start without): set node.app.minimumGasPrices, e.g. 0.005uatom`,
+      );
+    const text = await readFile(file, 'utf8');
+    await writeFile(
+      file,
+      setTomlValues(text, {
+        '': { 'minimum-gas-prices': gasPrices, pruning: o.app?.pruning ?? 'default' },
+        'state-sync': {
+          'snapshot-interval': o.app?.snapshotInterval ?? 0,
+          'snapshot-keep-recent': o.app?.snapshotKeepRecent ?? 2,
+        },
+        grpc: { enable: true, address: `${ctx.host}:${ctx.ports.grpc}` },
+        api: { enable: false },
+      }),
+    );
+  }
 
   return {
     kind: 'cometbft',
     capabilities: { joinsOneAtATime: false, holdsSigningState: true },
-    portNames: ['p2p', 'rpc', 'metrics'],
+    // A chain daemon also serves gRPC (queries, transactions): on a port of its own.
+    portNames: daemon.appToml ? ['p2p', 'rpc', 'metrics', 'grpc'] : ['p2p', 'rpc', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {
       if (ctx.role === 'validator') {
@@ -82,11 +129,9 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       }
       const home = ctx.dataDir;
       const config = path.join(home, 'config', 'config.toml');
-      if (!existsSync(config)) await run(binary, ['init', '--home', home], { timeout: 60_000 });
-      // init makes a consensus key for every node; a non-validator's is never in the validator
-      // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
-      const genesis = path.join(home, 'config', 'genesis.json');
-      if (o.genesis) await copyFile(o.genesis, genesis);
+      // The chain's genesis first: a chain daemon's init needs its chain id.
+      let genesisText: string;
+      if (o.genesis) genesisText = await readFile(o.genesis, 'utf8');
       else {
         const from = ctx.upstream[0] ?? ctx.peers?.[0];
         if (!from)
@@ -94,8 +139,16 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
             `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
           );
         const g = await rpc(from, '/genesis', timeoutMs);
-        await writeFile(genesis, `${JSON.stringify(g.genesis, null, 2)}\n`);
+        genesisText = `${JSON.stringify(g.genesis, null, 2)}\n`;
       }
+      const chainId = String((JSON.parse(genesisText) as { chain_id?: unknown }).chain_id ?? '');
+      // init makes a consensus key for every node; a non-validator's is never in the validator
+      // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
+      if (!existsSync(config))
+        await run(binary, daemon.initArgs(ctx.nodeId, chainId, home), { timeout: 60_000 });
+      const genesis = path.join(home, 'config', 'genesis.json');
+      if (o.genesis) await copyFile(o.genesis, genesis);
+      else await writeFile(genesis, genesisText);
       if (ctx.snapshot) await ctx.snapshot.restoreInto(home);
       const validators = await Promise.all(
         ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id })),
@@ -120,7 +173,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       await writeFile(
         config,
         setTomlValues(text, {
-          '': { proxy_app: o.proxyApp, moniker: ctx.nodeId },
+          // A chain daemon runs its application in-process: proxy_app is not its to read.
+          '': daemon.appToml ? { moniker: ctx.nodeId } : { proxy_app: o.proxyApp, moniker: ctx.nodeId },
           rpc: { laddr: `tcp://${ctx.host}:${ctx.ports.rpc}` },
           p2p: {
             laddr: `tcp://${ctx.host}:${ctx.ports.p2p}`,
@@ -134,20 +188,22 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
           instrumentation: { prometheus: true, prometheus_listen_addr: `${ctx.host}:${ctx.ports.metrics}` },
         }),
       );
+      if (daemon.appToml) await writeAppToml(home, ctx);
     },
 
     processSpec(ctx: LaunchContext): ProcessSpec {
       const home = homeOf(ctx);
-      if (ctx.role !== 'validator') return { command: binary, args: ['start', '--home', home] };
-      // The operator's config file stays theirs: runtime settings go as flags and CMT_ variables.
+      if (ctx.role !== 'validator') return { command: binary, args: daemon.startArgs(home) };
+      // The operator's config files stay theirs: runtime settings go as flags and environment
+      // variables (CMT_…, or a chain daemon's own prefix, GAIAD_…).
+      const env = (key: string) => `${daemon.envPrefix}_${key}`;
       return {
         command: binary,
         args: [
-          'start',
-          '--home',
-          home,
-          '--proxy_app',
-          o.proxyApp,
+          ...daemon.startArgs(home),
+          ...(daemon.appToml
+            ? ['--grpc.address', `${ctx.host}:${ctx.ports.grpc}`]
+            : ['--proxy_app', o.proxyApp]),
           '--moniker',
           ctx.nodeId,
           '--p2p.laddr',
@@ -161,11 +217,11 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
           ...(isLoopback(ctx.host) ? ['--rpc.unsafe'] : []),
         ],
         env: {
-          CMT_P2P_MAX_NUM_INBOUND_PEERS: '0',
-          CMT_P2P_ADDR_BOOK_STRICT: 'false',
-          CMT_P2P_ALLOW_DUPLICATE_IP: 'true',
-          CMT_INSTRUMENTATION_PROMETHEUS: 'true',
-          CMT_INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR: `${ctx.host}:${ctx.ports.metrics}`,
+          [env('P2P_MAX_NUM_INBOUND_PEERS')]: '0',
+          [env('P2P_ADDR_BOOK_STRICT')]: 'false',
+          [env('P2P_ALLOW_DUPLICATE_IP')]: 'true',
+          [env('INSTRUMENTATION_PROMETHEUS')]: 'true',
+          [env('INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR')]: `${ctx.host}:${ctx.ports.metrics}`,
         },
       };
     },
@@ -268,7 +324,9 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
         return { height: s.height, chainId: s.network, appHash: s.appHash };
       },
       async files(dataDir: string): Promise<string[]> {
-        return walk(dataDir, 'data');
+        const dirs = ['data', ...(daemon.appToml ? DAEMON_DIRS : [])];
+        const present = dirs.filter((d) => existsSync(path.join(dataDir, d)));
+        return (await Promise.all(present.map((d) => walk(dataDir, d)))).flat();
       },
     },
   };
