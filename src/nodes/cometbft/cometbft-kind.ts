@@ -31,7 +31,8 @@ const run = promisify(execFile);
 export type CometbftOptions = Extract<NodeKindConfig, { kind: 'cometbft' }>;
 
 /** Files of a stopped node's data dir that a snapshot never carries (besides keys). */
-const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic']);
+// exclusive.lock: the lock gaiad's CosmWasm VM holds on wasm/ while the node runs.
+const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic', 'exclusive.lock']);
 /**
  * Beside data/, what a chain daemon's node needs to run: gaiad keeps CosmWasm code in wasm/.
  * data/snapshots (a daemon's state-sync snapshots) is left out: each node takes its own.
