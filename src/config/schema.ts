@@ -436,6 +436,12 @@ const cometbftKind = z
         snapshotKeepRecent: z.number().int().min(0).default(2),
       })
       .optional(),
+    /**
+     * New nodes join by CometBFT state sync from the pool's caught-up nodes, which serve the
+     * snapshots app.snapshotInterval makes them take: `prefer` it to a file snapshot, or use
+     * it as the `fallback` when the pool has none yet. Default: never.
+     */
+    stateSync: z.enum(['prefer', 'fallback']).optional(),
     /** ABCI application. Default persistent_kvstore (CometBFT's built-in, state on disk). */
     proxyApp: z.string().default('persistent_kvstore'),
     /** genesis.json for new nodes. Default: fetched from the validator's RPC /genesis. */
@@ -465,6 +471,13 @@ const cometbftKind = z
         code: 'custom',
         path: ['binary'],
         message: `${daemon} is not a daemon Rampart knows (${KNOWN_CHAIN_DAEMONS.join(', ')}): add daemon: {} for a Cosmos SDK daemon, or daemon: { init: [...], start: [...] }`,
+      });
+    if (o.stateSync !== undefined && !(o.app?.snapshotInterval ?? 0))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stateSync'],
+        message:
+          'state sync needs nodes that serve snapshots: set app.snapshotInterval (blocks between snapshots) above 0',
       });
   });
 

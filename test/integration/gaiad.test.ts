@@ -27,10 +27,11 @@ const silent = process.env.RAMPART_TEST_LOG
 
 const PEER_LISTS = ['persistent_peers', 'private_peer_ids', 'unconditional_peer_ids'] as const;
 
-test('a gaiad sentry pool: restored from a snapshot, wired to the validator, unwired before removal', {
-  timeout: 480_000,
-  skip: skipUnlessInstalled('gaiad'),
-}, async () => {
+/**
+ * A gaiad chain (one validator, one public full node), and a controller running a fleet of
+ * that validator and a sentry pool whose `node`, size and bootstrap lines come from `sentryLines`.
+ */
+async function gaiaFleet(sentryLines: (publicPeer: string) => string) {
   const chain = await createGaiaChain({ fullNodes: 1 });
   after(() => chain.cleanup());
   const publicNode = chain.fullNodes[0]!;
@@ -60,15 +61,8 @@ pools:
       kind: cometbft
       binary: ${chain.binary}
       validatorPool: validator
-      peers: ["${publicNode.p2pAddress}"]
       maxLagBlocks: 10
-      app: { pruning: everything }
-    size: { min: 1, capacity: 2, max: 3 }
-    bootstrap: { snapshots: sentry-snaps }
-    health: { checkInterval: 500ms, joinTimeout: 180s }
-snapshots:
-  - { name: sentry-snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
-`);
+${sentryLines(publicNode.p2pAddress)}`);
   after(() => fleet.cleanup());
   const config = loadConfigFile(fleet.configFile).config;
   const controller = new Controller({ runtime: createRuntime(config), log: silent });
@@ -100,6 +94,54 @@ snapshots:
     const peers = await validatorPeers();
     return ready.filter((n) => peers.includes(n.id));
   };
+
+  const validatorId = async () => nodeId((await rt.store.listNodes({ pool: 'validator' }))[0]!.ports!.rpc!);
+  return {
+    chain,
+    publicNode,
+    validatorHome,
+    before,
+    configBefore,
+    fleet,
+    controller,
+    rt,
+    validatorRpc,
+    sentries,
+    validatorLists,
+    nodeId,
+    wiredSentries,
+    validatorId,
+  };
+}
+
+test('a gaiad sentry pool: restored from a snapshot, wired to the validator, unwired before removal', {
+  timeout: 480_000,
+  skip: skipUnlessInstalled('gaiad'),
+}, async () => {
+  const {
+    chain,
+    publicNode,
+    validatorHome,
+    before,
+    configBefore,
+    fleet,
+    controller,
+    rt,
+    validatorRpc,
+    sentries,
+    validatorLists,
+    nodeId,
+    wiredSentries,
+  } = await gaiaFleet(
+    (publicPeer) => `      peers: ["${publicPeer}"]
+      app: { pruning: everything }
+    size: { min: 1, capacity: 2, max: 3 }
+    bootstrap: { snapshots: sentry-snaps }
+    health: { checkInterval: 500ms, joinTimeout: 180s }
+snapshots:
+  - { name: sentry-snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
+`,
+  );
 
   // The validator is gaiad itself, from the operator's home: it makes blocks.
   await waitFor(
@@ -207,6 +249,77 @@ snapshots:
   delete before['config/config.toml'];
   delete afterwards['config/config.toml'];
   assert.deepEqual(afterwards, before);
+});
+
+test('a gaiad sentry joins by state sync from the snapshots its pool serves', {
+  timeout: 480_000,
+  skip: skipUnlessInstalled('gaiad'),
+}, async () => {
+  // Every 10 blocks (5 s here), kept for 50 snapshots: a snapshot the new node picks must
+  // outlive its discovery (15 s) and fetch, or the source answers "no such chunk".
+  const INTERVAL = 10;
+  const { rt, fleet, wiredSentries } = await gaiaFleet(
+    (publicPeer) => `      peers: ["${publicPeer}"]
+      app: { snapshotInterval: ${INTERVAL}, snapshotKeepRecent: 50 }
+      stateSync: prefer
+    size: { min: 1, capacity: 1, max: 2 }
+    health: { checkInterval: 500ms, joinTimeout: 180s }
+`,
+  );
+  const heightOf = async (rpcPort: number) =>
+    (await rpcResult(`http://127.0.0.1:${rpcPort}`, '/status')).sync_info as {
+      latest_block_height: string;
+      earliest_block_height: string;
+    };
+
+  // The first sentry has no sibling to sync from: it syncs from the network, from genesis,
+  // and takes a snapshot every INTERVAL blocks.
+  const [first] = (await waitFor(
+    'one sentry wired',
+    async () => {
+      const w = await wiredSentries();
+      return w.length === 1 ? w : undefined;
+    },
+    180_000,
+  ))!;
+  await waitFor(
+    'the first sentry past two snapshot intervals',
+    async () => Number((await heightOf(first!.ports!.rpc!)).latest_block_height) > 2 * INTERVAL + 2,
+    120_000,
+  );
+  const firstCreate = (await rt.store.listActions({ pool: 'sentries', limit: 100 })).find(
+    (a) => a.kind === 'create' && a.nodeId === first!.id,
+  );
+  assert.match(firstCreate!.outcomeDetail ?? '', /synced from the network/);
+
+  // The second joins by state sync from the first, then catches up and is wired.
+  const up = runCli(['pool', 'size', 'sentries', '2', '-c', fleet.configFile]);
+  assert.equal((await up.exited).code, 0, up.output());
+  const wired = (await waitFor(
+    'two sentries wired',
+    async () => {
+      const w = await wiredSentries();
+      return w.length === 2 ? w : undefined;
+    },
+    240_000,
+  ))!;
+  const second = wired.find((n) => n.id !== first!.id)!;
+  const creates = (await rt.store.listActions({ pool: 'sentries', limit: 100 })).filter(
+    (a) => a.kind === 'create',
+  );
+  assert.match(
+    creates.find((a) => a.nodeId === second.id)!.outcomeDetail ?? '',
+    new RegExp(`state sync from ${first!.id}, trusting height \\d+`),
+  );
+  // Its block store starts at the snapshot it restored, not at genesis; its app hash agrees.
+  const synced = await heightOf(second.ports!.rpc!);
+  assert.ok(Number(synced.earliest_block_height) > 1, `earliest block ${synced.earliest_block_height}`);
+  assert.equal(Number(synced.earliest_block_height) % INTERVAL, 1, 'the block after a snapshot height');
+  const toml = readFileSync(path.join(second.dataDir!, 'config', 'config.toml'), 'utf8');
+  assert.equal(getTomlValue(toml, 'statesync', 'enable'), true);
+  assert.ok(
+    splitList(getTomlValue(toml, 'p2p', 'persistent_peers')).some((p) => p.endsWith(`:${first!.ports!.p2p}`)),
+  );
 });
 
 /**

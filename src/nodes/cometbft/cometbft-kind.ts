@@ -20,6 +20,7 @@ import type {
   NodeKind,
   ProbeContext,
   ProcessSpec,
+  StateSyncPlan,
 } from '../node-kind.ts';
 import { getTomlValue, setTomlValues } from './config-toml.ts';
 import { resolveDaemon } from './daemon.ts';
@@ -59,6 +60,23 @@ async function walk(root: string, rel: string): Promise<string[]> {
     else if (entry.isFile()) out.push(child);
   }
   return out;
+}
+
+/**
+ * config.toml's [statesync] for a node joining by state sync: the light client's two RPC
+ * servers (the one source twice when there is one: CometBFT wants two entries) and the
+ * header it trusts. The trust period stays below any chain's unbonding period.
+ */
+function stateSyncSettings(plan: StateSyncPlan): Record<string, string | number | boolean> {
+  const servers = plan.sources.map((s) => `http://${s.host}:${s.ports.rpc}`);
+  if (servers.length === 1) servers.push(servers[0]!);
+  return {
+    enable: true,
+    rpc_servers: servers.join(','),
+    trust_height: plan.trustHeight,
+    trust_hash: plan.trustHash,
+    trust_period: '168h0m0s',
+  };
 }
 
 export interface CometbftKindOptions {
@@ -168,7 +186,11 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
         )
       ).filter((p) => p !== undefined);
       const wired = [...validators, ...peers];
-      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers];
+      // A node joining by state sync peers with its sources too: they serve the snapshots.
+      const sources = await Promise.all(
+        (ctx.stateSync?.sources ?? []).map(async (u) => peerAddress((await status(u, timeoutMs)).id, u)),
+      );
+      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers, ...sources];
       const validatorIds = wired.map((v) => v.id).join(',');
       const text = await readFile(config, 'utf8');
       await writeFile(
@@ -187,6 +209,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
             allow_duplicate_ip: true,
           },
           instrumentation: { prometheus: true, prometheus_listen_addr: `${ctx.host}:${ctx.ports.metrics}` },
+          ...(ctx.stateSync ? { statesync: stateSyncSettings(ctx.stateSync) } : {}),
         }),
       );
       if (daemon.appToml) await writeAppToml(home, ctx);
@@ -225,6 +248,30 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
           [env('INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR')]: `${ctx.host}:${ctx.ports.metrics}`,
         },
       };
+    },
+
+    async planStateSync({ siblings, snapshot, signal }): Promise<StateSyncPlan | undefined> {
+      if (o.stateSync === undefined || (o.stateSync === 'fallback' && snapshot)) return undefined;
+      // Sources: the pool's caught-up nodes, far enough past the snapshot interval to hold
+      // at least one snapshot (CometBFT's RPC cannot say which snapshots a node has).
+      const interval = o.app?.snapshotInterval ?? 0;
+      const answers = await Promise.all(
+        siblings.map(async (n) => {
+          try {
+            return { n, s: await status(n, timeoutMs, signal) };
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const sources = answers
+        .filter((a) => a !== undefined)
+        .filter(({ n, s }) => s.moniker === n.id && !s.catchingUp && s.height >= 2 * interval)
+        .sort((a, b) => b.s.height - a.s.height)
+        .slice(0, 2);
+      const trusted = sources[0]?.s;
+      if (!trusted?.blockHash) return undefined;
+      return { sources: sources.map((x) => x.n), trustHeight: trusted.height, trustHash: trusted.blockHash };
     },
 
     metricsUrl: (node) =>

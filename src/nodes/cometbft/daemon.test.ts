@@ -105,6 +105,30 @@ pools:
       );
   });
 
+  test('state sync without nodes that take snapshots is refused', () => {
+    let error: unknown;
+    try {
+      parseConfigText(
+        config('{ kind: cometbft, binary: gaiad, home: /h, stateSync: prefer }'),
+        'rampart.yaml',
+      );
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.issues.map(formatIssue), [
+      'rampart.yaml:8:65 pools[0].node.stateSync: state sync needs nodes that serve snapshots: set app.snapshotInterval (blocks between snapshots) above 0',
+    ]);
+    assert.doesNotThrow(() =>
+      parseConfigText(
+        config(
+          '{ kind: cometbft, binary: gaiad, home: /h, stateSync: fallback, app: { snapshotInterval: 500 } }',
+        ),
+        'rampart.yaml',
+      ),
+    );
+  });
+
   test('the shipped gaiad example is valid', () => {
     const f = 'examples/gaiad-sentries.yaml';
     assert.doesNotThrow(() => parseConfigText(readFileSync(f, 'utf8'), f));
