@@ -19,9 +19,12 @@ type Factories = {
 
 export const NODE_KINDS: Factories = {
   simnode: () => simnodeKind,
-  cometbft: (options, { config }) => {
-    // A sentry reads its validator's options (its home, its peers) to wire itself to it.
-    const upstream = config.pools.find((p) => p.name === options.validatorPool)?.node;
+  cometbft: (options, { pool, config }) => {
+    // A sentry reads its validator's options (its home, its peers) to wire itself to it; a
+    // standby, those of the validator it stands by for (its app.toml's gas prices).
+    const upstream = config.pools.find(
+      (p) => p.name === options.validatorPool || (p.failover?.standbyPool === pool.name && p.name !== pool.name),
+    )?.node;
     return createCometbftKind({
       options,
       upstreamOptions: upstream?.kind === options.kind ? upstream : undefined,
