@@ -95,6 +95,17 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
     for (const f of readdirSync(own)) copyFileSync(path.join(own, f), path.join(gentxDir, f));
   }
   await gaiad('genesis', 'collect-gentxs', '--home', first);
+  // The Cosmos Hub's own downtime rule (sign 5% of 10,000 blocks) instead of the SDK's
+  // default (50% of 100): at 2 blocks/s the default jails a validator down for a minute,
+  // and a failover test's guarded validator is down for longer on purpose.
+  const genesis = JSON.parse(readFileSync(genesisFile, 'utf8')) as {
+    app_state: { slashing: { params: Record<string, string> } };
+  };
+  Object.assign(genesis.app_state.slashing.params, {
+    signed_blocks_window: '10000',
+    min_signed_per_window: '0.050000000000000000',
+  });
+  writeFileSync(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
   for (const node of nodes)
     if (node.home !== first) copyFileSync(genesisFile, path.join(node.home, 'config', 'genesis.json'));
 
