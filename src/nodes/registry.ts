@@ -24,7 +24,7 @@ import { simnodeKind } from './simnode/simnode-kind.ts';
 
 /** What a node kind is built with besides its pool's `node` entry. */
 export interface NodeKindDeps {
-  /** The `node` entry of the pool `validatorPool` names (a sentry's validator), if any. */
+  /** The `node` entry of the pool's validator (the one `validatorPool` names, or whose standby it is), if any. */
   readonly upstream: { readonly kind: string } | undefined;
 }
 
@@ -44,7 +44,6 @@ export const NODE_KINDS = [
   nodeKind({ config: simnodeKindConfig, create: () => simnodeKind }),
   nodeKind({
     config: cometbftKindConfig,
-    // A sentry reads its validator's options (its home, its peers) to wire itself to it.
     create: (options, { upstream }) =>
       createCometbftKind({
         options,
@@ -72,9 +71,20 @@ export const nodeKindPlugin = (kind: string): NodeKindPlugin =>
 
 /** Builds the node kind of a pool, given the pools of its config (to find its validator's). */
 export function createNodeKind(
-  pool: { readonly node: NodeKindConfig },
-  config: { readonly pools: readonly { readonly name: string; readonly node: NodeKindConfig }[] },
+  pool: { readonly name: string; readonly node: NodeKindConfig },
+  config: {
+    readonly pools: readonly {
+      readonly name: string;
+      readonly node: NodeKindConfig;
+      readonly failover?: { readonly standbyPool?: string | undefined } | undefined;
+    }[];
+  },
 ): NodeKind {
-  const upstream = config.pools.find((p) => p.name === pool.node.validatorPool)?.node;
+  // A sentry reads its validator's options (its home, its peers) to wire itself to it; a
+  // standby, those of the validator it stands by for (its app.toml's gas prices).
+  const upstream = config.pools.find(
+    (p) =>
+      p.name === pool.node.validatorPool || (p.failover?.standbyPool === pool.name && p.name !== pool.name),
+  )?.node;
   return createFrom(NODE_KINDS, pool.node, { upstream }, 'node');
 }
