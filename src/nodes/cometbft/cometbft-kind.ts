@@ -21,6 +21,7 @@ import type {
 } from '../node-kind.ts';
 import { setTomlValues } from './config-toml.ts';
 import { addUnique, editPeerLists } from './peer-lists.ts';
+import { cometbftPodConfig } from './pod-config.ts';
 import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
@@ -136,6 +137,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
         }),
       );
     },
+
+    podConfig: (ctx) => cometbftPodConfig(o, ctx, timeoutMs),
 
     processSpec(ctx: LaunchContext): ProcessSpec {
       const home = homeOf(ctx);
