@@ -2,16 +2,16 @@
 // Running pod of a namespace as a local process. Its first container's command and args run
 // with its environment (plain values and the downward API's pod name, namespace, pod IP and
 // host IP), its ConfigMap volumes written out as files when it starts (as a kubelet mounts
-// them), one folder per bound claim that outlives the pod (the volume), and one per
-// emptyDir. A process cannot mount at /data: every mount path in the command, args and
-// environment is replaced by its folder. Give kwok a pod CIDR inside 127.0.0.0/8 and each
-// pod owns a loopback address to listen on. The process restarts when it exits (restartPolicy
-// Always, half a second later) and is killed when its pod is deleted. It does not run
-// readiness probes (kwok's stages mark pods Ready) nor pull images (the command must be on
-// this host, on PATH or in `path`).
+// them), one folder per bound claim that outlives the pod (the volume), and one per emptyDir
+// or projected volume (left empty: no ServiceAccount token is written). A process cannot
+// mount at /data: every mount path in the command, args and environment is replaced by its
+// folder. Give kwok a pod CIDR inside 127.0.0.0/8 and each pod owns a loopback address to
+// listen on. The process restarts when it exits (restartPolicy Always, half a second later)
+// and is killed when its pod is deleted. It does not run readiness probes (kwok's stages
+// mark pods Ready) nor pull images (the command must be on this host, on PATH or in `path`).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeControlPlane } from './kube.ts';
 
@@ -33,9 +33,10 @@ interface Pod {
     containers: Container[];
     volumes?: {
       name: string;
-      configMap?: { name: string; optional?: boolean };
+      configMap?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
       persistentVolumeClaim?: { claimName: string };
       emptyDir?: unknown;
+      projected?: unknown;
     }[];
   };
   status?: { phase?: string; podIP?: string; hostIP?: string };
@@ -46,6 +47,8 @@ export interface FakeKubeletOptions {
   readonly root: string;
   /** Folders put before PATH (where the command's binary is). */
   readonly path?: readonly string[];
+  /** Called when a pod is seen deleted, just before its process is killed. */
+  readonly onPodGone?: ((pod: string, ip: string, why: string) => void) | undefined;
 }
 
 interface Running {
@@ -102,8 +105,11 @@ export function fakeKubelet(
         if (r.status !== 200 && !v.configMap.optional) return undefined;
         const dir = join(podDir, v.name);
         mkdirSync(dir, { recursive: true });
-        for (const [k, text] of Object.entries(r.status === 200 ? (r.body.data ?? {}) : {}))
-          writeFileSync(join(dir, k), text);
+        const data = r.status === 200 ? (r.body.data ?? {}) : {};
+        const items = v.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        // A key the items name that is not there yet: a kubelet waits for it too.
+        if (items.some((i) => data[i.key] === undefined) && !v.configMap.optional) return undefined;
+        for (const i of items) if (data[i.key] !== undefined) writeFileSync(join(dir, i.path), data[i.key]!);
         byVolume.set(v.name, dir);
       } else if (v.persistentVolumeClaim) {
         const r = await kube.request<{ status?: { phase?: string }; spec?: { volumeName?: string } }>(
@@ -116,7 +122,7 @@ export function fakeKubelet(
         const dir = join(options.root, 'volumes', r.body.spec.volumeName);
         mkdirSync(dir, { recursive: true });
         byVolume.set(v.name, dir);
-      } else if (v.emptyDir !== undefined) {
+      } else if (v.emptyDir !== undefined || v.projected !== undefined) {
         const dir = join(podDir, v.name);
         mkdirSync(dir, { recursive: true });
         byVolume.set(v.name, dir);
@@ -187,14 +193,21 @@ export function fakeKubelet(
 
   const round = async () => {
     const list = await kube.ok<{ items: Pod[] }>('GET', `/api/v1/namespaces/${namespace}/pods`);
-    const live = new Map(
-      list.items.filter((p) => !p.metadata.deletionTimestamp).map((p) => [p.metadata.name, p]),
-    );
+    const all = new Map(list.items.map((p) => [p.metadata.name, p]));
+    const live = new Map([...all].filter(([, p]) => !p.metadata.deletionTimestamp));
     for (const [name, r] of running) {
       const pod = live.get(name);
       if (pod?.metadata.uid === r.uid) continue;
+      const seen = all.get(name);
+      const why =
+        seen?.metadata.uid !== r.uid
+          ? seen
+            ? 'replaced by a new pod of its name'
+            : 'gone from the API'
+          : `deleted at ${seen.metadata.deletionTimestamp}`;
       // Deleted (or replaced by a new pod of that name): its process goes, as a kubelet's would.
       r.gone = true;
+      options.onPodGone?.(name, r.ip, why);
       kill(r, 'SIGTERM');
       setTimeout(() => kill(r, 'SIGKILL'), 3000).unref();
       running.delete(name);
@@ -210,7 +223,12 @@ export function fakeKubelet(
         gone: false,
       };
       running.set(pod.metadata.name, r);
-      if (!(await start(pod, r).catch(() => false))) running.delete(pod.metadata.name);
+      const started = await start(pod, r).catch((e: Error) => {
+        // Why a pod does not run, as a kubelet's events would say: in its log.
+        appendFileSync(logFile(pod.metadata.name), `fake kubelet: ${e.message}\n`);
+        return false;
+      });
+      if (!started) running.delete(pod.metadata.name);
     }
   };
   const loop = (async () => {
