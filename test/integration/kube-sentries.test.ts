@@ -18,7 +18,11 @@ import pino from 'pino';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { readFailover } from '../../src/failover/failover-state.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
 import { getTomlValue, splitList } from '../../src/nodes/cometbft/config-toml.ts';
+import type { NodeKind } from '../../src/nodes/node-kind.ts';
+import { StatefulSetProvider } from '../../src/providers/kubernetes/stateful-set-provider.ts';
+import type { CreateRequest } from '../../src/providers/provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
 import { startFailoverBed } from '../support/failover-bed.ts';
@@ -305,6 +309,7 @@ pools:
 
   // 2. Transaction load drives the pool to max: two more pods, each restored and wired.
   let seq = 0;
+  const loadStartedAt = Date.now();
   const load = setInterval(() => {
     for (let i = 0; i < 10; i++)
       fetch(`${publicNode.rpcUrl}/broadcast_tx_async?tx="k${Date.now()}-${seq++}=v"`).catch(() => undefined);
@@ -326,6 +331,15 @@ pools:
     (a) => a.kind === 'register' && a.outcome === 'succeeded',
   );
   assert.ok(registrations.length >= 4, `each sentry registered (${registrations.length})`);
+  // The issue's figure: metric change → sentry registered with the validator, per new pod.
+  const actions = await rt.store.listActions({ pool: 'sentries', limit: 1000 });
+  for (const c of actions.filter((a) => a.kind === 'create' && a.cause === 'scale-up')) {
+    const reg = registrations.find((r) => r.nodeId === c.nodeId);
+    if (reg?.outcomeAt === undefined) continue;
+    t.diagnostic(
+      `${c.nodeId}: load → scale-up ${((c.startedAt - loadStartedAt) / 1000).toFixed(1)} s, scale-up → registered ${((reg.outcomeAt - c.startedAt) / 1000).toFixed(1)} s`,
+    );
+  }
 
   // 3. Load gone: back to capacity, each pod deregistered before it goes, its volume snapshotted.
   const atMax = new Map((await sentries()).map((n) => [n.id, n]));
@@ -483,4 +497,95 @@ pools:
     90_000,
   );
   t.diagnostic(`pods on ${podNet}.0/24; ${registrations.length} registrations; promoted ${standby.id}`);
+});
+
+test('address: service — a Service per replica, made before its pod and deleted after it; the ConfigMap keeps each replica’s node id', {
+  skip: bed.skip,
+  timeout: 120_000,
+}, async (t) => {
+  const k = bed.kube();
+  const ns = 'lb';
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-kube-services-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await createNamespace(k, ns);
+  const [statefulSet] = helmTemplate(
+    'edge',
+    ns,
+    {
+      peersConfigMap: 'edge-peers',
+      storage: { size: '1Gi' },
+      headlessService: false,
+      podAnnotations: KWOK_FAST_POD_ANNOTATIONS,
+    },
+    SENTRIES_CHART,
+  ).filter((m) => m.kind === 'StatefulSet');
+  await k.ok('POST', `/apis/apps/v1/namespaces/${ns}/statefulsets`, { body: statefulSet });
+  const provisioner = fakeVolumeProvisioner(k, ns);
+  const client = new KubeClient(await deployedRoleConnection(k, ns, dir));
+  t.after(() => {
+    provisioner.stop();
+    client.close();
+  });
+  const provider = new StatefulSetProvider({
+    name: 'cluster',
+    client,
+    namespace: ns,
+    statefulSet: 'edge',
+    pool: 'sentries',
+    address: 'service',
+    serviceType: 'NodePort',
+    configMap: 'edge-peers',
+    pollMs: 100,
+    podGoneTimeoutMs: 30_000,
+  });
+  // A node kind's pod settings, as CometBFT's would be (no chain runs in this test).
+  const kind = { podConfig: async () => ({ persistent_peers: 'v1@192.0.2.1:26656' }) } as unknown as NodeKind;
+  const request = (nodeId: string): CreateRequest => ({
+    nodeId,
+    pool: 'sentries',
+    actionId: `act-${nodeId}`,
+    term: 1,
+    kind,
+    launch: { role: 'sentry', upstream: [], options: { kind: 'cometbft' } },
+  });
+  await provider.create(request('sentries-a'));
+  await provider.create(request('sentries-b'));
+  interface Service {
+    spec: {
+      type: string;
+      selector: Record<string, string>;
+      ports: { name: string; port: number; nodePort: number }[];
+    };
+  }
+  const svc = await k.ok<Service>('GET', `/api/v1/namespaces/${ns}/services/edge-1`);
+  assert.equal(svc.spec.type, 'NodePort');
+  assert.deepEqual(svc.spec.selector, { 'statefulset.kubernetes.io/pod-name': 'edge-1' });
+  assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.port]).sort(), [
+    ['metrics', 26660],
+    ['p2p', 26656],
+    ['rpc', 26657],
+  ]);
+  // Reached on the pod's Node IP (kwok's --node-ip) and the Service's node ports.
+  const instances = await waitFor('both replicas scheduled, with an address', async () => {
+    const list = await provider.list();
+    return list.length === 2 && list.every((i) => i.host === '127.0.0.1') ? list : undefined;
+  });
+  const b = instances!.find((i) => i.nodeId === 'sentries-b')!;
+  assert.equal(b.ports.p2p, svc.spec.ports.find((p) => p.name === 'p2p')!.nodePort);
+  const configMap = async () =>
+    (await k.ok<ConfigMap>('GET', `/api/v1/namespaces/${ns}/configmaps/edge-peers`)).data ?? {};
+  assert.deepEqual(await configMap(), {
+    'node-0': 'sentries-a',
+    'node-1': 'sentries-b',
+    persistent_peers: 'v1@192.0.2.1:26656',
+  });
+  // A promotion's rewrite changes the settings, never the node ids.
+  await provider.publishNodeConfig({ persistent_peers: 'v2@192.0.2.2:26656' });
+  assert.equal((await configMap()).persistent_peers, 'v2@192.0.2.2:26656');
+  assert.equal((await configMap())['node-1'], 'sentries-b');
+  // Removal: the pod goes, then its Service and its node id; the other replica's stay.
+  await provider.destroy(b);
+  assert.equal((await k.request('GET', `/api/v1/namespaces/${ns}/services/edge-1`)).status, 404);
+  assert.equal((await k.request('GET', `/api/v1/namespaces/${ns}/services/edge-0`)).status, 200);
+  assert.deepEqual(await configMap(), { 'node-0': 'sentries-a', persistent_peers: 'v2@192.0.2.2:26656' });
 });
