@@ -431,9 +431,11 @@ export class Controller {
     }
     // A pod's address is known only once it is scheduled: the record follows its instance, so
     // what reads records alone (a promotion's sentries, a standby's peers) reaches it.
+    const portsKey = (p: Readonly<Record<string, number>> | undefined) =>
+      JSON.stringify(Object.entries(p ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     for (const n of byId.values()) {
       const i = po.instances.get(n.id);
-      if (!i || (i.host === n.host && JSON.stringify(i.ports) === JSON.stringify(n.ports))) continue;
+      if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
       const updated: StoredNode = { ...n, host: i.host, ports: i.ports, updatedAt: obs.at };
       byId.set(n.id, updated);
       await store.putNode(updated, ctx.term);
