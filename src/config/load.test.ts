@@ -301,7 +301,11 @@ ${extra}`;
     assert.deepEqual(p.kind === 'kubernetes' && p.cluster, {});
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-node'))).join('\n'),
-      /its nodes are kube-pod, not kube-node/,
+      /its nodes are kube-pod or cometbft, not kube-node/,
+    );
+    assert.match(
+      errorsOf(kube(sts, sentryPool('etcd-member'))).join('\n'),
+      /its nodes are kube-pod or cometbft, not etcd-member/,
     );
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-pod', 'least-busy'))).join('\n'),
@@ -310,6 +314,29 @@ ${extra}`;
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-pod', 'newest', 'k8s:node_cpu'))).join('\n'),
       /not in the resource metrics API: write k8s:cpu \(cores\) or k8s:memory \(bytes\)/,
+    );
+  });
+
+  test('CometBFT sentries in pods: their ConfigMap is named, their address one of three', () => {
+    const pool = sentryPool('cometbft');
+    assert.match(
+      errorsOf(kube(sts, pool)).join('\n'),
+      /providers\[0\]\.workload\.configMap: pool "sentries" runs cometbft nodes in pods: name the ConfigMap/,
+    );
+    const withMap = (extra: string) =>
+      `  - { name: cluster, kind: kubernetes, workload: { statefulSet: sentry, configMap: sentry-peers${extra} } }`;
+    const { config } = parseConfigText(kube(withMap(''), pool), 'rampart.yaml');
+    const p = config.providers[0]!;
+    assert.deepEqual(p.kind === 'kubernetes' && [p.workload?.address, p.workload?.serviceType], [
+      'pod-ip',
+      'LoadBalancer',
+    ]);
+    assert.doesNotThrow(() =>
+      parseConfigText(kube(withMap(', address: service, serviceType: NodePort'), pool), 'rampart.yaml'),
+    );
+    assert.match(
+      errorsOf(kube(withMap(', address: node-ip'), pool)).join('\n'),
+      /workload\.address: .*pod-ip.*host-port.*service/,
     );
   });
 

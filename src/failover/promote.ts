@@ -354,6 +354,8 @@ export async function promoteValidator(
             addUnique(l.privateIds, newId);
             addUnique(l.unconditional, newId);
           });
+        // Sentries in pods read theirs from the platform (a ConfigMap): rewritten likewise.
+        const podPools = await publishToSentryPods(rt, req.pool, recordedAddress(target, started));
         // Who signs now, and who must never sign again.
         const old = await oldSigners(rt, pool, (await readFailover(rt.store, req.pool)).signer?.node, req.to);
         await updateFailover(rt.store, req.pool, ctx.term, (current) => ({
@@ -368,7 +370,7 @@ export async function promoteValidator(
             { ...state, paused: true, pausedBy: `promote: ${target.id} signs for ${req.pool}` },
             ctx.term,
           );
-        detail = `${target.id} signs for ${req.pool} from signing state ${install.height}/${install.round}/${install.step}; fenced ${old.map((n) => n.id).join(', ') || 'nothing'}; sentries rewired: ${sentryHomes.length}`;
+        detail = `${target.id} signs for ${req.pool} from signing state ${install.height}/${install.round}/${install.step}; fenced ${old.map((n) => n.id).join(', ') || 'nothing'}; sentries rewired: ${sentryHomes.length}${podPools.length > 0 ? `; pod settings rewritten for ${podPools.join(', ')}` : ''}`;
         return detail;
       },
     );
@@ -416,6 +418,29 @@ async function sentryDataDirs(rt: Runtime, validatorPool: string): Promise<strin
   for (const p of rt.config.pools.filter((x) => x.node.validatorPool === validatorPool))
     for (const n of await rt.store.listNodes({ pool: p.name }))
       if (n.dataDir && existsSync(path.join(n.dataDir, 'config', 'config.toml'))) out.push(n.dataDir);
+  return out;
+}
+
+/**
+ * The sentry pools of `validatorPool` whose pods read their settings from the platform (the
+ * ConfigMap of a StatefulSet): those settings now name `validator`. Running pods read them at
+ * their next start; until then the new validator dials them (its persistent peers).
+ */
+async function publishToSentryPods(
+  rt: Runtime,
+  validatorPool: string,
+  validator: NodeAddress,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of rt.config.pools.filter((x) => x.node.validatorPool === validatorPool)) {
+    const provider = rt.providers.get(p.provider);
+    const kind = rt.nodeKind(p.name);
+    if (!provider?.publishNodeConfig || !kind.podConfig) continue;
+    await provider.publishNodeConfig(
+      await kind.podConfig({ role: p.role, upstream: [validator], options: p.node }),
+    );
+    out.push(p.name);
+  }
   return out;
 }
 

@@ -151,6 +151,15 @@ export interface NodeKind {
     readonly snapshot?: RestoreSource | undefined;
     readonly signal?: AbortSignal | undefined;
   }): Promise<StateSyncPlan | undefined>;
+  /**
+   * For kinds whose nodes can run as pods the platform starts (a StatefulSet's): the
+   * settings every pod of the pool reads when it starts, as files by name (a sentry's
+   * validator peers, the genesis). The provider puts them where the pods read them (a
+   * ConfigMap) before it adds a pod, and again when the upstream changes (a promotion).
+   */
+  podConfig?(
+    ctx: Pick<LaunchContext, 'role' | 'upstream' | 'peers' | 'options'>,
+  ): Promise<Record<string, string>>;
   /** The process a `local` provider runs for a node. */
   processSpec(ctx: LaunchContext): ProcessSpec;
   /** Present when this kind's nodes can be snapshotted. */

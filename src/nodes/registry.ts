@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   createFrom,
   type KindSchema,
+  kindOf,
   type Plugin,
   type PoolCheck,
   pluginOf,
@@ -36,6 +37,11 @@ export interface NodeKindPlugin<S extends KindSchema = KindSchema> extends Plugi
   readonly guardable?: boolean;
   /** Kubernetes judges these nodes: they come only from a provider that lists them in `platformNodes`. */
   readonly platformJudged?: boolean;
+  /**
+   * Its nodes can run as a StatefulSet's pods that Rampart probes and wires itself (the
+   * pods read their settings from the ConfigMap its `podConfig` fills).
+   */
+  readonly inPods?: boolean;
 }
 
 const nodeKind = <S extends KindSchema>(p: NodeKindPlugin<S>) => p;
@@ -51,6 +57,7 @@ export const NODE_KINDS = [
       }),
     checkPool: checkCometbftPool,
     guardable: true,
+    inPods: true,
   }),
   nodeKind({
     config: etcdMemberKindConfig,
@@ -64,6 +71,11 @@ export const NODE_KINDS = [
 /** A pool's `node` entry: one of the registered slices. */
 export const nodeKindConfig = unionOf(NODE_KINDS);
 export type NodeKindConfig = z.output<typeof nodeKindConfig>;
+
+/** The node kinds whose nodes Rampart runs and wires as a StatefulSet's pods. */
+export const POD_KINDS: readonly string[] = NODE_KINDS.filter((k: NodeKindPlugin) => k.inPods).map((k) =>
+  kindOf(k.config),
+);
 
 /** The plugin of a node kind. */
 export const nodeKindPlugin = (kind: string): NodeKindPlugin =>

@@ -77,6 +77,12 @@ export interface Provider {
    * Absent: any order.
    */
   removalOrder?(instances: readonly Instance[]): Instance[];
+  /**
+   * For platforms whose nodes read shared settings from the platform when they start (a
+   * ConfigMap): replaces those settings (the node kind's `podConfig`) with `files`. Running
+   * nodes read them at their next start.
+   */
+  publishNodeConfig?(files: Readonly<Record<string, string>>): Promise<void>;
   /** Stops an instance, keeping its data (for a consistent snapshot). Idempotent. */
   stop?(instance: Instance): Promise<void>;
   /** Starts a stopped instance again with the same identity and data. */

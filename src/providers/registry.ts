@@ -142,6 +142,9 @@ export const PROVIDERS = [
           namespace,
           statefulSet: p.workload.statefulSet,
           volumes: p.workload.volumes,
+          address: p.workload.address,
+          serviceType: p.workload.serviceType,
+          configMap: p.workload.configMap,
           pool: deps.pool,
           log: deps.log,
         });

@@ -77,6 +77,7 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
   if (provider.stop) fenced.stop = provider.stop.bind(provider);
   if (provider.start) fenced.start = provider.start.bind(provider);
   if (provider.removalOrder) fenced.removalOrder = provider.removalOrder.bind(provider);
+  if (provider.publishNodeConfig) fenced.publishNodeConfig = provider.publishNodeConfig.bind(provider);
   return fenced;
 }
 

@@ -24,6 +24,7 @@ import type {
 import { getTomlValue, setTomlValues } from './config-toml.ts';
 import { resolveDaemon } from './daemon.ts';
 import { addUnique, editPeerLists } from './peer-lists.ts';
+import { cometbftPodConfig } from './pod-config.ts';
 import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
@@ -215,6 +216,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       );
       if (daemon.appToml) await writeAppToml(home, ctx);
     },
+
+    podConfig: (ctx) => cometbftPodConfig(o, ctx, timeoutMs),
 
     processSpec(ctx: LaunchContext): ProcessSpec {
       const home = homeOf(ctx);
