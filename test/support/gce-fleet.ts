@@ -25,11 +25,15 @@ export interface GceFleet extends Fleet {
   readonly machines: GceMachines;
   /** Rewrites the config with another size (the controller reads it on its next start). */
   resize(size: GceFleetSize): void;
+  /** Rewrites the provider's `images` settings besides the family (YAML flow entries). */
+  setImages(images: string): void;
 }
 
 export interface GceFleetOptions {
-  /** Image family the template boots (and the provider bakes into). */
+  /** Image family the template boots (and the provider bakes into); a base image is seeded. */
   readonly family?: string;
+  /** The provider's `images` settings besides the family, as YAML flow entries (`every: 1s, keep: 1`). */
+  readonly images?: string;
   /** YAML appended after the pools (a `snapshots:` section). */
   readonly extra?: string;
 }
@@ -57,7 +61,7 @@ providers:
     endpoint: ${fake.url}
     ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
     retry: { attempts: 4, baseDelay: 50ms, maxDelay: 500ms, callTimeout: 5s, operationTimeout: 30s, bootTimeout: 30s }
-${o.family ? `    images: { family: ${o.family} }\n` : ''}pools:
+${o.family ? `    images: { family: ${o.family}${o.images ? `, ${o.images}` : ''} }\n` : ''}pools:
   - name: validator
     role: validator
     provider: here
@@ -85,8 +89,12 @@ export async function makeGceFleet(
   size: GceFleetSize,
   o: GceFleetOptions = {},
 ): Promise<GceFleet> {
+  if (o.family && ![...fake.images.values()].some((i) => i.family === o.family))
+    fake.seedImage(`${o.family}-base`, o.family);
   const group = freshGroup(fake, { family: o.family });
   const ports = { rpc: await freePort(), metrics: await freePort() };
+  let current = size;
+  let options = o;
   const fleet = makeFleet(configText(fake, group, ports, size, o));
   const local = new LocalProvider({ name: 'here', dataDir: `${fleet.dir}/nodes` });
   const machines = startGceMachines({
@@ -105,7 +113,14 @@ export async function makeGceFleet(
     group,
     fake,
     machines,
-    resize: (s) => writeFileSync(fleet.configFile, configText(fake, group, ports, s, o)),
+    resize: (s) => {
+      current = s;
+      writeFileSync(fleet.configFile, configText(fake, group, ports, s, options));
+    },
+    setImages: (images) => {
+      options = { ...options, images };
+      writeFileSync(fleet.configFile, configText(fake, group, ports, current, options));
+    },
     cleanup: async () => {
       await machines.stop();
       await fleet.cleanup();

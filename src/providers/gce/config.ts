@@ -78,15 +78,25 @@ export const gceProviderConfig = z
       })
       .optional(),
     /**
-     * Machine images baked from a node's disk (a snapshot set with `store: { kind: image }`
-     * on this provider's pool): a disk snapshot, then an image in `family`. The template must
-     * boot the family (projects/P/global/images/family/F), so new instances take the newest.
+     * Machine images baked from a node of this provider's pool (chosen and stopped as for a
+     * snapshot: never the validator, a sentry only while ready > min): a disk snapshot, then an
+     * image in `family`. The template must boot the family (projects/P/global/images/family/F),
+     * so new instances take the newest.
      */
     images: z
       .strictObject({
         /** Image family the template boots. */
         family: gceName,
-        /** What happens to images beyond the set's `keep`: delete (with their snapshots) or deprecate. Default delete. */
+        /** Bake one on this schedule, e.g. 6h. Absent: never on schedule. */
+        every: z
+          .string()
+          .regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$/, { message: DURATION })
+          .refine((text) => (parseDuration(text) ?? 0) > 0, { message: DURATION })
+          .transform((text) => parseDuration(text)!)
+          .optional(),
+        /** Baked images kept (the newest); older ones are retired after each bake. Default 3. */
+        keep: z.number().int().min(1).default(3),
+        /** What happens to images beyond `keep`: delete (with their snapshots) or deprecate. Default delete. */
         retire: z.enum(['delete', 'deprecate']).default('delete'),
         /** Storage location of the snapshots and images, e.g. eu. Default: GCE's choice (the nearest multi-region). */
         storageLocation: z.string().optional(),

@@ -43,7 +43,7 @@ import {
   ZoneOperationsClient,
 } from '@google-cloud/compute';
 import type { Logger } from 'pino';
-import type { CreateRequest, Instance, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, Provider } from '../provider.ts';
 import { callGce, DEFAULT_GCE_RETRY, type GceCallOptions, type GceRetryPolicy, named } from './gce-call.ts';
 import { type BakedImage, imagesToRetire } from './image-retirement.ts';
 import { renderStartupScript } from './startup-script.ts';
@@ -83,6 +83,10 @@ export interface GceProviderOptions {
   readonly images?:
     | {
         readonly family: string;
+        /** Bake on this schedule (ms); absent: only when asked. */
+        readonly every?: number | undefined;
+        /** Images kept. Default 3. */
+        readonly keep?: number | undefined;
         readonly retire: 'delete' | 'deprecate';
         readonly storageLocation?: string | undefined;
       }
@@ -135,6 +139,7 @@ export class GceProvider implements Provider {
   readonly #call: GceCallOptions;
   readonly #zonal: boolean;
   readonly #clientOpts: ClientOpts;
+  readonly images: ImageBaking | undefined;
   #autoscalerCheckedAt = 0;
   #secrets: string[] = [];
 
@@ -157,6 +162,15 @@ export class GceProvider implements Provider {
         }
       : {};
     this.#clientOpts = opts;
+    const images = o.images;
+    this.images = images
+      ? {
+          everyMs: images.every,
+          keep: images.keep ?? 3,
+          list: () => this.listImages(),
+          bake: (instance, id) => this.bakeImage(instance, id, images.keep ?? 3),
+        }
+      : undefined;
     const log = o.log;
     this.#call = {
       policy: this.#policy,
@@ -756,6 +770,8 @@ export class GceProvider implements Provider {
       }
       return base;
     });
+    // Fault injection for the crash-safety tests: dies between the snapshot and the image.
+    if (process.env.RAMPART_CRASH_AT === 'image:after-disk-snapshot') process.kill(process.pid, 'SIGKILL');
     await this.#run('images.insert', subject, async () => {
       const found = await this.#getOrUndefined(() =>
         this.#images.get({ project: this.#o.project, image: base }, this.#opts),
@@ -823,7 +839,29 @@ export class GceProvider implements Provider {
       if (retire === 'delete' && image.snapshot) await this.#deleteSnapshot(image.snapshot);
       out.push(image.name);
     }
+    await this.#sweepSnapshots();
     return out;
+  }
+
+  /**
+   * Deletes the family's snapshots no image was made from: left by a bake that died between
+   * the snapshot and the image (a controller killed mid-bake). A bake in flight is never
+   * swept: only one bakes per provider at a time, and its image exists before this runs.
+   */
+  async #sweepSnapshots(): Promise<void> {
+    const family = this.#imagesConfig().family;
+    const used = new Set((await this.listImages()).map((i) => i.snapshot));
+    const [all] = await this.#run('snapshots.list', `family ${family}`, () =>
+      this.#send('snapshots.list', () =>
+        this.#snapshots.list(
+          { project: this.#o.project, filter: `labels.${IMAGE_LABELS.family} = "${family}"` },
+          this.#opts,
+        ),
+      ),
+    );
+    for (const snap of all)
+      if (snap.labels?.[IMAGE_LABELS.family] === family && snap.status === 'READY' && !used.has(snap.name!))
+        await this.#deleteSnapshot(snap.name!);
   }
 
   async #deleteSnapshot(name: string): Promise<void> {
