@@ -2,7 +2,7 @@
 // the check of a pool it serves.
 
 import { z } from 'zod';
-import { httpUrl, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import { httpUrl, name, positiveDuration, positiveDurationDefault } from '../../config-kit/fields.ts';
 import type { PoolCheck } from '../../config-kit/plugin.ts';
 
 const duration = positiveDurationDefault;
@@ -88,12 +88,7 @@ export const gceProviderConfig = z
         /** Image family the template boots. */
         family: gceName,
         /** Bake one on this schedule, e.g. 6h. Absent: never on schedule. */
-        every: z
-          .string()
-          .regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$/, { message: DURATION })
-          .refine((text) => (parseDuration(text) ?? 0) > 0, { message: DURATION })
-          .transform((text) => parseDuration(text)!)
-          .optional(),
+        every: positiveDuration('6h').optional(),
         /** Baked images kept (the newest); older ones are retired after each bake. Default 3. */
         keep: z.number().int().min(1).default(3),
         /** What happens to images beyond `keep`: delete (with their snapshots) or deprecate. Default delete. */
