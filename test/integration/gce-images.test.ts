@@ -70,6 +70,8 @@ test('two scheduled rotations make two images, keep 1 leaves one, and new sentri
 
   // A scale-up now boots the newest image.
   await controller.stop();
+  // No more rotations from here: the image a new sentry boots is then known.
+  fleet.setImages('keep: 1');
   fleet.resize({ min: 1, capacity: 3, max: 3 });
   const again = new Controller({
     runtime: createRuntime(loadConfigFile(fleet.configFile).config),
