@@ -50,6 +50,28 @@ export interface CreateRequest {
   readonly launch: Omit<LaunchContext, 'host' | 'ports' | 'dataDir' | 'nodeId' | 'pool'>;
 }
 
+/**
+ * Machine images baked from a stopped node's disk, for platforms whose templates boot the
+ * newest image (a GCE image family, an AWS launch template's AMI): new nodes start close to
+ * the tip instead of syncing. The controller picks and stops the source as for a snapshot.
+ */
+export interface ImageBaking {
+  /** Bake one on this schedule (ms). Absent: never on schedule. */
+  readonly everyMs?: number | undefined;
+  /** Baked images kept; older ones are retired (deleted or deprecated) after each bake. */
+  readonly keep: number;
+  /** The images this provider baked, newest first. */
+  list(): Promise<readonly { readonly name: string; readonly createdAt: number }[]>;
+  /**
+   * Bakes an image of `instance` (stopped by the caller) and retires those beyond `keep`.
+   * Names derive from `id` (the action's), so a retried bake finds its own work.
+   */
+  bake(
+    instance: Instance,
+    id: string,
+  ): Promise<{ readonly image: string; readonly retired: readonly string[] }>;
+}
+
 export interface Provider {
   readonly name: string;
   readonly kind: string;
@@ -87,4 +109,6 @@ export interface Provider {
   stop?(instance: Instance): Promise<void>;
   /** Starts a stopped instance again with the same identity and data. */
   start?(instance: Instance): Promise<Instance>;
+  /** Present when the provider bakes machine images from its pool's nodes. */
+  readonly images?: ImageBaking | undefined;
 }

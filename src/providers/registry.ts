@@ -23,6 +23,8 @@ import { awsProviderConfig, checkAwsPool } from './aws/config.ts';
 import { AzureProvider } from './azure/azure-provider.ts';
 import { azureConnections, azureProviderConfig, checkAzurePool } from './azure/config.ts';
 import { azureCredential } from './azure/credential.ts';
+import { checkGcePool, gceProviderConfig } from './gce/config.ts';
+import { GceProvider } from './gce/gce-provider.ts';
 import {
   checkKubePool,
   checkNodePoolMachines,
@@ -129,6 +131,33 @@ export const PROVIDERS = [
     checkPool: checkAzurePool,
     connections: azureConnections,
     machinesForNodePools: true,
+  }),
+  provider({
+    config: gceProviderConfig,
+    create: (p, deps) =>
+      new GceProvider({
+        name: p.name,
+        project: p.project,
+        zone: p.zone,
+        region: p.region,
+        group: p.group,
+        address: p.address,
+        ports: p.ports,
+        endpoint: p.endpoint,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+          operationTimeoutMs: p.retry.operationTimeout,
+          bootTimeoutMs: p.retry.bootTimeout,
+        },
+        startupScript: p.startupScript,
+        images: p.images,
+        pool: deps.pool,
+        log: deps.log,
+      }),
+    checkPool: checkGcePool,
   }),
   provider({
     config: kubeProviderConfig,

@@ -24,6 +24,7 @@ const rampart = (...args: string[]) =>
 const SETUPS = [
   'local',
   'aws-sentries',
+  'gce-sentries',
   'kubernetes-sentries',
   'kubernetes-workers',
   'azure-workers',
