@@ -200,12 +200,14 @@ test('seed 001 on Azure: a worker node pool grows on Node CPU and shrinks by dra
           spec: {
             nodeSelector: label,
             terminationGracePeriodSeconds: 1,
-            // One pod per Node where it can be (never a reason to stay Pending).
+            // One pod per Node while there are Nodes for both: a hard constraint, since the
+            // scheduler may otherwise place both on the Node whose not-ready taint went first.
+            // A single Node is one domain (skew 0), so it still takes both.
             topologySpreadConstraints: [
               {
                 maxSkew: 1,
                 topologyKey: 'kubernetes.io/hostname',
-                whenUnsatisfiable: 'ScheduleAnyway',
+                whenUnsatisfiable: 'DoNotSchedule',
                 labelSelector: { matchLabels: { app: 'web' } },
               },
             ],
