@@ -147,7 +147,6 @@ export const PROVIDERS = [
         log: deps.log,
       }),
     checkPool: checkOpenstackPool,
-    machinesForNodePools: true,
   }),
 ] as const;
 
