@@ -27,6 +27,7 @@ const SETUPS = [
   'kubernetes-sentries',
   'kubernetes-workers',
   'etcd-members',
+  'openstack-etcd-members',
   'basement-validator',
 ];
 
