@@ -5,7 +5,10 @@
 // known to the cluster (`member add`) before the member starts, and on OpenStack the address
 // exists only once the server does. Needs python3 and the metadata service (or a config drive).
 
-import { shellQuote } from '../aws/user-data.ts';
+/** Quotes a value for a POSIX shell: single quotes, with embedded ones closed and escaped. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
 
 /** Prefix of the metadata keys holding the node's process, in order. */
 export const SPEC_KEY = 'rampart:spec-';
