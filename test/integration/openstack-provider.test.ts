@@ -3,11 +3,12 @@
 // boots into simnode processes: the provider contract, servers carrying their identity in
 // metadata and the provider's tag, the chosen server deleted, quota exceeded and bad flavors
 // reported naming the field with nothing left behind, a revoked token issued again from a
-// rotated secret file. No log line or error ever holds the password or a token.
+// rotated secret file, and faults injected by a proxy in front of Nova (5xx, 409, 429, an
+// answer lost after the create took effect). No log line or error holds the password or a token.
 
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
 import { readCloud } from '../../src/providers/openstack/clouds.ts';
@@ -23,6 +24,7 @@ import { shortId } from '../../src/runtime/action-journal.ts';
 import { providerContract } from '../contracts/provider.contract.ts';
 import { waitFor } from '../support/fleet.ts';
 import { ADMIN_CLOUD, CLOUD, FLAVOR, IMAGE, openstackForFile } from '../support/openstack.ts';
+import { startOpenstackFaultProxy } from '../support/openstack-fault-proxy.ts';
 import { type OpenstackMachines, startOpenstackMachines } from '../support/openstack-machines-fake.ts';
 
 const os = openstackForFile();
@@ -97,32 +99,38 @@ async function deleteAll(provider: string): Promise<void> {
 }
 
 const machines: OpenstackMachines[] = [];
-before(() => undefined);
 after(async () => {
   for (const m of machines) await m.stop();
 });
-function bootMachines(provider: string): void {
-  if (os.skip) return;
+/** The machines fake for one provider entry's servers; stopped by the returned function. */
+function bootMachines(provider: string): () => Promise<void> {
+  if (os.skip) return async () => undefined;
   const bed = os.bed();
-  machines.push(
-    startOpenstackMachines({
-      cloudsFile: bed.cloudsFile,
-      cloud: ADMIN_CLOUD,
-      provider,
-      addressKey: ADDRESS_KEY,
-    }),
-  );
+  const m = startOpenstackMachines({
+    cloudsFile: bed.cloudsFile,
+    cloud: ADMIN_CLOUD,
+    provider,
+    addressKey: ADDRESS_KEY,
+  });
+  machines.push(m);
+  return async () => {
+    machines.splice(machines.indexOf(m), 1);
+    await m.stop();
+  };
 }
 
 providerContract(
   'openstack (Nova servers on the fake virt driver, simnode per server)',
   async () => {
     const name = `contract-${shortId()}`.toLowerCase();
-    bootMachines(name);
+    const stopMachines = bootMachines(name);
     return {
       provider: () => makeProvider(name),
       kind: simnodeKind,
-      cleanup: () => deleteAll(name),
+      cleanup: async () => {
+        await deleteAll(name);
+        await stopMachines();
+      },
     };
   },
   { skip: os.skip },
@@ -131,7 +139,7 @@ providerContract(
 describe('openstack provider', { skip: os.skip }, () => {
   test('a server carries node, pool, action and term in its metadata and the provider tag; scale-in deletes exactly the chosen one', async () => {
     const name = `meta-${shortId()}`.toLowerCase();
-    bootMachines(name);
+    const stopMachines = bootMachines(name);
     const p = makeProvider(name);
     try {
       const req = request();
@@ -157,12 +165,13 @@ describe('openstack provider', { skip: os.skip }, () => {
       );
     } finally {
       await deleteAll(name);
+      await stopMachines();
     }
   });
 
   test('quota exceeded: an error naming the call, the pool and the field, and no server left behind', async () => {
     const name = `quota-${shortId()}`.toLowerCase();
-    bootMachines(name);
+    const stopMachines = bootMachines(name);
     const bed = os.bed();
     const p = makeProvider(name);
     const before = (await allServers()).length;
@@ -178,6 +187,7 @@ describe('openstack provider', { skip: os.skip }, () => {
       assert.equal((await allServers()).length, before, 'no server was left behind');
     } finally {
       await bed.setInstanceQuota(20);
+      await stopMachines();
     }
   });
 
@@ -224,5 +234,48 @@ describe('openstack provider', { skip: os.skip }, () => {
     const secrets = [fresh, oldPassword.auth.type === 'password' ? oldPassword.auth.password : ''];
     for (const line of transcript)
       for (const s of secrets) assert.ok(!line.includes(s), `a secret leaked: ${line.slice(0, 200)}`);
+  });
+  test('5xx, 409 and 429 from Nova are retried; an answer lost after the create took effect makes no second server', async () => {
+    const bed = os.bed();
+    const proxy = await startOpenstackFaultProxy(new URL(bed.urls.nova).origin);
+    const region = `Faults${shortId()}`;
+    await bed.addRegion(region, { compute: `${proxy.url}/v2.1` });
+    const name = `faults-${shortId()}`.toLowerCase();
+    const stopMachines = bootMachines(name);
+    const p = makeProvider(name, { region });
+    try {
+      proxy.inject({ method: 'POST', path: /^\/v2\.1\/servers$/, fault: 'unavailable', times: 2 });
+      proxy.inject({ method: 'GET', path: /^\/v2\.1\/flavors/, fault: 'rate-limited', times: 1 });
+      const a = await p.create(request());
+      assert.equal(
+        proxy.calls.filter(
+          (c) => c.method === 'POST' && c.path === '/v2.1/servers' && c.fault === 'unavailable',
+        ).length,
+        2,
+      );
+      // Nova takes the create, the answer never comes back: the retry finds the server by its action id.
+      proxy.inject({ method: 'POST', path: /^\/v2\.1\/servers$/, fault: 'drop-answer', times: 1 });
+      const req = request();
+      const b = await p.create(req);
+      const mine = (await p.list()).filter((i) => i.actionId === req.actionId);
+      assert.deepEqual(
+        mine.map((i) => i.id),
+        [b.id],
+        'one server for the action',
+      );
+      proxy.inject({ method: 'DELETE', path: /^\/v2\.1\/servers\//, fault: 'conflict', times: 1 });
+      await p.destroy(a);
+      assert.ok(proxy.calls.some((c) => c.method === 'DELETE' && c.fault === 'conflict'));
+      assert.deepEqual(
+        (await p.list()).map((i) => i.id),
+        [b.id],
+      );
+      const retried = transcript.filter((l) => /retrying in \d+ ms/.test(l));
+      assert.ok(retried.length >= 4, `each fault was logged as a retry (${retried.length})`);
+    } finally {
+      await proxy.close();
+      await deleteAll(name);
+      await stopMachines();
+    }
   });
 });

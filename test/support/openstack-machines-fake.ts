@@ -145,7 +145,7 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
   const loop = (async () => {
     while (!stopped) {
       await pass().catch(() => undefined);
-      await sleep(300);
+      await sleep(500);
     }
   })();
 

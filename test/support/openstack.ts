@@ -80,6 +80,14 @@ export interface OpenStackBed {
   rotatePassword(): Promise<string>;
   /** Sets the project's instances quota. */
   setInstanceQuota(instances: number): Promise<void>;
+  /**
+   * Adds a region to the catalog whose endpoints are RegionOne's, except those given (a fault
+   * proxy in front of Nova: `{ compute: proxyUrl + '/v2.1' }`).
+   */
+  addRegion(
+    name: string,
+    endpoints: Readonly<Partial<Record<'compute' | 'image' | 'network', string>>>,
+  ): Promise<void>;
   readonly urls: Readonly<Record<'keystone' | 'nova' | 'glance' | 'neutron' | 'placement', string>> & {
     readonly heat?: string | undefined;
   };
@@ -568,9 +576,39 @@ export async function startOpenStack(
   const servers: RunningServer[] = [];
   const logs: Record<string, string> = {};
   const stop = async () => {
+    // servers.ts waits for its children on unref'd timers: with nothing else left to do, the
+    // test process would exit halfway through this stop and leave the bed's dir behind.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await stopAll();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+  const stopAll = async () => {
     for (const s of servers.reverse()) await s.stop();
     // epmd was started for this bed's RabbitMQ on a port of its own.
     await run('epmd', ['-port', String(p.epmd), '-kill']).catch(() => undefined);
+    // The services' errors, for a failure's post-mortem (Nova's compute logs a harmless
+    // "No DB access allowed" at every start).
+    for (const service of [
+      'nova-compute',
+      'nova-conductor',
+      'nova-scheduler',
+      'nova-api',
+      'neutron-server',
+    ]) {
+      const errors = tailOf(path.join(dir, 'log', `${service}.log`), 100_000)
+        .split('\n')
+        .filter(
+          (l) =>
+            / ERROR /.test(l) &&
+            !/No DB access allowed/.test(l) &&
+            !/ERROR \S+ +(File|\w+Error|Traceback|$)/.test(l),
+        );
+      if (errors.length > 0)
+        console.error(`openstack test bed: ${service} logged errors:\n${errors.slice(-15).join('\n')}`);
+    }
     // RAMPART_KEEP_OPENSTACK=1 keeps the configs and logs for a post-mortem.
     if (process.env.RAMPART_KEEP_OPENSTACK !== '1') rmSync(dir, { recursive: true, force: true });
     else console.error(`openstack test bed kept in ${dir}`);
@@ -823,6 +861,19 @@ export async function startOpenStack(
       await api(`${nova}/os-quota-sets/${project}`, await issueToken(authUrl), 'PUT', {
         quota_set: { instances },
       });
+    },
+    addRegion: async (name, endpoints) => {
+      const token = await issueToken(authUrl);
+      await api(`${authUrl}/regions`, token, 'POST', { region: { id: name } });
+      const own = { compute: nova, image: glance, network: `http://127.0.0.1:${p.neutron}`, ...endpoints };
+      for (const [type, url] of Object.entries(own)) {
+        const svc = (
+          (await api(`${authUrl}/services?type=${type}`, token, 'GET')) as { services: { id: string }[] }
+        ).services[0]!.id;
+        await api(`${authUrl}/endpoints`, token, 'POST', {
+          endpoint: { service_id: svc, interface: 'public', region_id: name, url },
+        });
+      }
     },
     token: () => issueToken(authUrl),
     logTail: (service, lines = 40) => tailOf(path.join(dir, 'log', `${service}.log`), lines),

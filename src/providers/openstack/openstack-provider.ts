@@ -289,6 +289,10 @@ export class OpenstackProvider implements Provider {
       term: Number(m[META.term]) || undefined,
       host: serverAddress(s, this.#o.address) ?? '',
       ports: { ...this.#o.ports },
+      // A server whose process was never handed over (a controller died between the create
+      // and the metadata) is listed as running all the same: a restart adopts it, it never
+      // becomes ready, and after joinTimeout the controller removes and replaces it. (Listed as
+      // not running, nothing would ever delete it: the controller's loop acts on running ones.)
       running: RUNNING.has(s.status) && !deleting,
       createdAt: Number(m[META.createdAt]) || Date.parse(s.created) || 0,
       names: [s.name],
@@ -390,7 +394,7 @@ export class OpenstackProvider implements Provider {
       subject,
     });
     if (process.env.RAMPART_CRASH_AT === 'openstack:after-spec') process.kill(process.pid, 'SIGKILL');
-    return this.#toInstance(booted);
+    return this.#toInstance({ ...booted, metadata: { ...booted.metadata, ...specMetadata(spec) } });
   }
 
   /** Explains a refused create: quota, a bad flavor or image, naming the field. */
