@@ -35,6 +35,8 @@ import { NodePoolProvider } from './kubernetes/node-pool-provider.ts';
 import { StatefulSetProvider } from './kubernetes/stateful-set-provider.ts';
 import { localProviderConfig } from './local/config.ts';
 import { LocalProvider } from './local/local-provider.ts';
+import { checkOpenstackPool, openstackProviderConfig } from './openstack/config.ts';
+import { OpenstackProvider } from './openstack/openstack-provider.ts';
 import type { Provider } from './provider.ts';
 
 /** What a provider is built with besides its own config entry. */
@@ -193,6 +195,32 @@ export const PROVIDERS = [
     connections: kubeConnections,
     platformNodes: ['kube-pod', 'kube-node'],
     machinesOf: (p) => p.nodePool?.machines,
+  }),
+  provider({
+    config: openstackProviderConfig,
+    create: (p, deps) =>
+      new OpenstackProvider({
+        name: p.name,
+        cloud: p.cloud,
+        cloudsFile: p.cloudsFile,
+        secretFile: p.secretFile,
+        region: p.region,
+        interface: p.interface,
+        servers: p.servers,
+        address: p.address,
+        ports: p.ports,
+        dataDir: p.userData.dataDir,
+        bootTimeoutMs: p.bootTimeout,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+        },
+        pool: deps.pool,
+        log: deps.log,
+      }),
+    checkPool: checkOpenstackPool,
   }),
 ] as const;
 

@@ -29,6 +29,7 @@ const SETUPS = [
   'kubernetes-workers',
   'azure-workers',
   'etcd-members',
+  'openstack-etcd-members',
   'basement-validator',
 ];
 

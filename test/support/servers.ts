@@ -69,6 +69,15 @@ const BINARIES = {
   kwok: { candidates: [join(CACHE, 'bin', 'kwok')], script: 'scripts/testbed/kubernetes.sh' },
   helm: { candidates: [join(CACHE, 'bin', 'helm')], script: 'scripts/testbed/kubernetes.sh' },
   kustomize: { candidates: [join(CACHE, 'bin', 'kustomize')], script: 'scripts/testbed/kubernetes.sh' },
+  /** The Python that runs OpenStack's services (Debian's, linked once their packages import). */
+  'openstack-python': {
+    candidates: [join(CACHE, 'openstack', 'bin', 'python3')],
+    script: 'scripts/testbed/openstack.sh',
+  },
+  'rabbitmq-server': {
+    candidates: ['/usr/lib/rabbitmq/bin/rabbitmq-server'],
+    script: 'scripts/testbed/openstack.sh',
+  },
 } as const;
 
 export type ServerName = keyof typeof BINARIES;

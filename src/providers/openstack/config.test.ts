@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfigText } from '../../config/load.ts';
+
+const base = (provider: string, pools = 1) => `version: 1
+providers:
+  - ${provider}
+pools:
+${Array.from(
+  { length: pools },
+  (_, i) => `  - name: members${i}
+    role: member
+    provider: cloud
+    node: { kind: etcd-member }
+    size: { min: 3, capacity: 3, max: 5 }
+`,
+).join('')}`;
+
+const errors = (text: string) => {
+  try {
+    parseConfigText(text, 'rampart.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  return '';
+};
+
+test("an openstack provider gets seed 003's ports and its defaults", () => {
+  const { config } = parseConfigText(
+    base('{ name: cloud, kind: openstack, cloud: prod, servers: { flavor: m1.small, image: etcd } }'),
+    'rampart.yaml',
+  );
+  const p = config.providers[0]!;
+  assert.equal(p.kind, 'openstack');
+  if (p.kind !== 'openstack') return;
+  assert.deepEqual(p.ports, { client: 12379, peer: 12380, metrics: 12381 });
+  assert.equal(p.address, 'fixed');
+  assert.equal(p.interface, 'public');
+  assert.equal(p.servers.networks, 'auto');
+  assert.deepEqual(p.servers.securityGroups, []);
+  assert.equal(p.userData.dataDir, '/var/lib/rampart/node');
+  assert.equal(p.bootTimeout, 600_000);
+  assert.deepEqual(p.retry, { attempts: 5, baseDelay: 500, maxDelay: 20_000, callTimeout: 30_000 });
+});
+
+test('openstack provider errors name the line, the field and what is allowed', () => {
+  const msg = errors(
+    base(
+      '{ name: cloud, kind: openstack, servers: { flavor: m1.small, image: etcd, networks: some }, address: private }',
+    ),
+  );
+  assert.match(
+    msg,
+    /rampart\.yaml:3:\d+ providers\[0\]\.servers\.networks: .*none, auto or a list of network names or ids/,
+  );
+  assert.match(msg, /providers\[0\]\.address: .*fixed, floating or \{ metadata: KEY \}/);
+  assert.match(errors(base('{ name: cloud, kind: openstack }')), /providers\[0\]\.servers/);
+});
+
+test('an openstack provider entry serves one pool', () => {
+  const msg = errors(base('{ name: cloud, kind: openstack, servers: { flavor: f, image: i } }', 2));
+  assert.match(msg, /pools\[1\]\.provider: .*openstack provider "cloud" already serves pools\[0\]/);
+});

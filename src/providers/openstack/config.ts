@@ -1,0 +1,114 @@
+// The config slice of the openstack provider: a pool's nodes as Nova servers, with
+// credentials the OpenStack way (clouds.yaml and OS_CLOUD, or the OS_* variables).
+
+import { z } from 'zod';
+import { filePath, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import type { PoolCheck } from '../../config-kit/plugin.ts';
+
+/** How long each OpenStack call may take and how failed calls are retried (5xx, 409, 429, timeouts). */
+const openstackRetry = z.strictObject({
+  /** Tries per call, the first included. Default 5. */
+  attempts: z.number().int().min(1).max(20).default(5),
+  /** First backoff; doubles per retry, with full jitter (429 waits 5× longer, or Retry-After). Default 500ms. */
+  baseDelay: positiveDurationDefault('500ms', 'First backoff between two tries of a call.'),
+  /** Longest backoff between two tries. Default 20s. */
+  maxDelay: positiveDurationDefault('20s', 'Longest backoff between two tries of a call.'),
+  /** Longest wait for one try; a try that times out is retried. Default 30s. */
+  callTimeout: positiveDurationDefault('30s', 'Longest wait for one try of a call.'),
+});
+
+const portName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, { message: 'a port name of lowercase letters, digits and -' });
+
+/** What a new server is made of (Nova's create-server fields). */
+const openstackServers = z.strictObject({
+  /** Flavor name or id, e.g. m1.small (seed 003's instance_type). */
+  flavor: z.string().min(1).max(255),
+  /** Image name or id a new server boots (seed 003's image); `images.set` overrides it with its newest image. */
+  image: z.string().min(1).max(255),
+  /**
+   * Networks the server gets (seed 003's net_name), by name or id; `none` (no network: a test
+   * bed without Neutron, addresses from `address: { metadata }`) or `auto`. Default auto.
+   */
+  networks: z
+    .union([z.enum(['none', 'auto']), z.array(z.string().min(1).max(255)).min(1)], {
+      error: 'none, auto or a list of network names or ids',
+    })
+    .default('auto'),
+  /** Security groups by name (seed 003's sec_grps). Default: the project's default group. */
+  securityGroups: z.array(z.string().min(1).max(255)).default([]),
+  /** Key pair for SSH (seed 003's key_name). Default none. */
+  keyName: z.string().min(1).max(255).optional(),
+  /** Server group (name or id) the servers are created in, e.g. one with an anti-affinity policy. Default none. */
+  serverGroup: z.string().min(1).max(255).optional(),
+  /** Availability zone. Default: Nova's choice. */
+  availabilityZone: z.string().min(1).max(255).optional(),
+});
+
+export const openstackProviderConfig = z.strictObject({
+  name,
+  kind: z.literal('openstack'),
+  /** Cloud in clouds.yaml. Default: $OS_CLOUD; with neither, the OS_* variables (OS_AUTH_URL, ...). */
+  cloud: z.string().min(1).max(255).optional(),
+  /**
+   * The clouds.yaml to read, relative to the config file's folder. Default: $OS_CLIENT_CONFIG_FILE,
+   * then ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml.
+   */
+  cloudsFile: filePath().optional(),
+  /**
+   * A file holding the password (or application credential secret), read at each
+   * authentication, so clouds.yaml need not hold it (a mounted Secret). Default: clouds.yaml's own.
+   */
+  secretFile: filePath().optional(),
+  /** Region (seed 003's OS_REGION). Default: the cloud's region_name, else the catalog's first. */
+  region: z.string().min(1).max(255).optional(),
+  /** Endpoint interface of the catalog. Default public. */
+  interface: z.enum(['public', 'internal', 'admin']).default('public'),
+  servers: openstackServers,
+  /**
+   * Where a node's address comes from: `fixed` (the server's first fixed IPv4, default),
+   * `floating`, or `{ metadata: KEY }` (the value of that server metadata key, written by the
+   * machine at boot — a test bed without Neutron).
+   */
+  address: z
+    .union([z.enum(['fixed', 'floating']), z.strictObject({ metadata: z.string().min(1).max(255) })], {
+      error: 'fixed, floating or { metadata: KEY }',
+    })
+    .default('fixed'),
+  /**
+   * Port of each named port the node kind needs, the same on every server. Default seed 003's
+   * etcdclientport 12379 and etcdpeerport 12380, with metrics on 12381.
+   */
+  ports: z.record(portName, z.number().int().min(1).max(65535)).default({
+    client: 12379,
+    peer: 12380,
+    metrics: 12381,
+  }),
+  userData: z
+    .strictObject({
+      /** Folder on the server the node's data lives in. Default /var/lib/rampart/node. */
+      dataDir: z.string().startsWith('/').default('/var/lib/rampart/node'),
+    })
+    .prefault({}),
+  /** Longest wait for a new server to be ACTIVE with an address. Default 10m. */
+  bootTimeout: positiveDurationDefault('10m', 'Longest wait for a new server to be ACTIVE with an address.'),
+  retry: openstackRetry.prefault({}),
+});
+
+export type OpenstackProviderConfig = z.output<typeof openstackProviderConfig>;
+
+/** An openstack provider's servers are one pool's: their metadata scopes its listing. */
+export function checkOpenstackPool(c: PoolCheck<OpenstackProviderConfig>): void {
+  const { entry: provider, set } = c;
+  if (c.firstServed !== c.index)
+    c.add(
+      c.at('provider'),
+      `openstack provider "${provider.name}" already serves pools[${c.firstServed}]: give each pool its own provider entry`,
+    );
+  if (set?.store?.kind !== undefined && set.store.kind !== 's3')
+    c.add(
+      c.at('bootstrap', 'snapshots'),
+      `set "${set.name}" is in a ${set.store.kind} store, which servers on OpenStack cannot read: use an s3 store`,
+    );
+}
