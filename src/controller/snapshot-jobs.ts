@@ -164,6 +164,7 @@ export class SnapshotJobs {
           nodeId: node.id,
           instance,
           address,
+          leaveOut: set.leaveOut,
           onProgress: this.#onProgress,
           onStart: (id) => {
             jobId = id;

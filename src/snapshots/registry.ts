@@ -24,6 +24,7 @@ export const SNAPSHOT_STORES = [
         region: c.region,
         endpoint: c.endpoint,
         forcePathStyle: c.forcePathStyle,
+        compression: c.compression,
       }),
   }),
 ] as const;

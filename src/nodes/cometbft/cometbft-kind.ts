@@ -67,6 +67,24 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
   const homeOf = (ctx: { role: string; dataDir: string }) =>
     ctx.role === 'validator' ? o.home! : ctx.dataDir;
 
+  /** A new node's home: CometBFT's init (its own keys, which never leave it) and the genesis. */
+  const initHome = async (home: string, config: string, ctx: LaunchContext): Promise<void> => {
+    if (!existsSync(config)) await run(binary, ['init', '--home', home], { timeout: 60_000 });
+    // init makes a consensus key for every node; a non-validator's is never in the validator
+    // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
+    const genesis = path.join(home, 'config', 'genesis.json');
+    if (o.genesis) await copyFile(o.genesis, genesis);
+    else {
+      const from = ctx.upstream[0] ?? ctx.peers?.[0];
+      if (!from)
+        throw new Error(
+          `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
+        );
+      const g = await rpc(from, '/genesis', timeoutMs);
+      await writeFile(genesis, `${JSON.stringify(g.genesis, null, 2)}\n`);
+    }
+  };
+
   return {
     kind: 'cometbft',
     capabilities: { joinsOneAtATime: false, holdsSigningState: true },
@@ -83,28 +101,15 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       }
       const home = ctx.dataDir;
       const config = path.join(home, 'config', 'config.toml');
-      if (!existsSync(config)) await run(binary, ['init', '--home', home], { timeout: 60_000 });
-      // init makes a consensus key for every node; a non-validator's is never in the validator
-      // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
-      const genesis = path.join(home, 'config', 'genesis.json');
-      if (o.genesis) await copyFile(o.genesis, genesis);
-      else {
-        const from = ctx.upstream[0] ?? ctx.peers?.[0];
-        if (!from)
-          throw new Error(
-            `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
-          );
-        const g = await rpc(from, '/genesis', timeoutMs);
-        await writeFile(genesis, `${JSON.stringify(g.genesis, null, 2)}\n`);
-      }
-      if (ctx.snapshot) await ctx.snapshot.restoreInto(home);
-      const validators = await Promise.all(
-        ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id })),
-      );
-      // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
-      // validator's; unreachable ones are left out rather than failing the node.
-      const peers = (
-        await Promise.all(
+      // The snapshot's copy (data/) runs beside init, the genesis and the peers' ids (config/
+      // and the network): a restored node's start waits for the longest, not for their sum.
+      const [, , validators, peers] = await allSettledOrThrow([
+        ctx.snapshot?.restoreInto(home),
+        initHome(home, config, ctx),
+        Promise.all(ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id }))),
+        // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
+        // validator's; unreachable ones are left out rather than failing the node.
+        Promise.all(
           (ctx.peers ?? []).map(async (u) => {
             try {
               return { u, id: (await status(u, timeoutMs)).id };
@@ -112,8 +117,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
               return undefined;
             }
           }),
-        )
-      ).filter((p) => p !== undefined);
+        ).then((all) => all.filter((p) => p !== undefined)),
+      ]);
       const wired = [...validators, ...peers];
       const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers];
       const validatorIds = wired.map((v) => v.id).join(',');
@@ -273,4 +278,14 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       },
     },
   };
+}
+
+/** Waits for every step, then throws the first failure: nothing is left writing into a home. */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> | T[K] }],
+): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
