@@ -1,4 +1,4 @@
-// A worker thread of the snapshot copy: reads one file at a time in large blocks, hashes
+// A worker thread of the snapshot copy: reads one file at a time block by block, hashes
 // each block and writes it on, so one file's sha256 runs beside another's on a second core
 // and every byte is read once. Driven by copy-pool.ts; answers each task with its digest.
 
@@ -19,8 +19,12 @@ export type CopyMessage =
   | { readonly id: number; readonly sha256: string; readonly size: number }
   | { readonly id: number; readonly error: string };
 
-/** Large enough that per-call costs vanish against memory bandwidth, small enough to stay in cache. */
-const BLOCK = 4 << 20;
+/**
+ * Small enough that a block read, hashed and written stays in the core's L2 cache. Measured
+ * here (1.2 GB, 2 busy cores, three workers): 64 KiB blocks copied at ~1.5-2 s where 256 KiB
+ * to 4 MiB blocks took 5.5-8 s, and the old one-file-at-a-time stream 2-4 s.
+ */
+const BLOCK = 64 << 10;
 /** Progress is told every this many bytes of a file, not every block. */
 const PROGRESS_EVERY = 32 << 20;
 const buffer = Buffer.allocUnsafe(BLOCK);

@@ -1,7 +1,7 @@
 // Moving a snapshot's bytes: copy into a store with checksums, restore and verify against
 // the manifest. Every byte is hashed as it streams, in the same pass that copies it; nothing
-// is read twice. Files go side by side (copy-pool.ts) in large blocks: file to file on worker
-// threads when the store is a local directory, through the store's streams otherwise.
+// is read twice. Files go side by side (copy-pool.ts): file to file on worker threads when
+// the store is a local directory, through the store's streams otherwise.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -16,9 +16,6 @@ import type { SnapshotFile, SnapshotManifest } from './manifest.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 export type Progress = (bytes: number, total: number) => void;
-
-/** Read size of a snapshot file through a stream (Node's default is 64 KiB). */
-export const STREAM_BLOCK = 4 << 20;
 
 function mismatch(m: SnapshotManifest, f: SnapshotFile, got: { sha256: string; size: number }): Error {
   return new Error(
@@ -76,7 +73,7 @@ export async function copyIntoStore(
   const files: SnapshotFile[] = new Array(relPaths.length);
   await eachInParallel(relPaths, COPY_PARALLELISM, async (rel, i) => {
     const h = hashing(onBytes);
-    const source = createReadStream(path.join(dataDir, rel), { highWaterMark: STREAM_BLOCK }).pipe(h);
+    const source = createReadStream(path.join(dataDir, rel)).pipe(h);
     await store.putFile(set, id, rel, source, sizes[i]!);
     const { sha256, size } = h.digest();
     if (size !== sizes[i]) throw changed(rel);
@@ -131,9 +128,7 @@ async function readChecked(
     return;
   }
   await eachInParallel(m.files, COPY_PARALLELISM, async (f) => {
-    const sink = destOf
-      ? createWriteStream(destOf(f), { highWaterMark: STREAM_BLOCK })
-      : new Writable({ write: (_c, _e, cb) => cb() });
+    const sink = destOf ? createWriteStream(destOf(f)) : new Writable({ write: (_c, _e, cb) => cb() });
     await checkFile(store, m, f, sink, onBytes);
   });
 }
