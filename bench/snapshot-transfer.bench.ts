@@ -199,11 +199,16 @@ async function main(): Promise<void> {
       skip: () => undefined,
       after: (fn: () => Promise<void>) => cleanups.push(fn),
     } as unknown as TestContext;
-    const moto = (await startMoto(scope))!;
+    // startMoto waits on unref'd timers: something must keep the process alive meanwhile.
+    const keepAlive = setInterval(() => undefined, 1000);
+    const moto = (await startMoto(scope).finally(() => clearInterval(keepAlive)))!;
     const client = new S3Client({ endpoint: moto.url, region: 'us-east-1', forcePathStyle: true });
-    await client.send(new CreateBucketCommand({ Bucket: 'b' }));
-    const plain = new S3SnapshotStore({ bucket: 'b', prefix: 'plain/' }, client);
-    const zstd = new S3SnapshotStore({ bucket: 'b', prefix: 'zstd/', compression: 'zstd' }, client);
+    await client.send(new CreateBucketCommand({ Bucket: 'rampart-bench' }));
+    const plain = new S3SnapshotStore({ bucket: 'rampart-bench', prefix: 'plain/' }, client);
+    const zstd = new S3SnapshotStore(
+      { bucket: 'rampart-bench', prefix: 'zstd/', compression: 'zstd' },
+      client,
+    );
     const s3m: Record<string, SnapshotManifest> = {};
     // Takes: old into its own prefix (as the plain new one reads), new plain, new zstd.
     for (const which of ['old', 'new', 'zstd'] as const) {
@@ -216,7 +221,7 @@ async function main(): Promise<void> {
               async (rel, body, size) => {
                 await client.send(
                   new PutObjectCommand({
-                    Bucket: 'b',
+                    Bucket: 'rampart-bench',
                     Key: `plain/set/${id}/files/${rel}`,
                     Body: body,
                     ContentLength: size,
@@ -243,7 +248,7 @@ async function main(): Promise<void> {
             async (rel) =>
               (
                 await client.send(
-                  new GetObjectCommand({ Bucket: 'b', Key: `plain/set/${sm.id}/files/${rel}` }),
+                  new GetObjectCommand({ Bucket: 'rampart-bench', Key: `plain/set/${sm.id}/files/${rel}` }),
                 )
               ).Body as Readable,
             sm,
