@@ -92,6 +92,11 @@ function acquire(): Worker {
   if (!w) {
     const made = new Worker(new URL('./copy-worker.ts', import.meta.url));
     made.on('error', () => broken.add(made));
+    made.on('exit', () => {
+      broken.add(made);
+      const at = idle.indexOf(made);
+      if (at >= 0) idle.splice(at, 1);
+    });
     w = made;
   }
   w.ref();
@@ -119,16 +124,23 @@ function runOn(
       if ('progress' in m) return onBytes(m.progress);
       worker.off('message', onMessage);
       worker.off('error', onError);
+      worker.off('exit', onExit);
       if ('error' in m) reject(new Error(m.error));
       else resolve({ sha256: m.sha256, size: m.size });
     };
     const onError = (e: Error) => {
       broken.add(worker);
       worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
       reject(e);
     };
+    // A worker that ends without a word (killed, out of memory) must not leave the copy waiting.
+    const onExit = (code: number) =>
+      onError(new Error(`copy worker exited (code ${code}) while copying ${copy.from}`));
     worker.on('message', onMessage);
     worker.once('error', onError);
+    worker.once('exit', onExit);
     worker.postMessage({ id, from: copy.from, to: copy.to });
   });
 }
