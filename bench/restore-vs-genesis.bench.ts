@@ -110,6 +110,8 @@ let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    // Servers' stops wait on unref'd timers: keep the process alive until all are done.
+    const keepAlive = setInterval(() => undefined, 1000);
     stopLoad.abort();
     if (provider) {
       // The process table is the provider's truth: every node it ever started, running now.
@@ -123,6 +125,7 @@ function cleanup(): Promise<void> {
     await net?.cleanup().catch((e) => log(`cleanup: network: ${(e as Error).message}`));
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     if (root) await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    clearInterval(keepAlive);
   })();
   return cleaning;
 }

@@ -293,5 +293,8 @@ try {
   log(`failed: ${(e as Error).stack ?? String(e)}`);
   process.exitCode = 1;
 } finally {
+  // Servers' stops wait on unref'd timers: keep the process alive until all are done.
+  const keepAlive = setInterval(() => undefined, 1000);
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  clearInterval(keepAlive);
 }
