@@ -8,7 +8,8 @@
 // other through 64 KiB stream chunks hashed on the main thread, S3 objects as one GET/PUT.
 //
 // stdout: one JSON line per figure, then a summary. Knobs (env): RAMPART_BENCH_MB (snapshot
-// size, default 1170), RAMPART_BENCH_RUNS (default 3). `--quick`: 200 MB, one run, no S3.
+// size, default 1170), RAMPART_BENCH_RUNS (default 3), RAMPART_BENCH_S3_PARALLEL (the S3
+// store's `parallel`, default 4). `--quick`: 200 MB, one run, no S3.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
@@ -204,9 +205,10 @@ async function main(): Promise<void> {
     const moto = (await startMoto(scope).finally(() => clearInterval(keepAlive)))!;
     const client = new S3Client({ endpoint: moto.url, region: 'us-east-1', forcePathStyle: true });
     await client.send(new CreateBucketCommand({ Bucket: 'rampart-bench' }));
-    const plain = new S3SnapshotStore({ bucket: 'rampart-bench', prefix: 'plain/' }, client);
+    const parallel = envNumber('RAMPART_BENCH_S3_PARALLEL', 4);
+    const plain = new S3SnapshotStore({ bucket: 'rampart-bench', prefix: 'plain/', parallel }, client);
     const zstd = new S3SnapshotStore(
-      { bucket: 'rampart-bench', prefix: 'zstd/', compression: 'zstd' },
+      { bucket: 'rampart-bench', prefix: 'zstd/', compression: 'zstd', parallel },
       client,
     );
     const s3m: Record<string, SnapshotManifest> = {};

@@ -25,6 +25,11 @@ export const s3SnapshotStoreConfig = z.strictObject({
    * not an AWS boot script or a Kubernetes restore Job.
    */
   compression: z.enum(['zstd']).optional(),
+  /**
+   * Files, and parts or ranges of one large file, in flight at once. Default 4. A server that
+   * slows down under parallel requests (moto, one small MinIO) is faster at 1.
+   */
+  parallel: z.number().int().min(1).max(32).default(4),
 });
 
 /**

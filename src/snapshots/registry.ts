@@ -25,6 +25,7 @@ export const SNAPSHOT_STORES = [
         endpoint: c.endpoint,
         forcePathStyle: c.forcePathStyle,
         compression: c.compression,
+        parallel: c.parallel,
       }),
   }),
 ] as const;

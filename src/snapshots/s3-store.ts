@@ -34,12 +34,12 @@ export interface S3StoreOptions {
   readonly forcePathStyle?: boolean | undefined;
   /** Compress files with zstd on their way in. Default none. */
   readonly compression?: 'zstd' | undefined;
+  /** Files, and parts or ranges of one file, in flight at once. Default 4. */
+  readonly parallel?: number | undefined;
 }
 
 /** Size of a multipart upload's part and of a ranged GET (S3's minimum part is 5 MiB). */
 export const S3_PART_BYTES = 8 << 20;
-/** Parts, or ranges, of one file in flight at once. */
-const PARTS_IN_FLIGHT = 4;
 
 const ZST = '.zst';
 
@@ -50,12 +50,14 @@ export class S3SnapshotStore implements SnapshotStore {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly compression: 'zstd' | undefined;
+  readonly parallelism: number;
 
   constructor(opts: S3StoreOptions, client?: S3Client) {
     this.#bucket = opts.bucket;
     this.#prefix = opts.prefix ?? '';
     this.location = `s3://${opts.bucket}/${this.#prefix}`;
     this.compression = opts.compression;
+    this.parallelism = opts.parallel ?? 4;
     this.#client =
       client ??
       new S3Client({
@@ -175,7 +177,7 @@ export class S3SnapshotStore implements SnapshotStore {
       for await (const part of inParts(body, S3_PART_BYTES)) {
         if (failure) break;
         send(part, ++n);
-        while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+        while (inFlight.size >= this.parallelism) await Promise.race(inFlight);
       }
       // An empty stream still makes an (empty) object.
       if (n === 0) send(Buffer.alloc(0), ++n);
@@ -278,7 +280,7 @@ export class S3SnapshotStore implements SnapshotStore {
     };
     let next = 0;
     try {
-      while (next < starts.length && ahead.length < PARTS_IN_FLIGHT) fetch(starts[next++]!);
+      while (next < starts.length && ahead.length < this.parallelism) fetch(starts[next++]!);
       while (ahead.length > 0) {
         const bytes = await ahead.shift()!;
         if (next < starts.length) fetch(starts[next++]!);

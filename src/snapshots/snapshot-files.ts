@@ -71,7 +71,7 @@ export async function copyIntoStore(
     return relPaths.map((rel, i) => ({ path: rel, size: digests[i]!.size, sha256: digests[i]!.sha256 }));
   }
   const files: SnapshotFile[] = new Array(relPaths.length);
-  await eachInParallel(relPaths, COPY_PARALLELISM, async (rel, i) => {
+  await eachInParallel(relPaths, store.parallelism ?? COPY_PARALLELISM, async (rel, i) => {
     const h = hashing(onBytes);
     const source = createReadStream(path.join(dataDir, rel)).pipe(h);
     await store.putFile(set, id, rel, source, sizes[i]!);
@@ -127,7 +127,7 @@ async function readChecked(
     });
     return;
   }
-  await eachInParallel(m.files, COPY_PARALLELISM, async (f) => {
+  await eachInParallel(m.files, store.parallelism ?? COPY_PARALLELISM, async (f) => {
     const sink = destOf ? createWriteStream(destOf(f)) : new Writable({ write: (_c, _e, cb) => cb() });
     await checkFile(store, m, f, sink, onBytes);
   });

@@ -8,6 +8,8 @@ export interface SnapshotStore {
   readonly kind: string;
   /** Where it is, for people: a path or s3://bucket/prefix. Never holds credentials. */
   readonly location: string;
+  /** Files copied through its streams at once. Default COPY_PARALLELISM (copy-pool.ts). */
+  readonly parallelism?: number | undefined;
   /** How it holds files, when not as they are (recorded in each manifest). */
   readonly compression?: 'zstd' | undefined;
   /** Complete snapshots of a set, newest first. */

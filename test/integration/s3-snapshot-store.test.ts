@@ -93,6 +93,36 @@ describe('s3 snapshot store: parts, ranges, compression', { skip: moto.skip }, (
     assert.ok(ranges.every((r) => typeof r === 'string' && r.startsWith('bytes=')));
   });
 
+  test('`parallel` bounds the requests in flight: one at a time at 1, more at the default', async () => {
+    await bucketClient();
+    const most = async (parallel: number | undefined) => {
+      const c = s3Client();
+      let now = 0;
+      let max = 0;
+      c.middlewareStack.add(
+        (next) => async (args) => {
+          now++;
+          max = Math.max(max, now);
+          try {
+            return await next(args);
+          } finally {
+            now--;
+          }
+        },
+        { step: 'initialize', name: 'in-flight' },
+      );
+      const store = new S3SnapshotStore(
+        { bucket: 'rampart-snapshots', prefix: `par${parallel}/`, parallel },
+        c,
+      );
+      await store.putFile('s', 'i', 'data/big.ldb', Readable.from([big]), big.length);
+      for await (const _ of await store.getFile('s', 'i', 'data/big.ldb'));
+      return max;
+    };
+    assert.equal(await most(1), 1);
+    assert.ok((await most(undefined)) > 1);
+  });
+
   test('an upload that fails part-way leaves no object and no open multipart upload', async () => {
     const c = await bucketClient();
     const store = new S3SnapshotStore({ bucket: 'rampart-snapshots', prefix: 'broken/' }, c);
