@@ -224,7 +224,7 @@ export class S3SnapshotStore implements SnapshotStore {
     const plain = this.#key(set, id, `files/${relPath}`);
     const order = this.compression === 'zstd' ? [plain + ZST, plain] : [plain, plain + ZST];
     for (const key of order) {
-      const first = await this.#range(key, 0);
+      const first = await this.#open(key, 0);
       if (first === undefined) continue;
       const body = Readable.from(this.#ranges(key, first));
       return key.endsWith(ZST) ? through(body, createZstdDecompress()) : body;
@@ -238,10 +238,10 @@ export class S3SnapshotStore implements SnapshotStore {
   }
 
   /**
-   * The bytes of `key` from `start` (one part's worth) and the object's size; undefined when
-   * there is no such object.
+   * One range of `key` from `start` (a part's worth), as it streams in, and the object's size;
+   * undefined when there is no such object.
    */
-  async #range(key: string, start: number): Promise<{ bytes: Buffer; total: number } | undefined> {
+  async #open(key: string, start: number): Promise<{ body: Readable; total: number } | undefined> {
     try {
       const r = await this.#client.send(
         new GetObjectCommand({
@@ -250,44 +250,55 @@ export class S3SnapshotStore implements SnapshotStore {
           Range: `bytes=${start}-${start + S3_PART_BYTES - 1}`,
         }),
       );
-      const arr = await r.Body!.transformToByteArray();
-      const total = Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? arr.length);
-      return { bytes: Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength), total };
+      const body = r.Body as Readable;
+      const total = Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? r.ContentLength ?? 0);
+      return { body, total };
     } catch (e) {
       const err = e as Error & { name?: string; $metadata?: { httpStatusCode?: number } };
       const status = err.$metadata?.httpStatusCode;
       // An empty object has no byte 0: S3 answers 416.
-      if (status === 416 || err.name === 'InvalidRange') return { bytes: Buffer.alloc(0), total: 0 };
+      if (status === 416 || err.name === 'InvalidRange') return { body: Readable.from([]), total: 0 };
       if (status === 404 || err.name === 'NoSuchKey') return undefined;
       return this.#call('GetObject', () => Promise.reject(e));
     }
   }
 
-  /** The rest of an object after its first range, fetched a few ranges ahead, yielded in order. */
-  async *#ranges(key: string, first: { bytes: Buffer; total: number }): AsyncGenerator<Buffer> {
-    yield first.bytes;
+  /** A later range, read whole (it waits its turn behind the ones before it). */
+  async #range(key: string, start: number): Promise<Buffer> {
+    const r = await this.#open(key, start);
+    if (!r) throw new Error(`S3 GetObject on bucket ${this.#bucket}: ${key} disappeared while it was read`);
+    const chunks: Buffer[] = [];
+    for await (const c of r.body) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * An object: its first range streamed as it arrives (a file of one part is read just like a
+   * plain GET), the next ones fetched a few ahead meanwhile, all yielded in order.
+   */
+  async *#ranges(key: string, first: { body: Readable; total: number }): AsyncGenerator<Buffer> {
     const starts: number[] = [];
-    for (let at = first.bytes.length; at < first.total; at += S3_PART_BYTES) starts.push(at);
+    for (let at = S3_PART_BYTES; at < first.total; at += S3_PART_BYTES) starts.push(at);
     const ahead: Promise<Buffer>[] = [];
     const fetch = (at: number) => {
-      const p = this.#range(key, at).then((r) => {
-        if (!r)
-          throw new Error(`S3 GetObject on bucket ${this.#bucket}: ${key} disappeared while it was read`);
-        return r.bytes;
-      });
+      const p = this.#range(key, at);
       p.catch(() => undefined);
       ahead.push(p);
     };
     let next = 0;
     try {
-      while (next < starts.length && ahead.length < this.parallelism) fetch(starts[next++]!);
+      // Ranges after the first are on their way while the first one streams.
+      while (next < starts.length && ahead.length < this.parallelism - 1) fetch(starts[next++]!);
+      for await (const chunk of first.body) yield chunk as Buffer;
+      if (ahead.length === 0 && next < starts.length) fetch(starts[next++]!);
       while (ahead.length > 0) {
         const bytes = await ahead.shift()!;
         if (next < starts.length) fetch(starts[next++]!);
         yield bytes;
       }
     } finally {
-      // The reader stopped early (or failed): let the fetches in flight end unobserved.
+      // The reader stopped early (or failed): end the first body, let the fetches in flight end.
+      first.body.destroy();
       await Promise.allSettled(ahead);
     }
   }
