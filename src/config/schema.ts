@@ -21,6 +21,7 @@ import { AGGREGATES, COMPARATORS, type Comparator, SCALE_IN_SELECTS } from '../c
 import { metricSourceConfig } from '../metrics/registry.ts';
 import { nodeKindConfig } from '../nodes/registry.ts';
 import { providerConfig } from '../providers/registry.ts';
+import { snapshotLeaveOut } from '../snapshots/config.ts';
 import { snapshotStoreConfig } from '../snapshots/registry.ts';
 import { storeConfig } from '../store/registry.ts';
 import { poolPolicyOptions } from './policy-schema.ts';
@@ -88,6 +89,8 @@ const snapshotSet = z.strictObject({
   /** Complete snapshots kept; older ones are pruned. Default 3. */
   keep: z.number().int().min(1).default(3),
   store: snapshotStoreConfig,
+  /** Paths under the data dir snapshots leave out (docs/snapshots.md: what that costs). */
+  leaveOut: snapshotLeaveOut,
 });
 
 const STEP = 'a number of nodes (at least 1) or a percentage such as 20%';

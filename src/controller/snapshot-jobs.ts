@@ -248,6 +248,7 @@ export class SnapshotJobs {
           nodeId: node.id,
           instance,
           address,
+          leaveOut: set.leaveOut,
           onProgress: this.#onProgress,
           onStart: (id) => {
             jobId = id;

@@ -133,6 +133,30 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
     );
   }
 
+  /** A new node's home: the daemon's init (its own keys, which never leave it) and the genesis. */
+  const initHome = async (home: string, config: string, ctx: LaunchContext): Promise<void> => {
+    // The chain's genesis first: a chain daemon's init needs its chain id.
+    let genesisText: string;
+    if (o.genesis) genesisText = await readFile(o.genesis, 'utf8');
+    else {
+      const from = ctx.upstream[0] ?? ctx.peers?.[0];
+      if (!from)
+        throw new Error(
+          `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
+        );
+      const g = await rpc(from, '/genesis', timeoutMs);
+      genesisText = `${JSON.stringify(g.genesis, null, 2)}\n`;
+    }
+    const chainId = String((JSON.parse(genesisText) as { chain_id?: unknown }).chain_id ?? '');
+    // init makes a consensus key for every node; a non-validator's is never in the validator
+    // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
+    if (!existsSync(config))
+      await run(binary, daemon.initArgs(ctx.nodeId, chainId, home), { timeout: 60_000 });
+    const genesis = path.join(home, 'config', 'genesis.json');
+    if (o.genesis) await copyFile(o.genesis, genesis);
+    else await writeFile(genesis, genesisText);
+  };
+
   return {
     kind: 'cometbft',
     capabilities: { joinsOneAtATime: false, holdsSigningState: true },
@@ -150,34 +174,15 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       }
       const home = ctx.dataDir;
       const config = path.join(home, 'config', 'config.toml');
-      // The chain's genesis first: a chain daemon's init needs its chain id.
-      let genesisText: string;
-      if (o.genesis) genesisText = await readFile(o.genesis, 'utf8');
-      else {
-        const from = ctx.upstream[0] ?? ctx.peers?.[0];
-        if (!from)
-          throw new Error(
-            `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
-          );
-        const g = await rpc(from, '/genesis', timeoutMs);
-        genesisText = `${JSON.stringify(g.genesis, null, 2)}\n`;
-      }
-      const chainId = String((JSON.parse(genesisText) as { chain_id?: unknown }).chain_id ?? '');
-      // init makes a consensus key for every node; a non-validator's is never in the validator
-      // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
-      if (!existsSync(config))
-        await run(binary, daemon.initArgs(ctx.nodeId, chainId, home), { timeout: 60_000 });
-      const genesis = path.join(home, 'config', 'genesis.json');
-      if (o.genesis) await copyFile(o.genesis, genesis);
-      else await writeFile(genesis, genesisText);
-      if (ctx.snapshot) await ctx.snapshot.restoreInto(home);
-      const validators = await Promise.all(
-        ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id })),
-      );
-      // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
-      // validator's; unreachable ones are left out rather than failing the node.
-      const peers = (
-        await Promise.all(
+      // The snapshot's copy (data/) runs beside init, the genesis and the peers' ids (config/
+      // and the network): a restored node's start waits for the longest, not for their sum.
+      const [, , validators, peers] = await allSettledOrThrow([
+        ctx.snapshot?.restoreInto(home),
+        initHome(home, config, ctx),
+        Promise.all(ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id }))),
+        // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
+        // validator's; unreachable ones are left out rather than failing the node.
+        Promise.all(
           (ctx.peers ?? []).map(async (u) => {
             try {
               return { u, id: (await status(u, timeoutMs)).id };
@@ -185,8 +190,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
               return undefined;
             }
           }),
-        )
-      ).filter((p) => p !== undefined);
+        ).then((all) => all.filter((p) => p !== undefined)),
+      ]);
       const wired = [...validators, ...peers];
       // A node joining by state sync peers with its sources too: they serve the snapshots.
       const sources = await Promise.all(
@@ -382,4 +387,14 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       },
     },
   };
+}
+
+/** Waits for every step, then throws the first failure: nothing is left writing into a home. */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> | T[K] }],
+): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
