@@ -46,7 +46,7 @@ pools:
       rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
     health: { checkInterval: 500ms, joinRetries: 3, joinTimeout: 60s }
     scaleIn: { select: newest }
-    predict: { horizon: 15s, confidence: 0.4 }
+    predict: { horizon: 15s, confidence: 0.1 }
 `);
 after(() => fleet.cleanup());
 
@@ -116,15 +116,17 @@ test('bursts are met ahead of time after a few periods, and again right after a 
   const restarted = Date.now();
   controller = new Controller({ runtime: createRuntime(config), log: silent });
   await controller.start();
-  const forecast = await waitFor(
-    "a forecast of the new controller's",
+  // Knowing the period within one period of starting is the stored history's doing: alone,
+  // a controller needs two periods of its own.
+  const known = await waitFor(
+    "the new controller's predictive rule naming the period",
     async () => {
       const decisions = await rt.store.listDecisions({ pool: 'sentries', since: restarted });
-      return decisions.flatMap((d) => d.reasons).find((r) => r.code === 'forecast');
+      return decisions.flatMap((d) => d.reasons).find((r) => /a 40s period/.test(r.text));
     },
     PERIOD_MS,
   ).catch(fail);
-  assert.match(forecast!.text, /predict: need of [\d.]+ nodes within the next 15s from a 40s period/);
+  assert.match(known!.text, /^predict: /);
   await waitFor(
     'the pool sized for the next burst by the new controller',
     () => sizedAhead(restarted),
