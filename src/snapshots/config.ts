@@ -26,8 +26,8 @@ export const s3SnapshotStoreConfig = z.strictObject({
    */
   compression: z.enum(['zstd']).optional(),
   /**
-   * Files, and parts or ranges of one large file, in flight at once. Default 4. A server that
-   * slows down under parallel requests (moto, one small MinIO) is faster at 1.
+   * Files, and parts or ranges of one large file, in flight at once. Default 4. Lower it for a
+   * server that slows down under many requests at once (docs/snapshots.md has moto's figures).
    */
   parallel: z.number().int().min(1).max(32).default(4),
 });
