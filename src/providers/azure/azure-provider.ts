@@ -35,7 +35,7 @@ import {
 } from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/identity';
 import type { Logger } from 'pino';
-import { renderBootScript } from '../aws/user-data.ts';
+import { renderBootScript } from '../boot-script.ts';
 import type { CreateRequest, Instance, Provider } from '../provider.ts';
 import { checkAutoscaleOff } from './autoscale-check.ts';
 import {

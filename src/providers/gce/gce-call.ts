@@ -5,7 +5,7 @@
 // provider's (the same policy shape in both configs).
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs, type FailureClass, type RetryPolicy, scrub } from '../aws/aws-call.ts';
+import { backoffMs, type FailureClass, type RetryPolicy, scrub } from '../call-retry.ts';
 
 export type { RetryPolicy };
 

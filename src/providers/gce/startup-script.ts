@@ -6,7 +6,7 @@
 // node starts, so no two nodes ever share a node key (invariant 7).
 
 import { FORBIDDEN_FILES } from '../../core/forbidden-files.ts';
-import { shellQuote } from '../aws/user-data.ts';
+import { shellQuote } from '../boot-script.ts';
 
 export interface StartupScriptInput {
   readonly nodeId: string;
