@@ -109,6 +109,18 @@ test('bursts are met ahead of time after a few periods, and again right after a 
     6 * PERIOD_MS,
   ).catch(fail);
   assert.ok(Date.now() - started >= PERIOD_MS, 'no forecast before a full period was seen');
+  // What the restart must carry over: the first controller has found the period. A young
+  // history (two periods, ten 10 s buckets) can first put it a bucket off; it is read again as
+  // the history grows.
+  const namesPeriod = async (since: number) =>
+    (await rt.store.listDecisions({ pool: 'sentries', since }))
+      .flatMap((d) => d.reasons)
+      .find((r) => /a 40s period/.test(r.text));
+  await waitFor(
+    'the first controller naming the 40s period',
+    () => namesPeriod(started),
+    8 * PERIOD_MS,
+  ).catch(fail);
 
   // A new controller on the same store forecasts from the history the first one stored, within
   // a period: on its own it would need two periods to find one.
@@ -120,10 +132,7 @@ test('bursts are met ahead of time after a few periods, and again right after a 
   // a controller needs two periods of its own.
   const known = await waitFor(
     "the new controller's predictive rule naming the period",
-    async () => {
-      const decisions = await rt.store.listDecisions({ pool: 'sentries', since: restarted });
-      return decisions.flatMap((d) => d.reasons).find((r) => /a 40s period/.test(r.text));
-    },
+    () => namesPeriod(restarted),
     PERIOD_MS,
   ).catch(fail);
   assert.match(known!.text, /^predict: /);

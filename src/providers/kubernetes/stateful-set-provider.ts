@@ -254,17 +254,28 @@ export class StatefulSetProvider implements Provider {
    * Rampart's replicas below spec.replicas. One GET of the StatefulSet and one list of its
    * pods, whatever the number of replicas. Recorded ordinals at or above spec.replicas (the
    * StatefulSet was scaled down by hand) are dropped from the record, by a conditional patch
-   * of the annotation alone; a lost race leaves that to the next call.
+   * of the annotation alone, read again and retried when the StatefulSet changed in between
+   * (its controller writes status all the time); a race lost three times leaves that to the
+   * next call.
    */
   async list(): Promise<Instance[]> {
-    const sts = await this.#statefulSet();
-    const record = readRecord(sts);
-    const replicas = sts.spec.replicas ?? 1;
-    const ordinals = Object.keys(record)
+    let sts = await this.#statefulSet();
+    let record = readRecord(sts);
+    let replicas = sts.spec.replicas ?? 1;
+    let ordinals = Object.keys(record)
       .map(Number)
       .sort((a, b) => a - b);
-    const live = ordinals.filter((o) => o < replicas);
-    if (live.length < ordinals.length) await this.#dropScaledDown(sts, record, replicas);
+    let live = ordinals.filter((o) => o < replicas);
+    for (let attempt = 0; live.length < ordinals.length && attempt < 3; attempt++) {
+      if (await this.#dropScaledDown(sts, record, replicas)) break;
+      sts = await this.#statefulSet();
+      record = readRecord(sts);
+      replicas = sts.spec.replicas ?? 1;
+      ordinals = Object.keys(record)
+        .map(Number)
+        .sort((a, b) => a - b);
+      live = ordinals.filter((o) => o < replicas);
+    }
     if (live.length === 0) return [];
     const [pods, services] = await Promise.all([this.#pods(sts), this.#services()]);
     return live.map((o) =>
@@ -323,7 +334,12 @@ export class StatefulSetProvider implements Provider {
     );
   }
 
-  async #dropScaledDown(sts: StatefulSet, record: Record<string, ReplicaRecord>, replicas: number) {
+  /** False when the StatefulSet changed since it was read (409): nothing was written. */
+  async #dropScaledDown(
+    sts: StatefulSet,
+    record: Record<string, ReplicaRecord>,
+    replicas: number,
+  ): Promise<boolean> {
     const kept: Record<string, ReplicaRecord> = {};
     const dropped: string[] = [];
     for (const [k, v] of Object.entries(record))
@@ -332,13 +348,14 @@ export class StatefulSetProvider implements Provider {
     try {
       await this.#write(sts, kept);
     } catch (e) {
-      if (e instanceof KubeError && e.status === 409) return;
+      if (e instanceof KubeError && e.status === 409) return false;
       throw e;
     }
     this.options.log?.warn(
       { statefulSet: this.options.statefulSet, replicas, dropped },
       `${this.#where} was scaled down to ${replicas} outside Rampart: ${dropped.join(', ')} dropped from its record (their volumes are left as the StatefulSet left them)`,
     );
+    return true;
   }
 
   /**
