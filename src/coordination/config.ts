@@ -26,6 +26,8 @@ export const kubeCoordinationConfig = z.strictObject({
   leaseTtl: durationDefault('15s', 'Leadership lease duration.'),
 });
 
+export type KubeCoordinationConfig = z.output<typeof kubeCoordinationConfig>;
+
 /**
  * etcd leases are whole seconds and etcd grants at least about 2s; a replica renews every
  * TTL/3 and stops acting after TTL/3 of failed renewals, so shorter leases leave no margin.

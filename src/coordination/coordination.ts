@@ -1,5 +1,7 @@
-// The contract of coordination: who may act (leadership, with a fencing term) and the
-// named locks that serialise risky work such as scale-down.
+// The contract of coordination: who may act (leadership, with a fencing term), the named
+// locks that serialise risky work such as scale-down, and who is running now (for the CLI).
+
+import type { Store } from '../store/store.ts';
 
 export interface Leadership {
   /** Fencing token: every action and store write carries it. */
@@ -33,3 +35,47 @@ export interface Coordination {
   fence?(term: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A controller process seen running on a store. */
+export interface RunningController {
+  /** For messages: `pid 123`, or the replica's holder name and host. */
+  readonly who: string;
+  readonly host?: string | undefined;
+  readonly pid?: number | undefined;
+  /** The one that acts (etcd: the oldest candidate); the others stand by. */
+  readonly leading: boolean;
+}
+
+/** Whether a controller runs on a config's store, and how that was told. */
+export interface ControllerPresence {
+  /** True: one runs (`controllers` names them); false: none; undefined: could not tell (`unknown` says why). */
+  readonly running: boolean | undefined;
+  readonly controllers: readonly RunningController[];
+  /** What was asked, for messages: the store's lock file, etcd's election, a Lease. */
+  readonly by: string;
+  readonly unknown?: string | undefined;
+}
+
+/** What a coordination kind reads to say who runs. */
+export interface PresenceDeps {
+  /** The store's own file, when it is one on this machine. */
+  readonly storeFile: string | undefined;
+  /** The config's store, already open, when the caller has it. */
+  readonly store?: Store | undefined;
+  /** Opens the config's store (the kind closes it), when `store` is not given. */
+  readonly openStore: () => Promise<Store>;
+}
+
+/** What stopping the running controllers is given (`rampart down`). */
+export interface StopDeps extends PresenceDeps {
+  /** Longest wait for them to stop, ms. */
+  readonly waitMs: number;
+  /** One line for the operator. */
+  readonly say: (line: string) => void;
+}
+
+/**
+ * A campaign refused because another controller holds the store — one started again right
+ * after the last was stopped (a supervisor). `rampart down` asks again a few times.
+ */
+export class StoreHeldError extends Error {}

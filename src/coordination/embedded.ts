@@ -20,7 +20,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../store/store.ts';
-import type { Coordination, Leadership, Lock } from './coordination.ts';
+import { type Coordination, type Leadership, type Lock, StoreHeldError } from './coordination.ts';
 
 /**
  * How long a campaign waits before calling the lock held, ms: a reader's look at it
@@ -45,7 +45,7 @@ export interface LockHolder {
 }
 
 /** A campaign refused: another process holds the store's lock. */
-export class LockHeldError extends Error {
+export class LockHeldError extends StoreHeldError {
   readonly lockFile: string;
   readonly holder: LockHolder;
   constructor(lockFile: string, holder: LockHolder) {

@@ -25,10 +25,13 @@ import {
   kubeCoordinationConfig,
   kubeCoordinationConnections,
 } from './config.ts';
-import type { Coordination } from './coordination.ts';
+import type { ControllerPresence, Coordination, PresenceDeps, StopDeps } from './coordination.ts';
 import { EmbeddedCoordination } from './embedded.ts';
+import { embeddedPresence, stopEmbedded } from './embedded-presence.ts';
 import { EtcdCoordination } from './etcd.ts';
+import { etcdPresence, stopEtcdReplicas } from './etcd-presence.ts';
 import { KubernetesCoordination } from './kubernetes.ts';
+import { leasePresence } from './kubernetes-presence.ts';
 
 /** What a coordination is built with: the store it fences through, and a logger. */
 export interface CoordinationDeps {
@@ -51,6 +54,14 @@ export interface CoordinationPlugin<S extends KindSchema = KindSchema>
   check?(entry: Parts<z.output<S>>, c: CheckContext): void;
   /** The URLs it connects to, for controller.api.requireTls. */
   connections?(entry: Parts<z.output<S>>): Connection[];
+  /** Who runs on the config's store now, told the way this kind elects (`status`, the CLI's commands). */
+  presence(entry: z.output<S>, deps: PresenceDeps): Promise<ControllerPresence>;
+  /**
+   * Before `rampart down` campaigns: asks the running controllers to stop and waits until they
+   * have, or throws saying why it cannot (nothing removed). Absent: the campaign itself waits
+   * for them to let go.
+   */
+  stopRunning?(entry: z.output<S>, deps: StopDeps): Promise<void>;
 }
 
 const coordination = <S extends KindSchema>(p: CoordinationPlugin<S>) => p;
@@ -64,6 +75,8 @@ export const COORDINATIONS = [
     },
     stores: 'local',
     storeHint: 'a shared etcd store needs etcd coordination, or two controllers could act at once',
+    presence: async (_c, deps) => embeddedPresence(deps),
+    stopRunning: (_c, deps) => stopEmbedded(deps),
   }),
   coordination({
     config: etcdCoordinationConfig,
@@ -75,6 +88,8 @@ export const COORDINATIONS = [
     storeHint:
       'etcd coordination needs the etcd store (controller.store.kind: etcd): replicas must share state',
     check: checkLeaseTtl('etcd leases'),
+    presence: (_c, deps) => etcdPresence(deps),
+    stopRunning: (_c, deps) => stopEtcdReplicas(deps),
   }),
   coordination({
     config: kubeCoordinationConfig,
@@ -93,6 +108,7 @@ export const COORDINATIONS = [
     storeHint: '',
     check: checkLeaseTtl('Lease durations'),
     connections: kubeCoordinationConnections,
+    presence: (c) => leasePresence(c),
   }),
 ] as const;
 

@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Leadership } from '../../src/coordination/coordination.ts';
 import { KubernetesCoordination, TERM_ANNOTATION } from '../../src/coordination/kubernetes.ts';
+import { coordinationPlugin } from '../../src/coordination/registry.ts';
 import { KubeClient, type KubeClientOptions, KubeError } from '../../src/kube/kube-client.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { StaleTermError } from '../../src/store/store.ts';
@@ -426,4 +427,30 @@ test('close ends a pending campaign and clears the Lease it holds', { skip }, as
   await a.coordination.close();
   assert.ok(la.lost.aborted);
   assert.equal((await readLease('closing')).spec.holderIdentity, undefined, 'closed: holder cleared');
+});
+
+test('presence, as the CLI asks it: the Lease holder while it holds, nobody once it resigned', {
+  skip,
+}, async () => {
+  const plugin = coordinationPlugin('kubernetes');
+  const entry = {
+    kind: 'kubernetes' as const,
+    cluster: { server: bed.kube().url, caFile: bed.kube().caFile, tokenFile: tokens.leasesOnly },
+    namespace: NS,
+    leaseName: 'presence',
+    leaseTtl: TTL_MS,
+  };
+  const deps = {
+    storeFile: undefined,
+    openStore: () => Promise.reject(new Error('a Lease is read without the store')),
+  };
+  const before = await plugin.presence(entry, deps);
+  assert.deepEqual(before, { running: false, controllers: [], by: `the Lease ${NS}/presence` });
+  const a = await replica('a', 'presence');
+  const leadership = await a.coordination.campaign('rampart up on host-a (pid 1)');
+  const held = await plugin.presence(entry, deps);
+  assert.equal(held.running, true);
+  assert.deepEqual(held.controllers, [{ who: 'rampart up on host-a (pid 1)', leading: true }]);
+  await leadership.resign();
+  assert.equal((await plugin.presence(entry, deps)).running, false);
 });
