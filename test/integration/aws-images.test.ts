@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
+import { startApiServer } from '../../src/api/server.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { AwsProvider } from '../../src/providers/aws/aws-provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { amiFamily, assertAwsConsistent, liveInstances, makeAwsFleet } from '../support/aws-fleet.ts';
-import { waitFor } from '../support/fleet.ts';
+import { runCli, waitFor } from '../support/fleet.ts';
 import { createMotoGroup, motoForFile, resetMoto } from '../support/moto-group.ts';
 
 const moto = motoForFile();
@@ -87,7 +88,64 @@ test('two scheduled rotations make two AMIs, keep 1 leaves one, and new sentries
   )[0]!;
   assert.equal(youngest.ImageId, newest.id, 'the newest AMI booted');
   await assertAwsConsistent(rt, fleet);
+
+  // The operator bakes one by hand: this process leads (no controller runs)...
+  const byHand = await cli(['snapshot', 'create', '-c', fleet.configFile, '--images', 'sentries']);
+  assert.equal(byHand.code, 0, byHand.output);
+  const third = await amiFamily(fleet.endpoint, family, fleet.template);
+  assert.equal(third.amis.length, 1, 'keep 1 after a bake by hand');
+  assert.notEqual(third.amis[0]!.id, newest.id, 'a new AMI');
+  assert.equal(third.bootedByDefault, third.amis[0]!.id);
+  assert.match(
+    byHand.output,
+    new RegExp(`image ${third.amis[0]!.id} \\(sentry-rot-a-[0-9a-f]+\\) of sentries-`),
+  );
+  // ...and lists it, as the API does for the dashboard.
+  const listed = await cli(['snapshot', 'list', '-c', fleet.configFile, '--json']);
+  assert.equal(listed.code, 0, listed.output);
+  const doc = JSON.parse(listed.output) as { images: { pool: string; images: { id: string }[] }[] };
+  assert.deepEqual(
+    doc.images.map((b) => [b.pool, b.images.map((i) => i.id)]),
+    [['sentries', [third.amis[0]!.id]]],
+  );
+  const api = await startApiServer({
+    config: rt.config,
+    log: silent,
+    runtime: rt,
+    listen: '127.0.0.1:0',
+    writeWaitMs: 300,
+  });
+  t.after(() => api.close());
+  const answer = (await (await fetch(`${api.url}/api/v1/snapshots`)).json()) as {
+    images: { pool: string; providerKind: string; keep: number; images: { id: string | null }[] }[];
+  };
+  assert.deepEqual(
+    answer.images.map((b) => [b.pool, b.providerKind, b.keep, b.images.map((i) => i.id)]),
+    [['sentries', 'aws', 1, [third.amis[0]!.id]]],
+  );
+
+  // With a controller running, the command asks it.
+  const leading = new Controller({
+    runtime: createRuntime(loadConfigFile(fleet.configFile).config),
+    log: silent,
+  });
+  await leading.start(); // resolves once it leads: the command finds it
+  t.after(() => leading.stop());
+  const asked = await cli(['snapshot', 'create', '-c', fleet.configFile, '--images', 'sentries']);
+  await leading.stop();
+  assert.equal(asked.code, 0, asked.output);
+  assert.match(asked.output, /asked the running controller/);
+  const fourth = await amiFamily(fleet.endpoint, family, fleet.template);
+  assert.equal(fourth.amis.length, 1);
+  assert.notEqual(fourth.amis[0]!.id, third.amis[0]!.id, 'the controller baked a new AMI');
 });
+
+/** Runs the CLI to its end. */
+async function cli(args: string[]): Promise<{ code: number | null; output: string }> {
+  const run = runCli(args);
+  const { code } = await run.exited;
+  return { code, output: run.output() };
+}
 
 test('a launch template used at a pinned version is refused, and nothing is made', {
   skip: moto.skip,
