@@ -14,8 +14,10 @@ import { Controller } from '../../src/controller/controller.ts';
 import { AwsProvider } from '../../src/providers/aws/aws-provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { amiFamily, assertAwsConsistent, liveInstances, makeAwsFleet } from '../support/aws-fleet.ts';
+import { launchBrowser } from '../support/browser.ts';
 import { runCli, waitFor } from '../support/fleet.ts';
 import { createMotoGroup, motoForFile, resetMoto } from '../support/moto-group.ts';
+import { requireBinary } from '../support/servers.ts';
 
 const moto = motoForFile();
 const silent = pino({ level: process.env.AWS_TEST_LOG ?? 'silent' });
@@ -123,6 +125,27 @@ test('two scheduled rotations make two AMIs, keep 1 leaves one, and new sentries
     answer.images.map((b) => [b.pool, b.providerKind, b.keep, b.images.map((i) => i.id)]),
     [['sentries', 'aws', 1, [third.amis[0]!.id]]],
   );
+
+  // The dashboard's Snapshots page shows it, within the page's Content-Security-Policy.
+  const chromium = requireBinary(t, 'chromium');
+  if (chromium) {
+    const browser = await launchBrowser(t, chromium, { enforceCsp: true });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    await page.goto(`${api.url}/#/snapshots`);
+    const row = page.locator('[data-images="sentries"] tbody tr');
+    await row.first().waitFor({ timeout: 60_000 });
+    assert.equal(await row.count(), 1);
+    const text = (await row.first().textContent()) ?? '';
+    assert.match(text, new RegExp(third.amis[0]!.id));
+    assert.match(text, /newest: new nodes boot it/);
+    await browser.screenshot(page, 'snapshots-images');
+    assert.deepEqual(pageErrors, [], 'no page error, no CSP violation');
+  }
 
   // With a controller running, the command asks it.
   const leading = new Controller({

@@ -33,9 +33,13 @@ export interface SnapshotFlags {
 
 export async function snapshot(verb: SnapshotVerb, flags: SnapshotFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
-  const rt = createRuntime(config);
-  const baking = imagePools(config, rt);
-  if (flags.images !== undefined) {
+  // Only where images matter: a runtime's providers are built to learn which bake them.
+  const rt =
+    flags.images !== undefined || verb === 'list' || config.snapshots.length === 0
+      ? createRuntime(config)
+      : undefined;
+  const baking = rt ? imagePools(config, rt) : [];
+  if (rt && flags.images !== undefined) {
     if (flags.set !== undefined)
       throw new UsageError('rampart snapshot: give --set (a snapshot set) or --images (a pool), not both');
     if (verb === 'verify' || verb === 'prune')
@@ -49,7 +53,7 @@ export async function snapshot(verb: SnapshotVerb, flags: SnapshotFlags): Promis
       );
     return verb === 'list' ? list(rt, [], [pool], flags.json === true) : act(config, { pool }, 'create');
   }
-  if (config.snapshots.length === 0) {
+  if (rt && config.snapshots.length === 0) {
     if (verb === 'list' && baking.length > 0) return list(rt, [], baking, flags.json === true);
     throw new UsageError(
       `rampart snapshot: the config defines no snapshot sets${baking.length ? ` (images: --images ${baking.map((p) => p.name).join('|')})` : ''}`,
@@ -58,7 +62,12 @@ export async function snapshot(verb: SnapshotVerb, flags: SnapshotFlags): Promis
   const sets = pickSets(config, flags.set, verb === 'list');
   switch (verb) {
     case 'list':
-      return list(rt, sets, flags.set === undefined ? baking : [], flags.json === true);
+      return list(
+        rt ?? createRuntime(config),
+        sets,
+        flags.set === undefined ? baking : [],
+        flags.json === true,
+      );
     case 'verify':
       return verify(config, sets[0]!, flags.id);
     case 'create':

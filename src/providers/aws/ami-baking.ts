@@ -136,7 +136,7 @@ export class AmiBaking implements ImageBaking {
     const source = await this.#untilStopped(instance, subject);
     const snapshot = await this.#snapshot(source, instance, base, subject);
     crashPoint('image:after-ebs-snapshot');
-    await this.#until(`snapshot ${snapshot} completed`, subject, async (signal) => {
+    await this.#until('DescribeSnapshots', `snapshot ${snapshot} completed`, subject, async (signal) => {
       const out = await this.#d.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot] }), {
         abortSignal: signal,
       });
@@ -147,7 +147,7 @@ export class AmiBaking implements ImageBaking {
     });
     const ami = await this.#register(source, instance, base, snapshot, subject);
     crashPoint('image:after-register-image');
-    await this.#until(`AMI ${ami} available`, subject, async (signal) => {
+    await this.#until('DescribeImages', `AMI ${ami} available`, subject, async (signal) => {
       const image = await this.#image({ ImageIds: [ami] }, signal);
       if (image?.State === 'failed' || image?.State === 'error')
         throw refused(`AMI ${ami} failed: ${image.StateReason?.Message ?? image.State}`);
@@ -176,7 +176,7 @@ export class AmiBaking implements ImageBaking {
   /** Waits until the instance is stopped (the caller asked for it); its description then. */
   async #untilStopped(instance: Instance, subject: string): Promise<Ec2Instance> {
     let found: Ec2Instance | undefined;
-    await this.#until(`instance ${instance.id} stopped`, subject, async (signal) => {
+    await this.#until('DescribeInstances', `instance ${instance.id} stopped`, subject, async (signal) => {
       const out = await this.#d.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instance.id] }), {
         abortSignal: signal,
       });
@@ -398,6 +398,7 @@ export class AmiBaking implements ImageBaking {
 
   /** Polls `done` (each poll with the provider's retries) until true, or gives up after the bake's timeout. */
   async #until(
+    call: string,
     what: string,
     subject: string,
     done: (signal: AbortSignal) => Promise<boolean>,
@@ -405,7 +406,7 @@ export class AmiBaking implements ImageBaking {
     const deadline = Date.now() + this.#o.timeout;
     let pause = 200;
     for (;;) {
-      if (await this.#d.run('Describe', subject, done)) return;
+      if (await this.#d.run(call, subject, done)) return;
       if (Date.now() + pause > deadline)
         throw new Error(
           `aws provider ${this.#d.provider}: ${subject}: no ${what} after ${this.#o.timeout} ms`,
