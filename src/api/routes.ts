@@ -527,7 +527,8 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/api/v1/snapshots',
     operationId: 'listSnapshots',
-    summary: 'Snapshot sets and their complete (and incomplete) snapshots, newest first',
+    summary:
+      'Snapshot sets and their complete (and incomplete) snapshots, and the machine images baked from pools, newest first',
     tag: 'snapshots',
     responses: { 200: { description: 'Snapshot sets', schema: s.SnapshotsAnswer }, 401: errors[401] },
     handle: async (_, ctx) => {
@@ -564,7 +565,33 @@ export const ROUTES: readonly Route[] = [
           error,
         });
       }
-      const answer = { sets };
+      const images = [];
+      for (const pool of ctx.config.pools) {
+        const provider = ctx.providers.get(pool.provider);
+        const baking = provider?.images;
+        if (!provider || !baking) continue;
+        let listed: z.input<typeof s.SnapshotsAnswer>['images'][number]['images'] = [];
+        let error: string | null = null;
+        try {
+          listed = (await baking.list()).map((i) => ({
+            name: i.name,
+            id: i.id ?? null,
+            createdAt: i.createdAt,
+          }));
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        images.push({
+          pool: pool.name,
+          provider: provider.name,
+          providerKind: provider.kind,
+          everyMs: baking.everyMs ?? null,
+          keep: baking.keep,
+          images: listed,
+          error,
+        });
+      }
+      const answer = { sets, images };
       snapshotCache.set(ctx, { at: Date.now(), answer });
       return ok(answer);
     },

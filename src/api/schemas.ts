@@ -371,6 +371,34 @@ export const SnapshotsAnswer = z.object({
         .meta({ description: 'Why the store could not be listed, if it could not' }),
     }),
   ),
+  images: z
+    .array(
+      z.object({
+        pool: z.string(),
+        provider: z.string(),
+        providerKind: z.string(),
+        everyMs: z.number().nullable(),
+        keep: z.number().int(),
+        images: z.array(
+          z.object({
+            name: z.string(),
+            id: z
+              .string()
+              .nullable()
+              .meta({ description: "The platform's id where it is not the name (an AMI's)" }),
+            createdAt: z.number().int(),
+          }),
+        ),
+        error: z
+          .string()
+          .nullable()
+          .meta({ description: 'Why the images could not be listed, if they could not' }),
+      }),
+    )
+    .meta({
+      description:
+        'Machine images baked from pools whose provider bakes them (providers[].images): new nodes boot the newest. Newest first.',
+    }),
 });
 
 const FailoverView = z.object({

@@ -253,20 +253,32 @@ ${examples('rampart pool pause sentries', 'rampart pool size sentries 5', 'rampa
     );
   const setOption = () =>
     new Option('-s, --set <name>', 'the snapshot set (default: the only one the config defines)');
+  const imagesOption = (what: string) =>
+    new Option('--images <pool>', `${what} of the machine images baked from the pool (providers[].images)`);
   snapshotCommand
     .command('create')
-    .description('take a snapshot now (asked of the running controller when one runs)')
+    .description('take a snapshot now, or bake an image (asked of the running controller when one runs)')
     .addOption(configOption())
     .addOption(setOption())
-    .addHelpText('after', examples('rampart snapshot create -c rampart.yaml --set chain'))
+    .addOption(imagesOption('bake one'))
+    .addHelpText(
+      'after',
+      examples(
+        'rampart snapshot create -c rampart.yaml --set chain',
+        'rampart snapshot create -c rampart.yaml --images sentries',
+      ),
+    )
     .action((flags: SnapshotFlags) =>
       run(import('./commands/snapshot.ts').then((c) => c.snapshot('create', flags))),
     );
   snapshotCommand
     .command('list')
-    .description("a set's complete and incomplete snapshots")
+    .description("a set's complete and incomplete snapshots, and the pools' baked images")
     .addOption(configOption())
-    .addOption(new Option('-s, --set <name>', 'the snapshot set (default: every set)'))
+    .addOption(
+      new Option('-s, --set <name>', 'the snapshot set (default: every set and every pool with images)'),
+    )
+    .addOption(imagesOption('only the list'))
     .addOption(jsonOption())
     .addHelpText(
       'after',

@@ -353,9 +353,31 @@ export class Controller {
         );
       }
     }
-    const started = await this.#snapshots.tick(obs, ctx, wanted);
-    for (const r of requests) {
-      const job = r.kind === 'snapshot-create' ? started.get(String(r.body.set)) : undefined;
+    // A bake asked for by the operator (`rampart snapshot create --images POOL`).
+    const bakes = open.filter((r) => r.kind === 'image-create');
+    const bakeable = new Set(
+      this.#rt.config.pools.filter((p) => this.#rt.providers.get(p.provider)?.images).map((p) => p.name),
+    );
+    const wantedImages = new Set<string>();
+    for (const r of bakes) {
+      if (bakeable.has(String(r.body.pool))) wantedImages.add(String(r.body.pool));
+      else
+        await this.#rt.store.finishRequest(
+          r.id,
+          'failed',
+          `pool "${String(r.body.pool)}" is not on a provider that bakes images (providers[].images)`,
+          ctx.term,
+          Date.now(),
+        );
+    }
+    const started = await this.#snapshots.tick(obs, ctx, wanted, wantedImages);
+    for (const r of [...requests, ...bakes]) {
+      const job =
+        r.kind === 'snapshot-create'
+          ? started.get(String(r.body.set))
+          : r.kind === 'image-create'
+            ? started.get(`image:${String(r.body.pool)}`)
+            : undefined;
       if (!job) continue;
       void job.then((o) =>
         o.postponed

@@ -77,6 +77,7 @@ export class SnapshotJobs {
     obs: Observation,
     ctx: ActContext,
     requested: ReadonlySet<string>,
+    requestedImages: ReadonlySet<string> = new Set(),
   ): Promise<Map<string, Promise<SnapshotOutcome>>> {
     const started = new Map<string, Promise<SnapshotOutcome>>();
     for (const set of this.#rt.config.snapshots) {
@@ -86,22 +87,41 @@ export class SnapshotJobs {
       const { job } = await this.start(set, obs, ctx, wanted ? 'requested by the operator' : 'on schedule');
       started.set(set.name, job);
     }
-    await this.#imageTick(obs, ctx);
+    for (const [pool, job] of await this.#imageTick(obs, ctx, requestedImages))
+      started.set(`image:${pool}`, job);
     return started;
   }
 
-  /** Machine images on their providers' schedules: one pool per provider, one bake at a time. */
-  async #imageTick(obs: Observation, ctx: ActContext): Promise<void> {
+  /**
+   * Machine images on their providers' schedules, or asked for by pool: one pool per provider,
+   * one bake at a time. Resolves to the bakes started, by pool.
+   */
+  async #imageTick(
+    obs: Observation,
+    ctx: ActContext,
+    requested: ReadonlySet<string>,
+  ): Promise<Map<string, Promise<SnapshotOutcome>>> {
+    const started = new Map<string, Promise<SnapshotOutcome>>();
     for (const pool of this.#rt.config.pools) {
       const provider = this.#rt.providers.get(pool.provider);
       const images = provider?.images;
-      if (!images?.everyMs || !obs.pools.has(pool.name)) continue;
+      const wanted = requested.has(pool.name);
+      if (!images || (!images.everyMs && !wanted) || !obs.pools.has(pool.name)) continue;
       const key = `image:${provider!.name}`;
       if (this.#running.has(key)) continue;
-      if (!this.#newest.has(key)) this.#newest.set(key, (await images.list())[0]?.createdAt ?? 0);
-      if (this.#newest.get(key)! + images.everyMs > obs.at) continue;
-      await this.#startBake(pool, key, obs, ctx);
+      if (!wanted) {
+        if (!this.#newest.has(key)) this.#newest.set(key, (await images.list())[0]?.createdAt ?? 0);
+        if (this.#newest.get(key)! + images.everyMs! > obs.at) continue;
+      }
+      const { job } = await this.bakeNow(
+        pool,
+        obs,
+        ctx,
+        wanted ? 'requested by the operator' : 'on schedule',
+      );
+      started.set(pool.name, job);
     }
+    return started;
   }
 
   /** The node a copy may be taken from now, marked for maintenance; or why not. */
@@ -143,41 +163,70 @@ export class SnapshotJobs {
     return { node: marked, instance, why: source.why };
   }
 
-  /** Stops the source, bakes an image of it, starts it again whatever happened. */
-  async #startBake(pool: PoolConfig, key: string, obs: Observation, ctx: ActContext): Promise<void> {
+  /**
+   * Stops a source node of `pool` (whose provider bakes images), bakes an image of it, starts it
+   * again whatever happened. Resolves to the job, or to a finished "skipped" outcome when no
+   * node may be taken now (postponed when only this tick is the trouble).
+   */
+  async bakeNow(
+    pool: PoolConfig,
+    obs: Observation,
+    ctx: ActContext,
+    cause: string,
+  ): Promise<{ readonly job: Promise<SnapshotOutcome> }> {
     const rt = this.#rt;
     const provider = rt.providers.get(pool.provider)!;
-    const images = provider.images!;
-    if (!provider.stop || !provider.start) return;
+    const images = provider.images;
+    if (!images || !provider.stop || !provider.start)
+      return {
+        job: Promise.resolve({
+          ok: false,
+          detail: `skipped: provider ${provider.name} of pool ${pool.name} bakes no images`,
+        }),
+      };
+    const key = `image:${provider.name}`;
     const what = `image of ${provider.name}`;
+    if (this.#running.has(key))
+      return {
+        job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: an ${what} is being baked` }),
+      };
     const source = await this.#takeSource(pool, what, `an ${what}`, obs, ctx);
-    if ('skip' in source) return;
+    if ('skip' in source)
+      return {
+        job: Promise.resolve({
+          ok: false,
+          postponed: source.postponed,
+          detail: `${source.postponed ? 'postponed' : 'skipped'}: ${source.skip}`,
+        }),
+      };
     const { node, instance } = source;
     const id = `a-${shortId()}`;
+    let baked: { image: string } | undefined;
     const job = runAction(
       rt,
       ctx,
-      { pool: pool.name, kind: 'snapshot', nodeId: node.id, cause: `${what}: on schedule (${source.why})` },
+      { pool: pool.name, kind: 'snapshot', nodeId: node.id, cause: `${what}: ${cause} (${source.why})` },
       async () => {
         await provider.stop!(instance);
         crashPoint('image:after-stop');
-        let baked: Awaited<ReturnType<typeof images.bake>> | undefined;
+        let made: Awaited<ReturnType<typeof images.bake>> | undefined;
         let error: unknown;
         try {
-          baked = await images.bake(instance, id);
+          made = await images.bake(instance, id);
         } catch (e) {
           error = e;
         }
         crashPoint('image:after-bake');
         // Whatever happened to the bake, the source runs again.
         await provider.start!(instance);
-        if (error || !baked) throw error;
+        if (error || !made) throw error;
+        baked = made;
         this.#newest.set(key, Date.now());
-        return `image ${baked.image} of ${node.id}${baked.retired.length ? `; retired ${baked.retired.join(', ')}` : ''}`;
+        return `image ${made.image} of ${node.id}${made.retired.length ? `; retired ${made.retired.join(', ')}` : ''}`;
       },
       id,
     )
-      .then((): SnapshotOutcome => ({ ok: true, detail: `image of ${node.id}` }))
+      .then((): SnapshotOutcome => ({ ok: true, detail: `image ${baked?.image} of ${node.id}` }))
       .catch((e: Error): SnapshotOutcome => {
         ctx.log.error(
           { provider: provider.name, node: node.id, err: e },
@@ -192,6 +241,7 @@ export class SnapshotJobs {
         this.#running.delete(key);
       });
     this.#running.set(key, job);
+    return { job };
   }
 
   async #due(set: SnapshotSetConfig, now: number): Promise<boolean> {

@@ -91,3 +91,35 @@ test('a snapshot holding a key is refused', () => {
   assert.notEqual(b.status, 0);
   assert.match(b.output, /key or signing state: refused/);
 });
+
+test('on first boot, keys and signing state a baked image carried are removed; on a reboot, not', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'rampart-boot-'));
+  dirs.push(root);
+  const dataDir = path.join(root, 'data');
+  mkdirSync(path.join(dataDir, 'config'), { recursive: true });
+  mkdirSync(path.join(dataDir, 'data'), { recursive: true });
+  writeFileSync(path.join(dataDir, 'config', 'node_key.json'), '{"source":"key"}');
+  writeFileSync(path.join(dataDir, 'data', 'priv_validator_state.json'), '{}');
+  writeFileSync(path.join(dataDir, 'data', 'chain.json'), '{"height":9}');
+  const script = renderBootScript({
+    nodeId: 'sentries-2',
+    pool: 'sentries',
+    actionId: 'a-2',
+    dataDir,
+    purgeCopiedKeys: true,
+  }).replaceAll('/etc/rampart', path.join(root, 'etc'));
+  writeFileSync(path.join(root, 'boot.sh'), script);
+  const boot = () => spawnSync('sh', [path.join(root, 'boot.sh')], { encoding: 'utf8' });
+  assert.equal(boot().status, 0);
+  assert.ok(!existsSync(path.join(dataDir, 'config', 'node_key.json')), 'the copied node key is gone');
+  assert.ok(!existsSync(path.join(dataDir, 'data', 'priv_validator_state.json')));
+  assert.equal(
+    readFileSync(path.join(dataDir, 'data', 'chain.json'), 'utf8'),
+    '{"height":9}',
+    'the chain stays',
+  );
+  // The node made its own key since: a reboot keeps it.
+  writeFileSync(path.join(dataDir, 'config', 'node_key.json'), '{"own":"key"}');
+  assert.equal(boot().status, 0);
+  assert.equal(readFileSync(path.join(dataDir, 'config', 'node_key.json'), 'utf8'), '{"own":"key"}');
+});

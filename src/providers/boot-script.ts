@@ -16,6 +16,12 @@ export interface BootScriptInput {
   readonly dataDir: string;
   /** Shell command run last (starts the node). */
   readonly command?: string | undefined;
+  /**
+   * The data dir may come with the image (an AMI or image baked from another node's disk): on
+   * the node's first boot every key and signing-state file in it is removed before anything
+   * else, so no two nodes share a node key (invariant 7). Default false.
+   */
+  readonly purgeCopiedKeys?: boolean | undefined;
   /** The snapshot to restore, when the pool bootstraps from one. */
   readonly snapshot?: { readonly id: string; readonly height: number; readonly url: string } | undefined;
 }
@@ -71,6 +77,15 @@ export function renderBootScript(input: BootScriptInput): string {
     `data_dir=${shellQuote(input.dataDir)}`,
     'mkdir -p "$data_dir"',
   ];
+  if (input.purgeCopiedKeys)
+    lines.push(
+      `# A baked image carries its source's data dir: its keys go before this node first starts.`,
+      `first_boot="$data_dir/.rampart-booted-"${shellQuote(input.nodeId)}`,
+      'if [ ! -e "$first_boot" ]; then',
+      `  for f in ${FORBIDDEN_FILES.map(shellQuote).join(' ')}; do find "$data_dir" -name "$f" -type f -delete; done`,
+      '  touch "$first_boot"',
+      'fi',
+    );
   if (input.snapshot) {
     if (!input.snapshot.url.startsWith('s3://'))
       throw new Error(`snapshot ${input.snapshot.id}: ${input.snapshot.url} is not an s3:// URL`);

@@ -60,8 +60,10 @@ export interface ImageBaking {
   readonly everyMs?: number | undefined;
   /** Baked images kept; older ones are retired (deleted or deprecated) after each bake. */
   readonly keep: number;
-  /** The images this provider baked, newest first. */
-  list(): Promise<readonly { readonly name: string; readonly createdAt: number }[]>;
+  /** The images this provider baked, newest first (`id`: the platform's own id where it is not the name, an AMI's). */
+  list(): Promise<
+    readonly { readonly name: string; readonly createdAt: number; readonly id?: string | undefined }[]
+  >;
   /**
    * Bakes an image of `instance` (stopped by the caller) and retires those beyond `keep`.
    * Names derive from `id` (the action's), so a retried bake finds its own work.

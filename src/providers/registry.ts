@@ -90,6 +90,7 @@ export const PROVIDERS = [
           callTimeoutMs: p.retry.callTimeout,
         },
         userData: p.userData,
+        images: p.images,
         pool: deps.pool,
         log: deps.log,
       }),

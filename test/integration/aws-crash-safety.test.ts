@@ -2,14 +2,19 @@
 // machines booted by the machines fake), restarts it, and checks that no instance is
 // orphaned or launched twice: every instance carries its action id as a tag, and the
 // restart settles each open intent against the listing. One case dies between RunInstances
-// and AttachInstances, the window the provider's design leaves.
+// and AttachInstances, the window the provider's design leaves. The AMI rotation is killed
+// after its EBS snapshot, after registering the AMI and after the new launch template version:
+// the restart starts the stopped source again, and the next rotation leaves exactly `keep` AMIs,
+// the template's default booting the newest, and no snapshot without its AMI.
 
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import {
   type AwsFleet,
+  type AwsFleetOptions,
   type AwsFleetSize,
+  amiFamily,
   assertAwsConsistent,
   groupMembers,
   liveInstances,
@@ -32,8 +37,12 @@ const converged = (rt: Runtime, fleet: AwsFleet, capacity: number) => async () =
   );
 };
 
-async function fleetAt(t: TestContext, size: AwsFleetSize): Promise<{ fleet: AwsFleet; rt: Runtime }> {
-  const fleet = await makeAwsFleet(moto.server()!.url, size);
+async function fleetAt(
+  t: TestContext,
+  size: AwsFleetSize,
+  o: AwsFleetOptions = {},
+): Promise<{ fleet: AwsFleet; rt: Runtime }> {
+  const fleet = await makeAwsFleet(moto.server()!.url, size, o);
   // Cleaned up before the next test resets moto, while its group still exists.
   t.after(() => fleet.cleanup());
   const rt = await fleet.inspect();
@@ -78,5 +87,52 @@ describe('crash safety on AWS: SIGKILL between intent and outcome, then restart'
       assert.equal(removals.length, 1, 'the removal ran once, resumed not repeated');
       assert.equal(removals[0]!.outcome, 'finished-after-restart');
       assert.equal((await groupMembers(fleet.endpoint, fleet.group)).desired, 1, 'decremented once');
+    });
+
+  for (const point of [
+    'image:after-ebs-snapshot',
+    'image:after-register-image',
+    'image:after-template-version',
+  ])
+    test(`AMI rotation: killed at ${point}`, async (t) => {
+      const family = `crash-${point.replace(/[^a-z]/g, '')}`.slice(0, 40);
+      // Three sentries, so one may be stopped for the AMI while ready > min even on a busy host.
+      const size = { min: 1, capacity: 3, max: 3 };
+      // No schedule while the pool forms, so the first bake is the one that dies.
+      const { fleet, rt } = await fleetAt(t, size, { family, images: 'keep: 1' });
+      fleet.setImages('every: 1s, keep: 1');
+      await crashAt(fleet.configFile, point);
+      const stopped = await rt.store.listNodes({ pool: 'sentries' });
+      const source = stopped.find((n) => n.maintenance);
+      assert.ok(source, 'a source was stopped for the AMI when it died');
+      const before = new Set((await amiFamily(fleet.endpoint, family, fleet.template)).amis.map((a) => a.id));
+      // Bakes follow each other every second, so some node is nearly always stopped for one:
+      // what counts is that the source the dead controller left stopped runs again.
+      let sourceRan = false;
+      await runUntil(fleet.configFile, 'the stopped source running again and a new AMI', async () => {
+        if (fleet.machines.running().includes(source.instanceId ?? '')) sourceRan = true;
+        const now = await amiFamily(fleet.endpoint, family, fleet.template);
+        return (
+          sourceRan &&
+          now.amis.some((a) => !before.has(a.id)) &&
+          (await liveInstances(fleet.endpoint, fleet.group)).length === 3
+        );
+      });
+      // A controller stopping lets its bake finish; with no schedule left, the pool settles.
+      fleet.setImages('keep: 1');
+      await runUntil(fleet.configFile, 'every sentry ready', converged(rt, fleet, 3));
+      await assertAwsConsistent(rt, fleet);
+      const state = await amiFamily(fleet.endpoint, family, fleet.template);
+      assert.equal(state.amis.length, 1, 'keep 1 leaves one AMI');
+      assert.equal(state.bootedByDefault, state.amis[0]!.id, "the template's default boots it");
+      assert.deepEqual(state.snapshots, [state.amis[0]!.snapshot], 'no snapshot without its AMI');
+      const bakes = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+        (a) => a.kind === 'snapshot',
+      );
+      assert.equal(
+        bakes.filter((a) => a.outcome === 'abandoned').length,
+        1,
+        'the interrupted bake was settled once',
+      );
     });
 });

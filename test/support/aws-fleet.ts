@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand, type Instance as Ec2Instance } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeSnapshotsCommand,
+  type Instance as Ec2Instance,
+} from '@aws-sdk/client-ec2';
+import { IMAGE_TAGS } from '../../src/providers/aws/ami-baking.ts';
 import { TAGS } from '../../src/providers/aws/aws-provider.ts';
 import { LocalProvider } from '../../src/providers/local/local-provider.ts';
 import { shortId } from '../../src/runtime/action-journal.ts';
@@ -29,6 +36,17 @@ export interface AwsFleet extends Fleet {
   readonly machines: MachinesFake;
   /** Rewrites the config with another size (the controller reads it on its next start). */
   resize(size: AwsFleetSize): void;
+  /** Rewrites the provider's `images` settings besides the family (YAML flow entries, `every: 1s, keep: 1`). */
+  setImages(images: string): void;
+  /** The group's launch template. */
+  readonly template: string;
+}
+
+export interface AwsFleetOptions {
+  /** AMI family the provider bakes into (providers[].images.family). */
+  readonly family?: string;
+  /** The provider's `images` settings besides the family, as YAML flow entries. */
+  readonly images?: string;
 }
 
 function configText(
@@ -36,6 +54,7 @@ function configText(
   group: string,
   ports: { rpc: number; metrics: number },
   s: AwsFleetSize,
+  o: AwsFleetOptions = {},
 ) {
   return `version: 1
 controller:
@@ -53,7 +72,7 @@ providers:
     address: { tag: "${ADDRESS_TAG}" }
     ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
     retry: { attempts: 4, baseDelay: 50ms, maxDelay: 500ms, callTimeout: 3s }
-pools:
+${o.family ? `    images: { family: ${o.family}${o.images ? `, ${o.images}` : ''}, timeout: 30s }\n` : ''}pools:
   - name: validator
     role: validator
     provider: here
@@ -76,12 +95,18 @@ pools:
 }
 
 /** A fresh moto group (moto reset first), the fleet's config and the machines fake. */
-export async function makeAwsFleet(motoUrl: string, size: AwsFleetSize): Promise<AwsFleet> {
+export async function makeAwsFleet(
+  motoUrl: string,
+  size: AwsFleetSize,
+  o: AwsFleetOptions = {},
+): Promise<AwsFleet> {
   await resetMoto(motoUrl);
   const group = `sentries-${shortId()}`;
-  await createMotoGroup(motoUrl, { group, maxSize: size.max, hooks: ['terminating'] });
+  const { template } = await createMotoGroup(motoUrl, { group, maxSize: size.max, hooks: ['terminating'] });
   const ports = { rpc: await freePort(), metrics: await freePort() };
-  const fleet = makeFleet(configText(motoUrl, group, ports, size));
+  let options = o;
+  let current = size;
+  const fleet = makeFleet(configText(motoUrl, group, ports, size, options));
   const local = new LocalProvider({ name: 'here', dataDir: `${fleet.dir}/nodes` });
   const machines = startMachinesFake({
     endpoint: motoUrl,
@@ -101,7 +126,15 @@ export async function makeAwsFleet(motoUrl: string, size: AwsFleetSize): Promise
     group,
     endpoint: motoUrl,
     machines,
-    resize: (s) => writeFileSync(fleet.configFile, configText(motoUrl, group, ports, s)),
+    template,
+    resize: (s) => {
+      current = s;
+      writeFileSync(fleet.configFile, configText(motoUrl, group, ports, s, options));
+    },
+    setImages: (images) => {
+      options = { ...options, images };
+      writeFileSync(fleet.configFile, configText(motoUrl, group, ports, current, options));
+    },
     cleanup: async () => {
       await machines.stop();
       await fleet.cleanup();
@@ -172,4 +205,36 @@ export async function assertAwsConsistent(rt: Runtime, fleet: AwsFleet): Promise
     live.map((i) => i.InstanceId!).sort(),
     'the group holds exactly the live instances: none runs outside it',
   );
+}
+
+/** The family's AMIs and snapshots moto holds, and the AMI the template's default version boots. */
+export async function amiFamily(endpoint: string, family: string, template: string) {
+  const { ec2 } = motoClients(endpoint);
+  try {
+    const filter = [{ Name: `tag:${IMAGE_TAGS.family}`, Values: [family] }];
+    const images =
+      (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: filter }))).Images ?? [];
+    const snapshots =
+      (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filter }))).Snapshots ?? [];
+    const versions =
+      (
+        await ec2.send(
+          new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: template, Versions: ['$Default'] }),
+        )
+      ).LaunchTemplateVersions ?? [];
+    return {
+      amis: images
+        .map((i) => ({
+          id: i.ImageId!,
+          name: i.Name!,
+          createdAt: Date.parse(i.CreationDate!),
+          snapshot: i.Tags?.find((t) => t.Key === IMAGE_TAGS.snapshot)?.Value,
+        }))
+        .sort((a, b) => b.createdAt - a.createdAt || b.name.localeCompare(a.name)),
+      snapshots: snapshots.map((s) => s.SnapshotId!),
+      bootedByDefault: versions[0]?.LaunchTemplateData?.ImageId,
+    };
+  } finally {
+    ec2.destroy();
+  }
 }

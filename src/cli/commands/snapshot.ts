@@ -1,11 +1,13 @@
 // `rampart snapshot create|list|verify|prune -c FILE --set NAME`. create and prune are
 // actions: with a controller running they are asked of it (it alone acts); without one,
-// this command takes leadership and does them itself. `list --json`: one document,
-// { sets: [{ name, location, snapshots: […], incomplete: […] }] }.
+// this command takes leadership and does them itself. `--images POOL` instead of `--set`:
+// the machine images baked from a pool whose provider bakes them (providers[].images), made
+// (`create`) or listed. `list --json`: one document, { sets: [{ name, location, snapshots:
+// […], incomplete: […] }], images: [{ pool, provider, keep, images: [{ name, id, createdAt }] }] }.
 
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config, SnapshotSetConfig } from '../../config/schema.ts';
+import type { Config, PoolConfig, SnapshotSetConfig } from '../../config/schema.ts';
 import { observe } from '../../controller/observe.ts';
 import { SnapshotJobs } from '../../controller/snapshot-jobs.ts';
 import { createRuntime, createStore, type Runtime } from '../../runtime/runtime.ts';
@@ -25,22 +27,58 @@ export interface SnapshotFlags {
   readonly id?: string | undefined;
   /** list: one JSON document. */
   readonly json?: boolean | undefined;
+  /** create, list: the pool whose machine images are meant, instead of a snapshot set. */
+  readonly images?: string | undefined;
 }
 
 export async function snapshot(verb: SnapshotVerb, flags: SnapshotFlags): Promise<number> {
   const { config } = loadConfigFrom(flags);
-  if (config.snapshots.length === 0)
-    throw new UsageError('rampart snapshot: the config defines no snapshot sets');
+  // Only where images matter: a runtime's providers are built to learn which bake them.
+  const rt =
+    flags.images !== undefined || verb === 'list' || config.snapshots.length === 0
+      ? createRuntime(config)
+      : undefined;
+  const baking = rt ? imagePools(config, rt) : [];
+  if (rt && flags.images !== undefined) {
+    if (flags.set !== undefined)
+      throw new UsageError('rampart snapshot: give --set (a snapshot set) or --images (a pool), not both');
+    if (verb === 'verify' || verb === 'prune')
+      throw new UsageError(
+        `rampart snapshot ${verb}: images are not files to ${verb}; each bake retires the images beyond the provider's keep`,
+      );
+    const pool = baking.find((p) => p.name === flags.images);
+    if (!pool)
+      throw new UsageError(
+        `rampart snapshot: pool "${flags.images}" is not on a provider that bakes images (${baking.length ? `pools with images: ${baking.map((p) => p.name).join(', ')}` : 'none in the config: providers[].images'})`,
+      );
+    return verb === 'list' ? list(rt, [], [pool], flags.json === true) : act(config, { pool }, 'create');
+  }
+  if (rt && config.snapshots.length === 0) {
+    if (verb === 'list' && baking.length > 0) return list(rt, [], baking, flags.json === true);
+    throw new UsageError(
+      `rampart snapshot: the config defines no snapshot sets${baking.length ? ` (images: --images ${baking.map((p) => p.name).join('|')})` : ''}`,
+    );
+  }
   const sets = pickSets(config, flags.set, verb === 'list');
   switch (verb) {
     case 'list':
-      return list(config, sets, flags.json === true);
+      return list(
+        rt ?? createRuntime(config),
+        sets,
+        flags.set === undefined ? baking : [],
+        flags.json === true,
+      );
     case 'verify':
       return verify(config, sets[0]!, flags.id);
     case 'create':
     case 'prune':
-      return act(config, sets[0]!, verb);
+      return act(config, { set: sets[0]! }, verb);
   }
+}
+
+/** Pools whose provider bakes machine images. */
+function imagePools(config: Config, rt: Runtime): PoolConfig[] {
+  return config.pools.filter((p) => rt.providers.get(p.provider)?.images !== undefined);
 }
 
 function pickSets(config: Config, name: string | undefined, all: boolean): SnapshotSetConfig[] {
@@ -58,8 +96,12 @@ function pickSets(config: Config, name: string | undefined, all: boolean): Snaps
   );
 }
 
-async function list(config: Config, sets: SnapshotSetConfig[], json: boolean): Promise<number> {
-  const rt = createRuntime(config);
+async function list(
+  rt: Runtime,
+  sets: SnapshotSetConfig[],
+  imagePools: PoolConfig[],
+  json: boolean,
+): Promise<number> {
   const listed: unknown[] = [];
   for (const set of sets) {
     const store = rt.snapshotStores.get(set.name)!;
@@ -80,7 +122,31 @@ async function list(config: Config, sets: SnapshotSetConfig[], json: boolean): P
       );
     for (const id of incomplete) process.stdout.write(`  ${id}  incomplete (no manifest: never restored)\n`);
   }
-  if (json) process.stdout.write(`${JSON.stringify({ sets: listed })}\n`);
+  const images: unknown[] = [];
+  for (const pool of imagePools) {
+    const provider = rt.providers.get(pool.provider)!;
+    const baking = provider.images!;
+    const baked = await baking.list();
+    images.push({
+      pool: pool.name,
+      provider: provider.name,
+      providerKind: provider.kind,
+      everyMs: baking.everyMs ?? null,
+      keep: baking.keep,
+      images: baked.map((i) => ({ name: i.name, id: i.id ?? null, createdAt: i.createdAt })),
+    });
+    if (json) continue;
+    const every = baking.everyMs ? `every ${baking.everyMs / 1000}s` : 'on demand only';
+    process.stdout.write(
+      `images of ${pool.name} (${provider.kind} provider ${provider.name}, ${every}, keep ${baking.keep}):\n`,
+    );
+    if (baked.length === 0) process.stdout.write('  no image baked yet\n');
+    for (const [n, i] of baked.entries())
+      process.stdout.write(
+        `  ${i.name}${i.id && i.id !== i.name ? `  ${i.id}` : ''}  ${new Date(i.createdAt).toISOString()}${n === 0 ? '  newest: new nodes boot it' : ''}\n`,
+      );
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ sets: listed, images })}\n`);
   return 0;
 }
 
@@ -106,9 +172,12 @@ async function verify(config: Config, set: SnapshotSetConfig, id: string | undef
   return 0;
 }
 
-async function act(config: Config, set: SnapshotSetConfig, verb: 'create' | 'prune'): Promise<number> {
+/** What an action is on: a snapshot set, or the images of a pool. */
+type Target = { readonly set: SnapshotSetConfig } | { readonly pool: PoolConfig };
+
+async function act(config: Config, target: Target, verb: 'create' | 'prune'): Promise<number> {
   const running = (await runningControllers(config)).find((c) => c.leading);
-  if (running !== undefined) return askController(config, set, verb, running.who);
+  if (running !== undefined) return askController(config, target, verb, running.who);
   const rt = createRuntime(config);
   await rt.store.open();
   const leadership = await rt.coordination.campaign(`rampart snapshot ${verb} (pid ${process.pid})`);
@@ -121,6 +190,8 @@ async function act(config: Config, set: SnapshotSetConfig, verb: 'create' | 'pru
     },
   };
   try {
+    if ('pool' in target) return await bakeNow(rt, target.pool, ctx);
+    const { set } = target;
     if (verb === 'prune') {
       const removed = await pruneSnapshots(rt.snapshotStores.get(set.name)!, set.name, set.keep);
       process.stdout.write(removed.length ? `pruned ${removed.join(', ')}\n` : 'nothing to prune\n');
@@ -150,9 +221,25 @@ async function createNow(
   return outcome.ok ? 0 : 1;
 }
 
+/** Bakes an image of `pool` now, this process leading (no controller runs). */
+async function bakeNow(
+  rt: Runtime,
+  pool: PoolConfig,
+  ctx: Parameters<SnapshotJobs['start']>[2],
+): Promise<number> {
+  const jobs = new SnapshotJobs(rt);
+  process.stderr.write(`baking an image of pool ${pool.name} (its source node is stopped meanwhile)…\n`);
+  const { job } = await jobs.bakeNow(pool, await observe(rt), ctx, 'requested by the operator');
+  const outcome = await job;
+  // Clear the source's maintenance mark and record its restarted instance.
+  await jobs.applyFinished(await observe(rt), ctx);
+  process.stdout.write(`${outcome.detail}\n`);
+  return outcome.ok ? 0 : 1;
+}
+
 async function askController(
   config: Config,
-  set: SnapshotSetConfig,
+  target: Target,
   verb: 'create' | 'prune',
   who: string,
 ): Promise<number> {
@@ -160,15 +247,16 @@ async function askController(
   await store.open();
   try {
     const id = `r-${randomBytes(4).toString('hex')}`;
+    const images = 'pool' in target;
     await store.addRequest({
       id,
       at: Date.now(),
-      kind: `snapshot-${verb}`,
-      body: { set: set.name },
-      caller: `${process.env.USER ?? 'operator'} (rampart snapshot ${verb})`,
+      kind: images ? 'image-create' : `snapshot-${verb}`,
+      body: images ? { pool: target.pool.name } : { set: target.set.name },
+      caller: `${process.env.USER ?? 'operator'} (rampart snapshot ${verb}${images ? ' --images' : ''})`,
     });
     process.stderr.write(
-      `asked the running controller (${who}) to ${verb} a snapshot of ${set.name}; waiting…\n`,
+      `asked the running controller (${who}) to ${images ? `bake an image of pool ${target.pool.name}` : `${verb} a snapshot of ${target.set.name}`}; waiting…\n`,
     );
     for (;;) {
       const r = await store.getRequest(id);

@@ -50,7 +50,8 @@ import {
 import type { Logger } from 'pino';
 import { renderBootScript } from '../boot-script.ts';
 import type { RetryPolicy } from '../call-retry.ts';
-import type { CreateRequest, Instance, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, Provider } from '../provider.ts';
+import { AmiBaking, type AmiImagesOptions } from './ami-baking.ts';
 import { type CallOptions, callAws, DEFAULT_RETRY } from './aws-call.ts';
 import { type AddressSource, instanceAddress } from './instance-address.ts';
 import { LifecycleHooks } from './lifecycle-hooks.ts';
@@ -84,6 +85,8 @@ export interface AwsProviderOptions {
   readonly retry?: RetryPolicy | undefined;
   /** Boot script settings; absent: the launch template's own user data is kept. */
   readonly userData?: { readonly dataDir: string; readonly command?: string | undefined } | undefined;
+  /** AMIs baked from the pool's nodes (ami-baking.ts); absent: none. */
+  readonly images?: AmiImagesOptions | undefined;
   /** The pool this group serves (an instance the group launched by itself is listed under it). */
   readonly pool?: string | undefined;
   /** Hears retries and incomplete lifecycle hooks. */
@@ -117,6 +120,7 @@ export class AwsProvider implements Provider {
   readonly #subnetZones = new Map<string, string>();
   /** Actions whose create runs in this process now: their instances are not strays. */
   readonly #inFlight = new Set<string>();
+  readonly images: ImageBaking | undefined;
   #secrets: string[] = [];
   #secretsLearned = false;
 
@@ -145,6 +149,14 @@ export class AwsProvider implements Provider {
         ),
     };
     this.#hooks = new LifecycleHooks(this.#asg, this.group, this.#call);
+    this.images = opts.images
+      ? new AmiBaking(opts.images, {
+          provider: this.name,
+          ec2: this.#ec2,
+          run: (call, subject, attempt) => this.#run(call, subject, attempt),
+          launchTemplate: async (signal) => this.#launchTemplate(await this.#describeGroup(signal)),
+        })
+      : undefined;
   }
 
   /** Learns the resolved secret once, so no message can ever carry it (they never should). */
@@ -461,6 +473,8 @@ export class AwsProvider implements Provider {
       actionId: req.actionId,
       dataDir: settings.dataDir,
       command: settings.command,
+      // An AMI is a copy of a whole disk, Rampart's baked ones above all.
+      purgeCopiedKeys: true,
       snapshot: snapshot?.url ? { id: snapshot.id, height: snapshot.height, url: snapshot.url } : undefined,
     });
   }

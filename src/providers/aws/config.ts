@@ -1,7 +1,7 @@
 // The config slice of the aws provider: one Auto Scaling group per pool.
 
 import { z } from 'zod';
-import { httpUrl, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import { httpUrl, name, positiveDuration, positiveDurationDefault } from '../../config-kit/fields.ts';
 import type { PoolCheck } from '../../config-kit/plugin.ts';
 
 /** How long each AWS call may take and how failed calls are retried (throttling, 5xx, timeouts). */
@@ -64,6 +64,27 @@ export const awsProviderConfig = z.strictObject({
       dataDir: z.string().startsWith('/').default('/var/lib/rampart/node'),
       /** Shell command run last, e.g. `systemctl start cometbft`. Default none. */
       command: z.string().optional(),
+    })
+    .optional(),
+  /**
+   * AMIs baked from a node of this provider's pool (chosen and stopped as for a snapshot:
+   * never the validator, a sentry only while ready > min): an EBS snapshot of its root volume,
+   * an AMI registered from it, and a new launch template version booting it, made the
+   * template's default. The launch template new instances come from must float ($Default or
+   * $Latest), so they take the newest AMI.
+   */
+  images: z
+    .strictObject({
+      /** Names the AMIs (`<family>-<action id>`) and tags them and their snapshots (`rampart:family`). */
+      family: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+        message: 'a name of letters, digits, ., _ and -, at most 63, such as sentry',
+      }),
+      /** Bake one on this schedule, e.g. 6h. Absent: only when asked (`rampart snapshot create --images`). */
+      every: positiveDuration('6h').optional(),
+      /** AMIs kept (the newest); older ones are deregistered and their snapshots deleted. Default 3. */
+      keep: z.number().int().min(1).default(3),
+      /** Longest wait for the instance to stop, the EBS snapshot to complete and the AMI to be available. Default 2h. */
+      timeout: positiveDurationDefault('2h', 'Longest wait for each step of a bake.'),
     })
     .optional(),
 });

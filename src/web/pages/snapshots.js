@@ -1,5 +1,6 @@
 // Snapshot sets: where they are kept, how often, the complete snapshots new nodes restore
-// from, and a button that asks the controller for one now.
+// from, and a button that asks the controller for one now. Beside them, the machine images
+// baked from pools whose provider bakes them (a GCE image family, AWS AMIs).
 
 import { ApiError } from '../api-client.js';
 import { ago, bytes, dateTime, duration, h, num, replace } from '../dom.js';
@@ -101,6 +102,61 @@ function setCard(app, set) {
   );
 }
 
+function imagesCard(baked) {
+  return h(
+    'article',
+    { class: 'card snapshot-set', 'data-images': baked.pool },
+    h(
+      'header',
+      { class: 'card-head' },
+      h('h3', {}, `Images of ${baked.pool}`),
+      h(
+        'span',
+        { class: 'muted' },
+        `baked by ${baked.provider} (${baked.providerKind}) · ${baked.everyMs ? `every ${duration(baked.everyMs)}` : 'on demand only'} · keeps ${baked.keep}`,
+      ),
+    ),
+    baked.error ? h('p', { class: 'message bad' }, `The images cannot be listed: ${baked.error}`) : null,
+    baked.images.length
+      ? h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            {},
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ['Image', 'Made', 'Id'].map((t) => h('th', { scope: 'col' }, t)),
+              ),
+            ),
+            h(
+              'tbody',
+              {},
+              baked.images.map((image, i) =>
+                h(
+                  'tr',
+                  {},
+                  h(
+                    'th',
+                    { scope: 'row', class: 'mono' },
+                    image.name,
+                    i === 0 ? h('span', { class: 'badge ok' }, 'newest: new nodes boot it') : null,
+                  ),
+                  h('td', { title: dateTime(image.createdAt) }, ago(image.createdAt)),
+                  h('td', { class: 'mono' }, image.id ?? ''),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted' }, 'No image baked yet: new nodes boot the template’s own image.'),
+  );
+}
+
 export function snapshotsPage(app) {
   const sets = h('div', { class: 'sets' });
   const root = h(
@@ -125,17 +181,21 @@ export function snapshotsPage(app) {
     async refresh() {
       const answer = await app.api.get('/api/v1/snapshots');
       // Rebuilt only when something changed, so a message under a button stays readable.
-      const signature = JSON.stringify(
+      const images = answer.images ?? [];
+      const signature = JSON.stringify([
         answer.sets.map((s) => [s.name, s.snapshots.map((x) => x.id), s.incomplete, s.error]),
-      );
+        images.map((b) => [b.pool, b.images.map((x) => x.name), b.error]),
+      ]);
       if (signature === shown) return;
       shown = signature;
-      replace(
-        sets,
-        answer.sets.length
+      replace(sets, [
+        ...(answer.sets.length
           ? answer.sets.map((s) => setCard(app, s))
-          : h('p', { class: 'muted' }, 'No snapshot sets in the config (snapshots: in rampart.yaml).'),
-      );
+          : images.length
+            ? []
+            : [h('p', { class: 'muted' }, 'No snapshot sets in the config (snapshots: in rampart.yaml).')]),
+        ...images.map(imagesCard),
+      ]);
     },
   };
 }
