@@ -173,6 +173,7 @@ export interface ObjectMeta {
   readonly labels?: Record<string, string>;
   readonly annotations?: Record<string, string>;
   readonly ownerReferences?: readonly { kind: string; name: string; controller?: boolean }[];
+  readonly finalizers?: readonly string[];
 }
 
 export interface KubeObject {
