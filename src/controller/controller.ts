@@ -13,6 +13,7 @@ import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
 import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
+import type { Instance } from '../providers/provider.ts';
 import { type ActContext, guardedByLock, runAction } from '../runtime/action-journal.ts';
 import { addressOf } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -436,7 +437,17 @@ export class Controller {
     for (const n of byId.values()) {
       const i = po.instances.get(n.id);
       if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
-      const updated: StoredNode = { ...n, host: i.host, ports: i.ports, updatedAt: obs.at };
+      // A registered node that moved (a pod recreated on another IP): its old address leaves
+      // the upstream's lists first, then it is registered again at the new one when ready.
+      const moved = n.registered && n.host !== undefined && n.ports !== undefined;
+      if (moved && !(await this.#deregisterMoved(pool, po, n, i, ctx))) continue;
+      const updated: StoredNode = {
+        ...n,
+        host: i.host,
+        ports: i.ports,
+        ...(moved ? { registered: false } : {}),
+        updatedAt: obs.at,
+      };
       byId.set(n.id, updated);
       await store.putNode(updated, ctx.term);
     }
@@ -563,6 +574,49 @@ export class Controller {
         }
       }
     }
+  }
+
+  /**
+   * Takes a registered node's old address out of its upstreams' lists, as an action; false
+   * (the record keeps its old address, so the next tick tries again) when that failed.
+   */
+  async #deregisterMoved(
+    pool: PoolConfig,
+    po: PoolObservation,
+    node: StoredNode,
+    instance: Instance,
+    ctx: ActContext,
+  ): Promise<boolean> {
+    const kind = this.#rt.nodeKind(pool.name);
+    const old = { id: node.id, host: node.host!, ports: node.ports! };
+    const where = (a: { host: string; ports: Readonly<Record<string, number>> }) =>
+      `${a.host} (${Object.entries(a.ports)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`;
+    return await runAction(
+      this.#rt,
+      ctx,
+      {
+        pool: pool.name,
+        // A registration's first half: the old address out (the second is the usual register).
+        kind: 'register',
+        nodeId: node.id,
+        cause: `address changed from ${where(old)} to ${where(instance)}: registered again once ready`,
+      },
+      async () => {
+        for (const upstream of po.upstream) await kind.deregister(old, upstream);
+        return `old address out of ${po.upstream.map((u) => u.id).join(', ') || 'no upstream'}`;
+      },
+    ).then(
+      () => true,
+      (e: unknown) => {
+        this.#log.warn(
+          { pool: pool.name, node: node.id, err: e },
+          'deregistering a moved node failed; retrying next tick',
+        );
+        return false;
+      },
+    );
   }
 
   /**
