@@ -365,6 +365,10 @@ export class StatefulSetProvider implements Provider {
       { statefulSet: this.options.statefulSet, replicas, dropped },
       `${this.#where} was scaled down to ${replicas} outside Rampart: ${dropped.join(', ')} dropped from its record (their volumes are left as the StatefulSet left them)`,
     );
+    // A vacated ordinal scaled away: its claim, held for a replacement that will not come, goes.
+    if (this.#claimsReplaced)
+      for (const [k, v] of Object.entries(record))
+        if (Number(k) >= replicas && v.vacated !== undefined) await this.#volumes!.release(Number(k));
     return true;
   }
 
