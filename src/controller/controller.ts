@@ -438,14 +438,16 @@ export class Controller {
       const i = po.instances.get(n.id);
       if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
       // A registered node that moved (a pod recreated on another IP): its old address leaves
-      // the upstream's lists first, then it is registered again at the new one when ready.
+      // the upstream's lists, and it is registered at the new one — now if it is ready, else
+      // once it is (unregistered meanwhile).
       const moved = n.registered && n.host !== undefined && n.ports !== undefined;
-      if (moved && !(await this.#deregisterMoved(pool, po, n, i, ctx))) continue;
+      const rewired = moved ? await this.#rewireMoved(pool, po, n, i, ctx) : undefined;
+      if (rewired === 'failed') continue;
       const updated: StoredNode = {
         ...n,
         host: i.host,
         ports: i.ports,
-        ...(moved ? { registered: false } : {}),
+        ...(rewired === 'unregistered' ? { registered: false } : {}),
         updatedAt: obs.at,
       };
       byId.set(n.id, updated);
@@ -577,16 +579,18 @@ export class Controller {
   }
 
   /**
-   * Takes a registered node's old address out of its upstreams' lists, as an action; false
-   * (the record keeps its old address, so the next tick tries again) when that failed.
+   * Takes a registered node's old address out of its upstreams' lists and, when the node is
+   * ready, registers its new one, in one action. 'failed' when either failed: the record
+   * keeps its old address (still registered), so the next tick tries again.
    */
-  async #deregisterMoved(
+  async #rewireMoved(
     pool: PoolConfig,
     po: PoolObservation,
     node: StoredNode,
     instance: Instance,
     ctx: ActContext,
-  ): Promise<boolean> {
+  ): Promise<'registered' | 'unregistered' | 'failed'> {
+    const ready = node.state === 'ready';
     const kind = this.#rt.nodeKind(pool.name);
     const old = { id: node.id, host: node.host!, ports: node.ports! };
     const where = (a: { host: string; ports: Readonly<Record<string, number>> }) =>
@@ -601,20 +605,25 @@ export class Controller {
         // A registration's first half: the old address out (the second is the usual register).
         kind: 'register',
         nodeId: node.id,
-        cause: `address changed from ${where(old)} to ${where(instance)}: registered again once ready`,
+        cause: `address changed from ${where(old)} to ${where(instance)}`,
       },
       async () => {
         for (const upstream of po.upstream) await kind.deregister(old, upstream);
-        return `old address out of ${po.upstream.map((u) => u.id).join(', ') || 'no upstream'}`;
+        const now = { id: node.id, host: instance.host, ports: instance.ports };
+        if (ready) for (const upstream of po.upstream) await kind.register(now, upstream);
+        const upstreams = po.upstream.map((u) => u.id).join(', ') || 'no upstream';
+        return ready
+          ? `registered with ${upstreams} at the new address`
+          : `old address out of ${upstreams}; registered again once ready`;
       },
     ).then(
-      () => true,
+      () => (ready ? 'registered' : 'unregistered'),
       (e: unknown) => {
         this.#log.warn(
           { pool: pool.name, node: node.id, err: e },
-          'deregistering a moved node failed; retrying next tick',
+          'rewiring a moved node failed; retrying next tick',
         );
-        return false;
+        return 'failed' as const;
       },
     );
   }

@@ -15,7 +15,7 @@ async function started(controller: Controller): Promise<void> {
   await first;
 }
 
-test('a registered node that moves is deregistered at its old address and registered at its new one', async () => {
+test('a registered node that moves is deregistered at its old address and registered at its new one (at once if ready, else once ready)', async () => {
   const fleet = memoryFleet();
   after(() => fleet.cleanup());
   // What the validator's lists would hold: node id → host, as register and deregister leave them.
@@ -71,6 +71,18 @@ test('a registered node that moves is deregistered at its old address and regist
     calls.length = 0;
     await controller.tick();
     assert.deepEqual(calls, []);
+
+    // Moved again, and not ready at its new address: out of the lists now, back once ready.
+    kind.ready.delete(sentry.id);
+    fleet.provider.instances.set(instance.id, { ...instance, host: '127.0.0.10' });
+    await controller.tick();
+    assert.deepEqual(calls, [`deregister ${sentry.id} 127.0.0.9`]);
+    assert.equal(lists.has(sentry.id), false);
+    const waiting = (await rt.store.listNodes({ pool: 'sentries' }))[0]!;
+    assert.deepEqual([waiting.host, waiting.registered], ['127.0.0.10', false]);
+    kind.ready.add(sentry.id);
+    await controller.tick();
+    assert.equal(lists.get(sentry.id), '127.0.0.10');
   } finally {
     await controller.stop();
   }
