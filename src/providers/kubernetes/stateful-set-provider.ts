@@ -25,7 +25,7 @@ import {
 import { ReplicaVolumes, type VolumeTemplateSource } from './replica-volumes.ts';
 
 /** How many times a replacement's restored claim may lose the race to the StatefulSet controller's empty one. */
-const FILL_ROUNDS = 3;
+const FILL_ROUNDS = 5;
 
 /** Annotation on the StatefulSet: Rampart's replicas by ordinal (JSON `{ "<ordinal>": ReplicaRecord }`). */
 export const REPLICAS_ANNOTATION = 'rampart.dev/replicas';
