@@ -78,8 +78,8 @@ export const programPath = () => {
 };
 
 /**
- * How Rampart reaches a Kubernetes cluster. Every field absent: in-cluster, from the pod's
- * ServiceAccount (token, CA) and KUBERNETES_SERVICE_HOST / _PORT.
+ * How Rampart reaches a Kubernetes cluster. Every field absent: in a pod, its ServiceAccount
+ * (token, CA, KUBERNETES_SERVICE_HOST / _PORT); out of one, $KUBECONFIG or ~/.kube/config.
  */
 export const kubeCluster = z
   .strictObject({
@@ -89,6 +89,31 @@ export const kubeCluster = z
     caFile: filePath().optional(),
     /** File holding a bearer token, re-read as it rotates (a Secret mounted as a file). Default: the ServiceAccount's. */
     tokenFile: filePath().optional(),
+    /**
+     * A kubeconfig file (tokens, client certificates, exec credential plugins as EKS, GKE and
+     * AKS use). Default, out of a pod: $KUBECONFIG, else ~/.kube/config.
+     */
+    kubeconfig: filePath().optional(),
+    /** The kubeconfig's context. Default: its current-context. */
+    context: z.string().min(1).optional(),
+    /** Accept a kubeconfig cluster with insecure-skip-tls-verify (its certificate unchecked). Default false. */
+    insecureSkipTlsVerify: z.boolean().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const kubeconfig = c.kubeconfig !== undefined || c.context !== undefined;
+    for (const field of ['server', 'caFile', 'tokenFile'] as const)
+      if (kubeconfig && c[field] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `give a kubeconfig (kubeconfig, context) or the cluster's own fields (server, caFile, tokenFile), not both`,
+        });
+    if (c.insecureSkipTlsVerify === true && c.server !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['insecureSkipTlsVerify'],
+        message: 'only a kubeconfig cluster may skip certificate checks: give caFile',
+      });
   })
   .prefault({});
 

@@ -13,6 +13,7 @@ import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
 import { PROMOTE_REQUEST, promoteRequestFrom, promoteValidator } from '../failover/promote.ts';
+import type { Instance } from '../providers/provider.ts';
 import { type ActContext, guardedByLock, runAction } from '../runtime/action-journal.ts';
 import { addressOf } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -458,7 +459,19 @@ export class Controller {
     for (const n of byId.values()) {
       const i = po.instances.get(n.id);
       if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
-      const updated: StoredNode = { ...n, host: i.host, ports: i.ports, updatedAt: obs.at };
+      // A registered node that moved (a pod recreated on another IP): its old address leaves
+      // the upstream's lists, and it is registered at the new one — now if it is ready, else
+      // once it is (unregistered meanwhile).
+      const moved = n.registered && n.host !== undefined && n.ports !== undefined;
+      const rewired = moved ? await this.#rewireMoved(pool, po, n, i, ctx) : undefined;
+      if (rewired === 'failed') continue;
+      const updated: StoredNode = {
+        ...n,
+        host: i.host,
+        ports: i.ports,
+        ...(rewired === 'unregistered' ? { registered: false } : {}),
+        updatedAt: obs.at,
+      };
       byId.set(n.id, updated);
       await store.putNode(updated, ctx.term);
     }
@@ -585,6 +598,56 @@ export class Controller {
         }
       }
     }
+  }
+
+  /**
+   * Takes a registered node's old address out of its upstreams' lists and, when the node is
+   * ready, registers its new one, in one action. 'failed' when either failed: the record
+   * keeps its old address (still registered), so the next tick tries again.
+   */
+  async #rewireMoved(
+    pool: PoolConfig,
+    po: PoolObservation,
+    node: StoredNode,
+    instance: Instance,
+    ctx: ActContext,
+  ): Promise<'registered' | 'unregistered' | 'failed'> {
+    const ready = node.state === 'ready';
+    const kind = this.#rt.nodeKind(pool.name);
+    const old = { id: node.id, host: node.host!, ports: node.ports! };
+    const where = (a: { host: string; ports: Readonly<Record<string, number>> }) =>
+      `${a.host} (${Object.entries(a.ports)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`;
+    return await runAction(
+      this.#rt,
+      ctx,
+      {
+        pool: pool.name,
+        // A registration's first half: the old address out (the second is the usual register).
+        kind: 'register',
+        nodeId: node.id,
+        cause: `address changed from ${where(old)} to ${where(instance)}`,
+      },
+      async () => {
+        for (const upstream of po.upstream) await kind.deregister(old, upstream);
+        const now = { id: node.id, host: instance.host, ports: instance.ports };
+        if (ready) for (const upstream of po.upstream) await kind.register(now, upstream);
+        const upstreams = po.upstream.map((u) => u.id).join(', ') || 'no upstream';
+        return ready
+          ? `registered with ${upstreams} at the new address`
+          : `old address out of ${upstreams}; registered again once ready`;
+      },
+    ).then(
+      () => (ready ? 'registered' : 'unregistered'),
+      (e: unknown) => {
+        this.#log.warn(
+          { pool: pool.name, node: node.id, err: e },
+          'rewiring a moved node failed; retrying next tick',
+        );
+        return 'failed' as const;
+      },
+    );
   }
 
   /**

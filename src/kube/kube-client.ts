@@ -1,17 +1,20 @@
-// A small client for the Kubernetes API: JSON over HTTPS with a bearer token, in-cluster
-// (the pod's ServiceAccount) or from an explicit server, CA and token file. Every provider,
-// metric source and the Lease coordination talk to the cluster through it. The token is
-// read from its file (bound ServiceAccount tokens rotate) and never appears in an error.
+// A small client for the Kubernetes API: JSON over HTTPS. It reaches a cluster in-cluster
+// (the pod's ServiceAccount), from an explicit server, CA and token file, or from a kubeconfig
+// (tokens, client certificates, exec credential plugins), as kubectl does. Tokens are read from
+// their files as they rotate, exec credentials re-run on expiry or a 401; no secret ever
+// appears in an error.
 
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import path from 'node:path';
+import { type ExecCredential, runExecPlugin } from './exec-credential.ts';
+import { defaultKubeconfigFiles, type KubeAccess, loadKubeconfig } from './kubeconfig.ts';
 
 /** Where a process running in a pod finds its ServiceAccount (token, ca.crt, namespace). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** How to reach a cluster; every field absent means in-cluster. */
+/** How to reach a cluster (Rampart's `cluster:` block); every field absent means in-cluster, else a kubeconfig. */
 export interface KubeConnection {
   /** `https://host:port`. Default: in-cluster (KUBERNETES_SERVICE_HOST / _PORT). */
   readonly server?: string | undefined;
@@ -19,39 +22,78 @@ export interface KubeConnection {
   readonly caFile?: string | undefined;
   /** File holding the bearer token, re-read as it rotates. Default: the ServiceAccount's token. */
   readonly tokenFile?: string | undefined;
+  /** A kubeconfig file to read (instead of $KUBECONFIG or ~/.kube/config). */
+  readonly kubeconfig?: string | undefined;
+  /** The kubeconfig's context. Default its current-context. */
+  readonly context?: string | undefined;
+  /** Accept a kubeconfig cluster with insecure-skip-tls-verify (the server's certificate unchecked). Default false. */
+  readonly insecureSkipTlsVerify?: boolean | undefined;
 }
 
-/** The resolved connection: absolute files and the server URL. */
-export interface KubeEndpoint {
-  readonly server: string;
-  readonly caFile?: string | undefined;
-  readonly tokenFile?: string | undefined;
-  /** The namespace of the pod this process runs in, when in a cluster. */
-  readonly podNamespace?: string | undefined;
+/**
+ * Where a cluster's access comes from, in this order: a kubeconfig named in the config
+ * (`kubeconfig:` or `context:`), an explicit `server:`, the pod's ServiceAccount when in a
+ * pod (KUBERNETES_SERVICE_HOST), then $KUBECONFIG or ~/.kube/config. In a pod, the
+ * ServiceAccount wins over a KUBECONFIG variable (the issue: out of a cluster, a kubeconfig;
+ * in one, the ServiceAccount).
+ */
+export function kubeSource(
+  c: KubeConnection,
+  env: NodeJS.ProcessEnv = process.env,
+): 'kubeconfig' | 'explicit' | 'in-cluster' {
+  if (c.kubeconfig !== undefined || c.context !== undefined) return 'kubeconfig';
+  if (c.server !== undefined) return 'explicit';
+  if (env.KUBERNETES_SERVICE_HOST) return 'in-cluster';
+  return 'kubeconfig';
 }
 
 /**
  * Resolves a connection: explicit fields win; the rest comes from the in-cluster
- * environment. `RAMPART_SERVICE_ACCOUNT_DIR` moves the ServiceAccount folder (tests run
- * Rampart as a process with a chart's token, outside any pod).
+ * environment, else a kubeconfig. `RAMPART_SERVICE_ACCOUNT_DIR` moves the ServiceAccount folder
+ * (tests run Rampart as a process with a chart's token, outside any pod).
  */
-export function resolveKubeEndpoint(
+export function resolveKubeAccess(
   c: KubeConnection = {},
   env: NodeJS.ProcessEnv = process.env,
   baseDir = process.cwd(),
-): KubeEndpoint {
+): KubeAccess {
+  const source = kubeSource(c, env);
+  if (c.insecureSkipTlsVerify && source !== 'kubeconfig')
+    throw new Error(
+      'kubernetes: cluster.insecureSkipTlsVerify only applies to a kubeconfig cluster; give cluster.caFile instead',
+    );
+  if (source === 'kubeconfig') {
+    if (c.server !== undefined || c.caFile !== undefined || c.tokenFile !== undefined)
+      throw new Error(
+        'kubernetes: cluster.kubeconfig/context and cluster.server/caFile/tokenFile both given: choose the kubeconfig or the explicit fields',
+      );
+    const files =
+      c.kubeconfig !== undefined ? [path.resolve(baseDir, c.kubeconfig)] : defaultKubeconfigFiles(env);
+    if (c.kubeconfig === undefined && c.context === undefined && files.length === 1) {
+      // Nothing in the config asked for a kubeconfig: say what was looked for.
+      try {
+        readFileSync(files[0]!);
+      } catch {
+        throw new Error(
+          `kubernetes: no cluster given (cluster.server or cluster.kubeconfig), not running in a pod (KUBERNETES_SERVICE_HOST is unset) and no kubeconfig at ${files[0]} (KUBECONFIG is ${env.KUBECONFIG ? 'set' : 'unset'})`,
+        );
+      }
+    }
+    return loadKubeconfig({
+      files,
+      context: c.context,
+      allowInsecure: c.insecureSkipTlsVerify === true,
+      env,
+    });
+  }
   const saDir = env.RAMPART_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR;
   let server = c.server;
   if (server === undefined) {
-    const host = env.KUBERNETES_SERVICE_HOST;
+    const host = env.KUBERNETES_SERVICE_HOST!;
     const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-    if (!host)
-      throw new Error(
-        'kubernetes: no cluster given (cluster.server) and not running in a pod (KUBERNETES_SERVICE_HOST is unset)',
-      );
     server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
-  const inCluster = c.server === undefined;
+  const inCluster = source === 'in-cluster';
   const file = (f: string | undefined, fallback: string) =>
     f !== undefined ? path.resolve(baseDir, f) : inCluster ? path.join(saDir, fallback) : undefined;
   let podNamespace: string | undefined;
@@ -60,7 +102,23 @@ export function resolveKubeEndpoint(
   } catch {
     // Not in a pod: callers fall back to a namespace of their own.
   }
-  return { server, caFile: file(c.caFile, 'ca.crt'), tokenFile: file(c.tokenFile, 'token'), podNamespace };
+  const caFile = file(c.caFile, 'ca.crt');
+  let ca: Buffer | undefined;
+  if (caFile !== undefined && server.startsWith('https:')) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (e) {
+      throw new Error(`kubernetes: cannot read the CA file ${caFile}: ${(e as Error).message}`);
+    }
+  }
+  return {
+    server,
+    ca,
+    insecureSkipTlsVerify: false,
+    auth: { tokenFile: file(c.tokenFile, 'token') },
+    namespace: podNamespace,
+    source: inCluster ? `the ServiceAccount in ${saDir}` : `cluster.server ${server}`,
+  };
 }
 
 /** A refusal or failure of the API server, with its status and reason (`NotFound`, `Conflict`, …). */
@@ -115,6 +173,7 @@ export interface ObjectMeta {
   readonly labels?: Record<string, string>;
   readonly annotations?: Record<string, string>;
   readonly ownerReferences?: readonly { kind: string; name: string; controller?: boolean }[];
+  readonly finalizers?: readonly string[];
 }
 
 export interface KubeObject {
@@ -139,40 +198,61 @@ export interface KubeClientOptions extends KubeConnection {
 /** How long a read token is trusted before the file is read again (kubelet rotates at 80 % of an hour). */
 const TOKEN_REREAD_MS = 60_000;
 
+/** What one request authenticates with. Secret values: never in a message. */
+interface Credential {
+  readonly token?: string | undefined;
+  readonly clientCert?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
 export class KubeClient {
-  readonly endpoint: KubeEndpoint;
+  /** The cluster's access (holds secrets: never log it whole; `source` and `server` are fine). */
+  readonly #access: KubeAccess;
   readonly #timeoutMs: number;
   readonly #agent: Agent | undefined;
+  readonly #env: NodeJS.ProcessEnv;
   #token: { value: string; readAt: number } | undefined;
+  /** The exec plugin's credential, or the run that fetches it (one at a time for all requests). */
+  #exec: { cred?: ExecCredential; running?: Promise<ExecCredential> } = {};
+  /** How many times the exec plugin ran (for tests and the log). */
+  execRuns = 0;
 
   constructor(opts: KubeClientOptions = {}) {
-    this.endpoint = resolveKubeEndpoint(opts, opts.env ?? process.env, opts.baseDir ?? process.cwd());
+    this.#env = opts.env ?? process.env;
+    this.#access = resolveKubeAccess(opts, this.#env, opts.baseDir ?? process.cwd());
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
-    if (this.endpoint.server.startsWith('https:')) {
-      let ca: Buffer | undefined;
-      if (this.endpoint.caFile !== undefined) {
-        try {
-          ca = readFileSync(this.endpoint.caFile);
-        } catch (e) {
-          throw new Error(
-            `kubernetes: cannot read the CA file ${this.endpoint.caFile}: ${(e as Error).message}`,
-          );
-        }
-      }
-      this.#agent = new Agent({ keepAlive: true, maxSockets: 16, ...(ca ? { ca } : {}) });
+    if (this.#access.server.startsWith('https:')) {
+      const a = this.#access;
+      this.#agent = new Agent({
+        keepAlive: true,
+        maxSockets: 16,
+        ...(a.ca ? { ca: a.ca } : {}),
+        ...(a.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
+        ...(a.tlsServerName ? { servername: a.tlsServerName } : {}),
+        ...(a.auth.clientCert ? { cert: a.auth.clientCert.cert, key: a.auth.clientCert.key } : {}),
+      });
     }
   }
 
-  /** The namespace this process runs in, else `fallback`. */
-  namespaceOr(fallback: string): string {
-    return this.endpoint.podNamespace ?? fallback;
+  /** The API server's URL. */
+  get server(): string {
+    return this.#access.server;
   }
 
-  #bearer(): string | undefined {
-    const file = this.endpoint.tokenFile;
+  /** Where the access came from: `kubeconfig <file>, context "<name>"`, the ServiceAccount, cluster.server. */
+  get source(): string {
+    return this.#access.source;
+  }
+
+  /** The namespace this process runs in (or the kubeconfig context's), else `fallback`. */
+  namespaceOr(fallback: string): string {
+    return this.#access.namespace ?? fallback;
+  }
+
+  #fileToken(force = false): string | undefined {
+    const file = this.#access.auth.tokenFile;
     if (file === undefined) return undefined;
     const now = Date.now();
-    if (this.#token === undefined || now - this.#token.readAt > TOKEN_REREAD_MS) {
+    if (force || this.#token === undefined || now - this.#token.readAt > TOKEN_REREAD_MS) {
       try {
         this.#token = { value: readFileSync(file, 'utf8').trim(), readAt: now };
       } catch (e) {
@@ -185,19 +265,85 @@ export class KubeClient {
     return this.#token.value;
   }
 
-  /** One call. Resolves for 2xx; throws KubeError (status, reason, the server's message) otherwise. */
+  /** The exec plugin's credential: the one held until it expires, else a new run (shared by concurrent callers). */
+  async #execCredential(): Promise<ExecCredential> {
+    const plugin = this.#access.auth.exec!;
+    const held = this.#exec.cred;
+    if (held && (held.expiresAt === undefined || Date.now() < held.expiresAt)) return held;
+    if (!this.#exec.running) {
+      this.execRuns++;
+      const running = runExecPlugin(plugin, this.#env).finally(() => {
+        if (this.#exec.running === running) this.#exec.running = undefined;
+      });
+      this.#exec.running = running;
+      running.then(
+        (cred) => {
+          this.#exec.cred = cred;
+        },
+        () => undefined,
+      );
+    }
+    return await this.#exec.running;
+  }
+
+  async #credential(): Promise<Credential> {
+    const auth = this.#access.auth;
+    if (auth.exec) return await this.#execCredential();
+    return { token: this.#fileToken() ?? auth.token };
+  }
+
+  /**
+   * The server refused `used` (401): forget it if it is still the one held. True when a new
+   * credential may differ (an exec plugin runs again, a token file changed): worth one retry.
+   */
+  #refused(used: Credential): boolean {
+    const auth = this.#access.auth;
+    if (auth.exec) {
+      if (this.#exec.cred === used) this.#exec.cred = undefined;
+      return true;
+    }
+    if (auth.tokenFile !== undefined) return this.#fileToken(true) !== used.token;
+    return false;
+  }
+
+  /**
+   * One call. Resolves for 2xx; throws KubeError (status, reason, the server's message)
+   * otherwise. A 401 is retried once with a fresh credential (an exec plugin's token revoked
+   * early, a rotated token file): the server authenticates before doing anything.
+   */
   async request<T = unknown>(method: string, urlPath: string, req: KubeRequest = {}): Promise<KubeResult<T>> {
-    const url = new URL(urlPath, this.endpoint.server);
+    for (let attempt = 0; ; attempt++) {
+      const cred = await this.#credential();
+      try {
+        return await this.#send<T>(method, urlPath, req, cred);
+      } catch (e) {
+        if (e instanceof KubeError && e.status === 401 && attempt === 0 && this.#refused(cred)) continue;
+        throw e;
+      }
+    }
+  }
+
+  async #send<T>(
+    method: string,
+    urlPath: string,
+    req: KubeRequest,
+    cred: Credential,
+  ): Promise<KubeResult<T>> {
+    const url = new URL(urlPath, this.#access.server);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const token = this.#bearer();
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
+    if (cred.token) headers.authorization = `Bearer ${cred.token}`;
     if (body !== undefined) {
       headers['content-type'] = req.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
+    // An exec plugin's certificate: per request (the agent pools connections by certificate).
+    const tls =
+      this.#access.auth.exec && cred.clientCert
+        ? { cert: cred.clientCert.cert, key: cred.clientCert.key }
+        : {};
     const timeoutMs = Math.max(1, Math.ceil(req.timeoutMs ?? this.#timeoutMs));
     const signal = req.signal
       ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)])
@@ -205,7 +351,7 @@ export class KubeClient {
     const shown = `${url.pathname}`;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const r = send(url, { method, headers, agent: this.#agent, signal }, (res) => {
+      const r = send(url, { method, headers, agent: this.#agent, signal, ...tls }, (res) => {
         if (req.readBody !== undefined) {
           req.readBody(res).then(
             (text) => resolve({ status: res.statusCode ?? 0, text }),

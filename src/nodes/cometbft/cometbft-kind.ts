@@ -335,6 +335,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       const home = opts.upstreamOptions?.home;
       if (home)
         await editPeerLists(home, (l) => {
+          // The same node at an older address (a pod recreated on another IP) is replaced.
+          l.persistent = l.persistent.filter((p) => p === address || p.split('@')[0] !== id);
           addUnique(l.persistent, address);
           addUnique(l.privateIds, id);
           addUnique(l.unconditional, id);

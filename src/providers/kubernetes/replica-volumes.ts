@@ -19,6 +19,12 @@ export const RESTORE_LABEL = 'rampart.dev/restore';
 export const RELEASED_BY_ANNOTATION = 'rampart.dev/released-by';
 /** On objects Rampart makes for a node: the node id (annotation: ids can exceed a label's 63 characters). */
 export const NODE_ANNOTATION = 'rampart.dev/node';
+/**
+ * Finalizer on the deleted claim of a replica replaced in place: while the claim is held
+ * terminating, the StatefulSet controller does not recreate the ordinal's pod ("pvc is being
+ * deleted"), so the pod comes back only once the restored claim is in place.
+ */
+export const HOLD_FINALIZER = 'rampart.dev/replacing';
 
 /** What a StatefulSet holds that its replicas' volumes are made from. */
 export interface VolumeTemplateSource extends KubeObject {
@@ -254,6 +260,16 @@ export class ReplicaVolumes {
   }
 
   async #createClaim(sts: VolumeTemplateSource, name: string, req: CreateRequest, viaJob: boolean) {
+    const { body, source } = await this.#claimBody(sts, name, req, viaJob);
+    await this.#c.create(this.#claimPath(), body);
+    this.#o.log?.info(
+      { claim: name, node: req.nodeId, snapshot: source },
+      source ? 'volume claim restored from the newest ready VolumeSnapshot' : 'volume claim created empty',
+    );
+  }
+
+  /** The claim of a new replica: the template's, restored from the newest snapshot (its name in `source`). */
+  async #claimBody(sts: VolumeTemplateSource, name: string, req: CreateRequest, viaJob: boolean) {
     const v = this.#o.volumes;
     const template = sts.spec.volumeClaimTemplates?.find((t) => t.metadata.name === v.claim);
     if (!template)
@@ -273,7 +289,7 @@ export class ReplicaVolumes {
     if (restoreSize !== undefined && (wanted === undefined || restoreSize > wanted))
       requests.storage = source!.status!.restoreSize!;
     const t = template.spec;
-    await this.#c.create(this.#claimPath(), {
+    const body = {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: {
@@ -297,11 +313,69 @@ export class ReplicaVolumes {
           ? { dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: source.metadata.name } }
           : {}),
       },
-    });
-    this.#o.log?.info(
-      { claim: name, node: req.nodeId, snapshot: source?.metadata.name },
-      source ? 'volume claim restored from the newest ready VolumeSnapshot' : 'volume claim created empty',
-    );
+    };
+    return { body, source: source?.metadata.name };
+  }
+
+  /**
+   * Replaces the held claim of a replica replaced in place by the new node's (restored) one:
+   * the new claim is ready to send before the held one is let go, then sent again and again
+   * until the old one is gone — the StatefulSet controller, which is waiting to recreate the
+   * pod, makes an empty claim of the name at its next sync after that. True when the claim of
+   * the ordinal is now the one `req` made; false when the controller's came first.
+   */
+  async replaceHeld(sts: VolumeTemplateSource, ordinal: number, req: CreateRequest): Promise<boolean> {
+    const name = this.claimName(ordinal);
+    const path = this.#claimPath(name);
+    const viaJob = this.#o.volumes.restore === 'job' && req.launch.snapshot !== undefined;
+    const { body, source } = await this.#claimBody(sts, name, req, viaJob);
+    await this.#unhold(name);
+    const deadline = Date.now() + this.#o.volumes.timeout;
+    const spinUntil = Date.now() + 2000;
+    for (;;) {
+      try {
+        await this.#c.create(this.#claimPath(), body);
+        this.#o.log?.info(
+          { claim: name, node: req.nodeId, snapshot: source },
+          'volume claim of the replaced replica restored',
+        );
+        return true;
+      } catch (e) {
+        if (!(e instanceof KubeError && e.status === 409)) throw e;
+      }
+      const claim = await this.#c.find<Claim>(path);
+      if (claim && !claim.metadata.deletionTimestamp)
+        return claim.metadata.labels?.['rampart.dev/action'] === req.actionId;
+      if (Date.now() >= deadline)
+        throw new Error(
+          `${this.#where('volume claim', name)}: the replaced replica's claim is not gone within ${Math.round(this.#o.volumes.timeout / 1000)} s (volumes.timeout)`,
+        );
+      // Still terminating (the deletion not through yet): again at once; after 2 s (another
+      // finalizer holds it), at the usual pace.
+      if (claim)
+        await new Promise((r) => setTimeout(r, Date.now() < spinUntil ? 5 : (this.#o.pollMs ?? 1000)));
+    }
+  }
+
+  /** Takes HOLD_FINALIZER off a claim. */
+  async #unhold(name: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const claim = await this.#c.find<Claim>(this.#claimPath(name));
+      const finalizers = claim?.metadata.finalizers ?? [];
+      if (!claim || !finalizers.includes(HOLD_FINALIZER)) return;
+      try {
+        await this.#c.mergePatch(this.#claimPath(name), {
+          metadata: {
+            resourceVersion: claim.metadata.resourceVersion,
+            finalizers: finalizers.filter((f) => f !== HOLD_FINALIZER),
+          },
+        });
+        return;
+      } catch (e) {
+        if (e instanceof KubeError && e.status === 409 && attempt < 5) continue;
+        throw e;
+      }
+    }
   }
 
   /** Runs (or, after a crash, goes on waiting for) the Job that fills `claim` from the snapshot. */
@@ -440,6 +514,44 @@ export class ReplicaVolumes {
       },
       kept,
     );
+  }
+
+  /**
+   * Replacing a replica in place: its claim is deleted and held terminating by
+   * HOLD_FINALIZER, so the StatefulSet controller cannot recreate its pod until `release`.
+   * Idempotent. False when the ordinal has no claim.
+   */
+  async hold(ordinal: number): Promise<boolean> {
+    const name = this.claimName(ordinal);
+    for (let attempt = 0; ; attempt++) {
+      const claim = await this.#c.find<Claim>(this.#claimPath(name));
+      if (!claim) return false;
+      const finalizers = claim.metadata.finalizers ?? [];
+      try {
+        if (!finalizers.includes(HOLD_FINALIZER))
+          await this.#c.mergePatch(this.#claimPath(name), {
+            metadata: {
+              resourceVersion: claim.metadata.resourceVersion,
+              finalizers: [...finalizers, HOLD_FINALIZER],
+            },
+          });
+      } catch (e) {
+        if (e instanceof KubeError && e.status === 409 && attempt < 5) continue;
+        throw e;
+      }
+      if (!claim.metadata.deletionTimestamp)
+        await this.#c.delete(this.#claimPath(name), { preconditions: { uid: claim.metadata.uid } });
+      this.#o.log?.info(
+        { claim: name },
+        'volume claim of the replaced replica deleted, held until its replacement',
+      );
+      return true;
+    }
+  }
+
+  /** Lets a held claim go (its replica is no longer replaced: scaled away). */
+  async release(ordinal: number): Promise<void> {
+    await this.#unhold(this.claimName(ordinal));
   }
 
   /**

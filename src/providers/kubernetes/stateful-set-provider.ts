@@ -1,7 +1,8 @@
 // Kubernetes workload pools: Rampart scales one StatefulSet (sentries, MPC nodes) a replica
 // at a time. Which ordinals are Rampart's is recorded on the StatefulSet itself, changed in
 // the same conditional patch as spec.replicas, so a crash never separates the two; replicas
-// the operator had before are never listed or removed.
+// the operator had before are never listed or removed. A replica below the highest ordinal
+// can only be replaced in place: its ordinal is vacated, and the next node added fills it.
 
 import type { Logger } from 'pino';
 import {
@@ -23,6 +24,9 @@ import {
 } from './pod-address.ts';
 import { ReplicaVolumes, type VolumeTemplateSource } from './replica-volumes.ts';
 
+/** How many times a replacement's restored claim may lose the race to the StatefulSet controller's empty one. */
+const FILL_ROUNDS = 5;
+
 /** Annotation on the StatefulSet: Rampart's replicas by ordinal (JSON `{ "<ordinal>": ReplicaRecord }`). */
 export const REPLICAS_ANNOTATION = 'rampart.dev/replicas';
 
@@ -33,6 +37,11 @@ export interface ReplicaRecord {
   readonly pool: string;
   /** ms since the epoch. */
   readonly createdAt: number;
+  /**
+   * ms since the epoch: the replica was removed below the highest ordinal (a replacement); its
+   * ordinal waits for the next node added, its pod and claim gone or held. Not listed.
+   */
+  readonly vacated?: number | undefined;
 }
 
 export interface StatefulSetProviderOptions {
@@ -276,6 +285,7 @@ export class StatefulSetProvider implements Provider {
         .sort((a, b) => a - b);
       live = ordinals.filter((o) => o < replicas);
     }
+    live = live.filter((o) => record[String(o)]!.vacated === undefined);
     if (live.length === 0) return [];
     const [pods, services] = await Promise.all([this.#pods(sts), this.#services()]);
     return live.map((o) =>
@@ -355,6 +365,10 @@ export class StatefulSetProvider implements Provider {
       { statefulSet: this.options.statefulSet, replicas, dropped },
       `${this.#where} was scaled down to ${replicas} outside Rampart: ${dropped.join(', ')} dropped from its record (their volumes are left as the StatefulSet left them)`,
     );
+    // A vacated ordinal scaled away: its claim, held for a replacement that will not come, goes.
+    if (this.#claimsReplaced)
+      for (const [k, v] of Object.entries(record))
+        if (Number(k) >= replicas && v.vacated !== undefined) await this.#volumes!.release(Number(k));
     return true;
   }
 
@@ -369,12 +383,21 @@ export class StatefulSetProvider implements Provider {
       const record = readRecord(sts);
       const replicas = sts.spec.replicas ?? 1;
       const done = Object.entries(record).find(
-        ([k, r]) => Number(k) < replicas && r.actionId === req.actionId && r.nodeId === req.nodeId,
+        ([k, r]) =>
+          Number(k) < replicas &&
+          r.actionId === req.actionId &&
+          r.nodeId === req.nodeId &&
+          r.vacated === undefined,
       );
       if (done) {
         const pods = await this.#pods(sts);
         return this.#instance(sts, Number(done[0]), done[1], pods.get(this.#podName(Number(done[0]))));
       }
+      const vacancy = Object.entries(record)
+        .filter(([k, r]) => r.vacated !== undefined && Number(k) < replicas)
+        .map(([k]) => Number(k))
+        .sort((a, b) => a - b)[0];
+      if (vacancy !== undefined) return await this.#fill(sts, vacancy, req);
       const ordinal = replicas;
       // What the new pod reads when it starts, before it exists: its node id, its kind's settings.
       if (this.#configMap) {
@@ -409,6 +432,125 @@ export class StatefulSetProvider implements Provider {
     }
   }
 
+  /**
+   * Fills a vacated ordinal with a new node: its id and settings in the ConfigMap first, then
+   * (claims replaced) the held claim let go and the restored one made before the StatefulSet
+   * controller recreates the pod — if the controller's empty claim came first, the pod and
+   * that claim go again and it is retried — else the pod the StatefulSet brought back
+   * restarted to read the new id; then the record. A retry of the same action finds its claim.
+   */
+  async #fill(sts: StatefulSet, ordinal: number, req: CreateRequest): Promise<Instance> {
+    const podName = this.#podName(ordinal);
+    if (this.#configMap) {
+      const settings = (await req.kind.podConfig?.(req.launch)) ?? {};
+      await this.#configMap.write({ ...settings, [nodeKey(ordinal)]: req.nodeId });
+    }
+    if (this.#mode === 'service') await this.#ensureService(sts, ordinal, req);
+    const volumes = this.#claimsReplaced ? this.#volumes! : undefined;
+    if (volumes) {
+      for (let round = 1; ; round++) {
+        if (await volumes.replaceHeld(sts, ordinal, req)) break;
+        if (round >= FILL_ROUNDS)
+          throw new Error(
+            `${this.#where}: the StatefulSet controller recreated ${podName} with an empty volume claim before the restored one ${FILL_ROUNDS} times; the ordinal stays vacant (the next attempt tries again)`,
+          );
+        this.options.log?.warn(
+          { pod: podName, node: req.nodeId, round },
+          'the StatefulSet controller made an empty claim before the restored one: replacing it again',
+        );
+        await volumes.hold(ordinal);
+        await this.#deletePod(podName);
+      }
+      // A restore Job fills the claim (a retry after a crash finds it and goes on).
+      await volumes.prepare(sts, ordinal, req);
+    } else {
+      // The pod the StatefulSet brought back started without this node's id: it starts again reading it.
+      await this.#deletePod(podName, false);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const current = attempt === 0 ? sts : await this.#statefulSet();
+      const record = readRecord(current);
+      const entry: ReplicaRecord = {
+        nodeId: req.nodeId,
+        actionId: req.actionId,
+        pool: req.pool,
+        createdAt: Date.now(),
+      };
+      try {
+        const updated = await this.#write(current, { ...record, [String(ordinal)]: entry });
+        this.options.log?.info(
+          { statefulSet: this.options.statefulSet, ordinal, node: req.nodeId, action: req.actionId },
+          'vacated ordinal filled in place',
+        );
+        return this.#instance(updated, ordinal, entry, undefined);
+      } catch (e) {
+        if (e instanceof KubeError && e.status === 409 && attempt < CONFLICT_RETRIES) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Whether a replacement restores the claim (restore from snapshots) rather than keeping it. */
+  get #claimsReplaced(): boolean {
+    return this.#volumes !== undefined && (this.options.volumes?.restore ?? 'none') !== 'none';
+  }
+
+  /** Deletes a pod and (`wait`) waits until that pod — its uid, not the ordinal's next one — is gone. */
+  async #deletePod(podName: string, wait = true): Promise<void> {
+    const path = kubePath('', 'v1', 'pods', this.options.namespace, podName);
+    const pod = await this.#client.find<Pod>(path);
+    if (!pod) return;
+    await this.#client.delete(path, { preconditions: { uid: pod.metadata.uid } }).catch((e: unknown) => {
+      // Another pod of the name already (409 on the uid precondition): the one meant is gone.
+      if (!(e instanceof KubeError && e.status === 409)) throw e;
+    });
+    if (!wait) return;
+    const timeout = this.options.podGoneTimeoutMs ?? 300_000;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const now = await this.#client.find<Pod>(path);
+      if (now?.metadata.uid !== pod.metadata.uid) return;
+      if (Date.now() >= deadline)
+        throw new Error(
+          `${this.#where}: pod ${podName} still exists ${Math.round(timeout / 1000)} s after its deletion`,
+        );
+      await new Promise((r) => setTimeout(r, this.options.pollMs ?? 1000));
+    }
+  }
+
+  /**
+   * Replaces in place the replica at `ordinal`, below the highest (a StatefulSet cannot remove
+   * it): its claim held (when claims are restored), the ordinal recorded as vacated, its pod
+   * deleted and waited out, its node id dropped from the ConfigMap. Its Service stays for the
+   * node that fills the ordinal. Idempotent.
+   */
+  async #vacate(
+    sts: StatefulSet,
+    ordinal: number,
+    entry: ReplicaRecord,
+    instance: Instance,
+  ): Promise<boolean> {
+    const podName = this.#podName(ordinal);
+    if (entry.vacated === undefined) {
+      if (this.#claimsReplaced) await this.#volumes!.hold(ordinal);
+      const record = readRecord(sts);
+      try {
+        await this.#write(sts, { ...record, [String(ordinal)]: { ...entry, vacated: Date.now() } });
+      } catch (e) {
+        if (e instanceof KubeError && e.status === 409) return false;
+        throw e;
+      }
+      this.options.log?.info(
+        { statefulSet: this.options.statefulSet, ordinal, node: instance.nodeId },
+        'replica below the highest ordinal vacated: replaced in place by the next node added',
+      );
+    }
+    await this.#deletePod(podName, this.#claimsReplaced);
+    if (this.#configMap && (await this.#configMap.read())[nodeKey(ordinal)] === instance.nodeId)
+      await this.#configMap.write({ [nodeKey(ordinal)]: null });
+    return true;
+  }
+
   /** The ordinal of an instance id `<namespace>/<statefulset>-<ordinal>`; undefined for another StatefulSet's. */
   #ordinalOf(instance: Instance): number | undefined {
     const prefix = `${this.options.namespace}/${this.options.statefulSet}-`;
@@ -427,7 +569,8 @@ export class StatefulSetProvider implements Provider {
   }
 
   /**
-   * Removes the replica of `instance`, which must be the highest ordinal. Its volume is
+   * Removes the replica of `instance`: the highest ordinal by scaling down, one below it by
+   * replacing it in place (#vacate). For the highest, its volume is
    * made safe first (a ready VolumeSnapshot, per volumes.onScaleDown); a failure there
    * leaves everything as it was. Then replicas−1 and the record in one conditional patch,
    * the pod waited out, the claim deleted (snapshot and delete modes). Idempotent: a
@@ -454,6 +597,11 @@ export class StatefulSetProvider implements Provider {
         await this.#afterPodGone(ordinal, instance.nodeId);
         return;
       }
+      if (entry?.nodeId === instance.nodeId && entry.vacated !== undefined) {
+        // A replacement's removal retried: its pod may still be going.
+        if (await this.#vacate(sts, ordinal, entry, instance)) return;
+        continue;
+      }
       if (entry?.nodeId !== instance.nodeId) {
         // The ordinal is another node's now (or the operator's): this node's replica is long gone.
         this.options.log?.info(
@@ -462,10 +610,20 @@ export class StatefulSetProvider implements Provider {
         );
         return;
       }
-      if (ordinal !== replicas - 1)
+      // Vacated ordinals at the top (replacements not filled yet) are not in the way of a scale-down.
+      let top = replicas - 1;
+      while (top > ordinal && record[String(top)]?.vacated !== undefined) top--;
+      if (ordinal !== top) {
+        // Below the highest: a StatefulSet cannot remove it, so it is replaced in place.
+        if (await this.#vacate(sts, ordinal, entry, instance)) return;
+        if (attempt < CONFLICT_RETRIES) continue;
         throw new Error(
-          `${this.#where} removes only its highest ordinal (${this.#podName(replicas - 1)}); refusing to remove ${podName} (node ${instance.nodeId}): nothing was changed; remove the replicas above it first`,
+          `${this.#where}: replacing ${podName} in place lost ${CONFLICT_RETRIES} races to other writers`,
         );
+      }
+      const vacatedAbove = Object.entries(record)
+        .filter(([k, r]) => Number(k) > ordinal && r.vacated !== undefined)
+        .map(([k]) => Number(k));
       if (
         this.#volumes?.mode === 'retain' &&
         sts.spec.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete'
@@ -488,6 +646,8 @@ export class StatefulSetProvider implements Provider {
         { statefulSet: this.options.statefulSet, ordinal, node: instance.nodeId },
         'StatefulSet scaled down',
       );
+      // Vacated ordinals above went with it: their held claims are let go.
+      if (this.#claimsReplaced) for (const o of vacatedAbove) await this.#volumes!.release(o);
       await this.#podGone(podName);
       await this.#afterPodGone(ordinal, instance.nodeId);
       return;
