@@ -196,8 +196,16 @@ async function main(): Promise<void> {
     }
   }
   const loaded = await load(validator.rpcUrl, LOAD_BYTES);
+  // The runs start on a chain at rest: every loaded transaction in a block, the public node level.
+  for (const t0 = performance.now(); ; ) {
+    const pending = Number((await rpcResult(validator.rpcUrl, '/num_unconfirmed_txs?limit=1')).n_txs);
+    const [v, f] = await Promise.all([heightOf(validator.rpcUrl), heightOf(full.rpcUrl)]);
+    if (pending === 0 && f >= v - 1) break;
+    if (since(t0) > 900) throw new Error(`the chain did not settle in 900 s (${pending} txs pending)`);
+    await sleep(500);
+  }
   log(
-    `loaded ${loaded.txs} txs in ${loaded.seconds.toFixed(0)} s; height ${await heightOf(validator.rpcUrl)}`,
+    `loaded ${loaded.txs} txs in ${loaded.seconds.toFixed(0)} s; settled at height ${await heightOf(validator.rpcUrl)}`,
   );
 
   const options: CometbftOptions = {
