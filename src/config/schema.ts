@@ -258,7 +258,7 @@ const pool = z.strictObject({
        * never counted as capacity, always counted against max; a scale-up takes one first and
        * the pool refills it from a snapshot. capacity + warm ≤ max. Default 0.
        */
-      warm: z.number().int().min(0).default(0),
+      warm: z.number().int().min(0).optional(),
     })
     .optional(),
   scaleUp: z
