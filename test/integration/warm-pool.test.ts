@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { StoredNode } from '../../src/store/store.ts';
-import { crashAt, fastFleetConfig, makeFleet, runUntil } from '../support/fleet.ts';
+import { crashAt, fastFleetConfig, makeFleet, runCli, runUntil } from '../support/fleet.ts';
 
 const fleets: { cleanup(): Promise<void> }[] = [];
 after(async () => {
@@ -120,6 +120,14 @@ describe('warm pool', () => {
     await runUntil(fleet.configFile, 'two serving sentries and one synced spare', settledAt(rt, 2, watch));
     const [spare] = (await sentries(rt)).spares;
     assert.ok(spare?.instanceId);
+    // `rampart status` shows the spare apart from capacity.
+    const status = runCli(['status', '-c', fleet.configFile]);
+    await status.exited;
+    assert.match(
+      status.output(),
+      /sentries \(sentry, here\): 2 ready \/ 2 live \+ 1 warm \(1 synced, keeps 1\)/,
+    );
+    assert.match(status.output(), new RegExp(`${spare.id} +ready .* warm`));
 
     // A new controller process finds the spare in the store and takes it for the scale-up.
     await askSize(rt, 3);
