@@ -167,6 +167,17 @@ describe('warm pool', () => {
       warm: { live: 1, ready: 1 },
     },
     {
+      name: 'a spare stopped for a snapshot is neither taken nor removed, and still holds its place',
+      in: withSpares(3, 0.9, [[spare('w1', 'ready', { maintenance: 'snapshot s1' }), READY]], {
+        min: 2,
+        capacity: 3,
+        max: 4,
+        warm: 1,
+      }),
+      actions: ['create 1 scale-up'],
+      warm: { live: 1, ready: 1 },
+    },
+    {
       name: 'below capacity: the floor takes a spare too',
       in: withSpares(2, 0.5, [[spare('w1'), READY]], { min: 2, capacity: 3, max: 6, warm: 1 }),
       actions: ['take-warm w1 below-capacity', 'create 1 warm-refill'],

@@ -37,9 +37,12 @@ export interface WarmPoolStep {
   readonly reasons: readonly Reason[];
 }
 
-/** Ready spares first (they serve on registration alone), then the joins furthest along. */
+/**
+ * Ready spares first (they serve on registration alone), then the joins furthest along. A spare
+ * stopped for a snapshot is neither taken nor removed: the snapshot job starts it again.
+ */
 function takeOrder(spares: NodeHealth, unhealthy: ReadonlySet<string>): NodeRecord[] {
-  const ready = spares.readyNodes.filter((n) => !unhealthy.has(n.id));
+  const ready = spares.readyNodes.filter((n) => !unhealthy.has(n.id) && n.maintenance === undefined);
   const joining = spares.busy
     .filter((n) => n.state !== 'draining' && n.state !== 'deleting' && !unhealthy.has(n.id))
     .sort((a, b) => a.joinStartedAt - b.joinStartedAt || (a.id < b.id ? -1 : 1));
@@ -91,7 +94,8 @@ export function planWarmPool(input: WarmPoolInput): WarmPoolStep {
   const room = Math.max(0, input.max - input.servingLive - created - leaving);
   const wanted = Math.min(input.target, room);
   const kept = order.slice(takes.length);
-  let have = kept.length;
+  const stopped = input.spares.readyNodes.filter((n) => n.maintenance !== undefined).length;
+  let have = kept.length + stopped;
   if (have > wanted) {
     // Joining spares before synced ones, and the newest first: the oldest synced spare stays.
     const surplus = [...kept].sort(
@@ -100,7 +104,8 @@ export function planWarmPool(input: WarmPoolInput): WarmPoolStep {
         b.createdAt - a.createdAt ||
         (a.id < b.id ? -1 : 1),
     );
-    for (const n of surplus.slice(0, have - wanted)) {
+    const out = surplus.slice(0, have - wanted);
+    for (const n of out) {
       removals.push({ nodeId: n.id, cause: 'warm-surplus' });
       reasons.push({
         code: 'warm-surplus',
@@ -109,7 +114,7 @@ export function planWarmPool(input: WarmPoolInput): WarmPoolStep {
         threshold: wanted,
       });
     }
-    have = wanted;
+    have -= out.length;
   }
 
   // 4. Refill behind the takes, within the room.
