@@ -67,6 +67,7 @@ const ACTION_KINDS = everyOf<ActionKind>()([
   'resume',
   'size',
   'promote',
+  'take-warm',
 ]);
 const ACTION_OUTCOMES = everyOf<ActionOutcome>()([
   'succeeded',

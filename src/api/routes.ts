@@ -228,7 +228,9 @@ async function nodeViews(ctx: ApiContext, only?: string): Promise<z.input<typeof
         id: n.id,
         pool: n.pool,
         state: n.state,
-        ready: n.state === 'ready',
+        // A warm spare is synced but not capacity until a scale-up takes it.
+        ready: n.state === 'ready' && !n.warm,
+        warm: n.warm === true,
         height,
         lag: height !== null && upstreamTip !== undefined ? Math.max(0, upstreamTip - height) : null,
         peers: p?.peers ?? null,

@@ -179,6 +179,9 @@ export const Node = z.object({
   registered: z
     .boolean()
     .meta({ description: 'Wired to its upstream (a sentry registered with its validator)' }),
+  warm: z.boolean().meta({
+    description: 'A warm spare: kept synced, never registered, not capacity; counts against max',
+  }),
   connected: z
     .boolean()
     .nullable()

@@ -206,6 +206,12 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
         add(at('size', 'min'), `min (${min}) must be ≤ capacity (${capacity})`);
       if (capacity !== undefined && max !== undefined && capacity > max)
         add(at('size', 'capacity'), `capacity (${capacity}) must be ≤ max (${max})`);
+      const warm = size.warm ?? 0;
+      if (warm > 0 && capacity !== undefined && max !== undefined && capacity + warm > max)
+        add(
+          at('size', 'warm'),
+          `warm (${warm}) does not fit: capacity (${capacity}) + warm must be ≤ max (${max}), since spares count against max`,
+        );
       if (max !== undefined && max < 1 && pool.role !== undefined && pool.role !== 'standby')
         add(at('size', 'max'), 'max must be at least 1');
     }

@@ -143,6 +143,19 @@ pools:
     ]);
   });
 
+  test('a warm pool must fit beside capacity within max; a fitting one is taken as given', () => {
+    const pool = (size: string) => `  - name: sentries
+    role: sentry
+    provider: laptop
+    node: { kind: simnode }
+    size: ${size}`;
+    assert.deepEqual(errorsOf(base(pool('{ min: 1, capacity: 3, max: 4, warm: 2 }'))), [
+      'rampart.yaml:11:48 pools[0].size.warm: warm (2) does not fit: capacity (3) + warm must be ≤ max (4), since spares count against max',
+    ]);
+    const fits = parseConfigText(base(pool('{ min: 1, capacity: 3, max: 5, warm: 2 }')), 'rampart.yaml');
+    assert.equal(fits.config.pools[0]!.size?.warm, 2);
+  });
+
   test('a non-validator pool needs a size; duplicate names are refused', () => {
     const errors = errorsOf(base(`${sentries}\n${sentries}`));
     assert.match(errors[0]!, /pools\[1\]\.name: "sentries" is already the name of pools\[0\]/);

@@ -253,6 +253,12 @@ const pool = z.strictObject({
       min: z.number().int().min(0),
       capacity: z.number().int().min(0),
       max: z.number().int().min(0),
+      /**
+       * Spare nodes kept synced beside the pool (a warm pool): never registered with the upstream,
+       * never counted as capacity, always counted against max; a scale-up takes one first and
+       * the pool refills it from a snapshot. capacity + warm ≤ max. Default 0.
+       */
+      warm: z.number().int().min(0).optional(),
     })
     .optional(),
   scaleUp: z

@@ -31,21 +31,27 @@ async function peersOf(rt: Runtime, pool: PoolConfig): Promise<NodeAddress[] | u
   const peerPool = 'peerPool' in pool.node ? pool.node.peerPool : undefined;
   if (peerPool === undefined) return undefined;
   return (await rt.store.listNodes({ pool: peerPool }))
-    .filter((n) => n.state === 'ready' && n.host !== undefined && n.ports !== undefined)
+    .filter((n) => n.state === 'ready' && !n.warm && n.host !== undefined && n.ports !== undefined)
     .map((n) => ({ id: n.id, host: n.host!, ports: n.ports! }));
 }
 
 /** Cause of removals by `rampart down`: the whole pool goes, so no member leaves its cluster first. */
 export const FLEET_DOWN_CAUSE = 'fleet taken down by the operator';
 
+/**
+ * Creates one node of the pool. A warm spare (`warm`) is recorded as one before its instance
+ * exists, so a restart adopts it as a spare, and is launched never to dial its upstream.
+ */
 export async function createNode(
   rt: Runtime,
   ctx: ActContext,
   pool: PoolConfig,
   po: PoolObservation,
   cause: string,
+  opts: { readonly warm?: boolean | undefined } = {},
 ): Promise<void> {
   const nodeId = `${pool.name}-${shortId()}`;
+  const warm = opts.warm === true;
   const provider = rt.providers.get(pool.provider)!;
   await runAction(rt, ctx, { pool: pool.name, kind: 'create', nodeId, cause }, async (actionId) => {
     const now = Date.now();
@@ -62,6 +68,7 @@ export async function createNode(
       registered: false,
       updatedAt: now,
       stateReason: `created (${cause})`,
+      ...(warm ? { warm: true } : {}),
     };
     await rt.store.putNode(record, ctx.term);
     crashPoint('create:after-node-record');
@@ -88,6 +95,7 @@ export async function createNode(
           options: pool.node,
           snapshot: snapshot?.source,
           stateSync,
+          ...(warm ? { warm: true } : {}),
         },
       });
     } catch (e) {
@@ -108,8 +116,9 @@ export async function createNode(
         cause,
         snapshot: snapshot?.source.id,
         stateSync: stateSync?.sources.map((s) => s.id),
+        warm,
       },
-      'node created',
+      warm ? 'warm spare created' : 'node created',
     );
     const how = stateSync
       ? `state sync from ${stateSync.sources.map((s) => s.id).join(', ')}, trusting height ${stateSync.trustHeight}`
@@ -118,6 +127,35 @@ export async function createNode(
         : snapshotlessWhy(pool);
     return `instance ${instance.id}; ${how}`;
   });
+}
+
+/**
+ * Takes a warm spare into service in place of a creation: from here on it is a serving node (the
+ * caller registers it at once when it is ready). One store write under its intent: a restart
+ * finds the spare either still warm or already serving, never both, never lost.
+ */
+export async function takeWarmNode(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  node: StoredNode,
+  cause: string,
+): Promise<StoredNode> {
+  let taken: StoredNode = node;
+  await runAction(rt, ctx, { pool: pool.name, kind: 'take-warm', nodeId: node.id, cause }, async () => {
+    const now = Date.now();
+    taken = {
+      ...node,
+      warm: undefined,
+      // A spare still joining keeps its join clock: it was started for the pool, not for this take.
+      stateReason: `taken from the warm pool (${cause})`,
+      updatedAt: now,
+    };
+    await rt.store.putNode(taken, ctx.term);
+    crashPoint('take-warm:after-record');
+    return `taken from the warm pool while ${node.state} (${cause})`;
+  });
+  return taken;
 }
 
 /** The newest complete snapshot of the pool's bootstrap set, if it has one. */

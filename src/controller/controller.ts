@@ -21,7 +21,7 @@ import { sleepUnless } from '../runtime/sleep-unless.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
-import { createNode, rejoinNode, removeNode } from './actions.ts';
+import { createNode, rejoinNode, removeNode, takeWarmNode } from './actions.ts';
 import {
   cleanUpOrphans,
   describeStore,
@@ -557,6 +557,20 @@ export class Controller {
     nodes: Map<string, StoredNode>,
     ctx: ActContext,
   ): Promise<void> {
+    // Warm spares first: a taken spare that is synced is registered at once, before anything
+    // slower (a removal's drain, the refill's restore) runs in this tick.
+    for (const action of plan.actions) {
+      if (action.kind !== 'take-warm' || this.#stopping.signal.aborted) continue;
+      const spare = nodes.get(action.nodeId);
+      if (!spare?.warm) continue;
+      try {
+        const taken = await takeWarmNode(this.#rt, ctx, pool, spare, action.cause);
+        nodes.set(taken.id, taken);
+        if (taken.state === 'ready') await this.#register(pool, po, taken, nodes, ctx);
+      } catch (e) {
+        this.#log.error({ pool: pool.name, node: action.nodeId, err: e }, 'taking a warm spare failed');
+      }
+    }
     const removals = plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'rejoin');
     let removalFailed = false;
     for (const action of removals) {
@@ -591,7 +605,7 @@ export class Controller {
       for (let i = 0; i < action.count; i++) {
         if (this.#stopping.signal.aborted) return;
         try {
-          await createNode(this.#rt, ctx, pool, po, action.cause);
+          await createNode(this.#rt, ctx, pool, po, action.cause, { warm: action.cause === 'warm-refill' });
         } catch (e) {
           this.#log.error({ pool: pool.name, err: e }, 'create failed');
           break;
@@ -742,40 +756,52 @@ export class Controller {
     ctx: ActContext,
   ) {
     if (!pool.node.validatorPool || po.upstream.length === 0) return;
-    const kind = this.#rt.nodeKind(pool.name);
     for (const node of nodes.values()) {
-      if (node.state !== 'ready' || this.#stopping.signal.aborted) continue;
+      // A warm spare is never wired: its upstream learns of it only once a scale-up takes it.
+      if (node.state !== 'ready' || node.warm || this.#stopping.signal.aborted) continue;
       if (node.registered) {
         await this.#redialIfDisconnected(pool, po, node, ctx);
         continue;
       }
-      const address = addressOf(node, po.instances.get(node.id));
-      if (!address) continue;
-      await runAction(
-        this.#rt,
-        ctx,
-        { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
-        async () => {
-          // Recorded as registered before the validator is asked, so that whatever the
-          // validator accepts is always a registered node (and is unwired on removal).
-          const updated = { ...node, registered: true, updatedAt: Date.now() };
-          nodes.set(node.id, updated);
-          await this.#rt.store.putNode(updated, ctx.term);
-          try {
-            for (const upstream of po.upstream) await kind.register(address, upstream);
-          } catch (e) {
-            for (const upstream of po.upstream)
-              await kind.deregister(address, upstream).catch(() => undefined);
-            nodes.set(node.id, node);
-            await this.#rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
-            throw e;
-          }
-          return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;
-        },
-      ).catch((e) =>
-        this.#log.warn({ pool: pool.name, node: node.id, err: e }, 'registration failed; retrying next tick'),
-      );
+      await this.#register(pool, po, node, nodes, ctx);
     }
+  }
+
+  /** Wires one ready, unregistered, serving node to its upstream, as an action; a failure is retried next tick. */
+  async #register(
+    pool: PoolConfig,
+    po: PoolObservation,
+    node: StoredNode,
+    nodes: Map<string, StoredNode>,
+    ctx: ActContext,
+  ): Promise<void> {
+    if (!pool.node.validatorPool || po.upstream.length === 0 || node.warm || node.registered) return;
+    const kind = this.#rt.nodeKind(pool.name);
+    const address = addressOf(node, po.instances.get(node.id));
+    if (!address) return;
+    await runAction(
+      this.#rt,
+      ctx,
+      { pool: pool.name, kind: 'register', nodeId: node.id, cause: 'node is ready' },
+      async () => {
+        // Recorded as registered before the validator is asked, so that whatever the
+        // validator accepts is always a registered node (and is unwired on removal).
+        const updated = { ...node, registered: true, updatedAt: Date.now() };
+        nodes.set(node.id, updated);
+        await this.#rt.store.putNode(updated, ctx.term);
+        try {
+          for (const upstream of po.upstream) await kind.register(address, upstream);
+        } catch (e) {
+          for (const upstream of po.upstream) await kind.deregister(address, upstream).catch(() => undefined);
+          nodes.set(node.id, node);
+          await this.#rt.store.putNode({ ...node, updatedAt: Date.now() }, ctx.term);
+          throw e;
+        }
+        return `registered with ${po.upstream.map((u) => u.id).join(', ')}`;
+      },
+    ).catch((e) =>
+      this.#log.warn({ pool: pool.name, node: node.id, err: e }, 'registration failed; retrying next tick'),
+    );
   }
 }
 
@@ -787,6 +813,8 @@ function describeAction(a: PlannedAction): string {
       return `remove ${a.nodeId} (${a.cause})`;
     case 'rejoin':
       return `rejoin ${a.nodeId} (attempt ${a.attempt + 1})`;
+    case 'take-warm':
+      return `take warm ${a.nodeId} (${a.cause})`;
   }
 }
 
@@ -808,6 +836,7 @@ function poolStatusBody(
     live: plan.live,
     desired: plan.desired,
     reasons: plan.reasons,
+    warm: plan.warm ?? null,
     nodes: nodes
       .filter((n) => n.state !== 'gone' && n.state !== 'failed')
       .map((n) => {
@@ -820,6 +849,7 @@ function poolStatusBody(
           catchingUp: p?.catchingUp ?? null,
           failMarker: n.failMarker,
           registered: n.registered,
+          warm: n.warm === true,
           connected: po.connectedToUpstream?.has(n.id) ?? null,
           detail: p?.detail ?? n.stateReason ?? null,
         };

@@ -2,8 +2,9 @@
 // controller (which then acts) and `rampart plan` (which only prints): one code path.
 
 import type { PoolConfig } from '../config/schema.ts';
-import { decidePool, type PoolPlan } from '../core/decide.ts';
+import type { PoolPlan } from '../core/decide.ts';
 import type { NodeKindCapabilities, Sample } from '../core/types.ts';
+import { decideWithWarmPool } from '../core/warm-pool.ts';
 import type { PoolState, StoredNode } from '../store/store.ts';
 import type { PoolObservation } from './observe.ts';
 
@@ -42,7 +43,7 @@ export function planPool(
       vanished.push(n);
     else nodes.push(n);
   }
-  const plan = decidePool({
+  const plan = decideWithWarmPool({
     policy: pool,
     now: at,
     nodes,

@@ -22,6 +22,11 @@ export interface NodeRecord {
   readonly stateReason?: string | undefined;
   /** Set while Rampart has the node stopped on purpose (e.g. `snapshot <id>`). */
   readonly maintenance?: string | undefined;
+  /**
+   * A spare of the pool's warm pool: kept synced, never registered, not capacity (it still
+   * holds a slot against max). Cleared when a scale-up takes it. Absent: a serving node.
+   */
+  readonly warm?: boolean | undefined;
 }
 
 /** Failed check adds this to the fail marker (seed 003). */

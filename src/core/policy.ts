@@ -55,6 +55,11 @@ export interface SizePolicy {
   readonly capacity: number;
   /** Never exceeded, not even during replacement. */
   readonly max: number;
+  /**
+   * Spare nodes kept synced beside the pool: never registered, never capacity, always counted
+   * against max; taken first on scale-up and refilled behind. Default 0 (no warm pool).
+   */
+  readonly warm?: number | undefined;
 }
 
 export interface HealthPolicy {

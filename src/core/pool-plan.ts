@@ -12,14 +12,30 @@ export interface PoolClocks {
   readonly lastLockAttemptAt?: number | undefined;
 }
 
-export type CreateCause = 'bootstrap' | 'below-min' | 'below-capacity' | 'scale-up' | 'manual-size';
-export type RemoveCause = 'scale-down' | 'above-max' | 'failed-health' | 'join-exhausted' | 'manual-size';
+export type CreateCause =
+  | 'bootstrap'
+  | 'below-min'
+  | 'below-capacity'
+  | 'scale-up'
+  | 'manual-size'
+  /** A spare for the warm pool: created warm, never registered until a scale-up takes it. */
+  | 'warm-refill';
+export type RemoveCause =
+  | 'scale-down'
+  | 'above-max'
+  | 'failed-health'
+  | 'join-exhausted'
+  | 'manual-size'
+  /** A warm spare the warm pool no longer has room for (warm lowered, or max reached). */
+  | 'warm-surplus';
 
 export type PlannedAction =
   | { readonly kind: 'create'; readonly count: number; readonly cause: CreateCause }
   | { readonly kind: 'remove'; readonly nodeId: string; readonly cause: RemoveCause }
   /** Tear the node's instance down and start its join again, as attempt `attempt` (0-based). */
-  | { readonly kind: 'rejoin'; readonly nodeId: string; readonly attempt: number };
+  | { readonly kind: 'rejoin'; readonly nodeId: string; readonly attempt: number }
+  /** A warm spare becomes a serving node in place of a creation (registered once ready). */
+  | { readonly kind: 'take-warm'; readonly nodeId: string; readonly cause: CreateCause };
 
 export type Decision =
   | 'bootstrap'
@@ -76,6 +92,18 @@ export interface PoolPlan {
   readonly alerts: readonly Alert[];
   /** The pool's memory after this tick (peak hold, hysteresis, prediction): keep it for the next. */
   readonly history?: PoolHistory | undefined;
+  /** The warm pool after this plan, where the pool has one (spares apart from `ready`/`live`). */
+  readonly warm?: WarmCounts | undefined;
+}
+
+/** A warm pool's spares after a plan: how many the pool keeps, hold a slot, and are synced. */
+export interface WarmCounts {
+  /** `size.warm`: the spares the pool keeps when max leaves room. */
+  readonly target: number;
+  /** Spares holding a slot once this plan's takes, removals and refills are done. */
+  readonly live: number;
+  /** Spares synced and ready to take (before this plan's takes). */
+  readonly ready: number;
 }
 
 /** What one step of a decision adds to the plan, in order: its reasons, actions and alerts. */

@@ -38,3 +38,24 @@ test('never a validator, never while another node is stopped, never a node that 
       }),
   );
 });
+
+test('a synced warm spare is the source whatever the count, and counts for nothing against min', () => {
+  const p = policy({ size: { min: 2, capacity: 2, max: 5, warm: 1 } });
+  const serving = [node('a'), node('b')];
+  assert.deepEqual(
+    selectSnapshotSource(p, [...serving, node('w', 'ready', { warm: true })], {
+      hasUpstream: true,
+      connectedToUpstream: new Set(['a']),
+    }),
+    { nodeId: 'w', why: 'a warm spare: it serves no one while it is copied' },
+  );
+  // A spare still syncing is no source; the serving nodes are not more than min.
+  assert.match(
+    (
+      selectSnapshotSource(p, [...serving, node('w', 'syncing', { warm: true })], {
+        hasUpstream: true,
+      }) as { skip: string }
+    ).skip,
+    /not more than min 2/,
+  );
+});

@@ -18,6 +18,9 @@ export function selectSnapshotSource(
   if (ready.length === 0) return { skip: `pool ${policy.name} has no ready node to copy` };
   if (nodes.some((n) => n.maintenance !== undefined))
     return { skip: `a node of pool ${policy.name} is already stopped for maintenance` };
+  // A warm spare serves no one: the best source whatever the count (the newest, if several).
+  const spare = ready.filter((n) => n.warm).sort((a, b) => b.createdAt - a.createdAt)[0];
+  if (spare) return { nodeId: spare.id, why: 'a warm spare: it serves no one while it is copied' };
   const min = policy.size?.min ?? 0;
   if (opts.hasUpstream && ready.length <= min)
     return {

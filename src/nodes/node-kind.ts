@@ -40,6 +40,11 @@ export interface LaunchContext {
   readonly snapshot?: RestoreSource | undefined;
   /** Set instead of `snapshot` when the new node joins by state sync (planStateSync). */
   readonly stateSync?: StateSyncPlan | undefined;
+  /**
+   * A warm spare: it follows the chain through `siblings` and public peers and never dials its
+   * upstream, which learns of it only when a scale-up takes and registers it. Default false.
+   */
+  readonly warm?: boolean | undefined;
 }
 
 /**

@@ -48,7 +48,9 @@ export type ActionKind =
   | 'pause'
   | 'resume'
   | 'size'
-  | 'promote';
+  | 'promote'
+  /** A warm spare taken into service in place of a creation. */
+  | 'take-warm';
 
 export interface ActionIntent {
   readonly id: string;

@@ -257,6 +257,12 @@ function failBar(n) {
 }
 
 function wired(n) {
+  if (n.warm)
+    return h(
+      'span',
+      { class: 'muted', title: 'a spare: synced, never registered, not capacity' },
+      'warm spare',
+    );
   if (n.connected === true) return h('span', { class: 'ok' }, 'connected');
   if (n.registered) return h('span', { class: 'warn' }, 'registered');
   if (n.connected === false) return h('span', { class: 'muted' }, 'not yet');

@@ -43,7 +43,7 @@ export interface FastFleetOptions {
 
 /** A fast local fleet: validator + sentries, intervals in hundreds of ms. */
 export function fastFleetConfig(
-  sentries: { min: number; capacity: number; max: number },
+  sentries: { min: number; capacity: number; max: number; warm?: number },
   o: FastFleetOptions = {},
 ): string {
   return `version: 1
@@ -64,7 +64,7 @@ pools:
     role: sentry
     provider: here
     node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: ${o.sentrySyncRate ?? 2000} }
-    size: { min: ${sentries.min}, capacity: ${sentries.capacity}, max: ${sentries.max} }
+    size: { min: ${sentries.min}, capacity: ${sentries.capacity}, max: ${sentries.max}${sentries.warm === undefined ? '' : `, warm: ${sentries.warm}`} }
     scaleUp:
       cooldown: ${o.scaleUpCooldown ?? '1s'}
       rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]

@@ -69,13 +69,23 @@ export function formatPlan(
   size: { min: number; capacity: number; max: number } | undefined,
 ): string {
   const bounds = size ? `, min ${size.min} capacity ${size.capacity} max ${size.max}` : '';
+  const warm = p.warm ? `; warm ${p.warm.live} of ${p.warm.target}, ${p.warm.ready} synced` : '';
   const lines = [
-    `${p.pool}: ${p.decision} (${p.ready} ready of ${p.live}, heading for ${p.desired}${bounds})`,
+    `${p.pool}: ${p.decision} (${p.ready} ready of ${p.live}, heading for ${p.desired}${bounds}${warm})`,
   ];
-  for (const a of p.actions)
-    lines.push(
-      `  would ${a.kind === 'create' ? `create ${a.count} node(s) (${a.cause})` : a.kind === 'remove' ? `remove ${a.nodeId} (${a.cause})` : `rejoin ${a.nodeId}`}`,
-    );
+  const would = (a: (typeof p.actions)[number]): string => {
+    switch (a.kind) {
+      case 'create':
+        return `create ${a.count} node(s) (${a.cause})`;
+      case 'remove':
+        return `remove ${a.nodeId} (${a.cause})`;
+      case 'rejoin':
+        return `rejoin ${a.nodeId}`;
+      case 'take-warm':
+        return `take warm ${a.nodeId} (${a.cause})`;
+    }
+  };
+  for (const a of p.actions) lines.push(`  would ${would(a)}`);
   for (const r of p.reasons) lines.push(`  - ${r.text}`);
   return `${lines.join('\n')}\n`;
 }

@@ -111,6 +111,8 @@ interface NodeBody {
   peers: number | null;
   failMarker: number;
   registered: boolean;
+  /** A warm spare (absent in records written before warm pools). */
+  warm?: boolean;
   connected: boolean | null;
   detail: string | null;
 }
@@ -120,7 +122,9 @@ interface PoolBody {
   ready: number;
   live: number;
   desired: number;
-  size: { min: number; capacity: number; max: number } | null;
+  size: { min: number; capacity: number; max: number; warm?: number } | null;
+  /** The warm pool after the plan, where the pool has one. */
+  warm?: { target: number; live: number; ready: number } | null;
   reasons: { code: string; text: string }[];
   nodes: NodeBody[];
 }
@@ -189,8 +193,10 @@ export function formatStatus(config: Config, view: StatusView): string {
         ? `${age} ago; NOT RENEWED: the controller evaluates every ${formatDuration(config.controller.evaluationInterval)}`
         : `${age} ago`;
     const bounds = b.size ? `  min ${b.size.min} capacity ${b.size.capacity} max ${b.size.max}` : '';
+    // Spares apart from capacity: they hold a slot against max and serve only once taken.
+    const warm = b.warm ? ` + ${b.warm.live} warm (${b.warm.ready} synced, keeps ${b.warm.target})` : '';
     out.push(
-      `\n${pool.name} (${pool.role}, ${pool.provider}): ${b.ready} ready / ${b.live} live → ${b.desired}${bounds}   [${b.decision}, ${seen}]`,
+      `\n${pool.name} (${pool.role}, ${pool.provider}): ${b.ready} ready / ${b.live} live${warm} → ${b.desired}${bounds}   [${b.decision}, ${seen}]`,
     );
     for (const r of b.reasons.filter((r) => r.code !== 'rule-quiet')) out.push(`  · ${r.text}`);
     for (const r of b.reasons.filter((r) => r.code === 'rule-quiet')) out.push(`  · ${r.text}`);
@@ -204,7 +210,15 @@ export function formatStatus(config: Config, view: StatusView): string {
         );
         continue;
       }
-      const wired = n.connected === null ? '-' : n.connected ? 'yes' : n.registered ? 'registered' : 'no';
+      const wired = n.warm
+        ? 'warm'
+        : n.connected === null
+          ? '-'
+          : n.connected
+            ? 'yes'
+            : n.registered
+              ? 'registered'
+              : 'no';
       out.push(
         `  ${n.id.padEnd(22)} ${n.state.padEnd(12)} ${String(n.height ?? '-').padStart(8)} ${String(n.peers ?? '-').padStart(5)} ${String(n.failMarker).padStart(4)}  ${wired}${n.state === 'ready' ? '' : `  ${n.detail ?? ''}`}`,
       );

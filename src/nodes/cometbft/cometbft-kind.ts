@@ -176,7 +176,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       const config = path.join(home, 'config', 'config.toml');
       // The snapshot's copy (data/) runs beside init, the genesis and the peers' ids (config/
       // and the network): a restored node's start waits for the longest, not for their sum.
-      const [, , validators, peers] = await allSettledOrThrow([
+      const [, , validators, peers, siblings] = await allSettledOrThrow([
         ctx.snapshot?.restoreInto(home),
         initHome(home, config, ctx),
         Promise.all(ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id }))),
@@ -191,13 +191,32 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
             }
           }),
         ).then((all) => all.filter((p) => p !== undefined)),
+        // A warm spare follows the chain through the pool's running nodes instead of the
+        // validator; one that does not answer is left out.
+        Promise.all(
+          (ctx.warm ? (ctx.siblings ?? []) : []).map(async (u) => {
+            try {
+              return peerAddress((await status(u, timeoutMs)).id, u);
+            } catch {
+              return undefined;
+            }
+          }),
+        ).then((all) => all.filter((p) => p !== undefined)),
       ]);
       const wired = [...validators, ...peers];
       // A node joining by state sync peers with its sources too: they serve the snapshots.
       const sources = await Promise.all(
         (ctx.stateSync?.sources ?? []).map(async (u) => peerAddress((await status(u, timeoutMs)).id, u)),
       );
-      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers, ...sources];
+      // A warm spare never dials its validator: the validator stays private and unconditional
+      // (never gossiped; its dial accepted once a scale-up registers the spare), not persistent.
+      const dialed = ctx.warm ? peers : wired;
+      const persistent = [
+        ...dialed.map(({ u, id }) => peerAddress(id, u)),
+        ...siblings,
+        ...o.peers,
+        ...sources,
+      ];
       const validatorIds = wired.map((v) => v.id).join(',');
       const text = await readFile(config, 'utf8');
       await writeFile(

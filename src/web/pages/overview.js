@@ -150,9 +150,10 @@ export function overviewPage(app) {
         app.api.get('/api/v1/decisions?limit=200'),
       ]);
       const ready = nodes.filter((n) => n.ready).length;
+      const warm = nodes.filter((n) => n.warm).length;
       replace(
         summary,
-        `${list.length} pools · ${ready} of ${nodes.length} nodes ready`,
+        `${list.length} pools · ${ready} of ${nodes.length - warm} nodes ready${warm ? ` · ${warm} warm` : ''}`,
         list.some((p) => p.paused) ? ` · ${list.filter((p) => p.paused).length} paused` : '',
       );
       const renderCards = () =>
