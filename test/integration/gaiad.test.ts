@@ -344,6 +344,7 @@ test('a gaiad sentry joins by state sync from the snapshots its pool serves', {
   assert.equal(Number(synced.earliest_block_height) % INTERVAL, 1, 'the block after a snapshot height');
   const toml = readFileSync(path.join(second.dataDir!, 'config', 'config.toml'), 'utf8');
   assert.equal(getTomlValue(toml, 'statesync', 'enable'), true);
+  assert.equal(getTomlValue(toml, 'statesync', 'discovery_time'), '5s');
   assert.ok(
     splitList(getTomlValue(toml, 'p2p', 'persistent_peers')).some((p) => p.endsWith(`:${first!.ports!.p2p}`)),
   );
