@@ -1,9 +1,10 @@
 // Rampart driving a real Cosmos SDK chain: a Cosmos Hub validator (gaiad, its genesis made
 // by gaiad's own commands) run from the operator's home, a public full node standing for the
 // rest of the chain, and a sentry pool of gaiad nodes Rampart creates: wired to the validator
-// through its three peer lists once caught up, a snapshot taken while the controller runs,
-// a new sentry restored from it, and sentries unwired before they are removed. Nothing of the
-// validator's files changes but those three lists.
+// through its three peer lists once caught up, a snapshot taken while the controller runs, the
+// pool grown by a rule on the chain's transaction rate under real bank sends (the new sentry
+// restored from the snapshot) and shrunk when the load stops, sentries unwired before they are
+// removed. Nothing of the validator's files changes but those three lists.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -19,6 +20,7 @@ import { createRuntime } from '../../src/runtime/runtime.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
 import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
 import { createGaiaChain } from '../support/gaia-chain.ts';
+import { startBankSendLoad } from '../support/gaia-load.ts';
 import { skipUnlessInstalled } from '../support/servers.ts';
 
 const silent = process.env.RAMPART_TEST_LOG
@@ -114,7 +116,7 @@ ${sentryLines(publicNode.p2pAddress)}`);
   };
 }
 
-test('a gaiad sentry pool: restored from a snapshot, wired to the validator, unwired before removal', {
+test('a gaiad sentry pool: wired, grown on the transaction rate from a snapshot, shrunk, unwired before removal', {
   timeout: 480_000,
   skip: skipUnlessInstalled('gaiad'),
 }, async () => {
@@ -137,6 +139,13 @@ test('a gaiad sentry pool: restored from a snapshot, wired to the validator, unw
       app: { pruning: everything }
     size: { min: 1, capacity: 2, max: 3 }
     bootstrap: { snapshots: sentry-snaps }
+    scaleUp:
+      cooldown: 3s
+      rules: [ { metric: "nodes:cometbft_consensus_total_txs", rate: true, aggregate: max, comparator: ">", threshold: 15 } ]
+    scaleDown:
+      period: 3s
+      lockAttemptPeriod: 100ms
+      rules: [ { metric: "nodes:cometbft_consensus_total_txs", rate: true, aggregate: max, comparator: "<", threshold: 2 } ]
     health: { checkInterval: 500ms, joinTimeout: 180s }
 snapshots:
   - { name: sentry-snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
@@ -204,38 +213,56 @@ snapshots:
     120_000,
   );
 
-  // Up by hand to max: the third sentry restores the snapshot, catches up and is wired.
-  const up = runCli(['pool', 'size', 'sentries', '3', '-c', fleet.configFile]);
-  assert.equal((await up.exited).code, 0, up.output());
-  await waitFor('three sentries wired', async () => (await wiredSentries()).length === 3, 240_000);
-  const creates = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
-    (a) => a.kind === 'create',
-  );
+  // Real bank sends, signed here and broadcast to the public node at 40 tx/s: the chain's
+  // committed-transaction rate, read from the sentries' metrics, is above the scale-up rule's
+  // 15/s, and the pool grows to max; the third sentry restores the snapshot and is wired.
+  const load = await startBankSendLoad({
+    rpcUrl: publicNode.rpcUrl,
+    chainId: chain.chainId,
+    from: chain.loadAccount,
+    denom: chain.denom,
+    rate: 40,
+  });
+  after(() => load.stop());
+  await waitFor('three sentries wired under load', async () => (await wiredSentries()).length === 3, 240_000);
+  const { accepted, rejected, lastRejection } = await load.stop();
+  assert.ok(accepted > 0, `no transaction accepted (${rejected} rejected: ${lastRejection})`);
+  const actions = await rt.store.listActions({ pool: 'sentries', limit: 1000 });
+  const creates = actions.filter((a) => a.kind === 'create');
   assert.match(
     creates.at(-1)!.outcomeDetail ?? '',
     new RegExp(`restored from snapshot ${snapId} at height \\d+`),
   );
+  const decisions = await rt.store.listDecisions({ pool: 'sentries', limit: 1000 });
+  assert.ok(
+    decisions.some(
+      (d) =>
+        d.decision === 'scale-up' &&
+        d.reasons.some((r) => /rate of nodes:cometbft_consensus_total_txs = [\d.]+ > 15/.test(r.text)),
+    ),
+    'a scale-up decided on the transaction rate',
+  );
 
-  // Down to min: two sentries go, unwired from the validator's lists first.
-  const down = runCli(['pool', 'size', 'sentries', '1', '-c', fleet.configFile]);
-  assert.equal((await down.exited).code, 0, down.output());
+  // The load gone, the rate falls under 2/s and the pool shrinks back to its capacity: one
+  // sentry goes, unwired from the validator's lists first.
   await waitFor(
-    'the pool down to one ready sentry',
+    'the pool back to two ready sentries',
     async () => {
       const live = await sentries();
-      return live.length === 1 && live[0]!.state === 'ready';
+      return live.length === 2 && live.every((n) => n.state === 'ready');
     },
     120_000,
   );
-  const [kept] = await sentries();
-  const keptId = await nodeId(kept!.ports!.rpc!);
+  const kept = await Promise.all(
+    (await sentries()).map(async (n) => ({ id: await nodeId(n.ports!.rpc!), p2p: n.ports!.p2p! })),
+  );
   const lists = validatorLists();
-  assert.deepEqual(lists.persistent_peers, [
-    publicNode.p2pAddress,
-    `${keptId}@127.0.0.1:${kept!.ports!.p2p}`,
-  ]);
-  assert.deepEqual(lists.private_peer_ids, [keptId]);
-  assert.deepEqual(lists.unconditional_peer_ids, [keptId]);
+  assert.deepEqual(
+    [...lists.persistent_peers!].sort(),
+    [publicNode.p2pAddress, ...kept.map((k) => `${k.id}@127.0.0.1:${k.p2p}`)].sort(),
+  );
+  assert.deepEqual([...lists.private_peer_ids!].sort(), kept.map((k) => k.id).sort());
+  assert.deepEqual([...lists.unconditional_peer_ids!].sort(), kept.map((k) => k.id).sort());
 
   // The validator's files: only the three peer lists of config.toml changed (the chain's data
   // and CometBFT's address book are the running daemon's own writes, not Rampart's edits).
@@ -317,6 +344,7 @@ test('a gaiad sentry joins by state sync from the snapshots its pool serves', {
   assert.equal(Number(synced.earliest_block_height) % INTERVAL, 1, 'the block after a snapshot height');
   const toml = readFileSync(path.join(second.dataDir!, 'config', 'config.toml'), 'utf8');
   assert.equal(getTomlValue(toml, 'statesync', 'enable'), true);
+  assert.equal(getTomlValue(toml, 'statesync', 'discovery_time'), '5s');
   assert.ok(
     splitList(getTomlValue(toml, 'p2p', 'persistent_peers')).some((p) => p.endsWith(`:${first!.ports!.p2p}`)),
   );

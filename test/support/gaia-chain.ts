@@ -20,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTomlValues } from '../../src/nodes/cometbft/config-toml.ts';
 import type { NetNode, Network } from './cometbft-net.ts';
+import { type Account, newAccount } from './gaia-tx.ts';
 import { findBinary, freePort } from './servers.ts';
 
 const run = promisify(execFile);
@@ -30,6 +31,10 @@ export interface GaiaChain extends Network {
   /** The first validator's home: keys, genesis, config.toml, app.toml (never started here). */
   readonly validatorHome: string;
   readonly genesisFile: string;
+  /** An account funded at genesis whose key is here, not in a keyring: it signs the load (gaia-tx.ts). */
+  readonly loadAccount: Account;
+  /** The fee denomination, `stake`. */
+  readonly denom: string;
 }
 
 export interface GaiaChainOptions {
@@ -39,6 +44,12 @@ export interface GaiaChainOptions {
   readonly timeoutCommit?: string;
   /** Voting power of each validator, in order (default 10 each): its self-bond in 10^6 stake. */
   readonly powers?: readonly number[];
+  /**
+   * gaiad's fee market (on by default, as on the Hub): it raises the gas price while blocks
+   * run more than half of 30M gas full. Off, the nodes' minimum gas prices (0stake) apply, so
+   * a bench can load as fast as the chain takes transactions.
+   */
+  readonly feeMarket?: boolean;
 }
 
 const CHAIN_ID = 'rampart-gaia-1';
@@ -84,6 +95,16 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
     const address = await gaiad('keys', 'show', 'val', '-a', ...keyring(val.home));
     await gaiad('genesis', 'add-genesis-account', address, `1000000000000${DENOM}`, '--home', first);
   }
+  // The load's account: its key made here, so transactions are signed without gaiad's CLI.
+  const loadAccount = newAccount();
+  await gaiad(
+    'genesis',
+    'add-genesis-account',
+    loadAccount.address,
+    `1000000000000000${DENOM}`,
+    '--home',
+    first,
+  );
   const gentxDir = path.join(first, 'config', 'gentx');
   for (const [i, val] of validators.entries()) {
     if (val.home !== first) copyFileSync(genesisFile, path.join(val.home, 'config', 'genesis.json'));
@@ -99,12 +120,16 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
   // default (50% of 100): at 2 blocks/s the default jails a validator down for a minute,
   // and a failover test's guarded validator is down for longer on purpose.
   const genesis = JSON.parse(readFileSync(genesisFile, 'utf8')) as {
-    app_state: { slashing: { params: Record<string, string> } };
+    app_state: {
+      slashing: { params: Record<string, string> };
+      feemarket: { params: { enabled: boolean } };
+    };
   };
   Object.assign(genesis.app_state.slashing.params, {
     signed_blocks_window: '10000',
     min_signed_per_window: '0.050000000000000000',
   });
+  if (opts.feeMarket === false) genesis.app_state.feemarket.params.enabled = false;
   writeFileSync(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
   for (const node of nodes)
     if (node.home !== first) copyFileSync(genesisFile, path.join(node.home, 'config', 'genesis.json'));
@@ -144,6 +169,8 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
     chainId: CHAIN_ID,
     validatorHome: first,
     genesisFile,
+    loadAccount,
+    denom: DENOM,
     validators,
     fullNodes,
     async start(node) {
