@@ -123,9 +123,10 @@ function refOracle(rows: Rows): RefPolicy {
  * down and 0% on the way up, pending pods at 0% on the way up (no change if that flips the
  * direction or lands in tolerance); scale-down to the highest recommendation of the last 300 s;
  * scale-up at most to max(2×, +4) per sync (both policies' periods equal the sync period, so no
- * earlier event counts; utilization saturating at 100%, HPA never asks for more than ⌈1.67×⌉
- * the current size, so with min 3 that limit never binds and no trace here can pin it). The ratio and the ceiling in float64, as Go computes them: 66% is out
- * of tolerance (66/60 − 1 > 0.1 in binary) and asks for ⌈1.1 × n⌉, one more than 1.1n.
+ * earlier event counts; with utilization saturating at 100% HPA never asks for more than
+ * ⌈1.67×⌉ the current size, so with min 3 that limit never binds and no trace can pin it).
+ * The ratio and the ceiling in float64, as Go computes them: 66% is out of tolerance
+ * (66/60 − 1 > 0.1 in binary) and asks for ⌈1.1 × n⌉, one more than 1.1n.
  */
 function refHpa(): RefPolicy {
   let spec: number | undefined;
