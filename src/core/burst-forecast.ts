@@ -223,7 +223,10 @@ export function forecastNeed(
     seen = Math.floor((now - tier.start) / periodMs);
     periodText = `a ${formatDuration(periodMs)} period (autocorrelation ${formatNumber(period.strength)}, seen ${seen} times)`;
     if (period.strength >= policy.confidence && seen >= PERIODS_NEEDED) {
-      seasonal = seasonalPeak(tier, periodMs, now, now + horizonMs + FINE_STEP_MS);
+      // Bursts that come early by up to their recent timing spread are met too.
+      const spread = onsetSpread(history.onsets);
+      if (spread > 0) periodText += `, bursts up to ${formatDuration(spread)} off it`;
+      seasonal = seasonalPeak(tier, periodMs, now, now + horizonMs + FINE_STEP_MS + spread);
       for (const [lag, strength] of period.also ?? []) {
         const ms = lag * tier.step;
         if (strength < policy.confidence || now - tier.start < PERIODS_NEEDED * ms) continue;
@@ -264,6 +267,25 @@ export function forecastNeed(
       },
     ],
   };
+}
+
+/**
+ * How far recent bursts came off their rhythm: the largest deviation of the gaps between burst
+ * onsets from a whole number of their median gap (the period found may be a multiple of it),
+ * less one fine bucket (an onset's own rounding); gaps off by more than a quarter of the median
+ * gap are another rhythm's and are left out.
+ */
+export function onsetSpread(onsets: readonly number[]): number {
+  const gaps = onsets.slice(1).map((t, i) => t - onsets[i]!);
+  if (gaps.length < 2) return 0;
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  let spread = 0;
+  for (const gap of gaps) {
+    const off = Math.abs(gap - Math.max(1, Math.round(gap / median)) * median);
+    if (off <= median / 4) spread = Math.max(spread, off - FINE_STEP_MS);
+  }
+  return spread;
 }
 
 /** Largest over [from, to] of the median need one, two and three periods earlier. */
