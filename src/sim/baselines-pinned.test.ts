@@ -124,7 +124,7 @@ function refOracle(rows: Rows): RefPolicy {
  * direction or lands in tolerance); scale-down to the highest recommendation of the last 300 s;
  * scale-up at most to max(2×, +4) per sync (both policies' periods equal the sync period, so no
  * earlier event counts; with utilization saturating at 100% HPA never asks for more than
- * ⌈1.67×⌉ the current size, so with min 3 that limit never binds and no trace can pin it).
+ * ⌈1.67×⌉ the current size, within 2×, so that limit never binds and no trace can pin it).
  * The ratio and the ceiling in float64, as Go computes them: 66% is out of tolerance
  * (66/60 − 1 > 0.1 in binary) and asks for ⌈1.1 × n⌉, one more than 1.1n.
  */
