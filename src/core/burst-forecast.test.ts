@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { detectPeriod, forecastNeed, STALE_HISTORY_MS, trendAt } from './burst-forecast.ts';
+import { detectPeriod, forecastNeed, onsetSpread, STALE_HISTORY_MS, trendAt } from './burst-forecast.ts';
 import type { PredictPolicy } from './policy.ts';
 import { emptyHistory, type PoolHistory, recordTick } from './pool-history.ts';
 
@@ -48,6 +48,32 @@ describe('forecast', () => {
     );
     // Between bursts, with the next one beyond the horizon: the base need.
     assert.equal(forecastNeed(PREDICT, h, T + 1_320_000 - 200_000).size, 4);
+  });
+
+  test('looks further ahead by how far recent bursts came off their rhythm', () => {
+    const h = history(1_200_000, bursts(240_000));
+    // The next burst starts at 1,260,000; at 1,140,000 it is 120 s away, beyond 90 s + 10 s
+    // and the neighbouring bucket.
+    const now = T + 1_140_000;
+    assert.equal(forecastNeed(PREDICT, h, now).size, 4);
+    // Recent bursts began up to 50 s off a 4-minute rhythm: one as early is met too.
+    const jittered = { ...h, onsets: [0, 240_000, 530_000, 720_000, 960_000].map((t) => T + t) };
+    const f = forecastNeed(PREDICT, jittered, now);
+    assert.equal(f.size, 30);
+    assert.match(f.reasons[0]!.text, /bursts up to 40s off it/);
+  });
+
+  test("the onsets' spread: deviations from a whole number of their median gap, less one bucket", () => {
+    const cases: [string, number[], number][] = [
+      ['regular', [0, 240, 480, 720], 0],
+      ['off by a bucket', [0, 250, 490, 730], 0],
+      ['jittered', [0, 270, 480, 720, 990, 1200], 20],
+      ['a missed burst is two gaps', [0, 240, 480, 720, 1200, 1470], 20],
+      ['another rhythm is left out', [0, 240, 480, 600, 840], 0],
+      ['too few onsets', [0, 300], 0],
+    ];
+    for (const [name, onsets, spread] of cases)
+      assert.equal(onsetSpread(onsets.map((s) => s * 1000)), spread * 1000, name);
   });
 
   test('holds on no history, stale history, too few periods and a weak period', () => {

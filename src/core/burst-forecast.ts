@@ -2,6 +2,7 @@
 // history — a period found by autocorrelation (20 s to a day, detected, never configured) and a
 // steady trend — and the size it asks for when the forecast can be trusted, with what it saw.
 
+import { autocorrelation } from './autocorrelation.ts';
 import { formatDuration } from './duration.ts';
 import { formatNumber } from './format.ts';
 import type { PredictPolicy } from './policy.ts';
@@ -52,36 +53,56 @@ export function detectPeriod(values: readonly (number | null)[]): DetectedPeriod
   // Less than a tenth of a node of variation: nothing to forecast.
   if (variance < 0.01) return { lag: 0, strength: 0 };
   const maxLag = Math.floor(n / 2);
-  const r = new Float64Array(maxLag + 2);
-  for (let lag = 1; lag <= maxLag + 1 && lag < n; lag++) {
-    let s = 0;
-    let pairs = 0;
-    for (let i = 0; i + lag < n; i++) {
-      const a = values[i];
-      const b = values[i + lag];
-      if (a === null || b === null || a === undefined || b === undefined) continue;
-      s += (a - mean) * (b - mean);
-      pairs++;
-    }
-    r[lag] = pairs > 0 ? s / pairs / variance : 0;
-  }
-  let best = 0;
-  let bestLag = 0;
+  // Every lag at once by FFT, each within a bound, and exact (the direct sum, as the definition
+  // computes it) only where a bound cannot decide a comparison: the choice is the direct
+  // computation's, bit for bit, at O(n log n) instead of O(n²) for the coarse tier's two days.
+  const ac = autocorrelation(values, mean, variance, maxLag);
+  const lo = (l: number) => ac.approx(l) - ac.tolerance(l);
+  const hi = (l: number) => ac.approx(l) + ac.tolerance(l);
+  /** a ≥ b, exactly as the direct values compare. */
+  const atLeast = (a: number, b: number) => {
+    if (lo(a) >= hi(b)) return true;
+    if (hi(a) < lo(b)) return false;
+    return ac.exact(a) >= ac.exact(b);
+  };
+  // A peak rises 0.3 above the dip: the lowest value from lag 1 to it.
   const peaks: number[] = [];
-  let dip = r[1]!;
+  let dipLo = lo(1);
+  let dipHi = hi(1);
   for (let lag = MIN_LAG; lag <= maxLag; lag++) {
-    const x = r[lag]!;
-    if (x < dip) dip = x;
-    if (x >= r[lag - 1]! && x >= r[lag + 1]! && x - dip >= 0.3) {
-      peaks.push(lag);
-      if (x > best) {
-        best = x;
-        bestLag = lag;
-      }
+    if (lo(lag) < dipLo) dipLo = lo(lag);
+    if (hi(lag) < dipHi) dipHi = hi(lag);
+    if (hi(lag) - dipLo < 0.3) continue;
+    if (lo(lag) - dipHi < 0.3) {
+      // Undecided: the dip is one of the lags whose lower bound is within the dip's upper bound.
+      let dip = Number.POSITIVE_INFINITY;
+      for (let l = 1; l <= lag; l++) if (lo(l) <= dipHi) dip = Math.min(dip, ac.exact(l));
+      if (ac.exact(lag) - dip < 0.3) continue;
     }
+    if (atLeast(lag, lag - 1) && atLeast(lag, lag + 1)) peaks.push(lag);
   }
-  if (bestLag === 0) return { lag: 0, strength: 0 };
-  const lag = peaks.find((l) => r[l]! >= 0.9 * best) ?? bestLag;
+  // The strongest peak's value (above 0) only through 0.9 × it: bounds, made exact if they straddle.
+  let bestLo = 0;
+  let bestHi = 0;
+  for (const l of peaks) {
+    bestLo = Math.max(bestLo, lo(l));
+    bestHi = Math.max(bestHi, hi(l));
+  }
+  let best: number | undefined;
+  const exactBest = () => {
+    if (best === undefined) {
+      best = 0;
+      for (const l of peaks) if (hi(l) >= bestLo && ac.exact(l) > best) best = ac.exact(l);
+    }
+    return best;
+  };
+  if (bestHi <= 0 || (bestLo <= 0 && exactBest() === 0)) return { lag: 0, strength: 0 };
+  const lag = peaks.find((l) => {
+    if (lo(l) >= 0.9 * bestHi) return true;
+    if (hi(l) < 0.9 * bestLo) return false;
+    return ac.exact(l) >= 0.9 * exactBest();
+  })!;
+  const r = (l: number) => ac.exact(l);
   // Other periods at once (a burst every 3 minutes and a larger one every 25): the strongest
   // peaks that are no multiple of the chosen lag, at most two.
   const multiple = (l: number, of: number) => {
@@ -89,11 +110,11 @@ export function detectPeriod(values: readonly (number | null)[]): DetectedPeriod
     return k >= 1 && Math.abs(l - k * of) <= 1 + 0.02 * l;
   };
   const also = peaks
-    .filter((l) => !multiple(l, lag) && r[l]! >= 0.5)
-    .sort((a, b) => r[b]! - r[a]!)
+    .filter((l) => !multiple(l, lag) && hi(l) >= 0.5 && r(l) >= 0.5)
+    .sort((a, b) => r(b) - r(a))
     .slice(0, 2)
-    .map((l): readonly [number, number] => [l, Math.round(r[l]! * 1000) / 1000]);
-  return also.length > 0 ? { lag, strength: r[lag]!, also } : { lag, strength: r[lag]! };
+    .map((l): readonly [number, number] => [l, Math.round(r(l) * 1000) / 1000]);
+  return also.length > 0 ? { lag, strength: r(lag), also } : { lag, strength: r(lag) };
 }
 
 /** A detected period and, when the history holds several, the others as [lag, strength]. */
@@ -202,7 +223,10 @@ export function forecastNeed(
     seen = Math.floor((now - tier.start) / periodMs);
     periodText = `a ${formatDuration(periodMs)} period (autocorrelation ${formatNumber(period.strength)}, seen ${seen} times)`;
     if (period.strength >= policy.confidence && seen >= PERIODS_NEEDED) {
-      seasonal = seasonalPeak(tier, periodMs, now, now + horizonMs + FINE_STEP_MS);
+      // Bursts that come early by up to their recent timing spread are met too.
+      const spread = onsetSpread(history.onsets);
+      if (spread > 0) periodText += `, bursts up to ${formatDuration(spread)} off it`;
+      seasonal = seasonalPeak(tier, periodMs, now, now + horizonMs + FINE_STEP_MS + spread);
       for (const [lag, strength] of period.also ?? []) {
         const ms = lag * tier.step;
         if (strength < policy.confidence || now - tier.start < PERIODS_NEEDED * ms) continue;
@@ -243,6 +267,25 @@ export function forecastNeed(
       },
     ],
   };
+}
+
+/**
+ * How far recent bursts came off their rhythm: the largest deviation of the gaps between burst
+ * onsets from a whole number of their median gap (the period found may be a multiple of it),
+ * less one fine bucket (an onset's own rounding); gaps off by more than a quarter of the median
+ * gap are another rhythm's and are left out.
+ */
+export function onsetSpread(onsets: readonly number[]): number {
+  const gaps = onsets.slice(1).map((t, i) => t - onsets[i]!);
+  if (gaps.length < 2) return 0;
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  let spread = 0;
+  for (const gap of gaps) {
+    const off = Math.abs(gap - Math.max(1, Math.round(gap / median)) * median);
+    if (off <= median / 4) spread = Math.max(spread, off - FINE_STEP_MS);
+  }
+  return spread;
 }
 
 /** Largest over [from, to] of the median need one, two and three periods earlier. */
