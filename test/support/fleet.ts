@@ -161,14 +161,19 @@ export async function runUntil(
   configFile: string,
   what: string,
   settled: () => Promise<boolean>,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const run = runCli(['up', '-c', configFile]);
   try {
-    await waitFor(what, async () => {
-      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
-      // Settled only counts once this controller leads: its signal handlers are in place.
-      return run.output().includes('"msg":"leading"') && settled();
-    });
+    await waitFor(
+      what,
+      async () => {
+        if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
+        // Settled only counts once this controller leads: its signal handlers are in place.
+        return run.output().includes('"msg":"leading"') && settled();
+      },
+      timeoutMs,
+    );
   } catch (e) {
     run.child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
