@@ -15,7 +15,13 @@ import type { Sample } from '../core/types.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { ActionKind, ActionOutcome, Store } from '../store/store.ts';
 import { buildInfo } from './build-info.ts';
-import { PoolSeries, type StatusBody } from './pool-series.ts';
+import {
+  PERSIST_EVERY_MS,
+  PoolSeries,
+  type SeriesPoint,
+  type StatusBody,
+  storedSample,
+} from './pool-series.ts';
 import { processMetrics } from './process-metrics.ts';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -89,6 +95,8 @@ const STORE_OPERATIONS = everyOf<StoreOperation>()([
   'listDecisions',
   'recordEvent',
   'listEvents',
+  'recordSample',
+  'listSamples',
   'putPoolStatus',
   'listPoolStatus',
   'getFailover',
@@ -274,7 +282,11 @@ export class ControllerTelemetry {
   /** Kind and pool of every action begun here (or found open at start), for its outcome. */
   readonly #actions = new Map<string, { kind: ActionKind; pool: string }>();
   /** The last status the controller wrote for each pool, for the series. */
-  readonly #lastStatus = new Map<string, { at: number; body: StatusBody }>();
+  readonly #lastStatus = new Map<string, { at: number; term: number; body: StatusBody }>();
+  /** The last point of each pool sent to the store. */
+  readonly #persisted = new Map<string, SeriesPoint>();
+  /** The controller's own store, unobserved: the series' samples are written to it. */
+  #store: Store | undefined;
   #previousSamples: readonly Sample[] = [];
 
   readonly #m = metricsOf(this.registry);
@@ -321,6 +333,7 @@ export class ControllerTelemetry {
 
   /** The runtime with its store instrumented: the controller's own store calls are counted. */
   instrument(rt: Runtime): Runtime {
+    this.#store = rt.store;
     return { ...rt, nodeKind: rt.nodeKind, store: this.#instrumentStore(rt.store) };
   }
 
@@ -394,10 +407,16 @@ export class ControllerTelemetry {
         const s = args[0] as {
           pool: string;
           at: number;
+          term: number;
           body: StatusBody & { reasons?: { code: string }[] };
         };
-        this.#lastStatus.set(s.pool, { at: s.at, body: s.body });
+        this.#lastStatus.set(s.pool, { at: s.at, term: s.term, body: s.body });
         if (s.body.reasons?.some((r) => r.code === 'lock-busy')) m.lockBusy.inc({ pool: s.pool });
+        break;
+      }
+      case 'putFailover': {
+        const f = args[0] as { pool: string; body: Parameters<PoolSeries['noteFailover']>[1] };
+        this.series.noteFailover(f.pool, f.body);
         break;
       }
     }
@@ -443,10 +462,37 @@ export class ControllerTelemetry {
     };
     for (const pool of this.#config.pools) {
       const status = this.#lastStatus.get(pool.name);
-      if (status && status.at === obs.at) this.series.record(pool.name, obs.at, status.body, window);
+      if (!status || status.at !== obs.at) continue;
+      const point = this.series.record(pool.name, obs.at, status.body, window);
+      if (point) this.#persist(pool.name, status.term, point);
     }
     this.#previousSamples = obs.samples;
   };
+
+  /**
+   * Sends a pool's point to the store every PERSIST_EVERY_MS, and at once when its sizes
+   * changed (so a chart read back from the store steps where the pool did). Written beside the
+   * tick, never holding it up; a failed write is counted as a store error and the next
+   * point tries again.
+   */
+  #persist(pool: string, term: number, point: SeriesPoint): void {
+    const store = this.#store;
+    if (!store) return;
+    const last = this.#persisted.get(pool);
+    const changed =
+      last !== undefined &&
+      (last.ready !== point.ready || last.live !== point.live || last.desired !== point.desired);
+    if (last !== undefined && !changed && point.at - last.at < PERSIST_EVERY_MS) return;
+    this.#persisted.set(pool, point);
+    const started = performance.now();
+    store.recordSample(storedSample(pool, term, point)).then(
+      () => this.#m.storeSeconds.observe({ operation: 'recordSample' }, (performance.now() - started) / 1000),
+      () => {
+        this.#m.storeErrors.inc({ operation: 'recordSample' });
+        if (this.#persisted.get(pool) === point) this.#persisted.delete(pool);
+      },
+    );
+  }
 
   /**
    * Rampart's metrics in Prometheus's text format, with scrape-time figures read now, and the

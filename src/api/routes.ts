@@ -13,7 +13,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import type { PoolStatus, RequestRecord, Store, StoredNode } from '../store/store.ts';
 import type { ControllerTelemetry } from './controller-telemetry.ts';
-import { describeRules } from './pool-series.ts';
+import { describeRules, seriesMetrics, seriesRange, trafficMetrics } from './pool-series.ts';
 import * as s from './schemas.ts';
 
 export interface ApiContext {
@@ -234,7 +234,8 @@ async function nodeViews(ctx: ApiContext, only?: string): Promise<z.input<typeof
         peers: p?.peers ?? null,
         catchingUp: p?.catchingUp ?? null,
         failMarker: n.failMarker,
-        failTolerance: pool.health.failTolerance,
+        // A validator is never health-replaced: no tolerance to count its fail marker against.
+        failTolerance: pool.role === 'validator' ? null : pool.health.failTolerance,
         registered: n.registered,
         connected: p?.connected ?? null,
         maintenance: n.maintenance ?? null,
@@ -254,6 +255,9 @@ function findPool(ctx: ApiContext, name: string): PoolConfig | undefined {
 function noPool(ctx: ApiContext, name: string): Answer {
   return fail(404, `no pool "${name}" (pools: ${ctx.config.pools.map((p) => p.name).join(', ')})`);
 }
+
+/** Decisions a series answer looks through for the scale events of its range, at most. */
+const DECISIONS_LOOKED_THROUGH = 10_000;
 
 const snapshotCache = new WeakMap<ApiContext, { at: number; answer: unknown }>();
 /** The promote dry-run reads the chain (commits, a standby's status): at most every 10 s. */
@@ -296,6 +300,7 @@ async function failoverView(ctx: ApiContext, pool: PoolConfig) {
         }
       : null,
     standbyPool,
+    blocks: ctx.telemetry?.series.blocks(pool.name) ?? [],
     signer: f.signer ? { pool: f.signer.pool, node: f.signer.node, since: f.signer.since } : null,
     fenced: [...f.fenced],
     transitions: f.transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, summary: t.summary })),
@@ -409,9 +414,10 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/api/v1/pools/{pool}/series',
     operationId: 'getPoolSeries',
-    summary: "A pool's live series: size over time and every metric its rules read, with the thresholds",
+    summary:
+      "A pool's series over any range the store holds: size, every metric its rules read with the thresholds, a validator's heights, peers and signatures",
     description:
-      'Kept in memory by the controller process for the last hour, one point per tick; events are the decisions that created or removed nodes.',
+      "The last hour comes from the controller process's memory, one point per tick (with each ready node's own line when asked); older points from the store, sampled every 15 s and pruned with the history. A range of more than 1500 points is thinned to one per equal slice. Events are the decisions in the range that created or removed nodes, from the store.",
     tag: 'fleet',
     params: s.PoolParams,
     query: s.SeriesQuery,
@@ -424,13 +430,39 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ params, query }, ctx) => {
       const pool = findPool(ctx, params.pool);
       if (!pool) return noPool(ctx, params.pool);
-      const since = query.since ?? Date.now() - (ctx.telemetry?.series.keepMs ?? 3_600_000);
-      const decisions = await ctx.store.listDecisions({ pool: pool.name, since, limit: 1000 });
+      const to = query.to ?? Date.now();
+      const from = query.from ?? query.since ?? to - 3_600_000;
+      if (from > to) return fail(400, `query: from (${from}) is after to (${to})`);
+      const memory = ctx.telemetry?.series;
+      const range = await seriesRange(
+        ctx.store,
+        memory,
+        pool.name,
+        from,
+        to,
+        query.nodes === '1',
+        query.points,
+      );
+      // Decisions are recorded when something is decided, not every tick: the newest 10,000
+      // of a range hold its scale events even over days of a busy pool.
+      const decisions = await ctx.store.listDecisions({
+        pool: pool.name,
+        since: from,
+        until: to,
+        limit: DECISIONS_LOOKED_THROUGH,
+      });
       return ok({
         pool: pool.name,
         size: pool.size ?? null,
-        metrics: ctx.telemetry?.series.metrics(pool.name) ?? [],
-        points: ctx.telemetry?.series.points(pool.name, since) ?? [],
+        metrics: memory?.metrics(pool.name) ?? seriesMetrics(pool),
+        traffic: trafficMetrics(pool),
+        points: range.points,
+        nodeLines: range.nodeLines,
+        nodesTotal: range.nodesTotal,
+        from,
+        to,
+        stepMs: range.stepMs,
+        source: range.from,
         events: decisions.filter((d) => d.actions.length > 0),
       });
     },

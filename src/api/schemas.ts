@@ -27,6 +27,12 @@ export const HistoryQuery = z.strictObject({
     .min(0)
     .optional()
     .meta({ description: 'Only records at or after this time, ms since the epoch' }),
+  until: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Only records at or before this time, ms since the epoch (actions: started)' }),
   limit: z.coerce
     .number()
     .int()
@@ -46,7 +52,27 @@ export const SeriesQuery = z.strictObject({
     .int()
     .min(0)
     .optional()
-    .meta({ description: 'Only points at or after this time, ms since the epoch. Default: the last hour' }),
+    .meta({ description: 'Same as from (kept for older clients)' }),
+  from: z.coerce.number().int().min(0).optional().meta({
+    description: 'Only points at or after this time, ms since the epoch. Default: an hour before to',
+  }),
+  to: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Only points at or before this time, ms since the epoch. Default: now' }),
+  points: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(1500)
+    .optional()
+    .meta({ description: 'At most this many points (a sparkline needs few). Default and most 1500' }),
+  nodes: z.enum(['0', '1']).optional().meta({
+    description:
+      "1: each ready node's own line of every rule metric (from memory: the last hour; at most 50 per metric, the nodes furthest from the aggregate)",
+  }),
 });
 
 /** Body of POST /pools/{pool}/pause and /resume: nothing, or an empty object. */
@@ -147,7 +173,9 @@ export const Node = z.object({
   peers: z.number().int().nullable(),
   catchingUp: z.boolean().nullable(),
   failMarker: z.number().int(),
-  failTolerance: z.number().int(),
+  failTolerance: z.number().int().nullable().meta({
+    description: 'null for a validator: never health-replaced, so its fail marker counts for nothing',
+  }),
   registered: z
     .boolean()
     .meta({ description: 'Wired to its upstream (a sentry registered with its validator)' }),
@@ -246,6 +274,17 @@ export const SeriesAnswer = z.object({
       rules: z.array(RuleInfo),
     }),
   ),
+  traffic: z
+    .array(
+      z.object({
+        id: z.string(),
+        metric: z.string(),
+        rate: z.boolean(),
+        label: z.string(),
+        unit: z.string().nullable(),
+      }),
+    )
+    .meta({ description: "What drives the pool, in the operator's units (the pool's traffic config)" }),
   points: z.array(
     z.object({
       at: z.number().int(),
@@ -256,8 +295,51 @@ export const SeriesAnswer = z.object({
       values: z
         .array(z.number().nullable())
         .meta({ description: 'One per entry of metrics, null when missing' }),
+      traffic: z.array(z.number().nullable()).meta({
+        description: 'One per entry of traffic, summed over the ready nodes; null when none reported it',
+      }),
+      validator: z
+        .object({
+          status: z.string().nullable().meta({ description: "Failover's detection status" }),
+          reachable: z.boolean().nullable(),
+          height: z.number().int().nullable(),
+          networkHeight: z.number().int().nullable(),
+          peers: z.number().int().nullable(),
+          signed: z
+            .number()
+            .int()
+            .nullable()
+            .meta({ description: 'Of the newest commits failover read at its last poll, those signed' }),
+          missed: z.number().int().nullable(),
+        })
+        .optional()
+        .meta({ description: 'Validator pools only' }),
     }),
   ),
+  nodeLines: z
+    .array(
+      z.object({
+        metric: z.string().meta({ description: 'Id of the metric (metrics[].id)' }),
+        node: z.string(),
+        values: z
+          .array(z.number().nullable())
+          .meta({ description: 'Aligned with points; null where the node had no value' }),
+      }),
+    )
+    .meta({ description: "Each ready node's own value, when asked with nodes=1" }),
+  nodesTotal: z
+    .number()
+    .int()
+    .meta({ description: 'Nodes that had a line (more than nodeLines shows when over 50)' }),
+  from: ms('Start of the range'),
+  to: ms('End of the range'),
+  stepMs: z
+    .number()
+    .int()
+    .meta({ description: 'Time between points when the range was thinned to 1500 points; 0 when not' }),
+  source: z
+    .object({ store: z.number().int(), memory: z.number().int() })
+    .meta({ description: 'Points read from the store (sampled every 15 s) and from memory (every tick)' }),
   events: z
     .array(Decision)
     .meta({ description: 'Decisions that changed the size, for the timeline markers' }),
@@ -305,6 +387,10 @@ const FailoverView = z.object({
     })
     .nullable(),
   standbyPool: z.string().nullable(),
+  blocks: z.array(z.object({ height: z.number().int(), signed: z.boolean() })).meta({
+    description:
+      'The newest heights failover read (up to 200, oldest first), signed or missed by the validator; empty without a controller in this process',
+  }),
   signer: z.object({ pool: z.string(), node: z.string(), since: z.number() }).nullable(),
   fenced: z.array(z.string()),
   transitions: z.array(

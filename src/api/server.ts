@@ -11,6 +11,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -31,6 +32,20 @@ import { type Answer, type ApiContext, ROUTES, type Route } from './routes.ts';
 export { ApiStartError } from './auth.ts';
 
 const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+
+/**
+ * Third-party files the dashboard loads, served from node_modules by this server (never a
+ * CDN: the page works offline, under the same Content-Security-Policy). uPlot draws the charts.
+ */
+const VENDOR_FILES: Readonly<Record<string, string>> = {
+  '/web/vendor/uplot.js': 'uplot/dist/uPlot.iife.min.js',
+  '/web/vendor/uplot.css': 'uplot/dist/uPlot.min.css',
+};
+const requireFrom = createRequire(import.meta.url);
+const vendorPath = (pathname: string): string | undefined => {
+  const spec = VENDOR_FILES[pathname];
+  return spec === undefined ? undefined : requireFrom.resolve(spec);
+};
 const MAX_BODY_BYTES = 64 * 1024;
 const CALLER = /^[A-Za-z0-9 ._@-]{1,64}$/;
 
@@ -218,12 +233,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
 
   const serveStatic = async (res: ServerResponse, pathname: string): Promise<boolean> => {
+    const vendor = vendorPath(pathname);
     const rel =
       pathname === '/' ? 'index.html' : pathname.startsWith('/web/') ? pathname.slice(5) : undefined;
     if (rel === undefined) return false;
-    const file = path.resolve(WEB_DIR, decodeURIComponent(rel));
+    const file = vendor ?? path.resolve(WEB_DIR, decodeURIComponent(rel));
     const type = STATIC_TYPES[path.extname(file)];
-    if (!file.startsWith(WEB_DIR) || !type || file.endsWith('.test.ts')) return false;
+    if ((!vendor && !file.startsWith(WEB_DIR)) || !type || file.endsWith('.test.ts')) return false;
     let content: Buffer;
     try {
       content = await readFile(file);
@@ -234,7 +250,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       ...SECURITY_HEADERS,
       'content-type': type,
       'content-length': content.length,
-      'cache-control': 'no-cache',
+      // The vendored files change only with an upgrade of Rampart's dependencies.
+      'cache-control': vendor ? 'max-age=3600' : 'no-cache',
     });
     res.end(content);
     return true;

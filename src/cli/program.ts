@@ -224,7 +224,21 @@ ${examples('rampart pool pause sentries', 'rampart pool size sentries 5', 'rampa
     )
     .addOption(poolOption('the pool to load (default: the first sentry pool)'))
     .addOption(new Option('-d, --duration <duration>', 'stop after this long, e.g. 60s (default: at Ctrl-C)'))
-    .addHelpText('after', examples('rampart load -c rampart.yaml --rate 400 --duration 60s'))
+    .addOption(
+      new Option(
+        '--burst <tx/s>',
+        'periodic mode: offered load during each burst (with --every, --burst-for)',
+      ),
+    )
+    .addOption(new Option('--every <duration>', 'periodic mode: from one burst to the next, e.g. 3m'))
+    .addOption(new Option('--burst-for <duration>', 'periodic mode: how long each burst lasts, e.g. 40s'))
+    .addHelpText(
+      'after',
+      examples(
+        'rampart load -c rampart.yaml --rate 400 --duration 60s',
+        'rampart load -c rampart.yaml --rate 40 --burst 330 --every 3m --burst-for 40s',
+      ),
+    )
     .action((flags: LoadFlags) => run(import('./commands/load.ts').then((c) => c.load(flags))));
 
   const snapshotCommand = program

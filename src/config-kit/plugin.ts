@@ -129,6 +129,8 @@ export interface PoolCheck<E> extends CheckContext {
   readonly set: SnapshotSetView | undefined;
   /** The index of the first pool this pool's provider serves. */
   readonly firstServed: number;
+  /** The node kinds Rampart can run and wire as a StatefulSet's pods (besides kube-pod). */
+  readonly podKinds: readonly string[];
 }
 
 /** A URL Rampart connects to, for `controller.api.requireTls`: its path inside the entry. */

@@ -6,7 +6,7 @@ import { type CheckContext, type ConfigPath, type Connection, kindOf } from '../
 import { coordinationPlugin } from '../coordination/registry.ts';
 import { parseMetricRef } from '../core/metric-ref.ts';
 import { metricSourcePlugin } from '../metrics/registry.ts';
-import { nodeKindPlugin } from '../nodes/registry.ts';
+import { nodeKindPlugin, POD_KINDS } from '../nodes/registry.ts';
 import { MACHINE_KINDS, PROVIDERS, type ProviderPlugin, providerPlugin } from '../providers/registry.ts';
 import { storePlugin } from '../store/registry.ts';
 import type { ConfigParts } from './config-parts.ts';
@@ -216,6 +216,9 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       });
     if (pool.scaleIn?.busyMetric !== undefined)
       checkMetric(at('scaleIn', 'busyMetric'), pool.scaleIn.busyMetric);
+    pool.traffic?.forEach((t, j) => {
+      if (t?.metric !== undefined) checkMetric(at('traffic', j, 'metric'), t.metric);
+    });
 
     const setName = pool.bootstrap?.snapshots;
     const set = setName === undefined ? undefined : sets?.get(setName);
@@ -238,6 +241,7 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       providersKnown: providersByName !== undefined,
       set,
       firstServed: pools.findIndex((p) => p?.provider === pool.provider),
+      podKinds: POD_KINDS,
     };
     const providerKind = known(providerPlugin, provider?.kind);
     if (provider) providerKind?.checkPool?.({ ...check, entry: provider });

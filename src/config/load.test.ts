@@ -301,7 +301,11 @@ ${extra}`;
     assert.deepEqual(p.kind === 'kubernetes' && p.cluster, {});
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-node'))).join('\n'),
-      /its nodes are kube-pod, not kube-node/,
+      /its nodes are kube-pod or cometbft, not kube-node/,
+    );
+    assert.match(
+      errorsOf(kube(sts, sentryPool('etcd-member'))).join('\n'),
+      /its nodes are kube-pod or cometbft, not etcd-member/,
     );
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-pod', 'least-busy'))).join('\n'),
@@ -310,6 +314,29 @@ ${extra}`;
     assert.match(
       errorsOf(kube(sts, sentryPool('kube-pod', 'newest', 'k8s:node_cpu'))).join('\n'),
       /not in the resource metrics API: write k8s:cpu \(cores\) or k8s:memory \(bytes\)/,
+    );
+  });
+
+  test('CometBFT sentries in pods: their ConfigMap is named, their address one of three', () => {
+    const pool = sentryPool('cometbft');
+    assert.match(
+      errorsOf(kube(sts, pool)).join('\n'),
+      /providers\[0\]\.workload\.configMap: pool "sentries" runs cometbft nodes in pods: name the ConfigMap/,
+    );
+    const withMap = (extra: string) =>
+      `  - { name: cluster, kind: kubernetes, workload: { statefulSet: sentry, configMap: sentry-peers${extra} } }`;
+    const { config } = parseConfigText(kube(withMap(''), pool), 'rampart.yaml');
+    const p = config.providers[0]!;
+    assert.deepEqual(p.kind === 'kubernetes' && [p.workload?.address, p.workload?.serviceType], [
+      'pod-ip',
+      'LoadBalancer',
+    ]);
+    assert.doesNotThrow(() =>
+      parseConfigText(kube(withMap(', address: service, serviceType: NodePort'), pool), 'rampart.yaml'),
+    );
+    assert.match(
+      errorsOf(kube(withMap(', address: node-ip'), pool)).join('\n'),
+      /workload\.address: .*pod-ip.*host-port.*service/,
     );
   });
 
@@ -342,8 +369,11 @@ ${extra}`;
     const local = `  - { name: machines, kind: local }`;
     assert.match(
       errorsOf(kube(`${pool}\n${local}`, workers)).join('\n'),
-      /machines come from an aws provider/,
+      /machines come from an aws or azure provider/,
     );
+    const azure = `  - { name: machines, kind: azure, subscriptionId: 0b5c7a52-1d55-4a42-9d7e-3c1f2e6a9b10, resourceGroup: epiphany, scaleSet: workers }`;
+    const onAzure = parseConfigText(kube(`${pool}\n${azure}`, workers), 'rampart.yaml').config;
+    assert.equal(onAzure.providers[1]?.kind, 'azure', 'azure machines back a node pool too');
   });
 
   test('restore with a Job needs the container and an s3 snapshot set', () => {

@@ -21,6 +21,7 @@ import { AGGREGATES, COMPARATORS, type Comparator, SCALE_IN_SELECTS } from '../c
 import { metricSourceConfig } from '../metrics/registry.ts';
 import { nodeKindConfig } from '../nodes/registry.ts';
 import { providerConfig } from '../providers/registry.ts';
+import { snapshotLeaveOut } from '../snapshots/config.ts';
 import { snapshotStoreConfig } from '../snapshots/registry.ts';
 import { storeConfig } from '../store/registry.ts';
 import { poolPolicyOptions } from './policy-schema.ts';
@@ -88,6 +89,8 @@ const snapshotSet = z.strictObject({
   /** Complete snapshots kept; older ones are pruned. Default 3. */
   keep: z.number().int().min(1).default(3),
   store: snapshotStoreConfig,
+  /** Paths under the data dir snapshots leave out (docs/snapshots.md: what that costs). */
+  leaveOut: snapshotLeaveOut,
 });
 
 const STEP = 'a number of nodes (at least 1) or a percentage such as 20%';
@@ -284,6 +287,24 @@ const pool = z.strictObject({
   /** Validator pools: outage detection, a standby elsewhere, alerts (src/failover). */
   failover: failover.optional(),
   ...poolPolicyOptions,
+  /**
+   * What drives the pool, charted on the dashboard in the operator's units (transactions per
+   * second, peer bytes, offered load): metric references as the rules', summed over the ready
+   * nodes (the per-second rate of a counter with `rate`). Fetched with the rules' metrics;
+   * never read by a decision. Default none.
+   */
+  traffic: z
+    .array(
+      z.strictObject({
+        metric: z.string().min(1),
+        rate: z.boolean().default(false),
+        /** Shown on the chart. Default: the metric's name. */
+        label: z.string().min(1).optional(),
+        /** Unit of the summed value, e.g. tx/s, B/s. Default none. */
+        unit: z.string().min(1).optional(),
+      }),
+    )
+    .default([]),
 });
 
 const alerts = z

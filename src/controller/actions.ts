@@ -67,21 +67,27 @@ export async function createNode(
     crashPoint('create:after-node-record');
     ctx.guard();
     let instance: Instance;
-    const snapshot = await newestSnapshot(rt, pool);
+    const kind = rt.nodeKind(pool.name);
+    const siblings = siblingsOf(po, nodeId);
+    const fileSnapshot = await newestSnapshot(rt, pool);
+    // The kind says whether this node joins by state sync instead (its pool's choice).
+    const stateSync = await kind.planStateSync?.({ siblings, snapshot: fileSnapshot?.source });
+    const snapshot = stateSync ? undefined : fileSnapshot;
     try {
       instance = await provider.create({
         nodeId,
         pool: pool.name,
         actionId,
         term: ctx.term,
-        kind: rt.nodeKind(pool.name),
+        kind,
         launch: {
           role: pool.role,
           upstream: upstreamFor(po),
-          siblings: siblingsOf(po, nodeId),
+          siblings,
           peers: await peersOf(rt, pool),
           options: pool.node,
           snapshot: snapshot?.source,
+          stateSync,
         },
       });
     } catch (e) {
@@ -95,10 +101,22 @@ export async function createNode(
     crashPoint('create:after-provider');
     await rt.store.putNode(withInstance(record, instance), ctx.term);
     ctx.log.info(
-      { pool: pool.name, node: nodeId, instance: instance.id, cause, snapshot: snapshot?.source.id },
+      {
+        pool: pool.name,
+        node: nodeId,
+        instance: instance.id,
+        cause,
+        snapshot: snapshot?.source.id,
+        stateSync: stateSync?.sources.map((s) => s.id),
+      },
       'node created',
     );
-    return `instance ${instance.id}; ${snapshot ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}` : snapshotlessWhy(pool)}`;
+    const how = stateSync
+      ? `state sync from ${stateSync.sources.map((s) => s.id).join(', ')}, trusting height ${stateSync.trustHeight}`
+      : snapshot
+        ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}`
+        : snapshotlessWhy(pool);
+    return `instance ${instance.id}; ${how}`;
   });
 }
 

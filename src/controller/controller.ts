@@ -429,6 +429,17 @@ export class Controller {
       if (u.state !== n.state)
         this.#log.info({ pool: pool.name, node: u.id, from: n.state, to: u.state }, u.stateReason ?? u.state);
     }
+    // A pod's address is known only once it is scheduled: the record follows its instance, so
+    // what reads records alone (a promotion's sentries, a standby's peers) reaches it.
+    const portsKey = (p: Readonly<Record<string, number>> | undefined) =>
+      JSON.stringify(Object.entries(p ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    for (const n of byId.values()) {
+      const i = po.instances.get(n.id);
+      if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
+      const updated: StoredNode = { ...n, host: i.host, ports: i.ports, updatedAt: obs.at };
+      byId.set(n.id, updated);
+      await store.putNode(updated, ctx.term);
+    }
 
     let clocks: PoolClocks = plan.clocks;
     let finalPlan: PoolPlan = plan;

@@ -34,7 +34,8 @@ export class HistoryRetention {
       .then(
         (removed) => {
           this.#prunedAt = now;
-          const total = removed.actions + removed.decisions + removed.events + removed.requests;
+          const total =
+            removed.actions + removed.decisions + removed.events + removed.requests + removed.samples;
           if (total > 0)
             ctx.log.info({ removed }, `pruned ${total} history records older than ${formatDuration(keep)}`);
         },

@@ -35,12 +35,14 @@ export interface Observation {
   readonly providerErrors: ReadonlyMap<string, string>;
 }
 
-/** Metric references each source must fetch: every rule's and busy metric of every pool. */
+/** Metric references each source must fetch: every rule's, busy and traffic metric of every pool. */
 export function refsBySource(config: Config): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const pool of config.pools) {
     const refs = [...pool.scaleUp.rules, ...pool.scaleDown.rules].map((r) => r.metric);
     if (pool.scaleIn.busyMetric) refs.push(pool.scaleIn.busyMetric);
+    // What the dashboard charts as the pool's traffic: fetched with the rest, decided on by nothing.
+    for (const t of pool.traffic) refs.push(t.metric);
     for (const ref of refs) {
       const { source } = parseMetricRef(ref);
       if (!out.has(source)) out.set(source, new Set());

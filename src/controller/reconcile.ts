@@ -146,7 +146,9 @@ async function releaseMaintenance(
   let instanceId = node.instanceId;
   const recorded = recordedInstance(node);
   if (running) instanceId = running.id;
-  else if (provider.start && recorded?.dataDir) {
+  // Whether its data is still there is the provider's to say: start throws when it is not
+  // (a local node without its data dir, a cloud instance that was deleted).
+  else if (provider.start && recorded) {
     try {
       const restarted = await provider.start(recorded);
       instanceId = restarted.id;

@@ -5,7 +5,8 @@
 
 import type { PoolConfig, SnapshotSetConfig } from '../config/schema.ts';
 import { selectSnapshotSource } from '../core/snapshot-source.ts';
-import { type ActContext, runAction, shortId } from '../runtime/action-journal.ts';
+import type { Instance } from '../providers/provider.ts';
+import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
 import { addressOf } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { SnapshotManifest } from '../snapshots/manifest.ts';
@@ -85,7 +86,112 @@ export class SnapshotJobs {
       const { job } = await this.start(set, obs, ctx, wanted ? 'requested by the operator' : 'on schedule');
       started.set(set.name, job);
     }
+    await this.#imageTick(obs, ctx);
     return started;
+  }
+
+  /** Machine images on their providers' schedules: one pool per provider, one bake at a time. */
+  async #imageTick(obs: Observation, ctx: ActContext): Promise<void> {
+    for (const pool of this.#rt.config.pools) {
+      const provider = this.#rt.providers.get(pool.provider);
+      const images = provider?.images;
+      if (!images?.everyMs || !obs.pools.has(pool.name)) continue;
+      const key = `image:${provider!.name}`;
+      if (this.#running.has(key)) continue;
+      if (!this.#newest.has(key)) this.#newest.set(key, (await images.list())[0]?.createdAt ?? 0);
+      if (this.#newest.get(key)! + images.everyMs > obs.at) continue;
+      await this.#startBake(pool, key, obs, ctx);
+    }
+  }
+
+  /** The node a copy may be taken from now, marked for maintenance; or why not. */
+  async #takeSource(
+    pool: PoolConfig,
+    what: string,
+    markFor: string,
+    obs: Observation,
+    ctx: ActContext,
+  ): Promise<{ node: StoredNode; instance: Instance; why: string } | { skip: string; postponed?: boolean }> {
+    const rt = this.#rt;
+    const po = obs.pools.get(pool.name)!;
+    const source = selectSnapshotSource(pool, po.nodes, {
+      hasUpstream: pool.node.validatorPool !== undefined,
+      connectedToUpstream: po.connectedToUpstream,
+    });
+    if ('skip' in source) {
+      if (this.#lastSkip.get(what) !== source.skip) {
+        this.#lastSkip.set(what, source.skip);
+        await rt.store.recordEvent(
+          { at: obs.at, pool: pool.name, severity: 'info', text: `${what} skipped: ${source.skip}` },
+          ctx.term,
+        );
+        ctx.log.info({ what }, `${what} skipped: ${source.skip}`);
+      }
+      return { skip: source.skip };
+    }
+    const seen = po.nodes.find((n) => n.id === source.nodeId)!;
+    const instance = po.instances.get(seen.id)!;
+    const node = await rt.store.getNode(seen.id);
+    if (node?.state !== 'ready' || node.maintenance !== undefined || node.instanceId !== instance.id)
+      return {
+        skip: `${seen.id} changed during this tick (${node ? node.state : 'gone'}); trying again next tick`,
+        postponed: true,
+      };
+    this.#lastSkip.delete(what);
+    const marked: StoredNode = { ...node, maintenance: `stopped for ${markFor}`, updatedAt: obs.at };
+    await rt.store.putNode(marked, ctx.term);
+    return { node: marked, instance, why: source.why };
+  }
+
+  /** Stops the source, bakes an image of it, starts it again whatever happened. */
+  async #startBake(pool: PoolConfig, key: string, obs: Observation, ctx: ActContext): Promise<void> {
+    const rt = this.#rt;
+    const provider = rt.providers.get(pool.provider)!;
+    const images = provider.images!;
+    if (!provider.stop || !provider.start) return;
+    const what = `image of ${provider.name}`;
+    const source = await this.#takeSource(pool, what, `an ${what}`, obs, ctx);
+    if ('skip' in source) return;
+    const { node, instance } = source;
+    const id = `a-${shortId()}`;
+    const job = runAction(
+      rt,
+      ctx,
+      { pool: pool.name, kind: 'snapshot', nodeId: node.id, cause: `${what}: on schedule (${source.why})` },
+      async () => {
+        await provider.stop!(instance);
+        crashPoint('image:after-stop');
+        let baked: Awaited<ReturnType<typeof images.bake>> | undefined;
+        let error: unknown;
+        try {
+          baked = await images.bake(instance, id);
+        } catch (e) {
+          error = e;
+        }
+        crashPoint('image:after-bake');
+        // Whatever happened to the bake, the source runs again.
+        await provider.start!(instance);
+        if (error || !baked) throw error;
+        this.#newest.set(key, Date.now());
+        return `image ${baked.image} of ${node.id}${baked.retired.length ? `; retired ${baked.retired.join(', ')}` : ''}`;
+      },
+      id,
+    )
+      .then((): SnapshotOutcome => ({ ok: true, detail: `image of ${node.id}` }))
+      .catch((e: Error): SnapshotOutcome => {
+        ctx.log.error(
+          { provider: provider.name, node: node.id, err: e },
+          'image bake failed; the source was started again',
+        );
+        // Not again at once: the schedule's next slot.
+        this.#newest.set(key, Date.now());
+        return { ok: false, detail: `failed: ${e.message}` };
+      })
+      .finally(() => {
+        this.#finished.add(node.id);
+        this.#running.delete(key);
+      });
+    this.#running.set(key, job);
   }
 
   async #due(set: SnapshotSetConfig, now: number): Promise<boolean> {
@@ -108,45 +214,23 @@ export class SnapshotJobs {
   ): Promise<{ readonly job: Promise<SnapshotOutcome> }> {
     const rt = this.#rt;
     const pool = rt.config.pools.find((p) => p.name === set.from) as PoolConfig;
-    const po = obs.pools.get(pool.name)!;
-    const source = selectSnapshotSource(pool, po.nodes, {
-      hasUpstream: pool.node.validatorPool !== undefined,
-      connectedToUpstream: po.connectedToUpstream,
-    });
-    if ('skip' in source) {
-      if (this.#lastSkip.get(set.name) !== source.skip) {
-        this.#lastSkip.set(set.name, source.skip);
-        await rt.store.recordEvent(
-          {
-            at: obs.at,
-            pool: pool.name,
-            severity: 'info',
-            text: `snapshot of ${set.name} skipped: ${source.skip}`,
-          },
-          ctx.term,
-        );
-        ctx.log.info({ set: set.name }, `snapshot skipped: ${source.skip}`);
+    const picked = await this.#takeSource(
+      pool,
+      `snapshot of ${set.name}`,
+      `a snapshot of ${set.name}`,
+      obs,
+      ctx,
+    );
+    if ('skip' in picked) {
+      if (picked.postponed) {
+        ctx.log.info({ set: set.name }, `snapshot postponed: ${picked.skip}`);
+        return { job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: ${picked.skip}` }) };
       }
-      return { job: Promise.resolve({ ok: false, detail: `skipped: ${source.skip}` }) };
+      return { job: Promise.resolve({ ok: false, detail: `skipped: ${picked.skip}` }) };
     }
-    // The observation is from the start of the tick: this tick's own actions may have
-    // removed or replaced the node since. Only the record as stored now may be marked.
-    const seen = po.nodes.find((n) => n.id === source.nodeId)!;
-    const instance = po.instances.get(seen.id)!;
-    const node = await rt.store.getNode(seen.id);
-    if (node?.state !== 'ready' || node.maintenance !== undefined || node.instanceId !== instance.id) {
-      const why = `${seen.id} changed during this tick (${node ? node.state : 'gone'}); trying again next tick`;
-      ctx.log.info({ set: set.name }, `snapshot postponed: ${why}`);
-      return { job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: ${why}` }) };
-    }
-    this.#lastSkip.delete(set.name);
+    const { node, instance } = picked;
+    const source = { why: picked.why };
     const address = addressOf(node, instance)!;
-    const marked: StoredNode = {
-      ...node,
-      maintenance: `stopped for a snapshot of ${set.name}`,
-      updatedAt: obs.at,
-    };
-    await rt.store.putNode(marked, ctx.term);
     const store = rt.snapshotStores.get(set.name)!;
     let taken: SnapshotManifest | undefined;
     let jobId: string | undefined;
@@ -164,6 +248,7 @@ export class SnapshotJobs {
           nodeId: node.id,
           instance,
           address,
+          leaveOut: set.leaveOut,
           onProgress: this.#onProgress,
           onStart: (id) => {
             jobId = id;

@@ -105,17 +105,28 @@ export interface DetectedPeriod {
 
 /**
  * The period detections to use now: each tier's stored one while fresh, else detected again.
- * The fine tier every minute, the coarse tier (periods over 30 minutes) every 30 minutes and
- * only once it holds more than two hours.
+ * The fine tier every 5 minutes, and sooner while its history is young: once it has grown by
+ * half since the last detection (a pool minutes old has seen its first periods only now); the
+ * coarse tier (periods over 30 minutes) every 30 minutes and only once it holds more than two
+ * hours.
  */
 export function currentPeriod(history: PoolHistory, now: number): PeriodEstimate {
   const fresh = (p: TierPeriod | undefined, every: number): p is TierPeriod =>
     p !== undefined && now >= p.at && now - p.at < every;
   const old = history.period;
   const [fineTier, coarseTier] = history.need;
-  const fine = fresh(old?.fine, REDETECT_MS[0])
-    ? old.fine
-    : { ...(fineTier ? detectPeriod(fineTier.values) : { lag: 0, strength: 0 }), at: now };
+  const grown = (p: TierPeriod) =>
+    p.buckets !== undefined &&
+    fineTier !== undefined &&
+    fineTier.values.length >= Math.max(p.buckets * 1.5, p.buckets + 2);
+  const fine =
+    fresh(old?.fine, REDETECT_MS[0]) && !grown(old.fine)
+      ? old.fine
+      : {
+          ...(fineTier ? detectPeriod(fineTier.values) : { lag: 0, strength: 0 }),
+          at: now,
+          buckets: fineTier?.values.length ?? 0,
+        };
   let coarse = old?.coarse;
   if (!fresh(coarse, REDETECT_MS[1])) {
     const c =

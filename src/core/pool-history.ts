@@ -34,6 +34,8 @@ export interface TierPeriod {
   readonly lag: number;
   readonly strength: number;
   readonly at: number;
+  /** Buckets the tier held when it was found (a young history is read again as it grows). */
+  readonly buckets?: number | undefined;
   /** Other periods found at once, [lag, strength]. */
   readonly also?: readonly (readonly [number, number])[] | undefined;
 }

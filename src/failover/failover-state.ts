@@ -24,6 +24,8 @@ export interface FailoverState {
         readonly reachable: boolean;
         readonly height?: number | undefined;
         readonly networkHeight?: number | undefined;
+        /** Whether it signed each of the newest commits read, newest (networkHeight − 1) first. */
+        readonly signed?: readonly boolean[] | undefined;
       }
     | undefined;
   /** When the current outage episode began (first suspect or down). */

@@ -122,7 +122,15 @@ export class FailoverMonitor {
       address,
       nodeIds,
       watchedFrom,
-      lastPoll: { at, reachable: poll.reachable, height: poll.height, networkHeight: poll.networkHeight },
+      // The signatures too (newest first, from networkHeight − 1): the dashboard's signed and
+      // missed blocks.
+      lastPoll: {
+        at,
+        reachable: poll.reachable,
+        height: poll.height,
+        networkHeight: poll.networkHeight,
+        signed: poll.signed,
+      },
       lastSignedSeen:
         poll.signed?.[0] === true && poll.networkHeight !== undefined
           ? poll.networkHeight - 1

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { PoolConfig } from '../config/schema.ts';
+import { isCometbftNode } from '../nodes/cometbft/config.ts';
 import { addUnique, editPeerLists } from '../nodes/cometbft/peer-lists.ts';
 import { p2pAddress, peerAddress, status } from '../nodes/cometbft/rpc.ts';
 import {
@@ -92,7 +93,7 @@ export async function reviewPromotion(rt: PromoteView, req: PromoteRequest): Pro
     install,
   });
   const pool = rt.config.pools.find((p) => p.name === req.pool);
-  if (!pool?.failover || pool.node.kind !== 'cometbft') {
+  if (!pool?.failover || !isCometbftNode(pool.node)) {
     checks.push({
       name: 'request',
       ok: false,
@@ -332,7 +333,7 @@ export async function promoteValidator(
           keyFile: path.join(keyDir, 'priv_validator_key.json'),
           state: install,
           sentries,
-          doubleSignCheckHeight: pool.node.kind === 'cometbft' ? pool.node.doubleSignCheckHeight : 0,
+          doubleSignCheckHeight: isCometbftNode(pool.node) ? pool.node.doubleSignCheckHeight : 0,
         });
         const started = await provider.start!(instance);
         await rt.store.putNode(
@@ -353,6 +354,8 @@ export async function promoteValidator(
             addUnique(l.privateIds, newId);
             addUnique(l.unconditional, newId);
           });
+        // Sentries in pods read theirs from the platform (a ConfigMap): rewritten likewise.
+        const podPools = await publishToSentryPods(rt, req.pool, recordedAddress(target, started));
         // Who signs now, and who must never sign again.
         const old = await oldSigners(rt, pool, (await readFailover(rt.store, req.pool)).signer?.node, req.to);
         await updateFailover(rt.store, req.pool, ctx.term, (current) => ({
@@ -367,7 +370,7 @@ export async function promoteValidator(
             { ...state, paused: true, pausedBy: `promote: ${target.id} signs for ${req.pool}` },
             ctx.term,
           );
-        detail = `${target.id} signs for ${req.pool} from signing state ${install.height}/${install.round}/${install.step}; fenced ${old.map((n) => n.id).join(', ') || 'nothing'}; sentries rewired: ${sentryHomes.length}`;
+        detail = `${target.id} signs for ${req.pool} from signing state ${install.height}/${install.round}/${install.step}; fenced ${old.map((n) => n.id).join(', ') || 'nothing'}; sentries rewired: ${sentryHomes.length}${podPools.length > 0 ? `; pod settings rewritten for ${podPools.join(', ')}` : ''}`;
         return detail;
       },
     );
@@ -415,6 +418,29 @@ async function sentryDataDirs(rt: Runtime, validatorPool: string): Promise<strin
   for (const p of rt.config.pools.filter((x) => x.node.validatorPool === validatorPool))
     for (const n of await rt.store.listNodes({ pool: p.name }))
       if (n.dataDir && existsSync(path.join(n.dataDir, 'config', 'config.toml'))) out.push(n.dataDir);
+  return out;
+}
+
+/**
+ * The sentry pools of `validatorPool` whose pods read their settings from the platform (the
+ * ConfigMap of a StatefulSet): those settings now name `validator`. Running pods read them at
+ * their next start; until then the new validator dials them (its persistent peers).
+ */
+async function publishToSentryPods(
+  rt: Runtime,
+  validatorPool: string,
+  validator: NodeAddress,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of rt.config.pools.filter((x) => x.node.validatorPool === validatorPool)) {
+    const provider = rt.providers.get(p.provider);
+    const kind = rt.nodeKind(p.name);
+    if (!provider?.publishNodeConfig || !kind.podConfig) continue;
+    await provider.publishNodeConfig(
+      await kind.podConfig({ role: p.role, upstream: [validator], options: p.node }),
+    );
+    out.push(p.name);
+  }
   return out;
 }
 

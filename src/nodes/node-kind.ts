@@ -38,6 +38,19 @@ export interface LaunchContext {
   readonly options: Readonly<Record<string, unknown>>;
   /** A snapshot to restore before the first start, when the pool bootstraps from one. */
   readonly snapshot?: RestoreSource | undefined;
+  /** Set instead of `snapshot` when the new node joins by state sync (planStateSync). */
+  readonly stateSync?: StateSyncPlan | undefined;
+}
+
+/**
+ * How a new node joins by state sync: from the application snapshots its sources serve,
+ * verified by a light client that trusts one header read from them beforehand.
+ */
+export interface StateSyncPlan {
+  /** Caught-up nodes serving snapshots: light-client RPC servers and peers to fetch from. */
+  readonly sources: readonly NodeAddress[];
+  readonly trustHeight: number;
+  readonly trustHash: string;
 }
 
 /** A verified snapshot a new node restores from. */
@@ -128,6 +141,25 @@ export interface NodeKind {
    * restored snapshot. Runs once per instance, before processSpec.
    */
   prepare?(ctx: LaunchContext): Promise<void>;
+  /**
+   * For kinds whose new nodes can join by state sync: whether this new node should, given
+   * the pool's other running nodes and the file snapshot it would restore otherwise, and
+   * from where. Undefined: restore the snapshot, or sync from the network. Never throws.
+   */
+  planStateSync?(ctx: {
+    readonly siblings: readonly NodeAddress[];
+    readonly snapshot?: RestoreSource | undefined;
+    readonly signal?: AbortSignal | undefined;
+  }): Promise<StateSyncPlan | undefined>;
+  /**
+   * For kinds whose nodes can run as pods the platform starts (a StatefulSet's): the
+   * settings every pod of the pool reads when it starts, as files by name (a sentry's
+   * validator peers, the genesis). The provider puts them where the pods read them (a
+   * ConfigMap) before it adds a pod, and again when the upstream changes (a promotion).
+   */
+  podConfig?(
+    ctx: Pick<LaunchContext, 'role' | 'upstream' | 'peers' | 'options'>,
+  ): Promise<Record<string, string>>;
   /** The process a `local` provider runs for a node. */
   processSpec(ctx: LaunchContext): ProcessSpec;
   /** Present when this kind's nodes can be snapshotted. */

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   createFrom,
   type KindSchema,
+  kindOf,
   type Plugin,
   type PoolCheck,
   pluginOf,
@@ -24,7 +25,7 @@ import { simnodeKind } from './simnode/simnode-kind.ts';
 
 /** What a node kind is built with besides its pool's `node` entry. */
 export interface NodeKindDeps {
-  /** The `node` entry of the pool `validatorPool` names (a sentry's validator), if any. */
+  /** The `node` entry of the pool's validator (the one `validatorPool` names, or whose standby it is), if any. */
   readonly upstream: { readonly kind: string } | undefined;
 }
 
@@ -36,6 +37,11 @@ export interface NodeKindPlugin<S extends KindSchema = KindSchema> extends Plugi
   readonly guardable?: boolean;
   /** Kubernetes judges these nodes: they come only from a provider that lists them in `platformNodes`. */
   readonly platformJudged?: boolean;
+  /**
+   * Its nodes can run as a StatefulSet's pods that Rampart probes and wires itself (the
+   * pods read their settings from the ConfigMap its `podConfig` fills).
+   */
+  readonly inPods?: boolean;
 }
 
 const nodeKind = <S extends KindSchema>(p: NodeKindPlugin<S>) => p;
@@ -44,7 +50,6 @@ export const NODE_KINDS = [
   nodeKind({ config: simnodeKindConfig, create: () => simnodeKind }),
   nodeKind({
     config: cometbftKindConfig,
-    // A sentry reads its validator's options (its home, its peers) to wire itself to it.
     create: (options, { upstream }) =>
       createCometbftKind({
         options,
@@ -52,6 +57,7 @@ export const NODE_KINDS = [
       }),
     checkPool: checkCometbftPool,
     guardable: true,
+    inPods: true,
   }),
   nodeKind({
     config: etcdMemberKindConfig,
@@ -66,15 +72,31 @@ export const NODE_KINDS = [
 export const nodeKindConfig = unionOf(NODE_KINDS);
 export type NodeKindConfig = z.output<typeof nodeKindConfig>;
 
+/** The node kinds whose nodes Rampart runs and wires as a StatefulSet's pods. */
+export const POD_KINDS: readonly string[] = NODE_KINDS.filter((k: NodeKindPlugin) => k.inPods).map((k) =>
+  kindOf(k.config),
+);
+
 /** The plugin of a node kind. */
 export const nodeKindPlugin = (kind: string): NodeKindPlugin =>
   pluginOf<NodeKindPlugin>(NODE_KINDS, kind, 'node');
 
 /** Builds the node kind of a pool, given the pools of its config (to find its validator's). */
 export function createNodeKind(
-  pool: { readonly node: NodeKindConfig },
-  config: { readonly pools: readonly { readonly name: string; readonly node: NodeKindConfig }[] },
+  pool: { readonly name: string; readonly node: NodeKindConfig },
+  config: {
+    readonly pools: readonly {
+      readonly name: string;
+      readonly node: NodeKindConfig;
+      readonly failover?: { readonly standbyPool?: string | undefined } | undefined;
+    }[];
+  },
 ): NodeKind {
-  const upstream = config.pools.find((p) => p.name === pool.node.validatorPool)?.node;
+  // A sentry reads its validator's options (its home, its peers) to wire itself to it; a
+  // standby, those of the validator it stands by for (its app.toml's gas prices).
+  const upstream = config.pools.find(
+    (p) =>
+      p.name === pool.node.validatorPool || (p.failover?.standbyPool === pool.name && p.name !== pool.name),
+  )?.node;
   return createFrom(NODE_KINDS, pool.node, { upstream }, 'node');
 }

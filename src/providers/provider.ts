@@ -50,6 +50,28 @@ export interface CreateRequest {
   readonly launch: Omit<LaunchContext, 'host' | 'ports' | 'dataDir' | 'nodeId' | 'pool'>;
 }
 
+/**
+ * Machine images baked from a stopped node's disk, for platforms whose templates boot the
+ * newest image (a GCE image family, an AWS launch template's AMI): new nodes start close to
+ * the tip instead of syncing. The controller picks and stops the source as for a snapshot.
+ */
+export interface ImageBaking {
+  /** Bake one on this schedule (ms). Absent: never on schedule. */
+  readonly everyMs?: number | undefined;
+  /** Baked images kept; older ones are retired (deleted or deprecated) after each bake. */
+  readonly keep: number;
+  /** The images this provider baked, newest first. */
+  list(): Promise<readonly { readonly name: string; readonly createdAt: number }[]>;
+  /**
+   * Bakes an image of `instance` (stopped by the caller) and retires those beyond `keep`.
+   * Names derive from `id` (the action's), so a retried bake finds its own work.
+   */
+  bake(
+    instance: Instance,
+    id: string,
+  ): Promise<{ readonly image: string; readonly retired: readonly string[] }>;
+}
+
 export interface Provider {
   readonly name: string;
   readonly kind: string;
@@ -77,8 +99,16 @@ export interface Provider {
    * Absent: any order.
    */
   removalOrder?(instances: readonly Instance[]): Instance[];
+  /**
+   * For platforms whose nodes read shared settings from the platform when they start (a
+   * ConfigMap): replaces those settings (the node kind's `podConfig`) with `files`. Running
+   * nodes read them at their next start.
+   */
+  publishNodeConfig?(files: Readonly<Record<string, string>>): Promise<void>;
   /** Stops an instance, keeping its data (for a consistent snapshot). Idempotent. */
   stop?(instance: Instance): Promise<void>;
   /** Starts a stopped instance again with the same identity and data. */
   start?(instance: Instance): Promise<Instance>;
+  /** Present when the provider bakes machine images from its pool's nodes. */
+  readonly images?: ImageBaking | undefined;
 }

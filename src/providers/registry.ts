@@ -2,6 +2,7 @@
 // built from its entry, and what the config checks ask of it. A new platform is a folder
 // beside this file and one line here.
 
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
@@ -19,6 +20,11 @@ import {
 import { KubeClient } from '../kube/kube-client.ts';
 import { AwsProvider } from './aws/aws-provider.ts';
 import { awsProviderConfig, checkAwsPool } from './aws/config.ts';
+import { AzureProvider } from './azure/azure-provider.ts';
+import { azureConnections, azureProviderConfig, checkAzurePool } from './azure/config.ts';
+import { azureCredential } from './azure/credential.ts';
+import { checkGcePool, gceProviderConfig } from './gce/config.ts';
+import { GceProvider } from './gce/gce-provider.ts';
 import {
   checkKubePool,
   checkNodePoolMachines,
@@ -91,6 +97,71 @@ export const PROVIDERS = [
     machinesForNodePools: true,
   }),
   provider({
+    config: azureProviderConfig,
+    create: (p, deps) => {
+      const ca = p.caFile === undefined ? undefined : readFileSync(p.caFile, 'utf8');
+      const login = azureCredential({
+        servicePrincipalDir: p.credentials?.servicePrincipalDir,
+        authorityHost: p.credentials?.authorityHost,
+        ca,
+      });
+      deps.log?.info({ provider: p.name }, `azure provider ${p.name}: credentials from ${login.describe}`);
+      return new AzureProvider({
+        name: p.name,
+        subscriptionId: p.subscriptionId,
+        resourceGroup: p.resourceGroup,
+        scaleSet: p.scaleSet,
+        credential: login.credential,
+        secrets: login.secrets,
+        endpoint: p.endpoint,
+        ca,
+        address: p.address,
+        ports: p.ports,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+          pollIntervalMs: p.retry.pollInterval,
+          operationTimeoutMs: p.retry.operationTimeout,
+        },
+        customData: p.customData,
+        pool: deps.pool,
+        log: deps.log,
+      });
+    },
+    checkPool: checkAzurePool,
+    connections: azureConnections,
+    machinesForNodePools: true,
+  }),
+  provider({
+    config: gceProviderConfig,
+    create: (p, deps) =>
+      new GceProvider({
+        name: p.name,
+        project: p.project,
+        zone: p.zone,
+        region: p.region,
+        group: p.group,
+        address: p.address,
+        ports: p.ports,
+        endpoint: p.endpoint,
+        retry: {
+          attempts: p.retry.attempts,
+          baseDelayMs: p.retry.baseDelay,
+          maxDelayMs: p.retry.maxDelay,
+          callTimeoutMs: p.retry.callTimeout,
+          operationTimeoutMs: p.retry.operationTimeout,
+          bootTimeoutMs: p.retry.bootTimeout,
+        },
+        startupScript: p.startupScript,
+        images: p.images,
+        pool: deps.pool,
+        log: deps.log,
+      }),
+    checkPool: checkGcePool,
+  }),
+  provider({
     config: kubeProviderConfig,
     create: (p, deps) => {
       const client = new KubeClient(p.cluster);
@@ -102,6 +173,9 @@ export const PROVIDERS = [
           namespace,
           statefulSet: p.workload.statefulSet,
           volumes: p.workload.volumes,
+          address: p.workload.address,
+          serviceType: p.workload.serviceType,
+          configMap: p.workload.configMap,
           pool: deps.pool,
           log: deps.log,
         });

@@ -73,10 +73,13 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
       return provider.create(req);
     },
     destroy: (instance) => provider.destroy(instance),
+    // Baking an image stops and starts a node as a snapshot does: guarded like those.
+    images: provider.images,
   };
   if (provider.stop) fenced.stop = provider.stop.bind(provider);
   if (provider.start) fenced.start = provider.start.bind(provider);
   if (provider.removalOrder) fenced.removalOrder = provider.removalOrder.bind(provider);
+  if (provider.publishNodeConfig) fenced.publishNodeConfig = provider.publishNodeConfig.bind(provider);
   return fenced;
 }
 

@@ -73,6 +73,13 @@ export class DirectorySnapshotStore implements SnapshotStore {
     await rename(tmp, path.join(dir, 'manifest.json'));
   }
 
+  localFile(set: string, id: string, relPath: string): string {
+    const files = path.join(this.#dir(set, id), 'files');
+    const file = path.join(files, relPath);
+    if (!file.startsWith(files + path.sep)) throw new Error(`${relPath} leaves the snapshot's folder`);
+    return file;
+  }
+
   async getFile(set: string, id: string, relPath: string): Promise<Readable> {
     const file = path.join(this.#dir(set, id), 'files', relPath);
     await stat(file);

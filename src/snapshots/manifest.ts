@@ -26,6 +26,10 @@ export interface SnapshotManifest {
   readonly appHash: string;
   readonly totalBytes: number;
   readonly files: readonly SnapshotFile[];
+  /** How the store holds the files (sizes and checksums are the uncompressed ones). Absent: as is. */
+  readonly compression?: 'zstd' | undefined;
+  /** Paths of the data dir this snapshot leaves out by its set's choice (its `leaveOut`). */
+  readonly leftOut?: readonly string[] | undefined;
 }
 
 /** A sortable, unique snapshot id: UTC time to the millisecond plus a random tail. */
@@ -49,6 +53,10 @@ export function parseManifest(text: string, where: string): SnapshotManifest {
   for (const k of ['id', 'set', 'sourcePool', 'sourceNode', 'nodeKind', 'chainId', 'appHash'])
     need(k, 'string');
   for (const k of ['createdAt', 'height', 'totalBytes']) need(k, 'number');
+  if (o.compression !== undefined && o.compression !== 'zstd')
+    throw new Error(`${where}: manifest compression ${String(o.compression)} is not zstd`);
+  if (o.leftOut !== undefined && !(Array.isArray(o.leftOut) && o.leftOut.every((p) => typeof p === 'string')))
+    throw new Error(`${where}: manifest field leftOut must be a list of paths`);
   if (!Array.isArray(o.files)) throw new Error(`${where}: manifest field files must be a list`);
   for (const f of o.files as Record<string, unknown>[]) {
     if (typeof f.path !== 'string' || typeof f.size !== 'number' || typeof f.sha256 !== 'string')

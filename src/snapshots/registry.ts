@@ -24,6 +24,8 @@ export const SNAPSHOT_STORES = [
         region: c.region,
         endpoint: c.endpoint,
         forcePathStyle: c.forcePathStyle,
+        compression: c.compression,
+        parallel: c.parallel,
       }),
   }),
 ] as const;

@@ -8,6 +8,10 @@ export interface SnapshotStore {
   readonly kind: string;
   /** Where it is, for people: a path or s3://bucket/prefix. Never holds credentials. */
   readonly location: string;
+  /** Files copied through its streams at once. Default COPY_PARALLELISM (copy-pool.ts). */
+  readonly parallelism?: number | undefined;
+  /** How it holds files, when not as they are (recorded in each manifest). */
+  readonly compression?: 'zstd' | undefined;
   /** Complete snapshots of a set, newest first. */
   list(set: string): Promise<SnapshotManifest[]>;
   /** Ids of a set's snapshots that have files but no manifest (interrupted or in progress). */
@@ -18,6 +22,12 @@ export interface SnapshotStore {
   putManifest(manifest: SnapshotManifest): Promise<void>;
   /** Reads one file of a snapshot. */
   getFile(set: string, id: string, relPath: string): Promise<Readable>;
+  /**
+   * Where a snapshot's file is on this machine, for a store that is a local directory: copies
+   * then go file to file on worker threads (copy-pool.ts), not through streams. Stores
+   * elsewhere leave it out.
+   */
+  localFile?(set: string, id: string, relPath: string): string;
   /** Deletes a snapshot, manifest first (so it stops counting as complete at once). */
   remove(set: string, id: string): Promise<void>;
 }

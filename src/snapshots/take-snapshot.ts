@@ -17,6 +17,8 @@ export interface TakeSnapshotInput {
   readonly nodeId: string;
   readonly instance: Instance;
   readonly address: NodeAddress;
+  /** Paths under the data dir this set leaves out (a folder: all it holds). */
+  readonly leaveOut?: readonly string[] | undefined;
   /** Called once the id is chosen, before any byte is copied (so pruning can spare it). */
   readonly onStart?: ((id: string) => void) | undefined;
   readonly onProgress?: Progress | undefined;
@@ -43,7 +45,7 @@ export async function takeSnapshot(input: TakeSnapshotInput): Promise<TakenSnaps
   let copied: Awaited<ReturnType<typeof copyIntoStore>> | undefined;
   let copyError: unknown;
   try {
-    const files = await support.files(instance.dataDir);
+    const files = leaveOut(await support.files(instance.dataDir), input.leaveOut ?? []);
     copied = await copyIntoStore(input.store, input.set, id, instance.dataDir, files, input.onProgress);
   } catch (e) {
     copyError = e;
@@ -64,7 +66,15 @@ export async function takeSnapshot(input: TakeSnapshotInput): Promise<TakenSnaps
     appHash: point.appHash,
     totalBytes: copied.reduce((a, f) => a + f.size, 0),
     files: copied,
+    ...(input.store.compression ? { compression: input.store.compression } : {}),
+    ...(input.leaveOut?.length ? { leftOut: [...input.leaveOut] } : {}),
   };
   await input.store.putManifest(manifest);
   return { manifest, instance: restarted };
+}
+
+/** The files a set keeps: all but those at or under a left-out path. */
+export function leaveOut(files: readonly string[], paths: readonly string[]): string[] {
+  const out = paths.map((p) => p.replace(/\/+$/, ''));
+  return files.filter((f) => !out.some((p) => f === p || f.startsWith(`${p}/`)));
 }

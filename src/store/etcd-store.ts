@@ -18,6 +18,7 @@
 //   action-log-by-pool/<pool>/<inv time>-<id>
 //   decisions/<inv time>-<inv term>-<inv seq>, decisions-by-pool/<pool>/…   DecisionRecord
 //   events/<…>, events-by-pool/<pool>/<…>                                  EventRecord
+//   samples/<…>, samples-by-pool/<pool>/<…>                                SeriesSample
 //   requests/<id>, requests-open/<id>    RequestRecord
 //   pool-status/<pool>                   PoolStatus
 //   failover/<pool>                      FailoverRecord
@@ -66,6 +67,7 @@ import type {
   PoolStatus,
   PrunedHistory,
   RequestRecord,
+  SeriesSample,
   Store,
   StoredNode,
 } from './store.ts';
@@ -502,7 +504,7 @@ export class EtcdStore implements Store {
 
   /** Appends a history record under a new key (and its pool's copy) in one fenced transaction. */
   async #append(
-    kind: 'decisions' | 'events',
+    kind: 'decisions' | 'events' | 'samples',
     at: number,
     term: number,
     pool: string | undefined,
@@ -550,17 +552,35 @@ export class EtcdStore implements Store {
     }));
   }
 
+  async recordSample(s: SeriesSample): Promise<void> {
+    await this.#append('samples', s.at, s.term, s.pool, s);
+  }
+
+  async listSamples(q: HistoryQuery = {}): Promise<SeriesSample[]> {
+    return (await this.#history('samples', q)).map((kv) => json(kv) as SeriesSample);
+  }
+
   /**
-   * The newest `limit` records of a history (of one pool, at or after `since`), returned
-   * oldest first. Keys start with the inverted time, so this is one ascending range read of
-   * at most `limit` keys; records of the same millisecond keep their write order.
+   * The newest `limit` records of a history (of one pool, at or after `since`, at or before
+   * `until`), returned oldest first. Keys start with the inverted time, so this is one
+   * ascending range read of at most `limit` keys; records of the same millisecond keep their
+   * write order.
    */
-  async #history(base: 'action-log' | 'decisions' | 'events', q: HistoryQuery): Promise<IKeyValue[]> {
+  async #history(
+    base: 'action-log' | 'decisions' | 'events' | 'samples',
+    q: HistoryQuery,
+  ): Promise<IKeyValue[]> {
     const prefix = q.pool !== undefined ? `${base}-by-pool/${q.pool}/` : `${base}/`;
     // at ≥ since ⇔ inverted(at) ≤ inverted(since) ⇔ key < prefix + inverted(since − 1).
     const end =
       q.since !== undefined && q.since > 0 ? `${prefix}${inverted(q.since - 1, TIME_MAX, 15)}` : undefined;
-    const kvs = await this.#list(prefix, { limit: q.limit ?? 1000, ...(end !== undefined ? { end } : {}) });
+    // at ≤ until ⇔ inverted(at) ≥ inverted(until) ⇔ key ≥ prefix + inverted(until).
+    const start = q.until !== undefined ? `${prefix}${invTime(q.until)}` : undefined;
+    const kvs = await this.#list(prefix, {
+      limit: q.limit ?? 1000,
+      ...(end !== undefined ? { end } : {}),
+      ...(start !== undefined ? { start } : {}),
+    });
     const timeOf = (kv: IKeyValue) =>
       TIME_MAX - Number(kv.key.toString().slice(prefix.length, prefix.length + 15));
     return kvs
@@ -579,7 +599,7 @@ export class EtcdStore implements Store {
       const suffix = kv.key.toString().slice(base.length + 1);
       return [`${base}/${suffix}`, ...(pool !== undefined ? [`${base}-by-pool/${pool}/${suffix}`] : [])];
     };
-    const history = (base: 'decisions' | 'events') =>
+    const history = (base: 'decisions' | 'events' | 'samples') =>
       this.#pruneRange(`${base}/`, olderThanCutoff(base), term, (kv) =>
         copiesOf(base, kv, (json(kv) as { pool?: string }).pool),
       );
@@ -588,6 +608,7 @@ export class EtcdStore implements Store {
     return {
       decisions: await history('decisions'),
       events: await history('events'),
+      samples: await history('samples'),
       actions: await this.#pruneRange('action-log/', olderThanCutoff('action-log'), term, (kv) => {
         const a = json(kv) as ActionRecord;
         return ended(a) ? [...copiesOf('action-log', kv, a.pool), `actions/${a.id}`] : undefined;

@@ -26,6 +26,7 @@ import type {
   PoolStatus,
   PrunedHistory,
   RequestRecord,
+  SeriesSample,
   Store,
   StoredNode,
 } from './store.ts';
@@ -75,6 +76,9 @@ const MIGRATIONS: readonly string[] = [
   'CREATE TABLE failover (pool TEXT PRIMARY KEY, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);',
   // History is pruned by age (pruneHistory), and read newest first.
   'CREATE INDEX decisions_at ON decisions (at); CREATE INDEX events_at ON events (at);',
+  // The dashboard's series over time, read by pool and range, pruned by age.
+  `CREATE TABLE samples (pool TEXT NOT NULL, at INTEGER NOT NULL, term INTEGER NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX samples_pool ON samples (pool, at); CREATE INDEX samples_at ON samples (at);`,
 ];
 
 export class SqliteStore implements Store {
@@ -376,6 +380,7 @@ export class SqliteStore implements Store {
         decisions: removed('DELETE FROM decisions WHERE at < ?'),
         events: removed('DELETE FROM events WHERE at < ?'),
         requests: removed('DELETE FROM requests WHERE outcome IS NOT NULL AND outcome_at < ?'),
+        samples: removed('DELETE FROM samples WHERE at < ?'),
       };
     });
   }
@@ -416,6 +421,26 @@ export class SqliteStore implements Store {
         .run(outcome, at, detail, id);
       if (Number(r.changes) !== 1) throw new Error(`request ${id} is not open`);
     });
+  }
+
+  async recordSample(s: SeriesSample): Promise<void> {
+    this.#fenced(s.term, () =>
+      this.db
+        .prepare('INSERT INTO samples (pool, at, term, body) VALUES (?, ?, ?, ?)')
+        .run(s.pool, s.at, s.term, JSON.stringify(s.body)),
+    );
+  }
+
+  async listSamples(q: HistoryQuery = {}): Promise<SeriesSample[]> {
+    const { sql, params } = history('samples', 'at', q);
+    return (
+      this.db.prepare(sql).all(...params) as unknown as {
+        pool: string;
+        at: number;
+        term: number;
+        body: string;
+      }[]
+    ).map((r) => ({ pool: r.pool, at: r.at, term: r.term, body: JSON.parse(r.body) }));
   }
 
   async putPoolStatus(s: PoolStatus): Promise<void> {
@@ -662,6 +687,10 @@ function history(
   if (q.since !== undefined) {
     where.push(`${timeColumn} >= ?`);
     params.push(q.since);
+  }
+  if (q.until !== undefined) {
+    where.push(`${timeColumn} <= ?`);
+    params.push(q.until);
   }
   params.push(q.limit ?? 1000);
   const inner = `SELECT *, rowid AS seq FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${timeColumn} DESC, rowid DESC LIMIT ?`;

@@ -13,6 +13,7 @@ import type {
   PoolState,
   PoolStatus,
   RequestRecord,
+  SeriesSample,
   Store,
   StoredNode,
 } from './store.ts';
@@ -37,6 +38,8 @@ export interface StateDump {
   readonly poolStatus: PoolStatus[];
   /** Absent in dumps from before failover existed. */
   readonly failover?: FailoverRecord[] | undefined;
+  /** The dashboard's sampled series. Absent in dumps from before they were kept. */
+  readonly samples?: SeriesSample[] | undefined;
 }
 
 /** An import into a store that holds state already, without `force`. */
@@ -53,7 +56,9 @@ export const ALL_RECORDS = 1_000_000_000;
 /** The records every store lists through the Store API, without ids (their order is kept). */
 export async function listedRecords(
   store: Store,
-): Promise<Pick<StateDump, 'nodes' | 'actions' | 'decisions' | 'events' | 'poolStatus' | 'failover'>> {
+): Promise<
+  Pick<StateDump, 'nodes' | 'actions' | 'decisions' | 'events' | 'poolStatus' | 'failover' | 'samples'>
+> {
   const withoutId = <T extends { id?: number | undefined }>({ id: _id, ...rest }: T) => rest;
   return {
     nodes: await store.listNodes({ all: true }),
@@ -62,6 +67,7 @@ export async function listedRecords(
     events: (await store.listEvents({ limit: ALL_RECORDS })).map(withoutId),
     poolStatus: await store.listPoolStatus(),
     failover: await store.listFailover(),
+    samples: await store.listSamples({ limit: ALL_RECORDS }),
   };
 }
 
@@ -88,4 +94,5 @@ export async function writeStateRecords(store: Store, dump: StateDump): Promise<
   }
   for (const s of dump.poolStatus) await store.putPoolStatus(s);
   for (const f of dump.failover ?? []) await store.putFailover(f);
+  for (const s of dump.samples ?? []) await store.recordSample(s);
 }

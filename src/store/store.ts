@@ -154,6 +154,21 @@ export interface HistoryQuery {
   readonly limit?: number | undefined;
   /** Only records at or after this time, ms. */
   readonly since?: number | undefined;
+  /** Only records at or before this time, ms (actions: started at or before it). */
+  readonly until?: number | undefined;
+}
+
+/**
+ * One sampled point of a pool's series, for the dashboard's charts over any range the store
+ * still holds: sizes, the rule metrics as the rules read them, traffic, and for a guarded
+ * validator its heights, peers and signatures. The body is the API's (src/api/pool-series.ts);
+ * the store keeps it as it is. History: pruned with decisions and events.
+ */
+export interface SeriesSample {
+  readonly pool: string;
+  readonly at: number;
+  readonly term: number;
+  readonly body: Readonly<Record<string, unknown>>;
 }
 
 /** How many records `pruneHistory` removed, by kind. */
@@ -162,6 +177,7 @@ export interface PrunedHistory {
   readonly decisions: number;
   readonly events: number;
   readonly requests: number;
+  readonly samples: number;
 }
 
 export interface Store {
@@ -208,6 +224,11 @@ export interface Store {
   recordEvent(e: EventRecord, term: number): Promise<void>;
   listEvents(q?: HistoryQuery): Promise<EventRecord[]>;
 
+  /** Records one sampled point of a pool's series; fenced by its term. */
+  recordSample(s: SeriesSample): Promise<void>;
+  /** Sampled points, oldest first: the newest `limit` (default 1000) of the query's range. */
+  listSamples(q?: HistoryQuery): Promise<SeriesSample[]>;
+
   putPoolStatus(s: PoolStatus): Promise<void>;
   listPoolStatus(): Promise<PoolStatus[]>;
 
@@ -217,7 +238,7 @@ export interface Store {
   listFailover(): Promise<FailoverRecord[]>;
 
   /**
-   * Removes history that ended before `before` (ms): decisions and events recorded before it,
+   * Removes history that ended before `before` (ms): decisions, events and series samples recorded before it,
    * actions and requests whose outcome came before it. Open actions and requests stay
    * whatever their age (a restart must still reconcile them), and so do node records and
    * everything that is state rather than history. Fenced like every write.

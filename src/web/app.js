@@ -10,6 +10,7 @@ import { overviewPage } from './pages/overview.js';
 import { poolPage } from './pages/pool.js';
 import { snapshotsPage } from './pages/snapshots.js';
 import { validatorsPage } from './pages/validators.js';
+import { splitHash } from './time-range.js';
 
 const REFRESH_MS = 2000;
 
@@ -57,24 +58,26 @@ const app = {
   refreshNow: () => refresh(),
 };
 
+/** The page a hash names, with its query (a chart range: `#/pools/sentries?last=1h`). */
 function routeOf(hash) {
-  const m = /^#\/pools\/(.+)$/.exec(hash);
-  if (m) return { name: 'pool', pool: decodeURIComponent(m[1]) };
-  if (hash === '#/pools')
-    return { name: 'pool', pool: poolNames.find((p) => p !== 'validator') ?? poolNames[0] };
+  const [path, params] = splitHash(hash);
+  const m = /^\/pools\/(.+)$/.exec(path);
+  if (m) return { name: 'pool', pool: decodeURIComponent(m[1]), params };
+  if (path === '/pools')
+    return { name: 'pool', pool: poolNames.find((p) => p !== 'validator') ?? poolNames[0], params };
   const known = {
-    '#/nodes': 'nodes',
-    '#/decisions': 'decisions',
-    '#/snapshots': 'snapshots',
-    '#/validators': 'validators',
+    '/nodes': 'nodes',
+    '/decisions': 'decisions',
+    '/snapshots': 'snapshots',
+    '/validators': 'validators',
   };
-  return { name: known[hash] ?? 'overview' };
+  return { name: known[path] ?? 'overview', params };
 }
 
 function makePage(route) {
   switch (route.name) {
     case 'pool':
-      return route.pool ? poolPage(app, route.pool) : overviewPage(app);
+      return route.pool ? poolPage(app, route.pool, route.params) : overviewPage(app);
     case 'nodes':
       return nodesPage(app);
     case 'decisions':
@@ -82,7 +85,7 @@ function makePage(route) {
     case 'snapshots':
       return snapshotsPage(app);
     case 'validators':
-      return validatorsPage(app);
+      return validatorsPage(app, route.params);
     default:
       return overviewPage(app);
   }

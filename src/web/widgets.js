@@ -237,6 +237,13 @@ export function eventItem(e) {
 }
 
 function failBar(n) {
+  // A validator is never health-replaced: it has no tolerance to count against.
+  if (n.failTolerance === null)
+    return h(
+      'span',
+      { class: 'fail muted', title: 'validators are never health-replaced (failover watches them)' },
+      'not counted',
+    );
   const share = n.failTolerance > 0 ? Math.min(1, n.failMarker / n.failTolerance) : n.failMarker > 0 ? 1 : 0;
   const cls = share >= 0.75 ? 'bad' : share > 0 ? 'warn' : 'ok';
   const bar = h('span', { class: 'failbar' }, h('span', { class: `failbar-fill ${cls}` }));

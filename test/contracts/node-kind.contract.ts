@@ -7,7 +7,7 @@
 // controller hands a new node of that kind.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeAddress, NodeKind } from '../../src/nodes/node-kind.ts';
 import { freePorts } from '../../src/providers/local/free-ports.ts';
@@ -23,6 +23,8 @@ export interface NodeKindBed {
   /** Longest wait for a launched node to turn reachable, ms. */
   readonly readyWithinMs: number;
   readonly skip?: string | false;
+  /** Runs once before the suite's tests (a chain to make first, whose commands take seconds). */
+  readonly setup?: () => Promise<void>;
 }
 
 /** Files no snapshot may carry: keys and signing state (CometBFT's names, and any key file). */
@@ -30,6 +32,7 @@ const FORBIDDEN = /(^|\/)(priv_validator_key\.json|priv_validator_state\.json|no
 
 export function nodeKindContract(name: string, bed: NodeKindBed): void {
   describe(`node kind contract: ${name}`, { skip: bed.skip ?? false }, () => {
+    if (bed.setup) before(bed.setup);
     test('port names are distinct and not empty', () => {
       const { portNames } = bed.kind();
       assert.ok(portNames.length > 0);

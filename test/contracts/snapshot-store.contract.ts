@@ -110,6 +110,98 @@ export function snapshotStoreContract(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    test('a file of several parts and an empty file come back byte for byte, each read once', async () => {
+      const inner = await make();
+      const reads = new Map<string, number>();
+      const count = (p: string) => reads.set(p, (reads.get(p) ?? 0) + 1);
+      // The same store, counting every way a file of it is read.
+      const store: SnapshotStore = {
+        kind: inner.kind,
+        location: inner.location,
+        compression: inner.compression,
+        list: (set) => inner.list(set),
+        listIncomplete: (set) => inner.listIncomplete(set),
+        putFile: (set, id, p, body, size) => inner.putFile(set, id, p, body, size),
+        putManifest: (m) => inner.putManifest(m),
+        getFile: (set, id, p) => {
+          count(p);
+          return inner.getFile(set, id, p);
+        },
+        ...(inner.localFile
+          ? {
+              localFile: (set: string, id: string, p: string) => {
+                count(p);
+                return inner.localFile!(set, id, p);
+              },
+            }
+          : {}),
+        remove: (set, id) => inner.remove(set, id),
+      };
+      const dir = dataDir();
+      // 21 MiB + a little: several S3 parts and ranges, and a file no read block divides.
+      const big = Buffer.alloc(21 * 1024 * 1024 + 12_345);
+      for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+      writeFileSync(path.join(dir, 'data', 'blockstore.db', '000002.ldb'), big);
+      writeFileSync(path.join(dir, 'data', 'empty'), '');
+      const files = [...FILES, 'data/blockstore.db/000002.ldb', 'data/empty'];
+      const set = `s${Date.now()}e`;
+      const id = snapshotId(4000, 'big');
+      const copied = await copyIntoStore(store, set, id, dir, files);
+      const m: SnapshotManifest = {
+        version: 1,
+        id,
+        set,
+        createdAt: 4000,
+        sourcePool: 'sentries',
+        sourceNode: 'sentries-1',
+        nodeKind: 'test',
+        chainId: 'c',
+        height: 42,
+        appHash: 'AB',
+        totalBytes: copied.reduce((a, f) => a + f.size, 0),
+        files: copied,
+      };
+      await store.putManifest(m);
+      reads.clear();
+      const into = mkdtempSync(path.join(tmpdir(), 'rampart-restore-'));
+      await restoreSource(store, m).restoreInto(into);
+      for (const f of files)
+        assert.ok(readFileSync(path.join(into, f)).equals(readFileSync(path.join(dir, f))), `${f} differs`);
+      assert.deepEqual(
+        [...reads].sort(),
+        files.map((f) => [f, 1]).sort(),
+        'every file read exactly once: verified as it is copied, never read again',
+      );
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(into, { recursive: true, force: true });
+    });
+
+    test('a corrupted part of a large file fails the restore in the same pass, naming the file', async () => {
+      const store = await make();
+      const dir = dataDir();
+      const big = Buffer.alloc(17 * 1024 * 1024, 3);
+      writeFileSync(path.join(dir, 'data', 'blockstore.db', '000003.ldb'), big);
+      const set = `s${Date.now()}f`;
+      const m = await take(store, set, dir, 5000);
+      const files = [...FILES, 'data/blockstore.db/000003.ldb'];
+      const copied = await copyIntoStore(store, set, m.id, dir, files);
+      const full: SnapshotManifest = {
+        ...m,
+        files: copied,
+        totalBytes: copied.reduce((a, f) => a + f.size, 0),
+      };
+      await store.putManifest(full);
+      big[16 * 1024 * 1024 + 7] = 4;
+      await store.putFile(set, m.id, 'data/blockstore.db/000003.ldb', Readable.from([big]), big.length);
+      const into = mkdtempSync(path.join(tmpdir(), 'rampart-restore-'));
+      await assert.rejects(
+        restoreSource(store, full).restoreInto(into),
+        /file data\/blockstore\.db\/000003\.ldb: expected 17825792 bytes sha256 [0-9a-f]{12}…, got 17825792 bytes/,
+      );
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(into, { recursive: true, force: true });
+    });
+
     test('prune keeps the newest N and removes abandoned incomplete ones, not those in progress', async () => {
       const store = await make();
       const dir = dataDir();

@@ -32,7 +32,7 @@ export function storedNode(id: string, over: Partial<StoredNode> = {}): StoredNo
 /**
  * A store holding some of every kind of record — pools, live and gone nodes, open and finished
  * actions (a snapshot among them), decisions, events, open and finished requests, pool status,
- * failover records and a term with its holder — every name and text starting with `prefix`.
+ * failover records, a series sample and a term with its holder — every name and text starting with `prefix`.
  */
 export async function fillStore(s: Store, prefix: string): Promise<void> {
   await s.newTerm(`${prefix} leader 1`);
@@ -96,6 +96,7 @@ export async function fillStore(s: Store, prefix: string): Promise<void> {
   await s.finishRequest(`${prefix}-done-request`, 'done', `${prefix} paused`, t, 32);
   await s.putPoolStatus({ pool, at: 40, term: t, body: { note: `${prefix} status` } });
   await s.putFailover({ pool, at: 41, term: t, body: { status: `${prefix} down` } });
+  await s.recordSample({ pool, at: 50, term: t, body: { note: `${prefix} sample` } });
 }
 
 /** A dump with one of everything, named `new…`: what an import writes. */
@@ -163,6 +164,7 @@ export function newStateDump(): StateDump {
     ],
     poolStatus: [{ pool, at: 500, term: 7, body: { note: 'new status' } }],
     failover: [{ pool, at: 600, term: 7, body: { status: 'new healthy' } }],
+    samples: [{ pool, at: 700, term: 7, body: { note: 'new sample' } }],
   };
 }
 
@@ -310,8 +312,56 @@ export function storeContract(
         [101, 103],
       );
       assert.equal(last3[0]?.reasons[0]?.text, 'r2');
+      // A past range: at or after since, at or before until, newest `limit` of it.
+      assert.deepEqual(
+        (await s.listDecisions({ since: 101, until: 103 })).map((d) => d.at),
+        [101, 102, 103],
+      );
+      assert.deepEqual(
+        (await s.listDecisions({ pool: 'b', until: 103 })).map((d) => d.at),
+        [100, 102],
+      );
+      assert.deepEqual(
+        (await s.listDecisions({ until: 103, limit: 2 })).map((d) => d.at),
+        [102, 103],
+      );
       await s.recordEvent({ at: 9, pool: 'a', severity: 'critical', text: 'join failed' }, t);
       assert.equal((await s.listEvents({ pool: 'a' }))[0]?.text, 'join failed');
+      assert.deepEqual(await s.listEvents({ until: 8 }), []);
+      await s.close();
+    });
+
+    test('series samples: by pool and range, oldest first, newest kept by limit, fenced', async () => {
+      const s = await open();
+      const t = await s.newTerm('a');
+      for (let i = 0; i < 6; i++)
+        await s.recordSample({
+          pool: i % 2 ? 'a' : 'b',
+          at: 1000 + i * 10,
+          term: t,
+          body: { ready: i, values: [i / 10, null] },
+        });
+      assert.deepEqual(
+        (await s.listSamples({ pool: 'a' })).map((x) => [x.at, x.body.ready]),
+        [
+          [1010, 1],
+          [1030, 3],
+          [1050, 5],
+        ],
+      );
+      const ranged = await s.listSamples({ pool: 'b', since: 1001, until: 1040 });
+      assert.deepEqual(
+        ranged.map((x) => x.at),
+        [1020, 1040],
+      );
+      assert.deepEqual(ranged[0], { pool: 'b', at: 1020, term: t, body: { ready: 2, values: [0.2, null] } });
+      assert.deepEqual(
+        (await s.listSamples({ limit: 2 })).map((x) => x.at),
+        [1040, 1050],
+      );
+      await s.newTerm('b');
+      await assert.rejects(s.recordSample({ pool: 'a', at: 2000, term: t, body: {} }), StaleTermError);
+      assert.equal((await s.listSamples({ since: 2000 })).length, 0, 'a deposed leader records no sample');
       await s.close();
     });
 
@@ -408,13 +458,27 @@ export function storeContract(
       await s.recordEvent({ at: 1000, pool: 'p', severity: 'info', text: 'old, of p' }, t);
       await s.recordEvent({ at: 1000, severity: 'warning', text: 'old, of no pool' }, t);
       await s.recordEvent({ at: 6000, pool: 'p', severity: 'info', text: 'new' }, t);
+      await s.recordSample({ pool: 'p', at: 1000, term: t, body: { n: 'old' } });
+      await s.recordSample({ pool: 'q', at: 4999, term: t, body: { n: 'edge' } });
+      await s.recordSample({ pool: 'p', at: 5000, term: t, body: { n: 'kept' } });
       await s.addRequest({ id: 'r-old', at: 1000, kind: 'pool-pause', body: {}, caller: 'cli' });
       await s.finishRequest('r-old', 'done', 'paused', t, 2000);
       await s.addRequest({ id: 'r-open', at: 1000, kind: 'pool-pause', body: {}, caller: 'cli' });
       await s.addRequest({ id: 'r-new', at: 6000, kind: 'pool-pause', body: {}, caller: 'cli' });
       await s.finishRequest('r-new', 'failed', 'no', t, 6500);
 
-      assert.deepEqual(await s.pruneHistory(5000, t), { actions: 2, decisions: 46, events: 2, requests: 1 });
+      assert.deepEqual(await s.pruneHistory(5000, t), {
+        actions: 2,
+        decisions: 46,
+        events: 2,
+        requests: 1,
+        samples: 2,
+      });
+      assert.deepEqual(
+        (await s.listSamples()).map((x) => x.body.n),
+        ['kept'],
+      );
+      assert.deepEqual(await s.listSamples({ pool: 'q' }), []);
       assert.deepEqual((await s.listActions()).map((a) => a.id).sort(), ['ended-late', 'new', 'still-open']);
       assert.deepEqual((await s.listActions({ pool: 'p' })).map((a) => a.id).sort(), [
         'ended-late',
@@ -451,7 +515,13 @@ export function storeContract(
       );
       // The open action can still be finished, and a second prune finds nothing more.
       await s.finishAction('still-open', 'failed', 'reconciled', t, 7000);
-      assert.deepEqual(await s.pruneHistory(5000, t), { actions: 0, decisions: 0, events: 0, requests: 0 });
+      assert.deepEqual(await s.pruneHistory(5000, t), {
+        actions: 0,
+        decisions: 0,
+        events: 0,
+        requests: 0,
+        samples: 0,
+      });
 
       await s.newTerm('b');
       await assert.rejects(s.pruneHistory(8000, t), StaleTermError);
@@ -549,6 +619,7 @@ export function storeContract(
         request: (s) => s.addRequest({ id: 'r', at: 1, kind: 'pool-pause', body: {}, caller: 'cli' }),
         'pool status': (s, t) => s.putPoolStatus({ pool: 'p', at: 1, term: t, body: {} }),
         failover: (s, t) => s.putFailover({ pool: 'p', at: 1, term: t, body: {} }),
+        sample: (s, t) => s.recordSample({ pool: 'p', at: 1, term: t, body: {} }),
       };
       for (const [kind, write] of Object.entries(oneOf)) {
         const s = await open();

@@ -24,8 +24,10 @@ const rampart = (...args: string[]) =>
 const SETUPS = [
   'local',
   'aws-sentries',
+  'gce-sentries',
   'kubernetes-sentries',
   'kubernetes-workers',
+  'azure-workers',
   'etcd-members',
   'openstack-etcd-members',
   'basement-validator',

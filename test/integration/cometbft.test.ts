@@ -93,7 +93,7 @@ snapshots:
 
   // Invariants at every poll: the validator peers only with registered sentries (and the
   // operator's static sentry, the public node); a registered, ready sentry becomes its peer
-  // (see DIAL_WINDOW_POLLS); never more than max; the chain keeps making blocks.
+  // (see DIAL_WINDOW_POLLS) and stays one; never more than max; the chain keeps making blocks.
   const violations: string[] = [];
   const registeredAt = new Map<string, number>();
   let polls = 0;
@@ -112,8 +112,11 @@ snapshots:
       if (n.registered && n.state === 'ready' && !registeredAt.has(n.id)) registeredAt.set(n.id, polls);
       if (!n.registered || n.state !== 'ready') registeredAt.delete(n.id);
     }
+    // The window counts consecutive polls without the peer: a connection that drops later
+    // (the sentry busy, a restart) is dialed again by the controller within the same window.
     for (const [id, at] of registeredAt)
-      if (polls - at >= DIAL_WINDOW_POLLS && !peers.includes(id))
+      if (peers.includes(id)) registeredAt.set(id, polls);
+      else if (polls - at >= DIAL_WINDOW_POLLS)
         violations.push(`registered ready sentry ${id} is not the validator's peer`);
     const url = await validatorRpc();
     if (url) {

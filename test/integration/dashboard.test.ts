@@ -1,8 +1,9 @@
 // The real dashboard in Debian's Chromium, over a running local fleet (simnode processes, the
-// controller in-process, its API on a free loopback port): the overview shows the pools, a
-// scale-up under load shows on the chart and in the timeline with its reason, a pause from
-// the page (reached and pressed from the keyboard) stops scaling, and a snapshot is taken
-// from the page. Screenshots of the main pages go to test-output/screenshots/.
+// controller in-process, its API on a free loopback port): the overview shows the pools with
+// a size sparkline each, a scale-up under load shows on the chart and in the timeline with its
+// reason, each ready node has its own line beside the rule's aggregate, a pause from the page
+// (reached and pressed from the keyboard) stops scaling, and a snapshot is taken from the
+// page. Screenshots of the main pages go to test-output/screenshots/.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -24,6 +25,8 @@ const CONFIG = fastFleetConfig(
     scaleUpCooldown: '2s',
     scaleDownPeriod: '30s',
     scaleDownBelow: 0.1,
+    sentriesExtra:
+      '    traffic: [ { metric: "nodes:simnode_offered_load_tx_per_second", label: offered load, unit: tx/s } ]',
     extra:
       'snapshots:\n  - { name: sentry-snapshots, from: sentries, keep: 2, store: { kind: directory, path: snapshots } }\n',
   },
@@ -87,6 +90,12 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
   );
   const cards = await page.$$eval('.pool-card', (els) => els.map((e) => e.getAttribute('data-pool')));
   assert.deepEqual(cards, ['validator', 'sentries']);
+  await until(
+    page,
+    'a size sparkline with points in every pool card',
+    `[...document.querySelectorAll('.pool-card')].every((c) =>
+      Number(c.querySelector('.sparkline')?.dataset.points ?? 0) > 0 && c.querySelector('.sparkline canvas') !== null)`,
+  );
   assert.match(
     (await page.textContent('.pool-card[data-pool="sentries"]')) ?? '',
     /min 1[\s\S]*capacity 2[\s\S]*max 6/,
@@ -111,15 +120,54 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
     })()`,
     90_000,
   );
+  // The traffic that drives it, in its own units, beside the rule's metric.
+  assert.match(
+    (await page.textContent('figure[data-traffic="nodes:simnode_offered_load_tx_per_second"]')) ?? '',
+    /Traffic: offered load now [\d.,]+ tx\/s/,
+  );
   await until(
     page,
     'the timeline to show the scale-up with its reason',
     `[...document.querySelectorAll('.decision-item[data-decision="scale-up"]')].some((e) =>
       /Scaled up/.test(e.innerText) && /simnode_utilization_ratio = [\\d.]+ > 0\\.7 → \\+1/.test(e.innerText))`,
   );
-  const markerTitle = await page.$eval('#chart-size .marker-up title', (e) => e.textContent ?? '');
+  const markerTitle = await page.$eval('#chart-size .marker-up', (e) => e.getAttribute('title') ?? '');
   assert.match(markerTitle, /Scaled up/);
   await browser.screenshot(page, 'pool');
+
+  // Each ready node's own line beside the aggregate the rule read: one legend entry per node.
+  await page.check('#each-node');
+  const readyIds = async () =>
+    (await rt.store.listNodes({ pool: 'sentries' }))
+      .filter((n) => n.state === 'ready')
+      .map((n) => n.id)
+      .sort();
+  const chartNodes = `[...document.querySelectorAll('figure[data-metric="nodes:simnode_utilization_ratio"] .u-legend .u-series .u-label')]
+      .map((e) => e.textContent).filter((t) => t.startsWith('sentries-')).sort()`;
+  let ready: string[] = [];
+  let shown: string[] = [];
+  await waitFor(
+    'a line for each ready node, and none for another',
+    async () => {
+      ready = await readyIds();
+      shown = (await page.evaluate(chartNodes)) as string[];
+      // A line is a node seen ready in the last hour: every ready node has one.
+      return ready.length >= 3 && ready.every((id) => shown.includes(id));
+    },
+    60_000,
+  );
+  assert.ok(
+    shown.every((id) => id.startsWith('sentries-')),
+    `only sentries' lines: ${shown.join(', ')}`,
+  );
+  assert.match(page.url(), /[?&]nodes=1\b/, 'the per-node view is in the link');
+  const legend = await page.$$eval(
+    'figure[data-metric="nodes:simnode_utilization_ratio"] .u-legend .u-series .u-label',
+    (els) => els.map((e) => e.textContent),
+  );
+  assert.ok(legend.includes("avg (the rule's reading)"), 'the aggregate stays beside the node lines');
+  await browser.screenshot(page, 'pool-each-node');
+  await page.uncheck('#each-node');
 
   // 3. Pause from the page, reached with Tab and pressed with Enter.
   await page.focus('body');

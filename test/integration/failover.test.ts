@@ -1,4 +1,5 @@
-// Validator failover on a real CometBFT chain of four validators, the guarded one holding
+// Validator failover on a real chain of four validators — bare CometBFT, and gaiad, the
+// Cosmos Hub's daemon, from one scenario — the guarded one holding
 // 1 of 31 voting power (the chain goes on without it, and its signatures — missing, back,
 // or doubled — show in the commits). Kill it: an alert reaches a webhook, a non-signing
 // standby is restored from a snapshot and synced, nothing else signs with its key. Promote
@@ -9,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { after, type TestContext, test } from 'node:test';
 import pino from 'pino';
 import { ValidatorsAnswer } from '../../src/api/schemas.ts';
 import { startApiServer } from '../../src/api/server.ts';
@@ -21,7 +22,7 @@ import type { Instance } from '../../src/providers/provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import type { StoredNode } from '../../src/store/store.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
-import { startFailoverBed } from '../support/failover-bed.ts';
+import { type BedDaemon, startFailoverBed } from '../support/failover-bed.ts';
 import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
 import { requireBinary } from '../support/servers.ts';
 
@@ -29,11 +30,18 @@ const silent = process.env.RAMPART_TEST_LOG
   ? pino({ level: 'debug' }, pino.destination(process.env.RAMPART_TEST_LOG))
   : pino({ level: 'silent' });
 
-test('validator failover: detect, alert, standby from a snapshot, guarded promotion', {
-  timeout: 420_000,
-}, async (t) => {
-  if (!requireBinary(t, 'cometbft')) return;
-  const bed = await startFailoverBed();
+for (const daemon of ['cometbft', 'gaiad'] as const)
+  test(
+    `validator failover on ${daemon}: detect, alert, standby from a snapshot, guarded promotion`,
+    {
+      timeout: 600_000,
+    },
+    (t) => failover(t, daemon),
+  );
+
+async function failover(t: TestContext, daemon: BedDaemon): Promise<void> {
+  if (!requireBinary(t, daemon)) return;
+  const bed = await startFailoverBed(daemon);
   after(() => bed.cleanup());
   const { net, guardedHome, guardedAddress, hooked } = bed;
   const publicNode = net.fullNodes[0]!;
@@ -270,4 +278,4 @@ test('validator failover: detect, alert, standby from a snapshot, guarded promot
     assert.deepEqual(evidence, [], `evidence at height ${h}`);
   }
   t.diagnostic(`promotion at height ${promoteHeight}, checked blocks ${killHeight}–${top}`);
-});
+}

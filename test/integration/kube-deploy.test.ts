@@ -218,6 +218,15 @@ test('the chart’s RBAC, for real: what Rampart needs is allowed, the rest refu
     await as('GET', '/api/v1/namespaces/chain/pods'),
     await as('GET', '/api/v1/namespaces/chain/persistentvolumeclaims'),
     await as('GET', '/apis/batch/v1/namespaces/chain/jobs'),
+    // workload.configMap: the pods' node ids and peers; address: service, a Service per replica.
+    await as('POST', '/api/v1/namespaces/chain/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'sentry-peers' },
+      data: {},
+    }),
+    await as('PATCH', '/api/v1/namespaces/chain/configmaps/sentry-peers', { data: { 'node-0': 'n' } }, merge),
+    await as('GET', '/api/v1/namespaces/chain/services'),
     await as('POST', '/apis/coordination.k8s.io/v1/namespaces/rampart/leases', {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -248,6 +257,7 @@ test('the chart’s RBAC, for real: what Rampart needs is allowed, the rest refu
 
   const refused = {
     'read secrets': await as('GET', '/api/v1/namespaces/chain/secrets'),
+    'delete a ConfigMap': await as('DELETE', '/api/v1/namespaces/chain/configmaps/sentry-peers'),
     'delete the StatefulSet': await as('DELETE', '/apis/apps/v1/namespaces/chain/statefulsets/sentry'),
     'create pods': await as('POST', '/api/v1/namespaces/chain/pods', {
       apiVersion: 'v1',

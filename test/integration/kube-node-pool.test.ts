@@ -5,8 +5,6 @@
 // registers each moto machine's Node (nothing boots on moto's machines).
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
@@ -23,13 +21,9 @@ import type { CreateRequest, Instance } from '../../src/providers/provider.ts';
 import { shortId } from '../../src/runtime/action-journal.ts';
 import { providerContract } from '../contracts/provider.contract.ts';
 import { type FakeKubeletJoin, fakeKubeletJoin } from '../support/fake-kubelet-join.ts';
-import {
-  createNamespace,
-  type KubeControlPlane,
-  KWOK_FAST_POD_ANNOTATIONS,
-  kubeForFile,
-} from '../support/kube.ts';
+import { createNamespace, KWOK_FAST_POD_ANNOTATIONS, kubeForFile } from '../support/kube.ts';
 import { createMotoGroup, motoClients, motoForFile, resetMoto } from '../support/moto-group.ts';
+import { providerToken } from '../support/node-pool-access.ts';
 import { pollUntil } from '../support/servers.ts';
 
 const moto = motoForFile();
@@ -119,57 +113,6 @@ async function freshPool(
       return j;
     },
   };
-}
-
-/**
- * What the node-pool provider needs, and no more: the provider runs as a ServiceAccount bound
- * to this ClusterRole in every test, so a missing rule fails them.
- */
-export const NODE_POOL_RULES = [
-  { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'patch', 'delete'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-  { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
-  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['list'] },
-];
-
-let providerTokenFile: string | undefined;
-/** A ServiceAccount bound to NODE_POOL_RULES; its token in a file, as in a pod. */
-async function providerToken(k: KubeControlPlane): Promise<string> {
-  if (providerTokenFile !== undefined) return providerTokenFile;
-  await createNamespace(k, 'rampart');
-  await k.ok('POST', '/api/v1/namespaces/rampart/serviceaccounts', {
-    body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'rampart' } },
-  });
-  await k.ok('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'rampart-node-pool' },
-      rules: NODE_POOL_RULES,
-    },
-  });
-  await k.ok('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'rampart-node-pool' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'rampart-node-pool' },
-      subjects: [{ kind: 'ServiceAccount', name: 'rampart', namespace: 'rampart' }],
-    },
-  });
-  const token = await k.serviceAccountToken('rampart', 'rampart');
-  // The authorizer sees the binding through its informer: wait until it applies.
-  const seen = await pollUntil(
-    () => k.request('GET', '/api/v1/nodes', { token }),
-    (r) => r.status === 200,
-    15_000,
-    100,
-  );
-  assert.equal(seen.status, 200, seen.text);
-  const file = join(k.dir, 'rampart.token');
-  writeFileSync(file, token, { mode: 0o600 });
-  providerTokenFile = file;
-  return file;
 }
 
 function request(): CreateRequest {

@@ -7,11 +7,10 @@
 // Storage and snapshots are the test bed's named fakes (no CSI driver runs here).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
 import {
   KubeClient,
   type KubeClientOptions,
@@ -40,8 +39,8 @@ import {
   type KubeControlPlane,
   KWOK_FAST_POD_ANNOTATIONS,
   kubeForFile,
-  waitForRbac,
 } from '../support/kube.ts';
+import { deployedRoleConnection } from '../support/kube-rbac.ts';
 
 let dir: string;
 let admin: KubeClient;
@@ -55,49 +54,9 @@ const bed = kubeForFile(undefined, async (k) => {
 });
 const { skip } = bed;
 
-/** The namespaced rules Rampart's deployment grants it (the Role of the kustomize base). */
-function deployedRules(): unknown[] {
-  const file = join(import.meta.dirname, '../../deploy/kustomize/base/rbac.yaml');
-  const role = parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((d) => d.toJS() as { kind: string; rules: unknown[] })
-    .find((d) => d.kind === 'Role');
-  assert.ok(role, `${file} has a Role`);
-  return role.rules;
-}
-
-/**
- * Connection options of a ServiceAccount of `ns` bound to the deployed Role: the provider
- * under test can do exactly what a deployed Rampart can.
- */
-async function rampartConnection(k: KubeControlPlane, ns: string): Promise<KubeClientOptions> {
-  await k.ok('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
-    body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'rampart' } },
-  });
-  await k.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'rampart' },
-      rules: deployedRules(),
-    },
-  });
-  await k.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'rampart' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rampart' },
-      subjects: [{ kind: 'ServiceAccount', name: 'rampart', namespace: ns }],
-    },
-  });
-  // The binding reaches the authorizer a moment later: the first request must not race it.
-  await waitForRbac(k, `system:serviceaccount:${ns}:rampart`, ns, [
-    { group: 'apps', resource: 'statefulsets', verb: 'get' },
-  ]);
-  const tokenFile = join(dir, `${ns}-token`);
-  writeFileSync(tokenFile, await k.serviceAccountToken(ns, 'rampart', 3600));
-  return { server: k.url, caFile: k.caFile, tokenFile };
-}
+/** A ServiceAccount of `ns` bound to the deployed Role, its token in this file's folder. */
+const rampartConnection = (k: KubeControlPlane, ns: string): Promise<KubeClientOptions> =>
+  deployedRoleConnection(k, ns, dir);
 
 /** A StatefulSet with one replica of the operator's and a `data` claim template; pods come and go fast on kwok. */
 async function statefulSet(k: KubeControlPlane, ns: string, name: string): Promise<void> {

@@ -1,6 +1,7 @@
 // The node kind contract, run by every kind that runs a process of its own: simnode (a
 // validator: no upstream), cometbft (a sentry given the chain's genesis file, started alone)
-// and etcd-member (a pool's first member, which starts its cluster).
+// run by bare CometBFT and by gaiad, a chain daemon, and etcd-member (a pool's first member,
+// which starts its cluster).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import type { NodeKind } from '../../src/nodes/node-kind.ts';
 import { createNodeKind } from '../../src/nodes/registry.ts';
 import { nodeKindContract } from '../contracts/node-kind.contract.ts';
 import { createNetwork, type Network } from '../support/cometbft-net.ts';
+import { createGaiaChain, type GaiaChain } from '../support/gaia-chain.ts';
 import { skipUnlessInstalled } from '../support/servers.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'rampart-node-kinds-'));
@@ -71,6 +73,33 @@ if (!skipUnlessInstalled('cometbft'))
     cleanups.push(() => n.cleanup());
     return n;
   });
+
+let gaia: GaiaChain | undefined;
+nodeKindContract('cometbft run by gaiad', {
+  kind: () => {
+    if (!gaia) throw new Error('no gaia chain');
+    // The sentry's minimum gas prices come from the validator's own app.toml.
+    return kindOf(
+      `  - { name: validator, role: validator, provider: here, node: { kind: cometbft, binary: ${gaia.binary}, home: ${gaia.validatorHome} } }
+  - name: sentries
+    role: sentry
+    provider: here
+    size: { min: 1, capacity: 1, max: 2 }
+    node: { kind: cometbft, binary: ${gaia.binary}, validatorPool: validator, genesis: ${gaia.genesisFile} }
+`,
+      'sentries',
+    );
+  },
+  launch: launch('sentry', 'cometbft'),
+  dir: freshDir,
+  readyWithinMs: 90_000,
+  skip: skipUnlessInstalled('gaiad'),
+  // A chain's genesis made by gaiad's own commands, and its validator home (never started).
+  setup: async () => {
+    gaia = await createGaiaChain({ fullNodes: 0 });
+    cleanups.push(() => gaia?.cleanup());
+  },
+});
 
 nodeKindContract('etcd-member', {
   kind: () =>

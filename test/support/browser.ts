@@ -36,12 +36,13 @@ export interface Browser {
  * Launches Chromium with a fresh --user-data-dir (playwright passes it, with --headless, for
  * a persistent context); closed after test `t`. A laptop-sized viewport: 1366×768.
  * `hostsOnLoopback`: DNS names the browser resolves to 127.0.0.1 (another site's pages, served
- * here; a name rebound to this machine).
+ * here; a name rebound to this machine). `enforceCsp`: keep the pages' Content-Security-Policy
+ * (probes must then poll from the test, not evaluate in the page).
  */
 export async function launchBrowser(
   t: Pick<TestContext, 'after'>,
   executablePath = CHROMIUM,
-  o: { hostsOnLoopback?: readonly string[] } = {},
+  o: { hostsOnLoopback?: readonly string[]; enforceCsp?: boolean } = {},
 ): Promise<Browser> {
   const profile = mkdtempSync(path.join(tmpdir(), 'rampart-chromium-'));
   let context: BrowserContext;
@@ -53,8 +54,9 @@ export async function launchBrowser(
         ? [...ARGS, `--host-resolver-rules=${o.hostsOnLoopback.map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`]
         : ARGS,
       viewport: { width: 1366, height: 768 },
-      // The dashboard's Content-Security-Policy forbids eval, which the tests' page probes use.
-      bypassCSP: true,
+      // The dashboard's Content-Security-Policy forbids eval, which the tests' page probes use;
+      // `enforceCsp` keeps it, for a test that checks the page lives within it.
+      bypassCSP: !o.enforceCsp,
       timeout: 60_000,
     });
   } catch (e) {

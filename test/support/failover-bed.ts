@@ -1,12 +1,15 @@
-// A failover test bed: a CometBFT chain of four validators in which the guarded one holds 1 of
-// 31 voting power (the chain goes on without it), a public full node, a webhook that records
+// A failover test bed: a chain of four validators in which the guarded one holds 1 of 31
+// voting power (the chain goes on without it), a public full node, a webhook that records
 // the alerts it receives, and the Rampart config guarding validator 0 with two sentries and a
-// standby pool restored from snapshots. Shared by the failover test and benchmark.
+// standby pool restored from snapshots. The chain runs on bare CometBFT or on gaiad (a Cosmos
+// SDK daemon, its genesis made by gaiad's own commands). Shared by the failover test and
+// benchmark.
 
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { createNetwork, type Network } from './cometbft-net.ts';
+import { createGaiaChain } from './gaia-chain.ts';
 import { type HttpFixture, startHttpFixture } from './http-fixture.ts';
 
 export interface HookedAlert {
@@ -27,13 +30,15 @@ export interface FailoverBed {
   cleanup(): Promise<void>;
 }
 
-export async function startFailoverBed(): Promise<FailoverBed> {
-  const net = await createNetwork({
-    validators: 4,
-    fullNodes: 1,
-    timeoutCommit: '500ms',
-    powers: [1, 10, 10, 10],
-  });
+/** What runs the chain's nodes: bare CometBFT (its kvstore app) or the gaiad chain daemon. */
+export type BedDaemon = 'cometbft' | 'gaiad';
+
+export async function startFailoverBed(daemon: BedDaemon = 'cometbft'): Promise<FailoverBed> {
+  const shape = { validators: 4, fullNodes: 1, timeoutCommit: '500ms', powers: [1, 10, 10, 10] };
+  const gaia = daemon === 'gaiad' ? await createGaiaChain(shape) : undefined;
+  const net = gaia ?? (await createNetwork(shape));
+  // The node kind's binary: the testbed's cometbft by default, gaiad named.
+  const binary = gaia ? `, binary: ${gaia.binary}` : '';
   for (const v of net.validators.slice(1)) await net.start(v);
   const publicNode = net.fullNodes[0]!;
   await net.start(publicNode);
@@ -72,7 +77,7 @@ pools:
   - name: validator
     role: validator
     provider: here
-    node: { kind: cometbft, home: ${guardedHome}, doubleSignCheckHeight: 10 }
+    node: { kind: cometbft${binary}, home: ${guardedHome}, doubleSignCheckHeight: 10 }
     health: { checkInterval: 500ms }
     failover:
       ${detect ? `detect: ${detect}` : 'detect: {}'}
@@ -81,13 +86,13 @@ pools:
   - name: sentries
     role: sentry
     provider: here
-    node: { kind: cometbft, validatorPool: validator, peers: ["${publicNode.p2pAddress}"], maxLagBlocks: 10 }
+    node: { kind: cometbft${binary}, validatorPool: validator, peers: ["${publicNode.p2pAddress}"], maxLagBlocks: 10 }
     size: { min: 1, capacity: 2, max: 2 }
     health: { checkInterval: 500ms, joinTimeout: 120s }
   - name: standby
     role: standby
     provider: here
-    node: { kind: cometbft, peerPool: sentries, maxLagBlocks: 10 }
+    node: { kind: cometbft${binary}, peerPool: sentries, maxLagBlocks: 10 }
     size: { min: 0, capacity: 0, max: 1 }
     bootstrap: { snapshots: chain }
     health: { checkInterval: 500ms, joinTimeout: 180s }

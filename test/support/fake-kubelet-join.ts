@@ -1,8 +1,8 @@
-// A fake kubelet join: moto's machines boot nothing, so this stands for each machine's
-// kubelet registering its Node. It polls the machines and creates a kwok Node (made Ready
+// A fake kubelet join: moto's (and fake-azure-compute's) machines boot nothing, so this
+// stands for each machine's kubelet registering its Node. It polls the machines and creates a kwok Node (made Ready
 // by kwok's stages) with the machine's providerID for every running machine without one.
 
-import type { Provider } from '../../src/providers/provider.ts';
+import type { Instance, Provider } from '../../src/providers/provider.ts';
 import type { KubeControlPlane } from './kube.ts';
 
 export interface FakeKubeletJoinOptions {
@@ -12,6 +12,10 @@ export interface FakeKubeletJoinOptions {
   readonly zone?: string;
   /** Labels on every Node, e.g. to tell this test's Nodes apart. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** The Node's providerID for a machine. Default `aws:///ZONE/ID`. */
+  readonly providerID?: (machine: Instance) => string;
+  /** The Node's name for a machine. Default EC2's private DNS name (ec2NodeName). */
+  readonly nodeName?: (machine: Instance) => string;
 }
 
 export interface FakeKubeletJoin {
@@ -40,8 +44,8 @@ export function fakeKubeletJoin(
   const round = async () => {
     for (const m of await machines.list()) {
       if (!m.running || joined.has(m.id)) continue;
-      const name = ec2NodeName(m.host, m.id);
-      const providerID = `aws:///${zone}/${m.id}`;
+      const name = opts.nodeName ? opts.nodeName(m) : ec2NodeName(m.host, m.id);
+      const providerID = opts.providerID ? opts.providerID(m) : `aws:///${zone}/${m.id}`;
       const r = await kube.request<{ spec?: { providerID?: string } }>('GET', `/api/v1/nodes/${name}`);
       // A Node of that name for another machine is stale: its address was reused, as in EC2.
       if (r.status === 200 && r.body.spec?.providerID !== providerID)

@@ -37,6 +37,8 @@ export interface FastFleetOptions {
   readonly validatorStartHeight?: number;
   /** YAML appended after the pools (e.g. a `snapshots:` section). */
   readonly extra?: string;
+  /** YAML lines appended to the sentries pool, indented 4 (e.g. its `traffic:`). */
+  readonly sentriesExtra?: string;
 }
 
 /** A fast local fleet: validator + sentries, intervals in hundreds of ms. */
@@ -71,6 +73,7 @@ pools:
       lockAttemptPeriod: 100ms
       rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: ${o.scaleDownBelow ?? 0.2} } ]
     health: { checkInterval: 300ms, failTolerance: ${o.failTolerance ?? 20}, joinRetries: 3, joinTimeout: ${o.joinTimeout ?? '60s'} }
+${o.sentriesExtra ?? ''}
 ${o.extra ?? ''}`;
 }
 

@@ -14,6 +14,8 @@ import { findBinary } from './servers.ts';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHART = join(REPO, 'deploy', 'helm', 'rampart');
+/** The chart of a CometBFT sentry StatefulSet that Rampart scales. */
+export const SENTRIES_CHART = join(REPO, 'deploy', 'helm', 'cometbft-sentries');
 export const KUSTOMIZE_OVERLAYS = join(REPO, 'deploy', 'kustomize', 'overlays');
 
 export interface KubeManifest {
@@ -35,15 +37,20 @@ export function parseManifests(text: string): KubeManifest[] {
     .filter((o): o is KubeManifest => o !== null && typeof o === 'object' && 'kind' in o);
 }
 
-/** `helm template` of the chart; throws with helm's message when rendering fails. */
-export function helmTemplate(release: string, namespace: string, values: unknown = {}): KubeManifest[] {
+/** `helm template` of a chart (Rampart's by default); throws with helm's message when rendering fails. */
+export function helmTemplate(
+  release: string,
+  namespace: string,
+  values: unknown = {},
+  chart = CHART,
+): KubeManifest[] {
   const dir = mkdtempSync(join(tmpdir(), 'rampart-helm-'));
   try {
     const file = join(dir, 'values.json');
     writeFileSync(file, JSON.stringify(values));
     const out = execFileSync(
       binary('helm'),
-      ['template', release, CHART, '--namespace', namespace, '-f', file],
+      ['template', release, chart, '--namespace', namespace, '-f', file],
       {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],

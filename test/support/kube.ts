@@ -120,6 +120,11 @@ export interface KubeControlPlane {
 export interface KubeOptions {
   /** Extra kube-apiserver flags (`--name=value`), appended last. */
   readonly apiserverArgs?: readonly string[];
+  /**
+   * The range kwok gives pod IPs from. Default 10.244.0.0/16. A range inside 127.0.0.0/8
+   * gives each pod a loopback address of its own, where the fake kubelet runs its process.
+   */
+  readonly podCidr?: string;
 }
 
 /** The binaries, or undefined when the test was skipped (see requireBinary). */
@@ -445,7 +450,7 @@ export async function startKube(
           `--config=${KWOK_STAGES}`,
           '--manage-all-nodes=true',
           `--server-address=127.0.0.1:${port}`,
-          '--cidr=10.244.0.0/16',
+          `--cidr=${options.podCidr ?? '10.244.0.0/16'}`,
           '--node-ip=127.0.0.1',
           // Renew each node's Lease as a kubelet does (the node lifecycle controller reads it);
           // with only Stage objects in --config, no configuration default turns it on.

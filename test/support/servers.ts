@@ -50,6 +50,8 @@ const BINARIES = {
     script: 'scripts/testbed/moto.sh',
   },
   cometbft: { candidates: [join(CACHE, 'bin', 'cometbft')], script: 'scripts/testbed/cometbft.sh' },
+  /** The Cosmos Hub's chain daemon (CometBFT and the app in one process), built from its Go modules. */
+  gaiad: { candidates: [join(CACHE, 'bin', 'gaiad')], script: 'scripts/testbed/gaiad.sh' },
   etcd: { candidates: ['/usr/bin/etcd'], script: 'scripts/testbed/etcd.sh' },
   /** Kubernetes' control plane and kwok, built from their Go modules (test/support/kube.ts). */
   'kube-apiserver': {

@@ -1,11 +1,12 @@
-// `rampart load -c FILE --rate N [--pool P] [--duration D]`: offers load to a pool's ready
-// nodes (their RPC), following the pool as it grows and shrinks. Ctrl-C stops it; the summary
-// says why requests failed, the most common reasons first.
+// `rampart load -c FILE --rate N [--burst M --every P --burst-for B] [--pool P] [--duration D]`:
+// offers load to a pool's ready nodes (their RPC), following the pool as it grows and shrinks;
+// with --burst, periodic bursts on top of the base rate. Ctrl-C stops it; the summary says why
+// requests failed, the most common reasons first.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
-import { parseDuration } from '../../core/duration.ts';
-import { LoadGenerator, type LoadStats } from '../../nodes/simnode/load-generator.ts';
+import { formatDuration, parseDuration } from '../../core/duration.ts';
+import { LoadGenerator, LoadProfile, type LoadStats } from '../../nodes/simnode/load-generator.ts';
 import { createStore } from '../../runtime/runtime.ts';
 import type { Store } from '../../store/store.ts';
 import { loadConfigFrom, UsageError } from '../args.ts';
@@ -19,6 +20,49 @@ export interface LoadFlags {
   readonly pool?: string | undefined;
   /** Default: until Ctrl-C. */
   readonly duration?: string | undefined;
+  /** Offered load during each burst, tx/s (periodic mode, with every and burstFor). */
+  readonly burst?: string | undefined;
+  /** Time from the start of one burst to the next. */
+  readonly every?: string | undefined;
+  /** How long each burst lasts; less than every. */
+  readonly burstFor?: string | undefined;
+}
+
+/** A burst every `periodMs`, `burstMs` long, at the end of each period: base rate first. */
+export function burstProfile(base: number, burst: number, periodMs: number, burstMs: number): LoadProfile {
+  const period = periodMs / 1000;
+  const quiet = (periodMs - burstMs) / 1000;
+  return new LoadProfile(
+    [
+      { at: 0, rate: base },
+      { at: quiet, rate: base },
+      { at: quiet, rate: burst },
+      { at: period, rate: burst },
+    ],
+    { loop: true },
+  );
+}
+
+/** The periodic mode's profile from the flags; undefined without --burst. */
+function periodicProfile(flags: LoadFlags, base: number): LoadProfile | undefined {
+  const given = [flags.burst, flags.every, flags.burstFor].filter((f) => f !== undefined).length;
+  if (given === 0) return undefined;
+  if (given < 3)
+    throw new UsageError(
+      "rampart load: periodic load takes all of --burst (tx/s), --every (the period) and --burst-for (each burst's length), e.g. --burst 300 --every 3m --burst-for 40s",
+    );
+  const burst = Number(flags.burst);
+  if (!Number.isFinite(burst) || burst < 0)
+    throw new UsageError(`rampart load: --burst "${flags.burst}" is not a rate in tx/s (a number >= 0)`);
+  const every = parseDuration(flags.every!);
+  const burstFor = parseDuration(flags.burstFor!);
+  if (every === undefined || every <= 0)
+    throw new UsageError(`rampart load: --every "${flags.every}" is not a duration more than 0 such as 3m`);
+  if (burstFor === undefined || burstFor <= 0 || burstFor >= every)
+    throw new UsageError(
+      `rampart load: --burst-for "${flags.burstFor}" must be a duration more than 0 and less than --every (${flags.every})`,
+    );
+  return burstProfile(base, burst, every, burstFor);
 }
 
 export async function load(flags: LoadFlags): Promise<number> {
@@ -32,16 +76,22 @@ export async function load(flags: LoadFlags): Promise<number> {
   const duration = flags.duration === undefined ? undefined : parseDuration(flags.duration);
   if (flags.duration !== undefined && duration === undefined)
     throw new UsageError(`rampart load: --duration "${flags.duration}" is not a duration such as 30s or 5m`);
+  const profile = periodicProfile(flags, rate);
   const store = createStore(config);
   await store.open();
   const generator = new LoadGenerator({ rate });
   const follow = followPool(store, pool, generator);
   generator.start();
+  if (profile) generator.setProfile(profile);
+  const what = profile
+    ? `${rate} tx/s with a burst of ${flags.burst} tx/s for ${flags.burstFor} every ${flags.every} (the first after ${formatDuration(profile.points[1]!.at * 1000)})`
+    : `${rate} tx/s`;
   process.stdout.write(
-    `offering ${rate} tx/s to the ready nodes of ${pool}${duration ? ` for ${flags.duration}` : ''}; Ctrl-C stops\n`,
+    `offering ${what} to the ready nodes of ${pool}${duration ? ` for ${flags.duration}` : ''}; Ctrl-C stops\n`,
   );
   await Promise.race([untilStopSignal(), ...(duration ? [sleep(duration)] : [])]);
   // Nothing more is sent; what is in flight is answered (or times out) and counted.
+  generator.setProfile(undefined);
   generator.setRate(0);
   const settleBy = Date.now() + 3000;
   while (generator.stats().inFlight > 0 && Date.now() < settleBy) await sleep(50);

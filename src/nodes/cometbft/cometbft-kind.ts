@@ -1,6 +1,7 @@
-// Node kind `cometbft`: real CometBFT nodes in the sentry architecture. A validator runs
-// from the operator's own home (its keys never leave it) with pex off and no inbound peer
-// but the registered sentries; sentries get their own home, the validator as a private,
+// Node kind `cometbft`: real CometBFT nodes in the sentry architecture, run by bare
+// CometBFT or by a chain daemon that embeds it (gaiad: daemon.ts). A validator runs from the
+// operator's own home (its keys never leave it) with pex off and no inbound peer but the
+// registered sentries; sentries get their own home, the validator as a private,
 // unconditional, persistent peer, and sync from the public peers before they are wired.
 
 import { execFile } from 'node:child_process';
@@ -18,9 +19,12 @@ import type {
   NodeKind,
   ProbeContext,
   ProcessSpec,
+  StateSyncPlan,
 } from '../node-kind.ts';
-import { setTomlValues } from './config-toml.ts';
+import { getTomlValue, setTomlValues } from './config-toml.ts';
+import { resolveDaemon } from './daemon.ts';
 import { addUnique, editPeerLists } from './peer-lists.ts';
+import { cometbftPodConfig } from './pod-config.ts';
 import { p2pAddress, peerAddress, rpc, type Status, status } from './rpc.ts';
 
 const run = promisify(execFile);
@@ -30,7 +34,14 @@ import type { CometbftOptions } from './config.ts';
 export type { CometbftOptions };
 
 /** Files of a stopped node's data dir that a snapshot never carries (besides keys). */
-const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic']);
+// exclusive.lock: the lock gaiad's CosmWasm VM holds on wasm/ while the node runs.
+const NOT_SNAPSHOTTED = new Set(['cs.wal', 'write-file-atomic', 'exclusive.lock']);
+/**
+ * Beside data/, what a chain daemon's node needs to run: gaiad keeps CosmWasm code in wasm/.
+ * data/snapshots (a daemon's state-sync snapshots) is left out: each node takes its own.
+ */
+const DAEMON_DIRS = ['wasm'];
+const NOT_SNAPSHOTTED_PATHS = new Set(['data/snapshots']);
 
 export function cometbftBinary(options: { binary?: string | undefined }): string {
   if (process.env.RAMPART_COMETBFT) return process.env.RAMPART_COMETBFT;
@@ -46,11 +57,28 @@ async function walk(root: string, rel: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
     const child = rel ? `${rel}/${entry.name}` : entry.name;
-    if (NOT_SNAPSHOTTED.has(entry.name) || isForbidden(child)) continue;
+    if (NOT_SNAPSHOTTED.has(entry.name) || NOT_SNAPSHOTTED_PATHS.has(child) || isForbidden(child)) continue;
     if (entry.isDirectory()) out.push(...(await walk(root, child)));
     else if (entry.isFile()) out.push(child);
   }
   return out;
+}
+
+/**
+ * config.toml's [statesync] for a node joining by state sync: the light client's two RPC
+ * servers (the one source twice when there is one: CometBFT wants two entries) and the
+ * header it trusts. The trust period stays below any chain's unbonding period.
+ */
+function stateSyncSettings(plan: StateSyncPlan): Record<string, string | number | boolean> {
+  const servers = plan.sources.map((s) => `http://${s.host}:${s.ports.rpc}`);
+  if (servers.length === 1) servers.push(servers[0]!);
+  return {
+    enable: true,
+    rpc_servers: servers.join(','),
+    trust_height: plan.trustHeight,
+    trust_hash: plan.trustHash,
+    trust_period: '168h0m0s',
+  };
 }
 
 export interface CometbftKindOptions {
@@ -64,13 +92,76 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
   const o = opts.options;
   const timeoutMs = opts.timeoutMs ?? 2000;
   const binary = cometbftBinary(o);
+  const daemon = resolveDaemon(binary, o);
   const homeOf = (ctx: { role: string; dataDir: string }) =>
     ctx.role === 'validator' ? o.home! : ctx.dataDir;
+
+  /**
+   * The app.toml settings Rampart owns on a chain daemon's node it created: minimum gas
+   * prices (the daemon refuses to start without), pruning, state-sync snapshots, and gRPC on
+   * the node's own port (REST off: nothing allocated a port for it).
+   */
+  async function writeAppToml(home: string, ctx: LaunchContext): Promise<void> {
+    const file = path.join(home, 'config', 'app.toml');
+    if (!existsSync(file))
+      throw new Error(`node ${ctx.nodeId}: ${daemon.name} init wrote no ${file}; is it a Cosmos SDK daemon?`);
+    let gasPrices = o.app?.minimumGasPrices;
+    const validatorHome = opts.upstreamOptions?.home;
+    if (gasPrices === undefined && validatorHome) {
+      const theirs = path.join(validatorHome, 'config', 'app.toml');
+      if (existsSync(theirs)) {
+        const v = getTomlValue(await readFile(theirs, 'utf8'), '', 'minimum-gas-prices');
+        if (typeof v === 'string' && v !== '') gasPrices = v;
+      }
+    }
+    if (gasPrices === undefined)
+      throw new Error(
+        `node ${ctx.nodeId}: no minimum gas prices for ${daemon.name} (it refuses to start without): set node.app.minimumGasPrices, e.g. 0.005uatom`,
+      );
+    const text = await readFile(file, 'utf8');
+    await writeFile(
+      file,
+      setTomlValues(text, {
+        '': { 'minimum-gas-prices': gasPrices, pruning: o.app?.pruning ?? 'default' },
+        'state-sync': {
+          'snapshot-interval': o.app?.snapshotInterval ?? 0,
+          'snapshot-keep-recent': o.app?.snapshotKeepRecent ?? 2,
+        },
+        grpc: { enable: true, address: `${ctx.host}:${ctx.ports.grpc}` },
+        api: { enable: false },
+      }),
+    );
+  }
+
+  /** A new node's home: the daemon's init (its own keys, which never leave it) and the genesis. */
+  const initHome = async (home: string, config: string, ctx: LaunchContext): Promise<void> => {
+    // The chain's genesis first: a chain daemon's init needs its chain id.
+    let genesisText: string;
+    if (o.genesis) genesisText = await readFile(o.genesis, 'utf8');
+    else {
+      const from = ctx.upstream[0] ?? ctx.peers?.[0];
+      if (!from)
+        throw new Error(
+          `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
+        );
+      const g = await rpc(from, '/genesis', timeoutMs);
+      genesisText = `${JSON.stringify(g.genesis, null, 2)}\n`;
+    }
+    const chainId = String((JSON.parse(genesisText) as { chain_id?: unknown }).chain_id ?? '');
+    // init makes a consensus key for every node; a non-validator's is never in the validator
+    // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
+    if (!existsSync(config))
+      await run(binary, daemon.initArgs(ctx.nodeId, chainId, home), { timeout: 60_000 });
+    const genesis = path.join(home, 'config', 'genesis.json');
+    if (o.genesis) await copyFile(o.genesis, genesis);
+    else await writeFile(genesis, genesisText);
+  };
 
   return {
     kind: 'cometbft',
     capabilities: { joinsOneAtATime: false, holdsSigningState: true },
-    portNames: ['p2p', 'rpc', 'metrics'],
+    // A chain daemon also serves gRPC (queries, transactions): on a port of its own.
+    portNames: daemon.appToml ? ['p2p', 'rpc', 'metrics', 'grpc'] : ['p2p', 'rpc', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {
       if (ctx.role === 'validator') {
@@ -83,28 +174,15 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       }
       const home = ctx.dataDir;
       const config = path.join(home, 'config', 'config.toml');
-      if (!existsSync(config)) await run(binary, ['init', '--home', home], { timeout: 60_000 });
-      // init makes a consensus key for every node; a non-validator's is never in the validator
-      // set and never leaves its home. Its node key is fresh: a restored node is a new peer.
-      const genesis = path.join(home, 'config', 'genesis.json');
-      if (o.genesis) await copyFile(o.genesis, genesis);
-      else {
-        const from = ctx.upstream[0] ?? ctx.peers?.[0];
-        if (!from)
-          throw new Error(
-            `node ${ctx.nodeId}: no genesis file configured and no validator or peer to fetch /genesis from`,
-          );
-        const g = await rpc(from, '/genesis', timeoutMs);
-        await writeFile(genesis, `${JSON.stringify(g.genesis, null, 2)}\n`);
-      }
-      if (ctx.snapshot) await ctx.snapshot.restoreInto(home);
-      const validators = await Promise.all(
-        ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id })),
-      );
-      // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
-      // validator's; unreachable ones are left out rather than failing the node.
-      const peers = (
-        await Promise.all(
+      // The snapshot's copy (data/) runs beside init, the genesis and the peers' ids (config/
+      // and the network): a restored node's start waits for the longest, not for their sum.
+      const [, , validators, peers] = await allSettledOrThrow([
+        ctx.snapshot?.restoreInto(home),
+        initHome(home, config, ctx),
+        Promise.all(ctx.upstream.map(async (u) => ({ u, id: (await status(u, timeoutMs)).id }))),
+        // A standby's sentries: persistent, private (never gossiped) and unconditional, like a
+        // validator's; unreachable ones are left out rather than failing the node.
+        Promise.all(
           (ctx.peers ?? []).map(async (u) => {
             try {
               return { u, id: (await status(u, timeoutMs)).id };
@@ -112,16 +190,21 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
               return undefined;
             }
           }),
-        )
-      ).filter((p) => p !== undefined);
+        ).then((all) => all.filter((p) => p !== undefined)),
+      ]);
       const wired = [...validators, ...peers];
-      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers];
+      // A node joining by state sync peers with its sources too: they serve the snapshots.
+      const sources = await Promise.all(
+        (ctx.stateSync?.sources ?? []).map(async (u) => peerAddress((await status(u, timeoutMs)).id, u)),
+      );
+      const persistent = [...wired.map(({ u, id }) => peerAddress(id, u)), ...o.peers, ...sources];
       const validatorIds = wired.map((v) => v.id).join(',');
       const text = await readFile(config, 'utf8');
       await writeFile(
         config,
         setTomlValues(text, {
-          '': { proxy_app: o.proxyApp, moniker: ctx.nodeId },
+          // A chain daemon runs its application in-process: proxy_app is not its to read.
+          '': daemon.appToml ? { moniker: ctx.nodeId } : { proxy_app: o.proxyApp, moniker: ctx.nodeId },
           rpc: { laddr: `tcp://${ctx.host}:${ctx.ports.rpc}` },
           p2p: {
             laddr: `tcp://${ctx.host}:${ctx.ports.p2p}`,
@@ -133,22 +216,27 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
             allow_duplicate_ip: true,
           },
           instrumentation: { prometheus: true, prometheus_listen_addr: `${ctx.host}:${ctx.ports.metrics}` },
+          ...(ctx.stateSync ? { statesync: stateSyncSettings(ctx.stateSync) } : {}),
         }),
       );
+      if (daemon.appToml) await writeAppToml(home, ctx);
     },
+
+    podConfig: (ctx) => cometbftPodConfig(o, ctx, timeoutMs),
 
     processSpec(ctx: LaunchContext): ProcessSpec {
       const home = homeOf(ctx);
-      if (ctx.role !== 'validator') return { command: binary, args: ['start', '--home', home] };
-      // The operator's config file stays theirs: runtime settings go as flags and CMT_ variables.
+      if (ctx.role !== 'validator') return { command: binary, args: daemon.startArgs(home) };
+      // The operator's config files stay theirs: runtime settings go as flags and environment
+      // variables (CMT_…, or a chain daemon's own prefix, GAIAD_…).
+      const env = (key: string) => `${daemon.envPrefix}_${key}`;
       return {
         command: binary,
         args: [
-          'start',
-          '--home',
-          home,
-          '--proxy_app',
-          o.proxyApp,
+          ...daemon.startArgs(home),
+          ...(daemon.appToml
+            ? ['--grpc.address', `${ctx.host}:${ctx.ports.grpc}`]
+            : ['--proxy_app', o.proxyApp]),
           '--moniker',
           ctx.nodeId,
           '--p2p.laddr',
@@ -162,13 +250,37 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
           ...(isLoopback(ctx.host) ? ['--rpc.unsafe'] : []),
         ],
         env: {
-          CMT_P2P_MAX_NUM_INBOUND_PEERS: '0',
-          CMT_P2P_ADDR_BOOK_STRICT: 'false',
-          CMT_P2P_ALLOW_DUPLICATE_IP: 'true',
-          CMT_INSTRUMENTATION_PROMETHEUS: 'true',
-          CMT_INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR: `${ctx.host}:${ctx.ports.metrics}`,
+          [env('P2P_MAX_NUM_INBOUND_PEERS')]: '0',
+          [env('P2P_ADDR_BOOK_STRICT')]: 'false',
+          [env('P2P_ALLOW_DUPLICATE_IP')]: 'true',
+          [env('INSTRUMENTATION_PROMETHEUS')]: 'true',
+          [env('INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR')]: `${ctx.host}:${ctx.ports.metrics}`,
         },
       };
+    },
+
+    async planStateSync({ siblings, snapshot, signal }): Promise<StateSyncPlan | undefined> {
+      if (o.stateSync === undefined || (o.stateSync === 'fallback' && snapshot)) return undefined;
+      // Sources: the pool's caught-up nodes, far enough past the snapshot interval to hold
+      // at least one snapshot (CometBFT's RPC cannot say which snapshots a node has).
+      const interval = o.app?.snapshotInterval ?? 0;
+      const answers = await Promise.all(
+        siblings.map(async (n) => {
+          try {
+            return { n, s: await status(n, timeoutMs, signal) };
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const sources = answers
+        .filter((a) => a !== undefined)
+        .filter(({ n, s }) => s.moniker === n.id && !s.catchingUp && s.height >= 2 * interval)
+        .sort((a, b) => b.s.height - a.s.height)
+        .slice(0, 2);
+      const trusted = sources[0]?.s;
+      if (!trusted?.blockHash) return undefined;
+      return { sources: sources.map((x) => x.n), trustHeight: trusted.height, trustHash: trusted.blockHash };
     },
 
     metricsUrl: (node) =>
@@ -269,8 +381,20 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
         return { height: s.height, chainId: s.network, appHash: s.appHash };
       },
       async files(dataDir: string): Promise<string[]> {
-        return walk(dataDir, 'data');
+        const dirs = ['data', ...(daemon.appToml ? DAEMON_DIRS : [])];
+        const present = dirs.filter((d) => existsSync(path.join(dataDir, d)));
+        return (await Promise.all(present.map((d) => walk(dataDir, d)))).flat();
       },
     },
   };
+}
+
+/** Waits for every step, then throws the first failure: nothing is left writing into a home. */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> | T[K] }],
+): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

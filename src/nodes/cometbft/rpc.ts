@@ -31,6 +31,8 @@ export interface Status {
   readonly height: number;
   readonly catchingUp: boolean;
   readonly appHash: string;
+  /** Hash of the block at `height`: a light client may trust it. */
+  readonly blockHash: string;
   /** The node's consensus address (hex), public: a validator's identity in commits. */
   readonly validatorAddress: string;
   /** Its voting power: 0 for a node that is not in the validator set. */
@@ -40,7 +42,12 @@ export interface Status {
 export async function status(node: NodeAddress, timeoutMs: number, signal?: AbortSignal): Promise<Status> {
   const r = await rpc(node, '/status', timeoutMs, signal);
   const info = r.node_info as { id: string; moniker: string; network: string };
-  const sync = r.sync_info as { latest_block_height: string; catching_up: boolean; latest_app_hash: string };
+  const sync = r.sync_info as {
+    latest_block_height: string;
+    latest_block_hash: string;
+    catching_up: boolean;
+    latest_app_hash: string;
+  };
   const validator = r.validator_info as { address?: string; voting_power?: string } | undefined;
   return {
     id: info.id,
@@ -49,6 +56,7 @@ export async function status(node: NodeAddress, timeoutMs: number, signal?: Abor
     height: Number(sync.latest_block_height),
     catchingUp: sync.catching_up,
     appHash: sync.latest_app_hash,
+    blockHash: sync.latest_block_hash,
     validatorAddress: validator?.address ?? '',
     votingPower: Number(validator?.voting_power ?? 0),
   };

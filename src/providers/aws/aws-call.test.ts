@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type AwsCallError, backoffMs, callAws, classifyAwsError, scrub } from './aws-call.ts';
+import { backoffMs, scrub } from '../call-retry.ts';
+import { type AwsCallError, callAws, classifyAwsError } from './aws-call.ts';
 
 const policy = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5, callTimeoutMs: 200 };
 const awsError = (name: string, status: number) =>

@@ -4,17 +4,7 @@
 // the group and what was done about it. Nothing here ever sees or prints a credential.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-
-export interface RetryPolicy {
-  /** Tries per call, the first included. */
-  readonly attempts: number;
-  /** First backoff, ms; doubles per retry, capped by maxDelayMs. */
-  readonly baseDelayMs: number;
-  /** Longest backoff between two tries, ms. */
-  readonly maxDelayMs: number;
-  /** Longest wait for one try, ms. */
-  readonly callTimeoutMs: number;
-}
+import { backoffMs, type FailureClass, type RetryPolicy, scrub } from '../call-retry.ts';
 
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 5,
@@ -22,9 +12,6 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxDelayMs: 10_000,
   callTimeoutMs: 10_000,
 };
-
-/** Throttling waits this many times longer than other retries: AWS asks callers to slow down. */
-const THROTTLE_FACTOR = 5;
 
 /** Error codes AWS uses for "too many requests": retried, more slowly. */
 const THROTTLING = new Set([
@@ -66,8 +53,6 @@ const NETWORK = new Set([
   'ENOTFOUND',
   'EHOSTUNREACH',
 ]);
-
-export type FailureClass = 'throttled' | 'transient' | 'timeout' | 'network' | 'permanent';
 
 export interface Classified {
   readonly class: FailureClass;
@@ -114,19 +99,6 @@ export function classifyAwsError(e: unknown): Classified {
 function firstLine(text: string): string {
   const line = text.split('\n')[0]!.trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
-}
-
-/** Backoff before try `attempt + 1` (attempt counts from 1): full jitter under an exponential cap. */
-export function backoffMs(
-  attempt: number,
-  cls: FailureClass,
-  policy: RetryPolicy,
-  random: () => number = Math.random,
-): number {
-  const base = policy.baseDelayMs * (cls === 'throttled' ? THROTTLE_FACTOR : 1);
-  const cap = Math.min(policy.maxDelayMs, base * 2 ** (attempt - 1));
-  // Never zero: a burst of callers retrying at once is what throttled them.
-  return Math.max(1, Math.round(cap * (0.5 + random() / 2)));
 }
 
 /** One retry, as reported to the caller's log. */
@@ -230,11 +202,4 @@ export async function callAws<T>(
     });
     await sleep(delayMs);
   }
-}
-
-/** Removes every occurrence of each secret (longer than 3 characters) from `text`. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length > 3) out = out.split(s).join('[redacted]');
-  return out;
 }

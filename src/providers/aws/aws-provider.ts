@@ -48,11 +48,12 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
+import { renderBootScript } from '../boot-script.ts';
+import type { RetryPolicy } from '../call-retry.ts';
 import type { CreateRequest, Instance, Provider } from '../provider.ts';
-import { type CallOptions, callAws, DEFAULT_RETRY, type RetryPolicy } from './aws-call.ts';
+import { type CallOptions, callAws, DEFAULT_RETRY } from './aws-call.ts';
 import { type AddressSource, instanceAddress } from './instance-address.ts';
 import { LifecycleHooks } from './lifecycle-hooks.ts';
-import { renderBootScript } from './user-data.ts';
 
 /** Tags Rampart puts on every instance it launches. */
 export const TAGS = {

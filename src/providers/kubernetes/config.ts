@@ -68,6 +68,23 @@ export const kubeProviderConfig = z
       .strictObject({
         statefulSet: kubeName,
         volumes: kubeVolumesConfig.optional(),
+        /**
+         * Where each replica is reached, by Rampart and by the upstream it is wired to (a
+         * sentry's validator): `pod-ip` (the pod IP and the template's named container
+         * ports), `host-port` (its Node's IP and those ports' hostPorts), or `service` (a
+         * Service of its own that Rampart makes, of `serviceType`). A validator outside the
+         * cluster cannot reach pod IPs. Default pod-ip.
+         */
+        address: z.enum(['pod-ip', 'host-port', 'service']).default('pod-ip'),
+        /** address: service — the type of each replica's Service. Default LoadBalancer. */
+        serviceType: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']).default('LoadBalancer'),
+        /**
+         * A ConfigMap Rampart owns (creates if missing, writes): `node-<ordinal>` holds the
+         * Rampart node id of each replica it added (a CometBFT pod's moniker), and the node
+         * kind's settings for its pods (CometBFT: the validator's peers, the genesis).
+         * Required when the pool's nodes are not kube-pod. Default none.
+         */
+        configMap: kubeName.optional(),
       })
       .optional(),
     /**
@@ -116,11 +133,23 @@ export function checkKubePool(c: PoolCheck<KubeProviderConfig>): void {
   const node = pool.node;
   // Which kind of pool the provider is hangs on workload: unknown if the schema refused it.
   if (provider.workload !== undefined || !c.refused([...(c.providerPath ?? []), 'workload'])) {
-    const wanted = provider.workload ? 'kube-pod' : 'kube-node';
-    if (node?.kind !== undefined && node.kind !== wanted)
+    // A StatefulSet's pods are kube-pod (judged by Kubernetes) or of a kind Rampart wires in pods.
+    const wanted = provider.workload ? ['kube-pod', ...c.podKinds] : ['kube-node'];
+    if (node?.kind !== undefined && !wanted.includes(node.kind))
       c.add(
         c.at('node', 'kind'),
-        `provider "${provider.name}" is a ${provider.workload ? 'StatefulSet (workload)' : 'node pool'}: its nodes are ${wanted}, not ${node.kind}`,
+        `provider "${provider.name}" is a ${provider.workload ? 'StatefulSet (workload)' : 'node pool'}: its nodes are ${wanted.join(' or ')}, not ${node.kind}`,
+      );
+    else if (
+      provider.workload &&
+      node?.kind !== undefined &&
+      node.kind !== 'kube-pod' &&
+      provider.workload.configMap === undefined &&
+      !c.refused([...(c.providerPath ?? []), 'workload', 'configMap'])
+    )
+      c.add(
+        [...(c.providerPath ?? ['providers']), 'workload', 'configMap'],
+        `pool "${pool.name}" runs ${node.kind} nodes in pods: name the ConfigMap Rampart writes their node ids and peers to (workload.configMap)`,
       );
     const select = pool.scaleIn?.select;
     if (provider.workload && select !== undefined && select !== 'newest')
@@ -162,7 +191,10 @@ export function checkNodePoolMachines(c: ProviderCheck<KubeProviderConfig>): voi
       `provider "${machines.name}" is ${machines.kind}: a node pool's machines come from an ${c.machineKinds.join(' or ')} provider`,
     );
   else if (c.pools.some((pool) => pool?.provider === machines.name))
-    c.add(at, `provider "${machines.name}" already serves a pool directly: give the node pool its own group`);
+    c.add(
+      at,
+      `provider "${machines.name}" already serves a pool directly: give the node pool machines of its own (a group or scale set no pool uses)`,
+    );
   else if (
     c.providers.some(
       (o, j) =>

@@ -1,5 +1,5 @@
 // Kubernetes worker pools on cloud machines: each node of the pool is a machine of another
-// provider (aws) whose kubelet registered a Node, matched by the Node's spec.providerID.
+// provider (aws, azure) whose kubelet registered a Node, matched by the Node's spec.providerID.
 // A node is ready when its Node is; it is removed by draining the Node, then deleting it
 // and its machine.
 
@@ -18,7 +18,7 @@ export const NODE_LOST_AFTER_MS = 5 * 60_000;
 export interface NodePoolProviderOptions {
   readonly name: string;
   readonly client: KubeClient;
-  /** The cloud provider whose machines become Nodes (aws), matched by providerID. */
+  /** The cloud provider whose machines become Nodes (aws, azure), matched by providerID. */
   readonly machines: Provider;
   /** Longest a drain may take before it is undone and the removal refused, ms (config default 5m). */
   readonly drainTimeoutMs: number;
@@ -40,11 +40,19 @@ export interface KubeNode extends KubeObject {
   };
 }
 
-/** The instance id at the end of a providerID (`aws:///us-east-1a/i-0abc` → `i-0abc`). */
+/**
+ * The machine id a providerID names, lower-cased (Azure names are case-insensitive, and
+ * cloud-provider-azure may change their case): `aws:///us-east-1a/i-0abc` → `i-0abc`;
+ * `azure:///subscriptions/…/virtualMachines/NAME` (a Flexible scale set's VM) → `name`;
+ * `azure:///subscriptions/…/virtualMachineScaleSets/SET/virtualMachines/3` (a Uniform
+ * scale set's instance) → `set_3`, the instance's name.
+ */
 export function machineIdOf(providerID: string | undefined): string | undefined {
   if (!providerID) return undefined;
+  const uniform = /\/virtualMachineScaleSets\/([^/]+)\/virtualMachines\/([^/]+)$/i.exec(providerID);
+  if (providerID.startsWith('azure://') && uniform) return `${uniform[1]}_${uniform[2]}`.toLowerCase();
   const id = providerID.slice(providerID.lastIndexOf('/') + 1);
-  return id === '' ? undefined : id;
+  return id === '' ? undefined : id.toLowerCase();
 }
 
 /** What Kubernetes says of a machine's Node, for the controller (which reads it instead of probing). */
@@ -115,14 +123,14 @@ export class NodePoolProvider implements Provider {
 
   async list(): Promise<Instance[]> {
     const [machines, nodes] = await Promise.all([this.options.machines.list(), this.#nodesByMachine()]);
-    return machines.map((m) => this.#join(m, nodes.get(m.id)));
+    return machines.map((m) => this.#join(m, nodes.get(m.id.toLowerCase())));
   }
 
   /** Launches a machine; its kubelet registers the Node later, and only then is the node ready. */
   async create(req: CreateRequest): Promise<Instance> {
     const machine = await this.options.machines.create(req);
     const nodes = await this.#nodesByMachine();
-    return this.#join(machine, nodes.get(machine.id));
+    return this.#join(machine, nodes.get(machine.id.toLowerCase()));
   }
 
   /**
@@ -133,7 +141,7 @@ export class NodePoolProvider implements Provider {
    */
   async destroy(instance: Instance): Promise<void> {
     const { client, machines, log } = this.options;
-    const node = (await this.#nodesByMachine()).get(instance.id);
+    const node = (await this.#nodesByMachine()).get(instance.id.toLowerCase());
     const machine = (await machines.list()).find((m) => m.id === instance.id) ?? instance;
     if (node) {
       const name = node.metadata.name;

@@ -13,6 +13,14 @@ import {
 } from '../../kube/kube-client.ts';
 import type { CreateRequest, Instance, PlatformStatus, Provider } from '../provider.ts';
 import type { KubeVolumesConfig } from './config.ts';
+import { NodeConfigMap, nodeKey } from './node-config-map.ts';
+import {
+  type AddressMode,
+  type AddressService,
+  type NamedPort,
+  namedPorts,
+  replicaAddress,
+} from './pod-address.ts';
 import { ReplicaVolumes, type VolumeTemplateSource } from './replica-volumes.ts';
 
 /** Annotation on the StatefulSet: Rampart's replicas by ordinal (JSON `{ "<ordinal>": ReplicaRecord }`). */
@@ -41,13 +49,29 @@ export interface StatefulSetProviderOptions {
   readonly podGoneTimeoutMs?: number | undefined;
   /** Time between two looks at a pod, snapshot, Job or claim being waited for, ms. Default 1000. */
   readonly pollMs?: number | undefined;
+  /** Where a replica is reached (pod IP, host port, its own Service). Default pod-ip. */
+  readonly address?: AddressMode | undefined;
+  /** address: service — each replica's Service type. Default LoadBalancer. */
+  readonly serviceType?: 'LoadBalancer' | 'NodePort' | 'ClusterIP' | undefined;
+  /** The ConfigMap Rampart owns: the replicas' node ids and the node kind's pod settings. Default none. */
+  readonly configMap?: string | undefined;
 }
+
+/** On the Services Rampart makes (address: service): the StatefulSet they belong to. */
+const STATEFULSET_LABEL = 'rampart.dev/statefulset';
+/** The label the StatefulSet controller puts on each of its pods: its name. */
+const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
+interface Service extends KubeObject, AddressService {}
 
 export interface StatefulSet extends VolumeTemplateSource {
   readonly spec: VolumeTemplateSource['spec'] & {
     readonly replicas?: number;
     readonly serviceName?: string;
     readonly persistentVolumeClaimRetentionPolicy?: { readonly whenScaled?: string };
+    readonly template?: NonNullable<VolumeTemplateSource['spec']['template']> & {
+      readonly spec?: { readonly containers?: readonly { readonly ports?: readonly NamedPort[] }[] };
+    };
   };
 }
 
@@ -130,6 +154,7 @@ export class StatefulSetProvider implements Provider {
   readonly #client: KubeClient;
   readonly #path: string;
   readonly #volumes: ReplicaVolumes | undefined;
+  readonly #configMap: NodeConfigMap | undefined;
 
   constructor(options: StatefulSetProviderOptions) {
     this.options = options;
@@ -147,6 +172,16 @@ export class StatefulSetProvider implements Provider {
           pollMs: options.pollMs,
         })
       : undefined;
+    this.#configMap = options.configMap
+      ? new NodeConfigMap(options.client, options.namespace, options.configMap, {
+          'rampart.dev/pool': options.pool ?? options.statefulSet,
+          [STATEFULSET_LABEL]: options.statefulSet,
+        })
+      : undefined;
+  }
+
+  get #mode(): AddressMode {
+    return this.options.address ?? 'pod-ip';
   }
 
   get #where(): string {
@@ -175,16 +210,28 @@ export class StatefulSetProvider implements Provider {
     });
   }
 
-  #instance(sts: StatefulSet, ordinal: number, r: ReplicaRecord, pod: Pod | undefined): Instance {
+  #instance(
+    sts: StatefulSet,
+    ordinal: number,
+    r: ReplicaRecord,
+    pod: Pod | undefined,
+    service?: Service,
+  ): Instance {
     const podName = this.#podName(ordinal);
     const ns = this.options.namespace;
+    const address = replicaAddress(this.#mode, namedPorts(sts.spec.template?.spec?.containers), pod, service);
+    // Until the platform gives an address (pod not scheduled, no load balancer yet), its DNS name.
+    const dns =
+      this.#mode === 'service'
+        ? `${podName}.${ns}.svc`
+        : `${podName}.${sts.spec.serviceName ?? this.options.statefulSet}.${ns}.svc`;
     return {
       id: `${ns}/${podName}`,
       nodeId: r.nodeId,
       pool: r.pool,
       actionId: r.actionId,
-      host: pod?.status?.podIP ?? `${podName}.${sts.spec.serviceName ?? this.options.statefulSet}.${ns}.svc`,
-      ports: {},
+      host: address.host ?? dns,
+      ports: address.ports,
       running: true,
       createdAt: r.createdAt,
       status: podStatus(pod),
@@ -207,23 +254,92 @@ export class StatefulSetProvider implements Provider {
    * Rampart's replicas below spec.replicas. One GET of the StatefulSet and one list of its
    * pods, whatever the number of replicas. Recorded ordinals at or above spec.replicas (the
    * StatefulSet was scaled down by hand) are dropped from the record, by a conditional patch
-   * of the annotation alone; a lost race leaves that to the next call.
+   * of the annotation alone, read again and retried when the StatefulSet changed in between
+   * (its controller writes status all the time); a race lost three times leaves that to the
+   * next call.
    */
   async list(): Promise<Instance[]> {
-    const sts = await this.#statefulSet();
-    const record = readRecord(sts);
-    const replicas = sts.spec.replicas ?? 1;
-    const ordinals = Object.keys(record)
+    let sts = await this.#statefulSet();
+    let record = readRecord(sts);
+    let replicas = sts.spec.replicas ?? 1;
+    let ordinals = Object.keys(record)
       .map(Number)
       .sort((a, b) => a - b);
-    const live = ordinals.filter((o) => o < replicas);
-    if (live.length < ordinals.length) await this.#dropScaledDown(sts, record, replicas);
+    let live = ordinals.filter((o) => o < replicas);
+    for (let attempt = 0; live.length < ordinals.length && attempt < 3; attempt++) {
+      if (await this.#dropScaledDown(sts, record, replicas)) break;
+      sts = await this.#statefulSet();
+      record = readRecord(sts);
+      replicas = sts.spec.replicas ?? 1;
+      ordinals = Object.keys(record)
+        .map(Number)
+        .sort((a, b) => a - b);
+      live = ordinals.filter((o) => o < replicas);
+    }
     if (live.length === 0) return [];
-    const pods = await this.#pods(sts);
-    return live.map((o) => this.#instance(sts, o, record[String(o)]!, pods.get(this.#podName(o))));
+    const [pods, services] = await Promise.all([this.#pods(sts), this.#services()]);
+    return live.map((o) =>
+      this.#instance(sts, o, record[String(o)]!, pods.get(this.#podName(o)), services.get(this.#podName(o))),
+    );
   }
 
-  async #dropScaledDown(sts: StatefulSet, record: Record<string, ReplicaRecord>, replicas: number) {
+  /** The replicas' own Services (address: service), by name (the pod's). */
+  async #services(): Promise<Map<string, Service>> {
+    if (this.#mode !== 'service') return new Map();
+    const list = await this.#client.list<Service>(kubePath('', 'v1', 'services', this.options.namespace), {
+      labelSelector: `${STATEFULSET_LABEL}=${this.options.statefulSet}`,
+    });
+    return new Map(list.map((s) => [s.metadata.name, s]));
+  }
+
+  /** The Service of a replica (address: service), made before its pod so its address is known early. Idempotent. */
+  async #ensureService(sts: StatefulSet, ordinal: number, req: CreateRequest): Promise<void> {
+    const name = this.#podName(ordinal);
+    const ports = namedPorts(sts.spec.template?.spec?.containers);
+    try {
+      await this.#client.create(kubePath('', 'v1', 'services', this.options.namespace), {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name,
+          labels: { [STATEFULSET_LABEL]: this.options.statefulSet, 'rampart.dev/pool': req.pool },
+          annotations: { 'rampart.dev/node': req.nodeId },
+        },
+        spec: {
+          type: this.options.serviceType ?? 'LoadBalancer',
+          selector: { [POD_NAME_LABEL]: name },
+          // A syncing node is dialed too: readiness is Rampart's to judge, not the Service's.
+          publishNotReadyAddresses: true,
+          ports: ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: p.name })),
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof KubeError && e.status === 409)) throw e;
+    }
+  }
+
+  async #deleteService(ordinal: number): Promise<void> {
+    if (this.#mode !== 'service') return;
+    await this.#client.delete(kubePath('', 'v1', 'services', this.options.namespace, this.#podName(ordinal)));
+  }
+
+  /** Replaces the node kind's settings in the ConfigMap the pods read (a promotion's new validator). */
+  async publishNodeConfig(files: Readonly<Record<string, string>>): Promise<void> {
+    if (!this.#configMap)
+      throw new Error(`${this.#where}: no workload.configMap to publish the pods' settings to`);
+    await this.#configMap.write(files);
+    this.options.log?.info(
+      { configMap: this.options.configMap, keys: Object.keys(files) },
+      "pods' settings rewritten in the ConfigMap",
+    );
+  }
+
+  /** False when the StatefulSet changed since it was read (409): nothing was written. */
+  async #dropScaledDown(
+    sts: StatefulSet,
+    record: Record<string, ReplicaRecord>,
+    replicas: number,
+  ): Promise<boolean> {
     const kept: Record<string, ReplicaRecord> = {};
     const dropped: string[] = [];
     for (const [k, v] of Object.entries(record))
@@ -232,13 +348,14 @@ export class StatefulSetProvider implements Provider {
     try {
       await this.#write(sts, kept);
     } catch (e) {
-      if (e instanceof KubeError && e.status === 409) return;
+      if (e instanceof KubeError && e.status === 409) return false;
       throw e;
     }
     this.options.log?.warn(
       { statefulSet: this.options.statefulSet, replicas, dropped },
       `${this.#where} was scaled down to ${replicas} outside Rampart: ${dropped.join(', ')} dropped from its record (their volumes are left as the StatefulSet left them)`,
     );
+    return true;
   }
 
   /**
@@ -259,6 +376,12 @@ export class StatefulSetProvider implements Provider {
         return this.#instance(sts, Number(done[0]), done[1], pods.get(this.#podName(Number(done[0]))));
       }
       const ordinal = replicas;
+      // What the new pod reads when it starts, before it exists: its node id, its kind's settings.
+      if (this.#configMap) {
+        const settings = (await req.kind.podConfig?.(req.launch)) ?? {};
+        await this.#configMap.write({ ...settings, [nodeKey(ordinal)]: req.nodeId });
+      }
+      if (this.#mode === 'service') await this.#ensureService(sts, ordinal, req);
       await this.#volumes?.prepare(sts, ordinal, req);
       const entry: ReplicaRecord = {
         nodeId: req.nodeId,
@@ -328,7 +451,7 @@ export class StatefulSetProvider implements Provider {
       if (ordinal >= replicas) {
         // Already gone (a retried removal, or a scale-down by hand): only the volume may be left to settle.
         await this.#podGone(podName);
-        await this.#volumes?.afterRemoval(ordinal, instance.nodeId);
+        await this.#afterPodGone(ordinal, instance.nodeId);
         return;
       }
       if (entry?.nodeId !== instance.nodeId) {
@@ -366,9 +489,18 @@ export class StatefulSetProvider implements Provider {
         'StatefulSet scaled down',
       );
       await this.#podGone(podName);
-      await this.#volumes?.afterRemoval(ordinal, instance.nodeId);
+      await this.#afterPodGone(ordinal, instance.nodeId);
       return;
     }
+  }
+
+  /** What a removed replica leaves: its volume settled, its Service and its node id gone. */
+  async #afterPodGone(ordinal: number, nodeId: string): Promise<void> {
+    await this.#volumes?.afterRemoval(ordinal, nodeId);
+    await this.#deleteService(ordinal);
+    // Only this node's id: a later replica of the ordinal has written its own.
+    if (this.#configMap && (await this.#configMap.read())[nodeKey(ordinal)] === nodeId)
+      await this.#configMap.write({ [nodeKey(ordinal)]: null });
   }
 
   async #podGone(podName: string): Promise<void> {

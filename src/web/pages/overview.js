@@ -1,6 +1,8 @@
-// Fleet overview: every pool's size against min, capacity and max, what it decided last and
-// why, its health; and the latest decisions that changed something.
+// Fleet overview: every pool's size against min, capacity and max, its size over the last
+// hour (a sparkline), what it decided last and why, its health; and the latest decisions that
+// changed something.
 
+import { colour, TimeChart } from '../chart.js';
 import { ago, h, num, replace } from '../dom.js';
 import { decisionBadge, decisionItem, keyReasons, roleBadge, sizeFigures, sizeGauge } from '../widgets.js';
 
@@ -22,7 +24,47 @@ function healthLine(pool) {
   );
 }
 
-function poolCard(pool, validatorNodes) {
+/** The sparkline's range, and how often it is fetched again. */
+const SPARK_SPAN_MS = 3_600_000;
+const SPARK_REFRESH_MS = 10_000;
+
+function sparkline(chart, series) {
+  if (!series) return h('div', { class: 'sparkline muted small' }, 'size over the last hour: loading');
+  const pts = series.points;
+  const last = pts.at(-1);
+  chart.update({
+    width: 360,
+    height: 44,
+    compact: true,
+    // Since the first point when the pool is younger than the hour, so a new fleet fills it.
+    from: Math.max(series.from, (pts[0]?.at ?? series.from) - 30_000),
+    to: series.to,
+    integer: true,
+    yMin: 0,
+    yMax: Math.max(series.size?.max ?? 1, ...pts.map((p) => p.live)) + 0.5,
+    label: `Size over the last hour: ${last ? `now ${last.ready} ready` : 'no points yet'}`,
+    x: pts.map((p) => p.at),
+    series: [
+      {
+        label: 'heading for',
+        stroke: colour('desired'),
+        dash: [2, 3],
+        step: true,
+        values: pts.map((p) => p.desired),
+      },
+      { label: 'ready', stroke: colour('ready'), width: 2, step: true, values: pts.map((p) => p.ready) },
+    ],
+    hlines: series.size ? [{ y: series.size.max, stroke: colour('bad') }] : [],
+  });
+  return h(
+    'div',
+    { class: 'sparkline', 'data-points': String(pts.length) },
+    h('span', { class: 'muted small' }, 'last hour'),
+    chart.el,
+  );
+}
+
+function poolCard(pool, validatorNodes, spark) {
   const st = pool.status;
   const link = `#/pools/${encodeURIComponent(pool.name)}`;
   return h(
@@ -49,6 +91,7 @@ function poolCard(pool, validatorNodes) {
       `${pool.nodeKind} on ${pool.provider}${pool.upstream ? ` · sentries of ${pool.upstream}` : ''}`,
     ),
     sizeFigures(st),
+    spark,
     pool.size
       ? sizeGauge(pool.size, st, { compact: true })
       : h(
@@ -86,6 +129,9 @@ export function overviewPage(app) {
   const pools = h('div', { class: 'pool-grid', id: 'pool-grid' });
   const recent = h('ol', { class: 'timeline' });
   const summary = h('p', { class: 'summary' });
+  const charts = new Map();
+  const sparks = new Map();
+  let sparksAt = 0;
   const root = h(
     'section',
     { class: 'page overview' },
@@ -109,15 +155,21 @@ export function overviewPage(app) {
         `${list.length} pools · ${ready} of ${nodes.length} nodes ready`,
         list.some((p) => p.paused) ? ` · ${list.filter((p) => p.paused).length} paused` : '',
       );
-      replace(
-        pools,
-        list.map((p) =>
-          poolCard(
-            p,
-            nodes.filter((n) => n.pool === p.name),
+      const renderCards = () =>
+        replace(
+          pools,
+          list.map((p) =>
+            poolCard(
+              p,
+              nodes.filter((n) => n.pool === p.name),
+              sparkline(
+                charts.get(p.name) ?? charts.set(p.name, new TimeChart()).get(p.name),
+                sparks.get(p.name),
+              ),
+            ),
           ),
-        ),
-      );
+        );
+      renderCards();
       const changed = decisions
         .filter((d) => d.actions.length > 0)
         .slice(-8)
@@ -128,6 +180,22 @@ export function overviewPage(app) {
           ? changed.map((d) => decisionItem(d))
           : h('li', { class: 'muted' }, 'Nothing has changed yet.'),
       );
+      // The sparklines last: nothing else waits for them.
+      if (Date.now() - sparksAt >= SPARK_REFRESH_MS) {
+        const now = Date.now();
+        const answers = await Promise.all(
+          list.map((p) =>
+            app.api.get(
+              `/api/v1/pools/${encodeURIComponent(p.name)}/series?from=${now - SPARK_SPAN_MS}&to=${now}&points=120`,
+            ),
+          ),
+        );
+        list.forEach((p, i) => {
+          sparks.set(p.name, answers[i]);
+        });
+        sparksAt = now;
+        renderCards();
+      }
     },
   };
 }

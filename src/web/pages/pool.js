@@ -1,10 +1,12 @@
-// One pool: live charts (its size over time against its bounds, each rule's metric against
-// its threshold, scale events marked), the controls (pause, resume, size by hand), why it
+// One pool: charts over any range the store holds (its size against its bounds, each rule's
+// metric against its thresholds with each ready node's own line on demand, scale events
+// marked; zoom, pan, a link to the view), the controls (pause, resume, size by hand), why it
 // holds or moves right now, its nodes and its recent history.
 
 import { ApiError } from '../api-client.js';
+import { colour, legend, nodeColour, TimeChart } from '../chart.js';
 import { ago, clock, h, num, replace } from '../dom.js';
-import { timeSeriesChart } from '../timeseries-chart.js';
+import { liveStart, parseRange, RangeControls, resolveRange, showRangeInAddress } from '../time-range.js';
 import {
   actionItem,
   decisionBadge,
@@ -17,20 +19,6 @@ import {
   sizeGauge,
 } from '../widgets.js';
 
-const WINDOWS = [
-  { label: '5 min', ms: 5 * 60_000 },
-  { label: '15 min', ms: 15 * 60_000 },
-  { label: '1 hour', ms: 60 * 60_000 },
-];
-
-function legend(items) {
-  return h(
-    'ul',
-    { class: 'legend' },
-    items.map(([cls, label]) => h('li', {}, h('span', { class: `swatch ${cls}` }), label)),
-  );
-}
-
 function markerOf(d) {
   const up = d.decision === 'scale-up';
   const down = d.decision === 'scale-down';
@@ -42,11 +30,16 @@ function markerOf(d) {
     t: d.at,
     symbol: down ? 'down' : up ? 'up' : 'dot',
     className: down ? 'marker-down' : up ? 'marker-up' : 'marker-other',
+    colour: down ? 'down' : up ? 'up' : 'warn',
     title: `${clock(d.at)} ${decisionSentence(d)}\n${why}`,
   };
 }
 
-export function poolPage(app, name) {
+/** A live range longer than this is fetched again every SLOW_REFRESH_MS, not every refresh. */
+const FAST_SPAN_MS = 3_600_000;
+const SLOW_REFRESH_MS = 30_000;
+
+export function poolPage(app, name, params = new URLSearchParams()) {
   const title = h('h2', {}, name);
   const badges = h('span', { class: 'badges' });
   const figures = h('div', { class: 'pool-figures' });
@@ -80,17 +73,40 @@ export function poolPage(app, name) {
     autoButton,
   );
   const controls = h('div', { class: 'controls' }, pauseButton, sizeForm);
-  const windowButtons = h('div', {
-    class: 'window-buttons',
-    role: 'group',
-    'aria-label': 'Chart time window',
+  let range = parseRange(params);
+  let seriesKey = '';
+  let seriesAt = 0;
+  let series = null;
+  let eachNode = params.get('nodes') === '1';
+  const controlsOfRange = new RangeControls(range, (next) => {
+    range = next;
+    showRangeInAddress(range, controlsOfRange.extra);
+    seriesKey = '';
+    app.refreshNow();
   });
+  const eachNodeBox = h('input', { type: 'checkbox', id: 'each-node', checked: eachNode });
+  controlsOfRange.extra = eachNode ? 'nodes=1' : '';
+  eachNodeBox.addEventListener('change', () => {
+    eachNode = eachNodeBox.checked;
+    controlsOfRange.extra = eachNode ? 'nodes=1' : '';
+    showRangeInAddress(range, controlsOfRange.extra);
+    seriesKey = '';
+    app.refreshNow();
+  });
+  const eachNodeLabel = h(
+    'label',
+    { class: 'each-node', for: 'each-node' },
+    eachNodeBox,
+    " each ready node's own line (last hour)",
+  );
   const charts = h('div', { class: 'charts' });
   const now = h('div', { class: 'card why-now' });
   const nodes = h('div', { class: 'pool-nodes' });
   const history = h('ol', { class: 'timeline' });
-  let windowMs = WINDOWS[1].ms;
   let pool = null;
+  const sizeChart = new TimeChart();
+  const metricCharts = new Map();
+  const trafficCharts = new Map();
 
   const root = h(
     'section',
@@ -108,7 +124,8 @@ export function poolPage(app, name) {
       h('div', { class: 'card pool-size' }, figures, gauge),
       h('div', { class: 'card pool-controls' }, h('h3', {}, 'Controls'), controls, message),
     ),
-    h('div', { class: 'section-head' }, h('h3', { class: 'section-title' }, 'Live charts'), windowButtons),
+    h('div', { class: 'section-head' }, h('h3', { class: 'section-title' }, 'Charts'), eachNodeLabel),
+    controlsOfRange.el,
     charts,
     h('h3', { class: 'section-title' }, 'Why, right now'),
     now,
@@ -158,36 +175,63 @@ export function poolPage(app, name) {
   autoButton.addEventListener('click', () =>
     write(`/api/v1/pools/${encodeURIComponent(name)}/size`, { size: null }, 'Returning to automatic sizing…'),
   );
-  for (const w of WINDOWS) {
-    const b = h(
-      'button',
-      { type: 'button', class: 'chip', 'aria-pressed': String(w.ms === windowMs) },
-      w.label,
-    );
-    b.addEventListener('click', () => {
-      windowMs = w.ms;
-      for (const other of windowButtons.children) other.setAttribute('aria-pressed', String(other === b));
-      app.refreshNow();
-    });
-    windowButtons.append(b);
-  }
+  sizeInput.addEventListener('input', () => {
+    sizeButton.disabled = !pool?.size || sizeInput.value.trim() === '';
+  });
 
-  const renderCharts = (series) => {
-    // The window, or less while the series is younger than it: a fresh fleet fills the chart.
-    const to = Date.now();
-    const first = series.points[0]?.at ?? to;
-    const from = Math.max(to - windowMs, Math.min(first - 5_000, to - 60_000));
+  const zoom = (from, to) => controlsOfRange.zoomTo(from, to);
+
+  const renderCharts = () => {
+    const to = series.to;
+    const from = liveStart(range, series.from, to, series.points[0]?.at);
     const width = Math.max(320, charts.clientWidth || 900);
     const markers = series.events.map(markerOf);
     const pts = series.points;
+    const x = pts.map((p) => p.at);
     const figures = [];
+    const thinned = series.stepMs > 0 ? ` · one point per ${Math.round(series.stepMs / 1000)} s` : '';
     if (series.size) {
       const b = series.size;
       const last = pts.at(-1);
+      sizeChart.update({
+        width: width - 2,
+        height: 220,
+        from,
+        to,
+        integer: true,
+        yMin: 0,
+        yMax: Math.max(b.max, ...pts.map((p) => p.live)) + 1,
+        label: 'Pool size over the range shown',
+        x,
+        series: [
+          { label: 'live', stroke: colour('live'), dash: [6, 3], step: true, values: pts.map((p) => p.live) },
+          {
+            label: 'heading for',
+            stroke: colour('desired'),
+            dash: [2, 3],
+            step: true,
+            values: pts.map((p) => p.desired),
+          },
+          {
+            label: 'ready',
+            stroke: colour('ready'),
+            width: 2.8,
+            step: true,
+            values: pts.map((p) => p.ready),
+          },
+        ],
+        hlines: [
+          { y: b.max, label: `max ${b.max}`, stroke: colour('bad') },
+          { y: b.capacity, label: `capacity ${b.capacity}`, stroke: colour('ink') },
+          ...(b.min !== b.capacity ? [{ y: b.min, label: `min ${b.min}`, stroke: colour('muted') }] : []),
+        ],
+        markers,
+        onZoom: zoom,
+      });
       figures.push(
         h(
           'figure',
-          { class: 'chart-card wide', id: 'chart-size' },
+          { class: 'chart-card wide', id: 'chart-size', 'data-points': String(pts.length) },
           h(
             'figcaption',
             {},
@@ -195,39 +239,14 @@ export function poolPage(app, name) {
             h(
               'span',
               { class: 'muted' },
-              last ? ` now ${last.ready} ready, ${last.live} live → ${last.desired}` : ' no points yet',
+              last
+                ? ` now ${last.ready} ready, ${last.live} live → ${last.desired}`
+                : ' no points in this range',
+              thinned,
             ),
           ),
-          timeSeriesChart({
-            width: width - 2,
-            height: 220,
-            from,
-            to,
-            integer: true,
-            yMin: 0,
-            yMax: b.max + 1,
-            label: `Pool size over the last ${Math.round(windowMs / 60000)} minutes`,
-            series: [
-              { name: 'live', className: 's-live', step: true, points: pts.map((p) => [p.at, p.live]) },
-              {
-                name: 'desired',
-                className: 's-desired',
-                step: true,
-                points: pts.map((p) => [p.at, p.desired]),
-              },
-              { name: 'ready', className: 's-ready', step: true, points: pts.map((p) => [p.at, p.ready]) },
-            ],
-            hlines: [
-              { y: b.max, label: `max ${b.max}`, className: 'h-max' },
-              { y: b.capacity, label: `capacity ${b.capacity}`, className: 'h-capacity' },
-              ...(b.min !== b.capacity ? [{ y: b.min, label: `min ${b.min}`, className: 'h-min' }] : []),
-            ],
-            markers,
-          }),
+          sizeChart.el,
           legend([
-            ['s-ready', 'ready'],
-            ['s-live', 'live (joining and leaving too)'],
-            ['s-desired', 'heading for'],
             ['marker-up', 'scale-up'],
             ['marker-down', 'scale-down'],
           ]),
@@ -235,35 +254,100 @@ export function poolPage(app, name) {
       );
     }
     const half = width > 900 ? Math.floor((width - 16) / 2) : width;
-    series.metrics.forEach((m, i) => {
-      const values = pts.map((p) => [p.at, p.values[i] ?? null]);
-      const latest = values.filter(([, v]) => v !== null).at(-1);
+    for (const [i, t] of (series.traffic ?? []).entries()) {
+      const values = pts.map((p) => p.traffic?.[i] ?? null);
+      const latest = values.filter((v) => v !== null).at(-1);
+      let chart = trafficCharts.get(t.id);
+      if (!chart) {
+        chart = new TimeChart();
+        trafficCharts.set(t.id, chart);
+      }
+      const unit = t.unit ? ` ${t.unit}` : '';
+      chart.update({
+        width: half - 2,
+        height: 200,
+        from,
+        to,
+        yMin: 0,
+        label: `${t.label}, summed over the ready nodes`,
+        x,
+        series: [{ label: `${t.label}${unit}`, stroke: colour('live'), width: 2.2, values }],
+        markers,
+        onZoom: zoom,
+      });
       figures.push(
         h(
           'figure',
-          { class: 'chart-card', 'data-metric': m.metric },
+          { class: 'chart-card traffic', 'data-traffic': t.metric },
+          h(
+            'figcaption',
+            {},
+            h('strong', {}, `Traffic: ${t.label}`),
+            h(
+              'span',
+              { class: 'muted' },
+              latest !== undefined ? ` now ${num(latest)}${unit}` : ' no samples in this range',
+            ),
+            h('span', { class: 'muted small' }, ` · ${t.rate ? 'rate of ' : ''}${t.metric}, all ready nodes`),
+          ),
+          chart.el,
+        ),
+      );
+    }
+    series.metrics.forEach((m, i) => {
+      const values = pts.map((p) => p.values[i] ?? null);
+      const latest = values.filter((v) => v !== null).at(-1);
+      const lines = series.nodeLines.filter((l) => l.metric === m.id);
+      let chart = metricCharts.get(m.id);
+      if (!chart) {
+        chart = new TimeChart();
+        metricCharts.set(m.id, chart);
+      }
+      chart.update({
+        width: half - 2,
+        height: 200,
+        from,
+        to,
+        label: `${m.metric} against its thresholds`,
+        x,
+        series: [
+          ...lines.map((l, k) => ({ label: l.node, stroke: nodeColour(k), width: 1.2, values: l.values })),
+          { label: `${m.aggregate} (the rule's reading)`, stroke: colour('metric'), width: 2.4, values },
+        ],
+        hlines: m.rules.map((r) => ({
+          y: r.kind === 'target' ? r.target : r.threshold,
+          label: r.rule.startsWith('scaleUp')
+            ? `up ${r.comparator ?? 'target'} ${num(r.threshold ?? r.target)}`
+            : `down ${r.comparator ?? 'target'} ${num(r.threshold ?? r.target)}`,
+          stroke: colour(r.rule.startsWith('scaleUp') ? 'up' : 'down'),
+        })),
+        markers,
+        onZoom: zoom,
+      });
+      const shownNote =
+        eachNode && series.nodesTotal > lines.length
+          ? ` · ${lines.length} of ${series.nodesTotal} nodes shown, those furthest from the ${m.aggregate}`
+          : '';
+      figures.push(
+        h(
+          'figure',
+          {
+            class: 'chart-card',
+            'data-metric': m.metric,
+            'data-node-lines': String(lines.length),
+          },
           h(
             'figcaption',
             {},
             h('strong', {}, `${m.aggregate}${m.rate ? ' rate of' : ''} ${m.metric}`),
-            h('span', { class: 'muted' }, latest ? ` now ${num(latest[1])}` : ' no samples yet'),
+            h(
+              'span',
+              { class: 'muted' },
+              latest !== undefined ? ` now ${num(latest)}` : ' no samples in this range',
+            ),
+            h('span', { class: 'muted small' }, shownNote),
           ),
-          timeSeriesChart({
-            width: half - 2,
-            height: 190,
-            from,
-            to,
-            label: `${m.metric} against its thresholds`,
-            series: [{ name: m.metric, className: 's-metric', points: values }],
-            hlines: m.rules.map((r) => ({
-              y: r.kind === 'target' ? r.target : r.threshold,
-              label: r.rule.startsWith('scaleUp')
-                ? `up ${r.comparator ?? 'target'} ${num(r.threshold ?? r.target)}`
-                : `down ${r.comparator ?? 'target'} ${num(r.threshold ?? r.target)}`,
-              className: r.rule.startsWith('scaleUp') ? 'h-up' : 'h-down',
-            })),
-            markers,
-          }),
+          chart.el,
           h(
             'ul',
             { class: 'rule-texts' },
@@ -279,14 +363,29 @@ export function poolPage(app, name) {
     replace(charts, figures);
   };
 
+  /** The series again when the range moved, or it is live (long live ranges less often). */
+  const fetchSeries = async () => {
+    const { from, to } = resolveRange(range);
+    const key = `${range.live ? `live-${range.spanMs}` : `${from}-${to}`}-${eachNode}`;
+    const span = to - from;
+    const fresh =
+      key === seriesKey && (!range.live || (span > FAST_SPAN_MS && Date.now() - seriesAt < SLOW_REFRESH_MS));
+    if (fresh && series) return false;
+    series = await app.api.get(
+      `/api/v1/pools/${encodeURIComponent(name)}/series?from=${from}&to=${to}${eachNode ? '&nodes=1' : ''}`,
+    );
+    seriesKey = key;
+    seriesAt = Date.now();
+    return true;
+  };
+
   return {
     root,
     title: name,
     async refresh() {
-      const since = Date.now() - windowMs;
-      const [p, series, { nodes: list }, { decisions }, { actions }] = await Promise.all([
+      const [p, fetched, { nodes: list }, { decisions }, { actions }] = await Promise.all([
         app.api.get(`/api/v1/pools/${encodeURIComponent(name)}`),
-        app.api.get(`/api/v1/pools/${encodeURIComponent(name)}/series?since=${since}`),
+        fetchSeries(),
         app.api.get(`/api/v1/nodes?pool=${encodeURIComponent(name)}`),
         app.api.get(`/api/v1/decisions?pool=${encodeURIComponent(name)}&limit=30`),
         app.api.get(`/api/v1/actions?pool=${encodeURIComponent(name)}&limit=30`),
@@ -329,14 +428,24 @@ export function poolPage(app, name) {
       pauseButton.textContent = p.paused ? 'Resume' : 'Pause';
       pauseButton.setAttribute('aria-pressed', String(p.paused));
       pauseButton.disabled = !scalable;
-      for (const c of [sizeInput, sizeButton, autoButton]) c.disabled = !scalable;
+      sizeInput.disabled = !scalable;
+      // Nothing to set while the field is empty.
+      sizeButton.disabled = !scalable || sizeInput.value.trim() === '';
       autoButton.disabled = !scalable || !p.manualSize;
       if (scalable) {
         sizeInput.min = String(p.size.min);
         sizeInput.max = String(p.size.max);
         sizeInput.placeholder = `${p.size.min}–${p.size.max}`;
       }
-      renderCharts(series);
+      if (fetched || range.live) {
+        if (range.live) {
+          // A live range slides with the clock between two fetches of a long range.
+          const { from, to } = resolveRange(range);
+          series = { ...series, from, to };
+        }
+        renderCharts();
+      }
+      controlsOfRange.render();
       replace(
         now,
         st

@@ -6,7 +6,7 @@
 // allowed s3:GetObject on the set. (EBS snapshots are the other way: a launch template whose
 // block device mapping names the snapshot; see docs/aws.md.)
 
-import { FORBIDDEN_FILES } from '../../core/forbidden-files.ts';
+import { FORBIDDEN_FILES } from '../core/forbidden-files.ts';
 
 export interface BootScriptInput {
   readonly nodeId: string;

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { renderBootScript, shellQuote } from './user-data.ts';
+import { renderBootScript, shellQuote } from './boot-script.ts';
 
 const dirs: string[] = [];
 after(() => {
