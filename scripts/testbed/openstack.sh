@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a real OpenStack (Zed) for the openstack provider's tests: Keystone, Glance, Placement,
 # Nova, Neutron (its API only: Nova asks it for ports on every delete) and Heat as Debian's
-# Python library packages, plus RabbitMQ. Idempotent. test/support/openstack.ts starts them.
+# Python library packages, plus RabbitMQ and MariaDB (the services' databases: on SQLite, Nova
+# failed calls with "database is locked" under load). Idempotent. test/support/openstack.ts starts them.
 #
 # Why Debian's python3-* packages and not the service packages or PyPI: the service packages
 # (keystone, nova-api, ...) run debconf/dbconfig maintainer scripts and expect systemd; the
@@ -14,7 +15,7 @@ set -euo pipefail
 cache="${RAMPART_CACHE:-$HOME/.cache/rampart}"
 archives="$cache/openstack/apt-archives"
 packages=(python3-keystone python3-glance python3-placement python3-nova python3-neutron
-  python3-heat python3-openstackclient rabbitmq-server)
+  python3-heat python3-openstackclient python3-pymysql rabbitmq-server mariadb-server)
 # The services' paste pipelines ship in their -common packages, which are not installed (their
 # maintainer scripts want debconf and dbconfig): the files are taken out of the .debs.
 paste_from=(nova-common glance-common neutron-common heat-common)
@@ -29,7 +30,7 @@ installed() {
 }
 check() {
   /usr/bin/python3 -c 'import keystone, glance, placement, nova, neutron, heat' &&
-    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]]
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server && -x /usr/sbin/mariadbd ]]
 }
 paste_files() {
   local work
@@ -44,7 +45,7 @@ paste_files() {
   rm -rf "$work"
 }
 if installed && check && [[ -x "$marker" && -f "$etc/heat-api-paste.ini" ]]; then
-  echo "openstack: already installed (Debian Zed python3-* packages, rabbitmq-server)"
+  echo "openstack: already installed (Debian Zed python3-* packages, rabbitmq-server, mariadb-server)"
   exit 0
 fi
 
@@ -71,4 +72,4 @@ paste_files
 # The marker test/support/servers.ts looks for: the interpreter the services run with.
 mkdir -p "$(dirname "$marker")"
 ln -sfn /usr/bin/python3 "$marker"
-echo "openstack: installed (Debian Zed python3-* packages, rabbitmq-server; debs in $archives)"
+echo "openstack: installed (Debian Zed python3-* packages, rabbitmq-server, mariadb-server; debs in $archives)"

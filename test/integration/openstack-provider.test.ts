@@ -4,9 +4,14 @@
 // metadata and the provider's tag, the chosen server deleted, quota exceeded and bad flavors
 // reported naming the field with nothing left behind, a revoked token issued again from a
 // rotated secret file, and faults injected by a proxy in front of Nova (5xx, 409, 429, an
-// answer lost after the create took effect). No log line or error holds the password or a token.
+// answer lost after the create took effect), and a proxy in front of Keystone (a token issue
+// answered 503, a token expired mid-run, one issued close to its expiry). No log line or error
+// holds the password or a token.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
@@ -276,6 +281,53 @@ describe('openstack provider', { skip: os.skip }, () => {
       await proxy.close();
       await deleteAll(name);
       await stopMachines();
+    }
+  });
+  test('Keystone behind a fault proxy: a 5xx on a token issue retried, a token expired mid-run issued again, one near its expiry renewed before it is used', async () => {
+    const bed = os.bed();
+    const keystone = await startOpenstackFaultProxy(new URL(bed.authUrl).origin);
+    const nova = await startOpenstackFaultProxy(new URL(bed.urls.nova).origin);
+    const region = `Tokens${shortId()}`;
+    await bed.addRegion(region, { compute: `${nova.url}/v2.1` });
+    // The same clouds, authenticating through the proxy.
+    const dir = mkdtempSync(path.join(tmpdir(), 'rampart-os-tokens-'));
+    const cloudsFile = path.join(dir, 'clouds.yaml');
+    writeFileSync(
+      cloudsFile,
+      readFileSync(bed.cloudsFile, 'utf8').split(bed.authUrl).join(`${keystone.url}/v3`),
+    );
+    const p = makeProvider(`tokens-${shortId()}`.toLowerCase(), { region, cloudsFile });
+    const issues = () => keystone.calls.filter((c) => c.method === 'POST' && c.path === '/v3/auth/tokens');
+    const unauthorized = () => nova.calls.filter((c) => c.fault === 'token-expired').length;
+    try {
+      keystone.inject({ method: 'POST', path: /^\/v3\/auth\/tokens$/, fault: 'unavailable', times: 1 });
+      assert.deepEqual(await p.list(), []);
+      assert.equal(issues().length, 2, 'the 503 was retried');
+      assert.equal(p.session.tokensIssued, 1);
+
+      // Nova answers 401 to a token the provider still holds good (expired or revoked there).
+      nova.inject({ method: 'GET', path: /^\/v2\.1\/servers/, fault: 'token-expired', times: 1 });
+      assert.deepEqual(await p.list(), []);
+      assert.equal(unauthorized(), 1);
+      assert.equal(p.session.tokensIssued, 2, 'a new token after the 401, and the call went through');
+
+      // The next token comes with 5 s left: the call after it renews first, with no 401.
+      keystone.inject({ method: 'POST', path: /^\/v3\/auth\/tokens$/, fault: 'expires-soon', times: 1 });
+      nova.inject({ method: 'GET', path: /^\/v2\.1\/servers/, fault: 'token-expired', times: 1 });
+      assert.deepEqual(await p.list(), []);
+      assert.equal(p.session.tokensIssued, 3);
+      const novaCalls = nova.calls.length;
+      assert.deepEqual(await p.list(), []);
+      assert.equal(p.session.tokensIssued, 4, 'renewed before its expiry');
+      assert.ok(
+        nova.calls.slice(novaCalls).every((c) => c.fault === undefined),
+        'no call was refused on the way',
+      );
+      assert.equal(unauthorized(), 2);
+    } finally {
+      await keystone.close();
+      await nova.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -138,19 +138,22 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-/** Runs `rampart up` until it kills itself at `point` (RAMPART_CRASH_AT); fails if it exits any other way. */
-export async function crashAt(configFile: string, point: string): Promise<void> {
+/**
+ * Runs `rampart up` until it kills itself at `point` (RAMPART_CRASH_AT); fails if it exits any
+ * other way or has not got there within `timeoutMs`.
+ */
+export async function crashAt(configFile: string, point: string, timeoutMs = 60_000): Promise<void> {
   const run = runCli(['up', '-c', configFile], { RAMPART_CRASH_AT: point });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     run.child.kill('SIGKILL');
-  }, 60_000);
+  }, timeoutMs);
   const { signal } = await run.exited;
   clearTimeout(timer);
   assert.ok(
     !timedOut,
-    `controller never reached ${point} within 60 s; output:\n${run.output().slice(-4000)}`,
+    `controller never reached ${point} within ${timeoutMs / 1000} s; output:\n${run.output().slice(-4000)}`,
   );
   assert.equal(
     signal,
@@ -164,14 +167,19 @@ export async function runUntil(
   configFile: string,
   what: string,
   settled: () => Promise<boolean>,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const run = runCli(['up', '-c', configFile]);
   try {
-    await waitFor(what, async () => {
-      if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
-      // Settled only counts once this controller leads: its signal handlers are in place.
-      return run.output().includes('"msg":"leading"') && settled();
-    });
+    await waitFor(
+      what,
+      async () => {
+        if (run.child.exitCode !== null) throw new Error(`controller exited: ${run.output()}`);
+        // Settled only counts once this controller leads: its signal handlers are in place.
+        return run.output().includes('"msg":"leading"') && settled();
+      },
+      timeoutMs,
+    );
   } catch (e) {
     run.child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);

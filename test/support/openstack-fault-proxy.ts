@@ -1,12 +1,19 @@
-// A small fault-injecting HTTP proxy in front of one OpenStack service (Nova), for the
-// provider's fault tests: answers chosen calls with a 5xx, a 409 or a 429 shaped as Nova sends
-// them, or lets a call reach Nova and then drops the answer (the call took effect; a naive
-// retry would make a second server). Every call and fault is recorded.
+// A small fault-injecting HTTP proxy in front of one OpenStack service (Nova or Keystone), for
+// the provider's fault tests: answers chosen calls with a 5xx, a 409 or a 429 shaped as Nova
+// sends them, or a 401 as a service answers an expired token; lets a call reach the service
+// and then drops the answer (the call took effect; a naive retry would make a second server);
+// or passes Keystone's token on with an expiry a few seconds away. Every call is recorded.
 
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type OpenstackFault = 'unavailable' | 'conflict' | 'rate-limited' | 'drop-answer';
+export type OpenstackFault =
+  | 'unavailable'
+  | 'conflict'
+  | 'rate-limited'
+  | 'token-expired'
+  | 'drop-answer'
+  | 'expires-soon';
 
 export interface OpenstackFaultRule {
   readonly method: string;
@@ -31,8 +38,11 @@ export interface OpenstackFaultProxy {
   close(): Promise<void>;
 }
 
+/** Seconds left on a token passed on by an `expires-soon` fault. */
+const EXPIRES_SOON_S = 5;
+
 const BODIES: Record<
-  Exclude<OpenstackFault, 'drop-answer'>,
+  Exclude<OpenstackFault, 'drop-answer' | 'expires-soon'>,
   { status: number; body: unknown; headers?: Record<string, string> }
 > = {
   unavailable: {
@@ -58,6 +68,18 @@ const BODIES: Record<
     body: { overLimit: { code: 429, message: 'This request was rate-limited.' } },
     headers: { 'retry-after': '1' },
   },
+  // What keystonemiddleware answers for a token that expired or was revoked.
+  'token-expired': {
+    status: 401,
+    body: {
+      error: {
+        code: 401,
+        title: 'Unauthorized',
+        message: 'The request you have made requires authentication.',
+      },
+    },
+    headers: { 'www-authenticate': 'Keystone uri="http://127.0.0.1/v3"' },
+  },
 };
 
 /** Starts the proxy in front of `target` (`http://127.0.0.1:PORT`). */
@@ -71,7 +93,7 @@ export async function startOpenstackFaultProxy(target: string): Promise<Openstac
     const rule = rules.find((r) => r.left > 0 && r.method === method && r.path.test(path));
     if (rule) rule.left--;
     calls.push({ method, path, fault: rule?.fault });
-    if (rule && rule.fault !== 'drop-answer') {
+    if (rule && rule.fault !== 'drop-answer' && rule.fault !== 'expires-soon') {
       const f = BODIES[rule.fault];
       req.resume();
       res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
@@ -85,6 +107,23 @@ export async function startOpenstackFaultProxy(target: string): Promise<Openstac
           // It reached Nova and took effect; the caller never hears of it.
           answer.resume();
           answer.once('end', () => res.destroy());
+          return;
+        }
+        if (rule?.fault === 'expires-soon') {
+          // Keystone's answer with the token's expiry moved close: as a token issued long ago.
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.once('end', () => {
+            const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+              token: { expires_at: string };
+            };
+            doc.token.expires_at = new Date(Date.now() + EXPIRES_SOON_S * 1000).toISOString();
+            const body = JSON.stringify(doc);
+            const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(body)) };
+            delete headers['transfer-encoding'];
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(body);
+          });
           return;
         }
         res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -49,6 +49,9 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
     context: 'the machines fake',
     policy: { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000, callTimeoutMs: 10_000 },
     microversions: { compute: '2.67' },
+    // The cloud's own region, as the provider takes it: a region another test added to the
+    // shared bed's catalog (a fault proxy in front of Nova) is never this fake's way to Nova.
+    region: readCloud({ cloud: o.cloud, cloudsFile: o.cloudsFile }).region,
   });
   // Machines' disks in RAM where there is /dev/shm: etcd fsyncs every write.
   const dir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rampart-os-machines-'));

@@ -1,13 +1,17 @@
 // Starts a real OpenStack (Zed, Debian's python3-* packages) for a test file, on loopback ports
 // with its own temp dir: RabbitMQ, Keystone, Placement, Glance, Neutron (API only: no agents;
 // Nova asks it for ports on every delete), Nova (API, conductor, scheduler, compute with the
-// fake virt driver) and, when asked, Heat (API and engine). Databases are SQLite files.
+// fake virt driver) and, when asked, Heat (API and engine). The databases live in a MariaDB
+// server of the bed's own (Debian's mariadb-server, started here without systemd, on a unix
+// socket in the bed's dir, no TCP): on SQLite, Nova's four processes writing one file failed
+// calls with "database is locked" under load, whatever the busy timeout (a WAL transaction that
+// read before it writes gets SQLITE_BUSY at once, without waiting).
 //
 // Creating the schemas takes minutes (every manage command imports the whole service), so it
-// is done once into a template under the cache (keyed by TEMPLATE), and each start copies the
-// template and rewrites the two things in it that name a place: Keystone's identity endpoint
-// and Nova's cell mappings (message queue URL, database paths). Neutron's schema comes from its
-// models (its migrations ALTER constraints, which SQLite cannot), then is stamped at head.
+// is done once into a template under the cache (keyed by TEMPLATE: a stopped MariaDB data dir),
+// and each start copies the template and rewrites the two things in it that name a place:
+// Keystone's identity endpoint and Nova's cell mappings (message queue URL, database socket).
+// Neutron's schema comes from its models, then is stamped at head (its migrations take minutes).
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,11 +29,11 @@ import {
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { acquireSharedBed } from './openstack-shared-bed.ts';
 import {
   CACHE,
   freePort,
@@ -42,20 +46,20 @@ import {
 const run = promisify(execFile);
 const RUN_PY = fileURLToPath(new URL('./openstack/run.py', import.meta.url));
 /** Bumped whenever the template's making changes: a new one is built beside the old. */
-const TEMPLATE = 'zed-2';
+const TEMPLATE = 'zed-mariadb-2';
 const TEMPLATE_DIR = path.join(CACHE, 'openstack', `template-${TEMPLATE}`);
 /** The paste files of Debian's service packages (not installed: they run debconf hooks). */
 const ETC = path.join(CACHE, 'openstack', 'etc');
 const RABBITMQ = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const MARIADBD = '/usr/sbin/mariadbd';
 export const ADMIN_PASSWORD = 'rampart-test-admin';
 export const REGION = 'RegionOne';
 export const FLAVOR = 'rampart.tiny';
 export const IMAGE = 'rampart-blank';
-/** The provider's cloud: user `rampart`, a member of project admin, its password in `secretFile`. */
+/** The provider's cloud: a user of the caller's project (openTenant), its password in `secretFile`. */
 export const CLOUD = 'rampart-test';
-/** The admin's cloud (the machines fake reads servers' user data, an admin-only field). */
+/** The admin's cloud, in the same project (the machines fake reads servers' user data, admin-only). */
 export const ADMIN_CLOUD = 'rampart-admin';
-export const PROVIDER_USER = 'rampart';
 
 export interface OpenStackOptions {
   /** Start Heat's API and engine too. */
@@ -72,11 +76,11 @@ export interface OpenStackBed {
   readonly authUrl: string;
   /** A clouds.yaml with clouds CLOUD (no password: see secretFile) and ADMIN_CLOUD. */
   readonly cloudsFile: string;
-  /** The file holding the password of PROVIDER_USER (the provider's `secretFile`). */
+  /** The file holding the password of CLOUD's user (the provider's `secretFile`). */
   readonly secretFile: string;
-  /** The id of project admin, where every server is. */
+  /** The id of the caller's project, where its servers are. */
   readonly projectId: string;
-  /** Sets PROVIDER_USER's password (Keystone revokes its tokens) and writes it to secretFile. */
+  /** Sets CLOUD's user's password (Keystone revokes its tokens) and writes it to secretFile. */
   rotatePassword(): Promise<string>;
   /** Sets the project's instances quota. */
   setInstanceQuota(instances: number): Promise<void>;
@@ -138,8 +142,12 @@ region_name = ${REGION}
 valid_interfaces = public
 `;
 
-// A writer waits up to 30 s for another's lock (SQLite's default is 5 s).
-const sqlite = (dir: string, name: string) => `sqlite:///${path.join(dir, `${name}.db`)}?timeout=30`;
+const socketOf = (dir: string) => path.join(dir, 'mysql', 'sock');
+/** A service's database: a MariaDB database of the bed's server, through its socket. */
+// read_timeout: a read that never returns fails the call (retried) rather than hanging it.
+const db = (dir: string, name: string) =>
+  `mysql+pymysql://openstack:openstack@localhost/${name}?unix_socket=${socketOf(dir)}&charset=utf8mb4&read_timeout=60`;
+const DATABASES = ['keystone', 'placement', 'glance', 'neutron', 'nova_api', 'nova', 'nova_cell0', 'heat'];
 
 /** Every config file of the bed, by name. */
 function configs(dir: string, p: Ports, o: OpenStackOptions): Record<string, string> {
@@ -151,6 +159,26 @@ log_file = ${log}.log
 `;
   const quiet = 'debug = false\n';
   return {
+    // Durability is traded for speed (a bed lives minutes): no fsync, no binary log.
+    'mysql/my.cnf': `[mariadbd]
+user = root
+datadir = ${path.join(dir, 'mysql', 'data')}
+socket = ${socketOf(dir)}
+pid-file = ${path.join(dir, 'mysql', 'pid')}
+log-error = ${path.join(dir, 'log', 'mariadb.log')}
+skip-networking
+skip-name-resolve
+skip-log-bin
+performance_schema = OFF
+innodb_buffer_pool_size = 64M
+innodb_log_file_size = 16M
+innodb_flush_log_at_trx_commit = 0
+innodb_doublewrite = 0
+innodb_flush_method = nosync
+max_connections = 1000
+character-set-server = utf8mb4
+collation-server = utf8mb4_general_ci
+`,
     'rabbitmq.conf': `listeners.tcp.default = 127.0.0.1:${p.rabbit}
 loopback_users = none
 log.console = true
@@ -160,7 +188,7 @@ log.console.level = warning
     'keystone.conf': `[DEFAULT]
 ${common('keystone')}
 [database]
-connection = ${sqlite(dir, 'keystone')}
+connection = ${db(dir, 'keystone')}
 [token]
 provider = fernet
 expiration = ${o.tokenSeconds ?? 3600}
@@ -180,7 +208,7 @@ password_hash_rounds = 4
     'placement/placement.conf': `[DEFAULT]
 ${common('placement')}
 [placement_database]
-connection = ${sqlite(dir, 'placement')}
+connection = ${db(dir, 'placement')}
 [api]
 auth_strategy = keystone
 ${authtoken(p)}`,
@@ -199,7 +227,7 @@ filesystem_store_datadir = ${path.join(dir, 'glance', 'staging')}
 [os_glance_tasks_store]
 filesystem_store_datadir = ${path.join(dir, 'glance', 'tasks')}
 [database]
-connection = ${sqlite(dir, 'glance')}
+connection = ${db(dir, 'glance')}
 [paste_deploy]
 flavor = keystone
 config_file = ${path.join(ETC, 'glance-api-paste.ini')}
@@ -213,7 +241,10 @@ bind_port = ${p.neutron}
 core_plugin = ml2
 service_plugins =
 auth_strategy = keystone
-api_workers = 1
+# The API in the server's own process: with a forked API worker, a read of a new database
+# connection once waited forever (eventlet never woke it though MariaDB's greeting had come),
+# and Nova's calls to Neutron hung behind it.
+api_workers = 0
 rpc_workers = 0
 rpc_state_report_workers = 0
 transport_url = ${rabbit}
@@ -222,7 +253,7 @@ notify_nova_on_port_status_changes = false
 notify_nova_on_port_data_changes = false
 state_path = ${path.join(dir, 'neutron')}
 [database]
-connection = ${sqlite(dir, 'neutron')}
+connection = ${db(dir, 'neutron')}
 [ml2]
 type_drivers = flat
 tenant_network_types =
@@ -250,11 +281,9 @@ auth_strategy = keystone
 [wsgi]
 api_paste_config = ${path.join(ETC, 'nova-api-paste.ini')}
 [api_database]
-connection = ${sqlite(dir, 'nova_api')}
-sqlite_synchronous = false
+connection = ${db(dir, 'nova_api')}
 [database]
-connection = ${sqlite(dir, 'nova')}
-sqlite_synchronous = false
+connection = ${db(dir, 'nova')}
 [conductor]
 workers = 1
 [scheduler]
@@ -275,7 +304,9 @@ region_name = ${REGION}
 valid_interfaces = public
 ${authtoken(p)}
 ${serviceAuth('placement', p)}
-${serviceAuth('neutron', p)}`,
+${serviceAuth('neutron', p)}# A call to Neutron that hangs fails after 30 s instead of holding Nova's request forever.
+timeout = 30
+`,
     'heat.conf': `[DEFAULT]
 ${quiet}
 transport_url = ${rabbit}
@@ -292,7 +323,7 @@ bind_host = 127.0.0.1
 bind_port = ${p.heat}
 workers = 1
 [database]
-connection = ${sqlite(dir, 'heat')}
+connection = ${db(dir, 'heat')}
 [paste_deploy]
 api_paste_config = ${path.join(ETC, 'heat-api-paste.ini')}
 [oslo_messaging_notifications]
@@ -362,6 +393,10 @@ async function ensureTemplate(): Promise<void> {
   }
   try {
     if (existsSync(path.join(TEMPLATE_DIR, 'done'))) return;
+    // What a builder that died left half made.
+    for (const f of readdirSync(path.dirname(TEMPLATE_DIR)))
+      if (f.startsWith(`${path.basename(TEMPLATE_DIR)}.building-`))
+        rmSync(path.join(path.dirname(TEMPLATE_DIR), f), { recursive: true, force: true });
     const dir = mkdtempSync(`${TEMPLATE_DIR}.building-`);
     // Placeholder ports: every place they appear is rewritten at each start.
     const p: Ports = {
@@ -376,6 +411,22 @@ async function ensureTemplate(): Promise<void> {
       heat: 9,
     };
     writeConfigs(dir, p, {});
+    await run('mariadb-install-db', [
+      `--defaults-file=${path.join(dir, 'mysql', 'my.cnf')}`,
+      '--auth-root-authentication-method=socket',
+      '--skip-test-db',
+    ]).catch((e) => {
+      throw new Error(`mariadb-install-db: ${(e as Error).message}`);
+    });
+    const mariadb = await startMariadb(dir);
+    await sql(
+      dir,
+      [
+        ...DATABASES.map((d) => `CREATE DATABASE ${d};`),
+        "CREATE USER 'openstack'@'localhost' IDENTIFIED BY 'openstack';",
+        "GRANT ALL PRIVILEGES ON *.* TO 'openstack'@'localhost';",
+      ].join('\n'),
+    );
     const kc = ['--config-file', path.join(dir, 'keystone.conf')];
     const nc = ['--config-file', path.join(dir, 'nova.conf')];
     const steps = await Promise.allSettled([
@@ -423,7 +474,7 @@ async function ensureTemplate(): Promise<void> {
           'cell_v2',
           'map_cell0',
           '--database_connection',
-          sqlite(dir, 'nova_cell0'),
+          db(dir, 'nova_cell0'),
         );
         await py(dir, 'nova-manage', ...nc, 'cell_v2', 'create_cell', '--name', 'cell1', '--verbose');
         await py(dir, 'nova-manage', ...nc, 'db', 'sync');
@@ -447,13 +498,15 @@ async function ensureTemplate(): Promise<void> {
             'import sqlalchemy',
             'from neutron.db.migration.models import head',
             'from neutron_lib.db import model_base',
-            `model_base.BASEV2.metadata.create_all(sqlalchemy.create_engine(${JSON.stringify(sqlite(dir, 'neutron'))}))`,
+            `model_base.BASEV2.metadata.create_all(sqlalchemy.create_engine(${JSON.stringify(db(dir, 'neutron'))}))`,
           ].join('\n'),
         ]);
         await py(dir, 'neutron-db-manage', '--config-file', path.join(dir, 'neutron.conf'), 'stamp', 'heads');
         await py(dir, 'heat-manage', '--config-file', path.join(dir, 'heat.conf'), 'db_sync');
       })(),
     ]);
+    // A clean shutdown (SIGTERM): the data dir is then copied as it is.
+    await mariadb.stop();
     const failed = steps.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed.length > 0) {
       rmSync(dir, { recursive: true, force: true });
@@ -478,27 +531,58 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Points the copied databases at this bed: its Keystone URL, its queue, its files. */
-function rewriteTemplate(dir: string, p: Ports): void {
+/** Points the copied databases at this bed: its Keystone URL, its queue, its socket. */
+async function rewriteTemplate(dir: string, p: Ports): Promise<void> {
   const from = readFileSync(path.join(dir, 'template-dir'), 'utf8').trim();
-  // Write-ahead logging: readers never block a writer (services, and Nova's four processes,
-  // share these files; in the default mode an open read fails a commit with "database is locked").
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.db'))) {
-    const db = new DatabaseSync(path.join(dir, name));
-    db.exec('PRAGMA journal_mode=WAL');
-    db.close();
-  }
-  const ks = new DatabaseSync(path.join(dir, 'keystone.db'));
-  ks.prepare('UPDATE endpoint SET url = ?').run(`http://127.0.0.1:${p.keystone}/v3`);
-  ks.close();
-  const api = new DatabaseSync(path.join(dir, 'nova_api.db'));
-  api
-    .prepare("UPDATE cell_mappings SET transport_url = ? WHERE transport_url != 'none:///'")
-    .run(`rabbit://guest:guest@127.0.0.1:${p.rabbit}/`);
-  api
-    .prepare('UPDATE cell_mappings SET database_connection = replace(database_connection, ?, ?)')
-    .run(from, dir);
-  api.close();
+  await sql(
+    dir,
+    `UPDATE keystone.endpoint SET url = '${`http://127.0.0.1:${p.keystone}/v3`}';
+UPDATE nova_api.cell_mappings SET transport_url = 'rabbit://guest:guest@127.0.0.1:${p.rabbit}/'
+  WHERE transport_url != 'none:///';
+UPDATE nova_api.cell_mappings SET database_connection = REPLACE(database_connection, '${from}', '${dir}');`,
+  );
+}
+
+/** Starts the bed's MariaDB on its socket (no TCP), with the data dir the bed's dir holds. */
+async function startMariadb(dir: string): Promise<RunningServer> {
+  if (!existsSync(MARIADBD))
+    throw new Error(`${MARIADBD} is missing: run scripts/testbed/openstack.sh (it installs mariadb-server)`);
+  const socket = socketOf(dir);
+  return startServer({
+    name: 'openstack-python',
+    binary: MARIADBD,
+    dir: path.join(dir, 'mysql'),
+    port: 0,
+    args: [`--defaults-file=${path.join(dir, 'mysql', 'my.cnf')}`],
+    readyPath: '/',
+    ready: () =>
+      new Promise<boolean>((resolve) => {
+        const s = createConnection({ path: socket });
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      }),
+    readyTimeoutMs: 60_000,
+    // SIGTERM is MariaDB's clean shutdown: the template's data dir is copied after it.
+    stopGraceMs: 30_000,
+    keepDir: true,
+  }).catch((e) => {
+    throw new Error(`mariadb: ${(e as Error).message}\n${tailOf(path.join(dir, 'log', 'mariadb.log'))}`);
+  });
+}
+
+/** Runs SQL as MariaDB's root (socket authentication: the test runs as that OS user). */
+async function sql(dir: string, statements: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(
+      'mariadb',
+      ['--no-defaults', '-S', socketOf(dir), '-u', 'root', '--batch'],
+      (e, _out, err) => (e ? reject(new Error(`mariadb: ${e.message}\n${err}`)) : resolve()),
+    );
+    child.stdin?.end(statements);
+  });
 }
 
 function tcpOpen(port: number): Promise<boolean> {
@@ -512,7 +596,7 @@ function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-/** One admin call of the bed's setup; a 5xx (SQLite busy under load) is tried again. */
+/** One admin call of the bed's setup; a 5xx (a service busy under load) is tried again. */
 async function api(url: string, token: string, method: string, body?: unknown): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     const r = await fetch(url, {
@@ -528,7 +612,8 @@ async function api(url: string, token: string, method: string, body?: unknown): 
   }
 }
 
-async function issueToken(authUrl: string): Promise<string> {
+/** A token of the admin, for project admin or the project given by its id. */
+async function issueToken(authUrl: string, projectId?: string): Promise<string> {
   const r = await fetch(`${authUrl}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -538,7 +623,9 @@ async function issueToken(authUrl: string): Promise<string> {
           methods: ['password'],
           password: { user: { name: 'admin', domain: { name: 'Default' }, password: ADMIN_PASSWORD } },
         },
-        scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+        scope: {
+          project: projectId ? { id: projectId } : { name: 'admin', domain: { name: 'Default' } },
+        },
       },
     }),
   });
@@ -547,14 +634,35 @@ async function issueToken(authUrl: string): Promise<string> {
   return r.headers.get('x-subject-token')!;
 }
 
+/** A running bed's services, without a project: what a shared bed's clients are told. */
+export interface BedCore {
+  readonly dir: string;
+  readonly authUrl: string;
+  readonly urls: OpenStackBed['urls'];
+}
+
 /**
- * Starts the bed, stopped after `t` (the caller's file: call it from a `before`-like first
- * test or with the file's context). Undefined when skipped (not installed, RAMPART_ALLOW_SKIP).
+ * Starts a bed of the caller's own, stopped after `t` (the caller's file: call it from a
+ * `before`-like first test or with the file's context), with a project for the caller.
+ * Undefined when skipped (not installed, RAMPART_ALLOW_SKIP).
  */
 export async function startOpenStack(
   t: Pick<TestContext, 'skip' | 'after'>,
   o: OpenStackOptions = {},
 ): Promise<OpenStackBed | undefined> {
+  let stops: (() => Promise<void>) | undefined;
+  const stop = async () => stops?.();
+  t.after(stop);
+  const core = await startBedCore({ skip: t.skip, after: (fn: () => Promise<void>) => (stops = fn) }, o);
+  if (core === undefined) return undefined;
+  return { ...(await openTenant(core, core.dir)), stop };
+}
+
+/** Starts a bed's services (see startOpenStack), stopped after `t`. */
+export async function startBedCore(
+  t: Pick<TestContext, 'skip'> & { after(fn: () => Promise<void>): void },
+  o: OpenStackOptions = {},
+): Promise<BedCore | undefined> {
   if (requireBinary(t, 'openstack-python') === undefined) return undefined;
   if (requireBinary(t, 'rabbitmq-server') === undefined) return undefined;
   await ensureTemplate();
@@ -572,7 +680,6 @@ export async function startOpenStack(
     heat: await freePort(),
   };
   writeConfigs(dir, p, o);
-  rewriteTemplate(dir, p);
   const servers: RunningServer[] = [];
   const logs: Record<string, string> = {};
   const stop = async () => {
@@ -614,6 +721,9 @@ export async function startOpenStack(
     else console.error(`openstack test bed kept in ${dir}`);
   };
   t.after(stop);
+  // The database first, stopped last (servers are stopped in the reverse order).
+  servers.push(await startMariadb(dir));
+  await rewriteTemplate(dir, p);
   const pyServer = async (name: string, args: string[], port: number, ready: () => Promise<boolean>) => {
     const sdir = path.join(dir, 'run', name);
     mkdirSync(sdir, { recursive: true });
@@ -729,21 +839,6 @@ export async function startOpenStack(
         },
       });
   }
-  // The provider's own user, a member of project admin.
-  const project = (
-    (await api(`${authUrl}/projects?name=admin`, admin, 'GET')) as { projects: { id: string }[] }
-  ).projects[0]!.id;
-  const member = ((await api(`${authUrl}/roles?name=member`, admin, 'GET')) as { roles: { id: string }[] })
-    .roles[0]!.id;
-  let password = `pw-${randomBytes(12).toString('hex')}`;
-  const user = (
-    (await api(`${authUrl}/users`, admin, 'POST', {
-      user: { name: PROVIDER_USER, domain_id: 'default', password, default_project_id: project },
-    })) as { user: { id: string } }
-  ).user.id;
-  await api(`${authUrl}/projects/${project}/users/${user}/roles/${member}`, admin, 'PUT');
-  const secretFile = path.join(dir, 'rampart-password');
-  writeFileSync(secretFile, `${password}\n`, { mode: 0o600 });
   await rabbit;
   const nc = ['--config-file', path.join(dir, 'nova.conf')];
   await Promise.all([
@@ -813,6 +908,51 @@ export async function startOpenStack(
   });
   await put.arrayBuffer();
   if (!put.ok) throw new Error(`image upload: HTTP ${put.status}`);
+  return {
+    dir,
+    authUrl,
+    urls: {
+      keystone: authUrl,
+      nova,
+      glance,
+      neutron: `http://127.0.0.1:${p.neutron}`,
+      placement: `http://127.0.0.1:${p.placement}`,
+      ...(o.heat ? { heat: `http://127.0.0.1:${p.heat}` } : {}),
+    },
+  };
+}
+
+/**
+ * A project of its own on a bed, for one test file (beds are shared between files): the
+ * provider's user (a member) with its password in a secret file, the admin made an admin of
+ * the project too (the machines fake reads servers' user data, an admin-only field), and a
+ * clouds.yaml naming both, in `dir`.
+ */
+export async function openTenant(core: BedCore, dir: string): Promise<Omit<OpenStackBed, 'stop'>> {
+  const { authUrl } = core;
+  const admin = await issueToken(authUrl);
+  const suffix = randomBytes(4).toString('hex');
+  const name = `rampart-${suffix}`;
+  const project = (
+    (await api(`${authUrl}/projects`, admin, 'POST', {
+      project: { name, domain_id: 'default', enabled: true },
+    })) as { project: { id: string } }
+  ).project.id;
+  const roles = ((await api(`${authUrl}/roles`, admin, 'GET')) as { roles: { id: string; name: string }[] })
+    .roles;
+  const role = (n: string) => roles.find((r) => r.name === n)!.id;
+  const adminUser = ((await api(`${authUrl}/users?name=admin`, admin, 'GET')) as { users: { id: string }[] })
+    .users[0]!.id;
+  await api(`${authUrl}/projects/${project}/users/${adminUser}/roles/${role('admin')}`, admin, 'PUT');
+  let password = `pw-${randomBytes(12).toString('hex')}`;
+  const user = (
+    (await api(`${authUrl}/users`, admin, 'POST', {
+      user: { name, domain_id: 'default', password, default_project_id: project },
+    })) as { user: { id: string } }
+  ).user.id;
+  await api(`${authUrl}/projects/${project}/users/${user}/roles/${role('member')}`, admin, 'PUT');
+  const secretFile = path.join(dir, 'rampart-password');
+  writeFileSync(secretFile, `${password}\n`, { mode: 0o600 });
   const cloudsFile = path.join(dir, 'clouds.yaml');
   writeFileSync(
     cloudsFile,
@@ -822,7 +962,7 @@ export async function startOpenStack(
       auth_url: ${authUrl}
       username: admin
       password: ${ADMIN_PASSWORD}
-      project_name: admin
+      project_name: ${name}
       user_domain_name: Default
       project_domain_name: Default
     region_name: ${REGION}
@@ -830,25 +970,19 @@ export async function startOpenStack(
   ${CLOUD}:
     auth:
       auth_url: ${authUrl}
-      username: ${PROVIDER_USER}
-      project_name: admin
+      username: ${name}
+      project_name: ${name}
       user_domain_name: Default
       project_domain_name: Default
     region_name: ${REGION}
 `,
   );
+  const { nova, glance, neutron } = core.urls;
   return {
-    dir,
+    dir: core.dir,
     authUrl,
     cloudsFile,
-    urls: {
-      keystone: authUrl,
-      nova,
-      glance,
-      neutron: `http://127.0.0.1:${p.neutron}`,
-      placement: `http://127.0.0.1:${p.placement}`,
-      ...(o.heat ? { heat: `http://127.0.0.1:${p.heat}` } : {}),
-    },
+    urls: core.urls,
     secretFile,
     projectId: project,
     rotatePassword: async () => {
@@ -862,22 +996,21 @@ export async function startOpenStack(
         quota_set: { instances },
       });
     },
-    addRegion: async (name, endpoints) => {
+    addRegion: async (regionName, endpoints) => {
       const token = await issueToken(authUrl);
-      await api(`${authUrl}/regions`, token, 'POST', { region: { id: name } });
-      const own = { compute: nova, image: glance, network: `http://127.0.0.1:${p.neutron}`, ...endpoints };
+      await api(`${authUrl}/regions`, token, 'POST', { region: { id: regionName } });
+      const own = { compute: nova, image: glance, network: neutron, ...endpoints };
       for (const [type, url] of Object.entries(own)) {
         const svc = (
           (await api(`${authUrl}/services?type=${type}`, token, 'GET')) as { services: { id: string }[] }
         ).services[0]!.id;
         await api(`${authUrl}/endpoints`, token, 'POST', {
-          endpoint: { service_id: svc, interface: 'public', region_id: name, url },
+          endpoint: { service_id: svc, interface: 'public', region_id: regionName, url },
         });
       }
     },
-    token: () => issueToken(authUrl),
-    logTail: (service, lines = 40) => tailOf(path.join(dir, 'log', `${service}.log`), lines),
-    stop,
+    token: () => issueToken(authUrl, project),
+    logTail: (service, lines = 40) => tailOf(path.join(core.dir, 'log', `${service}.log`), lines),
   };
 }
 
@@ -890,18 +1023,36 @@ function tailOf(file: string, lines = 40): string {
 }
 
 /**
- * One bed for a whole test file: started in `before`, stopped in `after`. `skip` is the
- * cases' skip option (skipUnlessInstalled).
+ * A bed for a whole test file, in `before`: the shared one (openstack-shared-bed.ts; started
+ * by the first file that asks, stopped a while after the last one left) with a project of the
+ * file's own, or a bed of the file's own when its options change the services' config
+ * (tokenSeconds, instanceQuota) or RAMPART_OPENSTACK_SHARED=0. `skip` is the cases' skip
+ * option (skipUnlessInstalled).
  */
 export function openstackForFile(o: OpenStackOptions = {}): {
   readonly skip: string | false;
   bed(): OpenStackBed;
 } {
   const skip = skipUnlessInstalled('openstack-python', 'rabbitmq-server');
+  const shared =
+    o.tokenSeconds === undefined &&
+    o.instanceQuota === undefined &&
+    process.env.RAMPART_OPENSTACK_SHARED !== '0';
   let bed: OpenStackBed | undefined;
   const stops: (() => Promise<void>)[] = [];
   before(async () => {
     if (skip) return;
+    if (shared) {
+      const { core, release } = await acquireSharedBed({ heat: o.heat === true });
+      const dir = mkdtempSync(path.join(tmpdir(), 'rampart-openstack-tenant-'));
+      const stop = async () => {
+        release();
+        rmSync(dir, { recursive: true, force: true });
+      };
+      stops.push(stop);
+      bed = { ...(await openTenant(core, dir)), stop };
+      return;
+    }
     const fileScope = {
       skip: () => undefined,
       after: (fn: () => Promise<void>) => stops.push(fn),

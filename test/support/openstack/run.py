@@ -52,6 +52,12 @@ if __name__ == "__main__":
         serve(*sys.argv[2:5])
     else:
         if program == "neutron-server":
+            # Eventlet's monkey patching first, as neutron.cmd.eventlet does: modules imported
+            # before it keep the real threading.Lock (oslo.db's engine start lock among them),
+            # and a green thread blocking on one while another holds it across a green read of
+            # MariaDB's socket stops the whole server.
+            import neutron.cmd.eventlet  # noqa: F401
+
             # Every model, and their mappers configured, so that relationships other plugins'
             # models add as backrefs (Port.port_forwardings, which ML2's port listing reads
             # before any query has configured them) exist without loading those plugins.

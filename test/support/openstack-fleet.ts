@@ -1,0 +1,139 @@
+// A fast fleet whose sentries are Nova servers on the OpenStack test bed and whose validator
+// runs on this host: the config, the machines fake that boots the servers into simnodes, and
+// the check that no server is orphaned or duplicated.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import type { NovaServer } from '../../src/providers/openstack/openstack-provider.ts';
+import { META, providerTag } from '../../src/providers/openstack/openstack-provider.ts';
+import { shortId } from '../../src/runtime/action-journal.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
+import { type Fleet, makeFleet } from './fleet.ts';
+import { ADMIN_CLOUD, CLOUD, FLAVOR, IMAGE, type OpenStackBed } from './openstack.ts';
+import { type OpenstackMachines, startOpenstackMachines } from './openstack-machines-fake.ts';
+import { freePort } from './servers.ts';
+
+export const ADDRESS_KEY = 'rampart:address';
+
+export interface OpenstackFleetSize {
+  readonly min: number;
+  readonly capacity: number;
+  readonly max: number;
+}
+
+export interface OpenstackFleet extends Fleet {
+  /** The provider entry's name (its servers carry its tag). */
+  readonly provider: string;
+  readonly machines: OpenstackMachines;
+  /** Rewrites the config with another size (the controller reads it on its next start). */
+  resize(size: OpenstackFleetSize): void;
+  /** The provider's servers, as the admin sees them. */
+  servers(): Promise<NovaServer[]>;
+}
+
+function configText(
+  bed: OpenStackBed,
+  provider: string,
+  ports: { rpc: number; metrics: number },
+  s: OpenstackFleetSize,
+) {
+  return `version: 1
+controller:
+  evaluationInterval: 300ms
+  store: { kind: sqlite, path: state.db }
+metrics:
+  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
+providers:
+  - { name: here, kind: local, dataDir: nodes }
+  - name: ${provider}
+    kind: openstack
+    cloud: ${CLOUD}
+    cloudsFile: ${bed.cloudsFile}
+    secretFile: ${bed.secretFile}
+    servers: { flavor: ${FLAVOR}, image: ${IMAGE}, networks: none }
+    address: { metadata: "${ADDRESS_KEY}" }
+    ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
+    bootTimeout: 2m
+    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: 20s }
+pools:
+  - name: validator
+    role: validator
+    provider: here
+    node: { kind: simnode, blockTimeMs: 200 }
+    health: { checkInterval: 300ms }
+  - name: sentries
+    role: sentry
+    provider: ${provider}
+    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
+    size: { min: ${s.min}, capacity: ${s.capacity}, max: ${s.max} }
+    scaleUp:
+      cooldown: 1s
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: ">", threshold: 0.7, step: 1 } ]
+    scaleDown:
+      period: 1s
+      lockAttemptPeriod: 100ms
+      rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
+    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 30s }
+`;
+}
+
+/** The fleet's config, a provider name of its own and the machines fake booting its servers. */
+export async function makeOpenstackFleet(
+  bed: OpenStackBed,
+  size: OpenstackFleetSize,
+): Promise<OpenstackFleet> {
+  const provider = `cloud-${shortId()}`.toLowerCase();
+  const ports = { rpc: await freePort(), metrics: await freePort() };
+  const fleet = makeFleet(configText(bed, provider, ports, size));
+  const machines = startOpenstackMachines({
+    cloudsFile: bed.cloudsFile,
+    cloud: ADMIN_CLOUD,
+    provider,
+    addressKey: ADDRESS_KEY,
+  });
+  const servers = async () => {
+    const r = await fetch(`${bed.urls.nova}/servers/detail?tags=${providerTag(provider)}`, {
+      headers: { 'x-auth-token': await bed.token(), 'x-openstack-nova-api-version': '2.67' },
+    });
+    if (!r.ok) throw new Error(`list servers: HTTP ${r.status}: ${await r.text()}`);
+    return ((await r.json()) as { servers: NovaServer[] }).servers;
+  };
+  return {
+    ...fleet,
+    provider,
+    machines,
+    servers,
+    resize: (s) => writeFileSync(fleet.configFile, configText(bed, provider, ports, s)),
+    cleanup: async () => {
+      await machines.stop();
+      await fleet.cleanup();
+    },
+  };
+}
+
+/**
+ * No open intent; every server of the provider belongs to exactly one live sentry record,
+ * which names it, and every live sentry record has its server.
+ */
+export async function assertOpenstackConsistent(rt: Runtime, fleet: OpenstackFleet): Promise<void> {
+  assert.deepEqual(
+    (await rt.store.openActions()).map((a) => `${a.kind} ${a.id}`),
+    [],
+    'every intent has an outcome',
+  );
+  const servers = await fleet.servers();
+  const records = await rt.store.listNodes({ pool: 'sentries' });
+  const byNode = new Map<string, string[]>();
+  for (const s of servers) {
+    const node = s.metadata[META.node] ?? `(no node ${s.id})`;
+    byNode.set(node, [...(byNode.get(node) ?? []), s.id]);
+  }
+  for (const [node, ids] of byNode) assert.equal(ids.length, 1, `node ${node} has servers ${ids.join(', ')}`);
+  for (const s of servers) {
+    const node = s.metadata[META.node];
+    const record = records.find((n) => n.id === node);
+    assert.ok(record, `server ${s.id} (${node}) is an orphan: no live node record`);
+    assert.equal(record.instanceId, s.id, `node ${node} records ${record.instanceId}, runs ${s.id}`);
+  }
+  for (const n of records) assert.ok(byNode.has(n.id), `live node ${n.id} (${n.state}) has no server`);
+}
