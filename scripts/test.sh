@@ -14,5 +14,5 @@ biome check .
 echo "== layers"
 depcruise src --config .dependency-cruiser.cjs
 echo "== tests"
-node --test --test-concurrency=2 --test-timeout=300000 \
+node --test --test-concurrency=2 --test-timeout=600000 \
   "src/**/*.test.ts" "test/**/*.test.ts"

@@ -64,7 +64,7 @@ export class Controller {
   #previousSamples: Sample[] = [];
   readonly #lastSignature = new Map<string, string>();
   /** Each pool's policy memory as of this process's last tick, and when it was last stored. */
-  readonly #memory = new Map<string, { history: PoolHistory; storedAt: number }>();
+  readonly #memory = new Map<string, { history: PoolHistory; storedAt: number; stored: boolean }>();
   #loop: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   readonly #staleAfter: ReadonlyMap<string, number>;
@@ -244,11 +244,34 @@ export class Controller {
     // A snapshot in flight finishes (its source is started again) before leadership goes.
     await this.#snapshots.settle();
     await this.#history.settle();
+    await this.#storeMemory();
     await this.#leadership?.resign();
     await this.#rt.coordination.close();
     await this.#rt.store.close();
     await this.#alerts.close(5000);
     for (const w of this.#tickWaiters.splice(0)) w();
+  }
+
+  /**
+   * On a graceful stop, the policy's memory newer than the copy stored with each pool (kept
+   * once a minute while running) is stored, so the next leader forecasts from all of it. A
+   * failure here loses only that last minute, as a crash would: it is logged, not thrown.
+   */
+  async #storeMemory(): Promise<void> {
+    const leadership = this.#leadership;
+    if (!leadership || leadership.lost.aborted) return;
+    for (const [pool, m] of this.#memory) {
+      if (m.stored) continue;
+      try {
+        const state = await this.#rt.store.getPool(pool);
+        if (state) await this.#rt.store.putPool({ ...state, history: m.history }, leadership.term);
+      } catch (e) {
+        this.#log.warn(
+          { pool, err: (e as Error).message },
+          "the policy's last minute of history was not stored",
+        );
+      }
+    }
   }
 
   #context(): ActContext {
@@ -423,6 +446,7 @@ export class Controller {
       this.#memory.set(pool.name, {
         history: plan.history,
         storedAt: storeHistory || !kept ? obs.at : kept.storedAt,
+        stored: storeHistory,
       });
     const history = storeHistory ? plan.history : state.history;
     // A node whose instance vanished (process died, VM gone) is failed: it no longer holds a slot.

@@ -154,6 +154,16 @@ test('two scheduled rotations make two AMIs, keep 1 leaves one, and new sentries
   });
   await leading.start(); // resolves once it leads: the command finds it
   t.after(() => leading.stop());
+  // The bake by hand stopped and restarted its source: a source may be taken only while
+  // another ready sentry serves (min 1), so the request waits until that one is back.
+  await waitFor(
+    'two ready sentries after the bake by hand',
+    async () =>
+      (await rt.store.listNodes({ pool: 'sentries' })).filter(
+        (n) => n.state === 'ready' && n.registered && !n.maintenance,
+      ).length >= 2,
+    120_000,
+  );
   const asked = await cli(['snapshot', 'create', '-c', fleet.configFile, '--images', 'sentries']);
   await leading.stop();
   assert.equal(asked.code, 0, asked.output);

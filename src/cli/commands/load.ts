@@ -81,6 +81,8 @@ export async function load(flags: LoadFlags): Promise<number> {
   await store.open();
   const generator = new LoadGenerator({ rate });
   const follow = followPool(store, pool, generator);
+  // The first offer goes to the nodes the store lists, not to none while it is being read.
+  await follow.ready;
   generator.start();
   if (profile) generator.setProfile(profile);
   const what = profile
@@ -137,7 +139,7 @@ export function followPool(
   pool: string,
   generator: LoadGenerator,
   everyMs = 1000,
-): { stop(): void } {
+): { readonly ready: Promise<void>; stop(): void } {
   const refresh = async () => {
     const nodes = await store.listNodes({ pool });
     generator.setTargets(
@@ -147,7 +149,7 @@ export function followPool(
     );
   };
   // A refresh that fails (a store closing under it) leaves the targets as they were.
-  void refresh().catch(() => undefined);
+  const ready = refresh().catch(() => undefined);
   const timer = setInterval(() => void refresh().catch(() => undefined), everyMs);
-  return { stop: () => clearInterval(timer) };
+  return { ready, stop: () => clearInterval(timer) };
 }
