@@ -16,6 +16,35 @@ export interface RetryPolicy {
 /** What a failed call was: worth retrying (and how), or final. */
 export type FailureClass = 'throttled' | 'transient' | 'timeout' | 'network' | 'permanent';
 
+/** A failed call as a provider classifies it: its class, the cloud's code, HTTP status, message. */
+export interface ClassifiedFailure {
+  readonly class: FailureClass;
+  readonly code: string;
+  readonly status?: number | undefined;
+  readonly message: string;
+}
+
+/**
+ * The message of a call that failed for good, the same for every cloud:
+ * `<what> failed: <code> (HTTP n): <message>; not retried: <vendor> refused it` or
+ * `…; gave up after N tries[ over X s]`.
+ */
+export function finalFailureText(
+  what: string,
+  vendor: string,
+  failure: ClassifiedFailure,
+  tries: number,
+  elapsedMs?: number,
+): string {
+  const status = failure.status ? ` (HTTP ${failure.status})` : '';
+  const over = elapsedMs === undefined ? '' : ` over ${(elapsedMs / 1000).toFixed(1)} s`;
+  const done =
+    failure.class === 'permanent'
+      ? `not retried: ${vendor} refused it`
+      : `gave up after ${tries} tries${over}`;
+  return `${what} failed: ${failure.code}${status}: ${failure.message}; ${done}`;
+}
+
 /** Throttling waits this many times longer than other retries: the cloud asks callers to slow down. */
 const THROTTLE_FACTOR = 5;
 

@@ -4,7 +4,7 @@
 // the group and what was done about it. Nothing here ever sees or prints a credential.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs, type FailureClass, type RetryPolicy, scrub } from '../call-retry.ts';
+import { backoffMs, type FailureClass, finalFailureText, type RetryPolicy, scrub } from '../call-retry.ts';
 
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 5,
@@ -129,12 +129,7 @@ export class AwsCallError extends Error {
     elapsedMs: number,
   ) {
     const what = `${call} on Auto Scaling group ${group}${subject ? ` (${subject})` : ''}`;
-    const status = failure.status ? ` (HTTP ${failure.status})` : '';
-    const done =
-      failure.class === 'permanent'
-        ? 'not retried: AWS refused it'
-        : `gave up after ${attempts} tries over ${(elapsedMs / 1000).toFixed(1)} s`;
-    super(`${what} failed: ${failure.code}${status}: ${failure.message}; ${done}`);
+    super(finalFailureText(what, 'AWS', failure, attempts, elapsedMs));
     this.name = 'AwsCallError';
     this.call = call;
     this.group = group;

@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComputeManagementClientOptionalParams } from '@azure/arm-compute';
 import type { Logger } from 'pino';
+import { finalFailureText } from '../call-retry.ts';
 
 export interface AzureRetryPolicy {
   /** Tries per request, the first included. */
@@ -111,10 +112,7 @@ export class AzureCallError extends Error {
     failure: Classified,
   ) {
     const what = `${call} on scale set ${scaleSet}${subject ? ` (${subject})` : ''}`;
-    const status = failure.status ? ` (HTTP ${failure.status})` : '';
-    const done =
-      failure.class === 'permanent' ? 'not retried: Azure refused it' : `gave up after ${tries} tries`;
-    super(`${what} failed: ${failure.code}${status}: ${failure.message}; ${done}`);
+    super(finalFailureText(what, 'Azure', failure, tries));
     this.name = 'AzureCallError';
     this.call = call;
     this.scaleSet = scaleSet;

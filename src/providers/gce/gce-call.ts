@@ -5,7 +5,7 @@
 // provider's (the same policy shape in both configs).
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs, type FailureClass, type RetryPolicy, scrub } from '../call-retry.ts';
+import { backoffMs, type FailureClass, finalFailureText, type RetryPolicy, scrub } from '../call-retry.ts';
 
 export type { RetryPolicy };
 
@@ -112,12 +112,7 @@ export class GceCallError extends Error {
     elapsedMs: number,
   ) {
     const what = `${call} on managed instance group ${group}${subject ? ` (${subject})` : ''}`;
-    const status = failure.status ? ` (HTTP ${failure.status})` : '';
-    const done =
-      failure.class === 'permanent'
-        ? 'not retried: GCE refused it'
-        : `gave up after ${attempts} tries over ${(elapsedMs / 1000).toFixed(1)} s`;
-    super(`${what} failed: ${failure.code}${status}: ${failure.message}; ${done}`);
+    super(finalFailureText(what, 'GCE', failure, attempts, elapsedMs));
     this.name = 'GceCallError';
     this.call = call;
     this.group = group;
