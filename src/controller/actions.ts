@@ -187,6 +187,27 @@ export async function removeNode(
 }
 
 /**
+ * Tries again a removal that failed part-way (a provider call that failed for good, a store
+ * write lost), which left its node draining or deleting with no action running: the same
+ * idempotent steps, under a new action, with the cause the node was left with.
+ */
+export async function retryRemoval(
+  rt: Runtime,
+  ctx: ActContext,
+  pool: PoolConfig,
+  node: StoredNode,
+  po: Pick<PoolObservation, 'upstream' | 'instances'>,
+): Promise<void> {
+  const cause = node.stateReason ?? 'scale-down';
+  await runAction(
+    rt,
+    ctx,
+    { pool: pool.name, kind: 'remove', nodeId: node.id, cause: `${cause} (tried again: left ${node.state})` },
+    () => removeNodeSteps(rt, ctx, pool, node, po, cause),
+  );
+}
+
+/**
  * The steps of a removal: drain (unwire from the upstream), delete the instance, mark the
  * node gone. Each is idempotent, so a restart resumes an interrupted removal by running
  * them again under the original action.

@@ -21,7 +21,7 @@ import { sleepUnless } from '../runtime/sleep-unless.ts';
 import { pruneSnapshots } from '../snapshots/snapshot-files.ts';
 import { EtcdUnreachableError } from '../store/etcd-store.ts';
 import type { PoolState, RequestRecord, StoredNode } from '../store/store.ts';
-import { createNode, rejoinNode, removeNode, takeWarmNode } from './actions.ts';
+import { createNode, rejoinNode, removeNode, retryRemoval, takeWarmNode } from './actions.ts';
 import {
   cleanUpOrphans,
   describeStore,
@@ -38,6 +38,14 @@ import type { TickReport } from './tick-report.ts';
 
 /** A pool's policy memory is stored with the pool at most this often; a restart loses at most this much. */
 export const HISTORY_STORE_EVERY_MS = 60_000;
+/**
+ * How long an operator's snapshot or image request waits for its pool to allow one (more ready
+ * nodes than min, no other node stopped) before it fails with why: a node flapping out of
+ * ready for a moment should not fail the command.
+ */
+export const REQUEST_PATIENCE_MS = 3 * 60_000;
+/** A removal that failed part-way (its node left draining or deleting) is tried again after this. */
+export const STALLED_REMOVAL_RETRY_MS = 10_000;
 
 export interface ControllerOptions {
   readonly runtime: Runtime;
@@ -404,7 +412,7 @@ export class Controller {
             : undefined;
       if (!job) continue;
       void job.then((o) =>
-        o.postponed
+        o.postponed || (o.waitable && Date.now() - r.at < REQUEST_PATIENCE_MS)
           ? undefined
           : this.#rt.store
               .finishRequest(r.id, o.ok ? 'done' : 'failed', o.detail, ctx.term, Date.now())
@@ -597,6 +605,25 @@ export class Controller {
     }
     const removals = plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'rejoin');
     let removalFailed = false;
+    // Actions run one after another within a tick, so a node still draining or deleting at its
+    // start is one whose removal failed part-way (a restart resumes those left open): it holds
+    // a slot and blocks every scale-in until its removal is tried again.
+    const planned = new Set(removals.map((a) => a.nodeId));
+    for (const node of [...nodes.values()]) {
+      if (node.state !== 'draining' && node.state !== 'deleting') continue;
+      if (planned.has(node.id) || Date.now() - node.updatedAt < STALLED_REMOVAL_RETRY_MS) continue;
+      if (this.#stopping.signal.aborted) return;
+      this.#log.warn({ pool: pool.name, node: node.id }, `its removal stopped ${node.state}: trying again`);
+      try {
+        await retryRemoval(this.#rt, ctx, pool, node, po);
+      } catch (e) {
+        removalFailed = true;
+        this.#log.error({ pool: pool.name, node: node.id, err: e }, 'action failed');
+      } finally {
+        const after = await this.#rt.store.getNode(node.id);
+        if (after) nodes.set(node.id, after);
+      }
+    }
     for (const action of removals) {
       if (this.#stopping.signal.aborted) return;
       try {

@@ -21,6 +21,11 @@ export interface SnapshotOutcome {
   readonly manifest?: SnapshotManifest | undefined;
   /** Not started this tick for a passing reason: a request for it stays open. */
   readonly postponed?: boolean | undefined;
+  /**
+   * Skipped for the pool's present state (too few ready nodes, another one stopped): an
+   * operator's request waits a while for the pool to allow it before it fails.
+   */
+  readonly waitable?: boolean | undefined;
 }
 
 export class SnapshotJobs {
@@ -131,7 +136,10 @@ export class SnapshotJobs {
     markFor: string,
     obs: Observation,
     ctx: ActContext,
-  ): Promise<{ node: StoredNode; instance: Instance; why: string } | { skip: string; postponed?: boolean }> {
+  ): Promise<
+    | { node: StoredNode; instance: Instance; why: string }
+    | { skip: string; postponed?: boolean; waitable?: boolean }
+  > {
     const rt = this.#rt;
     const po = obs.pools.get(pool.name)!;
     const source = selectSnapshotSource(pool, po.nodes, {
@@ -147,7 +155,7 @@ export class SnapshotJobs {
         );
         ctx.log.info({ what }, `${what} skipped: ${source.skip}`);
       }
-      return { skip: source.skip };
+      return { skip: source.skip, waitable: source.waitable };
     }
     const seen = po.nodes.find((n) => n.id === source.nodeId)!;
     const instance = po.instances.get(seen.id)!;
@@ -196,6 +204,7 @@ export class SnapshotJobs {
         job: Promise.resolve({
           ok: false,
           postponed: source.postponed,
+          waitable: source.waitable,
           detail: `${source.postponed ? 'postponed' : 'skipped'}: ${source.skip}`,
         }),
       };
@@ -276,7 +285,9 @@ export class SnapshotJobs {
         ctx.log.info({ set: set.name }, `snapshot postponed: ${picked.skip}`);
         return { job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: ${picked.skip}` }) };
       }
-      return { job: Promise.resolve({ ok: false, detail: `skipped: ${picked.skip}` }) };
+      return {
+        job: Promise.resolve({ ok: false, waitable: picked.waitable, detail: `skipped: ${picked.skip}` }),
+      };
     }
     const { node, instance } = picked;
     const source = { why: picked.why };

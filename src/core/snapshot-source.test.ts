@@ -27,16 +27,26 @@ test('a full-node pool with no validator can always give its caught-up node', ()
 });
 
 test('never a validator, never while another node is stopped, never a node that is not ready', () => {
+  // What the pool's next moves can change is `waitable` (an operator's request waits for it); a
+  // validator pool never is.
   const v = policy({ role: 'validator', size: undefined });
-  assert.ok('skip' in selectSnapshotSource(v, [node('v')], { hasUpstream: false }));
+  const validator = selectSnapshotSource(v, [node('v')], { hasUpstream: false });
+  assert.ok('skip' in validator && validator.waitable === undefined);
   const p = policy({ role: 'standby' });
-  assert.ok('skip' in selectSnapshotSource(p, [node('a', 'syncing')], { hasUpstream: false }));
-  assert.ok(
-    'skip' in
-      selectSnapshotSource(p, [node('a'), node('b', 'ready', { maintenance: 'snapshot x' })], {
-        hasUpstream: false,
-      }),
+  const syncing = selectSnapshotSource(p, [node('a', 'syncing')], { hasUpstream: false });
+  assert.ok('skip' in syncing && syncing.waitable);
+  const stopped = selectSnapshotSource(p, [node('a'), node('b', 'ready', { maintenance: 'snapshot x' })], {
+    hasUpstream: false,
+  });
+  assert.ok('skip' in stopped && stopped.waitable);
+  const atMin = selectSnapshotSource(
+    policy({ size: { min: 2, capacity: 3, max: 5 } }),
+    [node('a'), node('b')],
+    {
+      hasUpstream: true,
+    },
   );
+  assert.ok('skip' in atMin && atMin.waitable);
 });
 
 test('a synced warm spare is the source whatever the count, and counts for nothing against min', () => {

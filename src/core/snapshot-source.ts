@@ -5,7 +5,13 @@
 import type { NodeRecord } from './node-lifecycle.ts';
 import type { PoolPolicy } from './policy.ts';
 
-export type SnapshotSource = { readonly nodeId: string; readonly why: string } | { readonly skip: string };
+export type SnapshotSource =
+  | { readonly nodeId: string; readonly why: string }
+  /**
+   * `waitable`: skipped for the pool's present state (too few ready nodes, another one stopped),
+   * which changes as the pool moves; an operator's request may wait for it. Absent: never here.
+   */
+  | { readonly skip: string; readonly waitable?: true };
 
 export function selectSnapshotSource(
   policy: PoolPolicy,
@@ -15,9 +21,9 @@ export function selectSnapshotSource(
   if (policy.role === 'validator')
     return { skip: `pool ${policy.name} is a validator pool: never snapshotted` };
   const ready = nodes.filter((n) => n.state === 'ready' && n.maintenance === undefined);
-  if (ready.length === 0) return { skip: `pool ${policy.name} has no ready node to copy` };
+  if (ready.length === 0) return { skip: `pool ${policy.name} has no ready node to copy`, waitable: true };
   if (nodes.some((n) => n.maintenance !== undefined))
-    return { skip: `a node of pool ${policy.name} is already stopped for maintenance` };
+    return { skip: `a node of pool ${policy.name} is already stopped for maintenance`, waitable: true };
   // A warm spare serves no one: the best source whatever the count (the newest, if several).
   const spare = ready.filter((n) => n.warm).sort((a, b) => b.createdAt - a.createdAt)[0];
   if (spare) return { nodeId: spare.id, why: 'a warm spare: it serves no one while it is copied' };
@@ -25,6 +31,7 @@ export function selectSnapshotSource(
   if (opts.hasUpstream && ready.length <= min)
     return {
       skip: `pool ${policy.name} has ${ready.length} ready node(s), not more than min ${min}: every one is needed by the validator`,
+      waitable: true,
     };
   // Prefer a node the validator is not connected to, then the newest (least peering lost).
   const connected = opts.connectedToUpstream ?? new Set<string>();

@@ -265,9 +265,9 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
 
   await page.keyboard.press('5');
   await until(page, 'the snapshot set', `document.querySelector('[data-set="sentry-snapshots"]') !== null`);
-  // A snapshot is skipped, and says so, while the pool has no ready sentry to spare (the
-  // paused pool's sentries may still be catching up after the overload): ask again once the
-  // answer has come, as an operator would, until one is taken. (Asking while a request is
+  // A snapshot waits, and is skipped with why after a while, as long as the pool has no ready
+  // sentry to spare (the paused pool's sentries may still be catching up after the overload):
+  // ask again once the answer has come, as an operator would, until one is taken. (Asking while a request is
   // open is refused with 409, which the page would report as an error.)
   const listed = `document.querySelectorAll('[data-set="sentry-snapshots"] tbody tr').length >= 1`;
   for (let attempt = 1; ; attempt++) {
@@ -284,7 +284,9 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
         const asked = (await rt.store.openRequests()).filter((r) => r.kind === 'snapshot-create');
         return asked.length === 0;
       },
-      120_000,
+      // The controller keeps a request open while the pool cannot spare a node, for up to
+      // REQUEST_PATIENCE_MS (3 minutes), before it answers why not.
+      240_000,
     );
     if ((await rt.snapshotStores.get('sentry-snapshots')!.list('sentry-snapshots')).length > 0) break;
     if (attempt >= 6) throw new Error('six snapshot requests, none taken');
