@@ -21,7 +21,7 @@ import { kubeNodeKindConfig, kubePodKindConfig } from './kube/config.ts';
 import { kubeNodeKind, kubePodKind } from './kube/kube-kinds.ts';
 import type { NodeKind } from './node-kind.ts';
 import { simnodeKindConfig } from './simnode/config.ts';
-import { simnodeKind } from './simnode/simnode-kind.ts';
+import { createSimnodeKind, simnodeKind } from './simnode/simnode-kind.ts';
 
 /** What a node kind is built with besides its pool's `node` entry. */
 export interface NodeKindDeps {
@@ -47,7 +47,13 @@ export interface NodeKindPlugin<S extends KindSchema = KindSchema> extends Plugi
 const nodeKind = <S extends KindSchema>(p: NodeKindPlugin<S>) => p;
 
 export const NODE_KINDS = [
-  nodeKind({ config: simnodeKindConfig, create: () => simnodeKind }),
+  nodeKind({
+    config: simnodeKindConfig,
+    create: (options) =>
+      options.maxLagBlocks === undefined
+        ? simnodeKind
+        : createSimnodeKind({ maxLagBlocks: options.maxLagBlocks }),
+  }),
   nodeKind({
     config: cometbftKindConfig,
     create: (options, { upstream }) =>

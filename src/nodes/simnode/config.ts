@@ -16,4 +16,6 @@ export const simnodeKindConfig = z.strictObject({
   /** Height a validator's chain starts at (an old chain takes long to sync from genesis). */
   startHeight: z.number().int().min(0).optional(),
   chainId: z.string().optional(),
+  /** A node more than this many blocks behind the tip is not ready. Default 5, as for CometBFT. */
+  maxLagBlocks: z.number().int().min(0).optional(),
 });

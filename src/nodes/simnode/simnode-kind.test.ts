@@ -181,7 +181,7 @@ describe('simnode probe and wiring', () => {
 
     const behind = await simnodeKind.probe(sentry, { role: 'sentry', tipHeight: (wired.height ?? 0) + 100 });
     assert.equal(behind.ready, false);
-    assert.match(behind.detail ?? '', /^behind: height \d+ of \d+$/);
+    assert.match(behind.detail ?? '', /^behind: height \d+ of \d+ \(more than 5 blocks\)$/);
 
     await simnodeKind.deregister(sentry, validator);
     await simnodeKind.deregister(sentry, validator);

@@ -14,14 +14,20 @@ import type {
 
 const SERVER_PATH = fileURLToPath(new URL('./server.ts', import.meta.url));
 const SIMNODE_ROLES: ReadonlySet<string> = new Set(['validator', 'sentry', 'standby', 'full']);
-/** A caught-up node may trail the best known height by this many blocks and still be ready. */
-const READY_MAX_LAG_BLOCKS = 2;
+/**
+ * A caught-up node may trail the best known height by this many blocks and still be ready (the
+ * default of the pool's `maxLagBlocks`, as for CometBFT): the tip and the node are read a moment
+ * apart, so with short blocks a node that keeps up can read a few behind.
+ */
+export const DEFAULT_MAX_LAG_BLOCKS = 5;
 
 export interface SimnodeKindOptions {
   /** Timeout of each probe request (ms). */
   readonly probeTimeoutMs?: number;
   /** Timeout of register / deregister / connectedPeers requests (ms). */
   readonly requestTimeoutMs?: number;
+  /** The pool's `maxLagBlocks`. Default DEFAULT_MAX_LAG_BLOCKS. */
+  readonly maxLagBlocks?: number | undefined;
 }
 
 /** Pool `node` options simnode understands, mapped to server.ts flags. */
@@ -98,6 +104,7 @@ function readOption(
 export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 2_000;
+  const maxLagBlocks = opts.maxLagBlocks ?? DEFAULT_MAX_LAG_BLOCKS;
 
   return {
     kind: 'simnode',
@@ -223,8 +230,8 @@ export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
       // A simnode follows its chain source the way a real node follows the public network,
       // so it needs no registered peer to be ready; the validator's side is checked by wiring.
       if (catchingUp) detail = `catching up: height ${height}${tip === undefined ? '' : ` of ${tip}`}`;
-      else if (tip !== undefined && tip - height > READY_MAX_LAG_BLOCKS) {
-        detail = `behind: height ${height} of ${tip}`;
+      else if (tip !== undefined && tip - height > maxLagBlocks) {
+        detail = `behind: height ${height} of ${tip} (more than ${maxLagBlocks} blocks)`;
       }
       return {
         reachable: true,
