@@ -122,6 +122,19 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRun
   return { child, output: () => out, exited };
 }
 
+/**
+ * What a controller printed, for a failure message: its last warnings and errors first, each
+ * whole (a state change every tick can push them out of a plain tail), then the tail.
+ */
+export function controllerOutput(output: string): string {
+  const serious = output
+    .split('\n')
+    .filter((l) => /"level":(40|50|60)/.test(l))
+    .slice(-8)
+    .map((l) => (l.length > 2000 ? `${l.slice(0, 2000)}…` : l));
+  return `${serious.length ? `last warnings and errors:\n${serious.join('\n')}\n` : ''}tail:\n${output.slice(-3000)}`;
+}
+
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -153,12 +166,12 @@ export async function crashAt(configFile: string, point: string, timeoutMs = 60_
   clearTimeout(timer);
   assert.ok(
     !timedOut,
-    `controller never reached ${point} within ${timeoutMs / 1000} s; output:\n${run.output().slice(-4000)}`,
+    `controller never reached ${point} within ${timeoutMs / 1000} s; output:\n${controllerOutput(run.output())}`,
   );
   assert.equal(
     signal,
     'SIGKILL',
-    `controller should have crashed at ${point}; output:\n${run.output().slice(-4000)}`,
+    `controller should have crashed at ${point}; output:\n${controllerOutput(run.output())}`,
   );
 }
 
@@ -182,9 +195,9 @@ export async function runUntil(
     );
   } catch (e) {
     run.child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\ncontroller output:\n${run.output().slice(-4000)}`);
+    throw new Error(`${(e as Error).message}\ncontroller output:\n${controllerOutput(run.output())}`);
   }
   run.child.kill('SIGTERM');
   const { code } = await run.exited;
-  assert.equal(code, 0, `controller should stop cleanly; output:\n${run.output().slice(-4000)}`);
+  assert.equal(code, 0, `controller should stop cleanly; output:\n${controllerOutput(run.output())}`);
 }
