@@ -137,6 +137,14 @@ export interface PoolCheck<E> extends CheckContext {
 export interface Connection {
   readonly path: ConfigPath;
   readonly url: string | undefined;
+  /**
+   * Where the URL comes from when the entry does not give it (a kubeconfig): read when a config
+   * file is loaded, relative paths from its folder. Undefined result: nothing to judge there
+   * (the file is missing or unreadable, which the connection itself reports).
+   */
+  readonly resolve?:
+    | ((baseDir: string) => { readonly url: string; readonly from: string } | undefined)
+    | undefined;
 }
 
 /** A provider, as it checks itself against the other providers and the pools. */

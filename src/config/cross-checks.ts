@@ -34,7 +34,12 @@ export interface CrossIssue {
  * value at `path` or a value holding it: a field left out of the parts may be absent or
  * refused, so a check that reads an absence as "not set" asks first.
  */
-export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => boolean): CrossIssue[] {
+export function crossCheck(
+  config: ConfigParts,
+  refused: (path: ConfigPath) => boolean,
+  /** The config file's folder: given, the URLs that live outside the config (a kubeconfig's) are read too. */
+  baseDir?: string,
+): CrossIssue[] {
   const issues: CrossIssue[] = [];
   const add = (path: ConfigPath, message: string) => issues.push({ path, message });
   const ctx: CheckContext = { add, refused };
@@ -99,8 +104,12 @@ export function crossCheck(config: ConfigParts, refused: (path: ConfigPath) => b
       if (m) connections.push([['metrics', i], known(metricSourcePlugin, m.kind)?.connections?.(m) ?? []]);
     });
     for (const [where, list] of connections)
-      for (const { path, url } of list)
+      for (const { path, url, resolve } of list) {
         if (url?.startsWith('http://')) plain([...where, ...path], `"${url}" is plain http`);
+        const found = url === undefined && baseDir !== undefined ? resolve?.(baseDir) : undefined;
+        if (found?.url.startsWith('http://'))
+          plain([...where, ...path], `${found.from} gives the server "${found.url}", plain http`);
+      }
   }
 
   // The names each section defines; a section the schema refused as a whole defines none

@@ -425,6 +425,45 @@ ${sentryPool()}`;
     assert.match(errors, /controller\.store\.endpoints\[0\]: TLS is required .*plain http/);
     assert.match(errors, /metrics\[0\]\.cluster\.server: TLS is required .*plain http/);
   });
+
+  test('requireTls: a kubeconfig that names a plain-http server is refused at the entry, naming the file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rampart-kubeconfig-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const kubeconfig = (server: string) => `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: '${server}' } }]
+users: [{ name: u, user: { token: not-a-secret-here } }]
+contexts: [{ name: ctx, context: { cluster: c, user: u } }]
+current-context: ctx
+`;
+    writeFileSync(path.join(dir, 'plain.yaml'), kubeconfig('http://10.0.0.1:8080'));
+    writeFileSync(path.join(dir, 'tls.yaml'), kubeconfig('https://10.0.0.1:6443'));
+    const config = (file: string) => `version: 1
+controller:
+  api: { requireTls: true, tls: { cert: c.pem, key: k.pem } }
+providers:
+  - { name: cluster, kind: kubernetes, namespace: chain, cluster: { kubeconfig: ${file} }, workload: { statefulSet: sentry } }
+pools:
+${sentryPool('kube-pod', 'newest', 'nodes:cpu')}
+metrics:
+  - { name: nodes, kind: scrape }`;
+    const refused = (file: string) => {
+      try {
+        parseConfigText(config(file), path.join(dir, 'rampart.yaml'));
+        return [];
+      } catch (e) {
+        if (e instanceof ConfigError) return e.message.split('\n');
+        throw e;
+      }
+    };
+    const plain = refused('plain.yaml').join('\n');
+    assert.match(
+      plain,
+      /rampart\.yaml:5:\d+ providers\[0\]\.cluster: TLS is required \(controller\.api\.requireTls\): kubeconfig .*plain\.yaml, context "ctx" gives the server "http:\/\/10\.0\.0\.1:8080", plain http/,
+    );
+    assert.doesNotMatch(plain, /not-a-secret-here/, 'nothing of the kubeconfig user is echoed');
+    assert.doesNotMatch(refused('tls.yaml').join('\n'), /TLS is required/);
+  });
 });
 
 describe('config: hostile input', () => {

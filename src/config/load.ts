@@ -131,9 +131,11 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
     : parsed.error.issues.flatMap((issue) => describeZodIssue(issue, data));
   // The cross-checks judge what the schema accepted, so they never repeat its errors.
   const refused = (p: ConfigPath) => refusals.some((r) => startsWith(p, r.path));
-  const cross = crossCheck(parsed.success ? parsed.data : configParts(data ?? {}), refused).filter(
-    (c) => !refusals.some((r) => r.path.length === c.path.length && startsWith(c.path, r.path)),
-  );
+  const cross = crossCheck(
+    parsed.success ? parsed.data : configParts(data ?? {}),
+    refused,
+    path.dirname(path.resolve(file)),
+  ).filter((c) => !refusals.some((r) => r.path.length === c.path.length && startsWith(c.path, r.path)));
   const issues = [...refusals.map(place), ...cross.map(place)];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(byPosition(issues));
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { durationDefault, kubeCluster, kubeName } from '../config-kit/fields.ts';
 import type { CheckContext, Connection, Parts } from '../config-kit/plugin.ts';
+import { kubeConnection } from '../kube/kube-client.ts';
 
 /** One controller on one machine: an OS lock beside the sqlite store. */
 export const embeddedCoordinationConfig = z.strictObject({ kind: z.literal('embedded') });
@@ -45,4 +46,4 @@ export function checkLeaseTtl(what: string) {
 /** The cluster's API server, for controller.api.requireTls. */
 export const kubeCoordinationConnections = (
   c: Parts<z.output<typeof kubeCoordinationConfig>>,
-): Connection[] => [{ path: ['cluster', 'server'], url: c.cluster?.server }];
+): Connection[] => [kubeConnection(c.cluster)];

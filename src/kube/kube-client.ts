@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import path from 'node:path';
+import type { Connection } from '../config-kit/plugin.ts';
 import { type ExecCredential, runExecPlugin } from './exec-credential.ts';
 import { defaultKubeconfigFiles, type KubeAccess, loadKubeconfig } from './kubeconfig.ts';
 
@@ -45,6 +46,27 @@ export function kubeSource(
   if (c.server !== undefined) return 'explicit';
   if (env.KUBERNETES_SERVICE_HOST) return 'in-cluster';
   return 'kubeconfig';
+}
+
+/**
+ * The API server a connection reaches, for `controller.api.requireTls`: `cluster.server` when the
+ * entry gives it, else the one its kubeconfig names (read when the config file is loaded).
+ */
+export function kubeConnection(c: KubeConnection | undefined): Connection {
+  if (c?.server !== undefined) return { path: ['cluster', 'server'], url: c.server };
+  return {
+    path: ['cluster'],
+    url: undefined,
+    resolve: (baseDir) => {
+      if (kubeSource(c ?? {}) !== 'kubeconfig') return undefined;
+      try {
+        const access = resolveKubeAccess(c, process.env, baseDir);
+        return { url: access.server, from: access.source };
+      } catch {
+        return undefined; // no kubeconfig to read: the client says so when it starts
+      }
+    },
+  };
 }
 
 /**

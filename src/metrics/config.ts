@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { httpUrl, kubeCluster, name, positiveDurationDefault } from '../config-kit/fields.ts';
 import type { Connection, Parts } from '../config-kit/plugin.ts';
 import { parseSelector } from '../core/metric-ref.ts';
+import { kubeConnection } from '../kube/kube-client.ts';
 
 const sourceCommon = {
   name,
@@ -73,5 +74,5 @@ export function checkResourceMetric(expr: string, source: string): string | unde
 
 /** The cluster's API server, for controller.api.requireTls. */
 export const kubeMetricsConnections = (m: Parts<z.output<typeof kubeMetricsSourceConfig>>): Connection[] => [
-  { path: ['cluster', 'server'], url: m.cluster?.server },
+  kubeConnection(m.cluster),
 ];

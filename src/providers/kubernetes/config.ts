@@ -10,6 +10,7 @@ import {
   type PoolCheck,
   type ProviderCheck,
 } from '../../config-kit/plugin.ts';
+import { kubeConnection } from '../../kube/kube-client.ts';
 
 /** Volumes of a StatefulSet's new replicas, and what happens to them on scale-down. */
 export const kubeVolumesConfig = z.strictObject({
@@ -207,6 +208,4 @@ export function checkNodePoolMachines(c: ProviderCheck<KubeProviderConfig>): voi
 }
 
 /** The cluster's API server, for controller.api.requireTls. */
-export const kubeConnections = (e: Parts<KubeProviderConfig>): Connection[] => [
-  { path: ['cluster', 'server'], url: e.cluster?.server },
-];
+export const kubeConnections = (e: Parts<KubeProviderConfig>): Connection[] => [kubeConnection(e.cluster)];
