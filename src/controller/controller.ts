@@ -609,7 +609,8 @@ export class Controller {
     // start is one whose removal failed part-way (a restart resumes those left open): it holds
     // a slot and blocks every scale-in until its removal is tried again.
     const planned = new Set(removals.map((a) => a.nodeId));
-    for (const node of [...nodes.values()]) {
+    const paused = plan.reasons.some((r) => r.code === 'paused');
+    for (const node of paused ? [] : [...nodes.values()]) {
       if (node.state !== 'draining' && node.state !== 'deleting') continue;
       if (planned.has(node.id) || Date.now() - node.updatedAt < STALLED_REMOVAL_RETRY_MS) continue;
       if (this.#stopping.signal.aborted) return;
