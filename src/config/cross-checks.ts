@@ -294,6 +294,16 @@ export function crossCheck(
         ['snapshots', i, 'from'],
         `pool "${set.from}" is a validator pool: a snapshot is never taken from the validator (name a sentry or full-node pool)`,
       );
+    else {
+      // The copy reads the stopped node's data dir on this machine.
+      const entry = pool.provider === undefined ? undefined : providersByName?.get(pool.provider);
+      const plugin = known(providerPlugin, entry?.kind);
+      if (entry && plugin && !plugin.nodeFilesHere)
+        add(
+          ['snapshots', i, 'from'],
+          `pool "${set.from}" runs on provider "${pool.provider}" (${entry.kind}), whose nodes' files are not on the machine Rampart runs on: a snapshot set cannot copy them${plugin.snapshotsInstead ? `; ${plugin.snapshotsInstead}` : ''}`,
+        );
+    }
   });
 
   // Each provider against the others and the pools (a node pool's machines).

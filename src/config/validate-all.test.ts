@@ -218,6 +218,26 @@ describe('validate: errors the cross-checks used to miss', () => {
     assert.doesNotThrow(() => parseConfigText(set('sentries'), 'rampart.yaml'));
   });
 
+  test('a snapshot set taken from a pool whose nodes are not on this machine (VMs, pods)', () => {
+    const onAws = valid
+      .replace(
+        '  - { name: laptop, kind: local }',
+        '  - { name: laptop, kind: local }\n  - { name: cloud, kind: aws, region: eu-west-1, autoScalingGroup: sentries }',
+      )
+      .replace(
+        '    provider: laptop\n    node: { kind: simnode, validatorPool',
+        '    provider: cloud\n    node: { kind: simnode, validatorPool',
+      );
+    const errors = errorsOf(`${onAws}snapshots:
+  - { name: copies, from: sentries, store: { kind: s3, bucket: snaps, region: eu-west-1 } }
+`);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(
+      errors[0]!,
+      /^rampart\.yaml:18:27 snapshots\[0\]\.from: pool "sentries" runs on provider "cloud" \(aws\), whose nodes' files are not on the machine Rampart runs on: a snapshot set cannot copy them; bake AMIs/,
+    );
+  });
+
   test('a pool bootstrapping from a snapshot set that does not exist', () => {
     assert.deepEqual(errorsOf(`${valid}    bootstrap: { snapshots: copies }\n`), [
       'rampart.yaml:16:29 pools[1].bootstrap.snapshots: snapshot set "copies" is not defined in snapshots (defined: (none defined))',

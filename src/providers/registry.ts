@@ -63,6 +63,13 @@ export interface ProviderPlugin<S extends KindSchema = KindSchema> extends Plugi
   readonly platformNodes?: readonly string[];
   /** The provider whose machines it runs on, built for it and hidden from the controller. */
   machinesOf?(entry: z.output<S>): string | undefined;
+  /**
+   * Its nodes' data dirs are on the machine Rampart runs on (local processes), so a snapshot
+   * set can stop one and copy its files (`snapshots[].from`). Absent: they are not.
+   */
+  readonly nodeFilesHere?: boolean;
+  /** Where its nodes' files are not here: what the platform offers in place of a snapshot set. */
+  readonly snapshotsInstead?: string;
 }
 
 const provider = <S extends KindSchema>(p: ProviderPlugin<S>) => p;
@@ -71,6 +78,7 @@ export const PROVIDERS = [
   provider({
     config: localProviderConfig,
     create: (p) => new LocalProvider({ name: p.name, dataDir: p.dataDir, host: p.host }),
+    nodeFilesHere: true,
   }),
   provider({
     config: awsProviderConfig,
@@ -96,6 +104,7 @@ export const PROVIDERS = [
       }),
     checkPool: checkAwsPool,
     machinesForNodePools: true,
+    snapshotsInstead: 'bake AMIs from a stopped instance instead (providers[].images)',
   }),
   provider({
     config: azureProviderConfig,
@@ -134,6 +143,7 @@ export const PROVIDERS = [
     checkPool: checkAzurePool,
     connections: azureConnections,
     machinesForNodePools: true,
+    snapshotsInstead: 'boot the scale set from a prebuilt image (its model) instead',
   }),
   provider({
     config: gceProviderConfig,
@@ -161,6 +171,7 @@ export const PROVIDERS = [
         log: deps.log,
       }),
     checkPool: checkGcePool,
+    snapshotsInstead: 'bake images into the family the template boots instead (providers[].images)',
   }),
   provider({
     config: kubeProviderConfig,
@@ -192,6 +203,8 @@ export const PROVIDERS = [
       });
     },
     checkPool: checkKubePool,
+    snapshotsInstead:
+      "its replicas' claims are snapshotted as VolumeSnapshots instead (workload.volumes: restore: volume-snapshot, onScaleDown: snapshot)",
     checkProviders: checkNodePoolMachines,
     connections: kubeConnections,
     platformNodes: ['kube-pod', 'kube-node'],
