@@ -133,7 +133,8 @@ export class SnapshotJobs {
   async #takeSource(
     pool: PoolConfig,
     what: string,
-    markFor: string,
+    /** Why the source is stopped (its maintenance mark); undefined: it keeps serving, unmarked. */
+    markFor: string | undefined,
     obs: Observation,
     ctx: ActContext,
   ): Promise<
@@ -145,6 +146,7 @@ export class SnapshotJobs {
     const source = selectSnapshotSource(pool, po.nodes, {
       hasUpstream: pool.node.validatorPool !== undefined,
       connectedToUpstream: po.connectedToUpstream,
+      live: markFor === undefined,
     });
     if ('skip' in source) {
       if (this.#lastSkip.get(what) !== source.skip) {
@@ -166,6 +168,7 @@ export class SnapshotJobs {
         postponed: true,
       };
     this.#lastSkip.delete(what);
+    if (markFor === undefined) return { node, instance, why: source.why };
     const marked: StoredNode = { ...node, maintenance: `stopped for ${markFor}`, updatedAt: obs.at };
     await rt.store.putNode(marked, ctx.term);
     return { node: marked, instance, why: source.why };
@@ -185,7 +188,7 @@ export class SnapshotJobs {
     const rt = this.#rt;
     const provider = rt.providers.get(pool.provider)!;
     const images = provider.images;
-    if (!images || !provider.stop || !provider.start)
+    if (!images || (!images.live && (!provider.stop || !provider.start)))
       return {
         job: Promise.resolve({
           ok: false,
@@ -198,7 +201,7 @@ export class SnapshotJobs {
       return {
         job: Promise.resolve({ ok: false, postponed: true, detail: `postponed: an ${what} is being baked` }),
       };
-    const source = await this.#takeSource(pool, what, `an ${what}`, obs, ctx);
+    const source = await this.#takeSource(pool, what, images.live ? undefined : `an ${what}`, obs, ctx);
     if ('skip' in source)
       return {
         job: Promise.resolve({
@@ -216,6 +219,13 @@ export class SnapshotJobs {
       ctx,
       { pool: pool.name, kind: 'snapshot', nodeId: node.id, cause: `${what}: ${cause} (${source.why})` },
       async () => {
+        if (images.live) {
+          // Copied while it serves: nothing to stop, nothing to start again.
+          const made = await images.bake(instance, id);
+          baked = made;
+          this.#newest.set(key, Date.now());
+          return `image ${made.image} of ${node.id}, taken while it served${made.retired.length ? `; retired ${made.retired.join(', ')}` : ''}`;
+        }
         await provider.stop!(instance);
         crashPoint('image:after-stop');
         let made: Awaited<ReturnType<typeof images.bake>> | undefined;
@@ -246,7 +256,7 @@ export class SnapshotJobs {
         return { ok: false, detail: `failed: ${e.message}` };
       })
       .finally(() => {
-        this.#finished.add(node.id);
+        if (!images.live) this.#finished.add(node.id);
         this.#running.delete(key);
       });
     this.#running.set(key, job);

@@ -69,3 +69,13 @@ test('a synced warm spare is the source whatever the count, and counts for nothi
     /not more than min 2/,
   );
 });
+
+test('a live copy (a volume snapshot of a serving node) may take a sentry even at min', () => {
+  const p = policy({ size: { min: 2, capacity: 2, max: 5 } });
+  const two = [node('a'), node('b', 'ready', { createdAt: 5 })];
+  assert.deepEqual(
+    selectSnapshotSource(p, two, { hasUpstream: true, connectedToUpstream: new Set(['b']), live: true }),
+    { nodeId: 'a', why: 'copied while it serves; not connected to the validator' },
+  );
+  assert.ok('skip' in selectSnapshotSource(p, [node('a', 'syncing')], { hasUpstream: true, live: true }));
+});

@@ -16,7 +16,12 @@ export type SnapshotSource =
 export function selectSnapshotSource(
   policy: PoolPolicy,
   nodes: readonly NodeRecord[],
-  opts: { readonly hasUpstream: boolean; readonly connectedToUpstream?: ReadonlySet<string> | undefined },
+  opts: {
+    readonly hasUpstream: boolean;
+    readonly connectedToUpstream?: ReadonlySet<string> | undefined;
+    /** Copied while it serves (a live volume snapshot): no node leaves, so min does not bind. */
+    readonly live?: boolean | undefined;
+  },
 ): SnapshotSource {
   if (policy.role === 'validator')
     return { skip: `pool ${policy.name} is a validator pool: never snapshotted` };
@@ -28,7 +33,7 @@ export function selectSnapshotSource(
   const spare = ready.filter((n) => n.warm).sort((a, b) => b.createdAt - a.createdAt)[0];
   if (spare) return { nodeId: spare.id, why: 'a warm spare: it serves no one while it is copied' };
   const min = policy.size?.min ?? 0;
-  if (opts.hasUpstream && ready.length <= min)
+  if (opts.hasUpstream && !opts.live && ready.length <= min)
     return {
       skip: `pool ${policy.name} has ${ready.length} ready node(s), not more than min ${min}: every one is needed by the validator`,
       waitable: true,
@@ -41,8 +46,10 @@ export function selectSnapshotSource(
   const pick = ordered[0]!;
   return {
     nodeId: pick.id,
-    why: opts.hasUpstream
-      ? `${ready.length} ready > min ${min}; ${connected.has(pick.id) ? 'newest' : 'not connected to the validator'}`
-      : 'caught-up node of a pool with no validator',
+    why: opts.live
+      ? `copied while it serves; ${connected.has(pick.id) ? 'newest' : 'not connected to the validator'}`
+      : opts.hasUpstream
+        ? `${ready.length} ready > min ${min}; ${connected.has(pick.id) ? 'newest' : 'not connected to the validator'}`
+        : 'caught-up node of a pool with no validator',
   };
 }

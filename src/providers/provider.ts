@@ -60,12 +60,18 @@ export interface ImageBaking {
   readonly everyMs?: number | undefined;
   /** Baked images kept; older ones are retired (deleted or deprecated) after each bake. */
   readonly keep: number;
+  /**
+   * Baked from a node that keeps serving (a crash-consistent volume snapshot, as a cloud disk
+   * snapshot of a running machine): the controller neither stops nor marks the source, and
+   * may take any ready node, even at min. Absent: the source is stopped for the bake.
+   */
+  readonly live?: boolean | undefined;
   /** The images this provider baked, newest first (`id`: the platform's own id where it is not the name, an AMI's). */
   list(): Promise<
     readonly { readonly name: string; readonly createdAt: number; readonly id?: string | undefined }[]
   >;
   /**
-   * Bakes an image of `instance` (stopped by the caller) and retires those beyond `keep`.
+   * Bakes an image of `instance` (stopped by the caller unless `live`) and retires those beyond `keep`.
    * Names derive from `id` (the action's), so a retried bake finds its own work.
    */
   bake(

@@ -169,7 +169,7 @@ providers:
       statefulSet: ${STS}
       address: pod-ip
       configMap: ${PEERS_CONFIG_MAP}
-      volumes: { claim: data, restore: volume-snapshot, onScaleDown: snapshot, timeout: 60s }
+      volumes: { claim: data, restore: volume-snapshot, onScaleDown: snapshot, snapshotEvery: 1h, timeout: 60s }
 pools:
   - name: validator
     role: validator
@@ -306,6 +306,26 @@ pools:
     );
   assert.equal(await claimSource(0), 'seed');
   assert.equal(await claimSource(1), 'seed');
+  // snapshotEvery: with no snapshot of its own yet, the controller snapshots a serving sentry's
+  // claim at once (one of the two, at min: nothing is stopped), so new sentries start from it.
+  const liveSnapshot = await waitFor('a VolumeSnapshot of a serving sentry, ready', async () => {
+    const items = (
+      await k.ok<{ items: Snapshot[] }>(
+        'GET',
+        `/apis/snapshot.storage.k8s.io/v1/namespaces/${NS}/volumesnapshots`,
+      )
+    ).items;
+    return items.find((s) => /^data-sentry-[01]-a-/.test(s.metadata.name) && s.status?.readyToUse)?.metadata
+      .name;
+  });
+  const bake = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).find(
+    (a) => a.kind === 'snapshot',
+  );
+  assert.match(bake?.outcomeDetail ?? '', /taken while it served/);
+  assert.ok(
+    (await sentries()).every((n) => n.maintenance === undefined && n.state === 'ready'),
+    'no sentry was stopped or marked for it',
+  );
 
   // 2. Transaction load drives the pool to max: two more pods, each restored and wired.
   let seq = 0;
@@ -325,8 +345,8 @@ pools:
     180_000,
   ).catch(async (e) => assert.fail(`${(e as Error).message}\n${await diagnose()}`));
   clearInterval(load);
-  assert.equal(await claimSource(2), 'seed', 'a new replica restores the newest snapshot');
-  assert.equal(await claimSource(3), 'seed');
+  assert.equal(await claimSource(2), liveSnapshot, 'a new replica restores the newest snapshot');
+  assert.equal(await claimSource(3), liveSnapshot);
   const registrations = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
     (a) => a.kind === 'register' && a.outcome === 'succeeded',
   );

@@ -556,6 +556,57 @@ test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim i
   assert.equal((await see.claim(1)).body.spec.dataSource?.name, 'data-sentry-1-sentries-a');
 });
 
+test('snapshots of a serving replica (images, live): named by the action, kept to keepSnapshots, the newest restored', {
+  skip,
+}, async () => {
+  const ns = 'live-snapshots';
+  const { k, client } = await namespaceBed(ns, 'sentry');
+  const p = new StatefulSetProvider({
+    name: 'cluster',
+    client,
+    namespace: ns,
+    statefulSet: 'sentry',
+    volumes: volumes({ keepSnapshots: 2, snapshotEvery: 60_000 }),
+    pool: 'sentries',
+    pollMs: 100,
+  });
+  const images = p.images;
+  assert.ok(images?.live, 'a StatefulSet restoring VolumeSnapshots bakes live');
+  assert.equal(images.everyMs, 60_000);
+  assert.equal(images.keep, 2);
+  const see = inspect(k, ns, 'sentry');
+  await handSnapshot(k, ns, 'operators-own', 'sentries', 'sentry');
+  for (const id of ['sentries-a', 'sentries-b']) await p.create(request(id));
+  const [, b] = (await waitFor('two replicas ready', async () => {
+    const l = await p.list();
+    return l.length === 2 && l.every((i) => i.status?.ready) ? l : undefined;
+  }))!;
+
+  const baked: string[] = [];
+  for (const action of ['a-one', 'a-two', 'a-three']) {
+    const made = await images.bake(b!, action);
+    baked.push(made.image);
+    assert.equal(made.image, `data-sentry-2-${action}`, 'named after its claim and its action');
+  }
+  // A retried bake (same action) finds its own snapshot: no second one.
+  assert.equal((await images.bake(b!, 'a-three')).image, 'data-sentry-2-a-three');
+  const names = (await see.snapshots()).map((x) => x.metadata.name).sort();
+  assert.deepEqual(names, ['data-sentry-2-a-three', 'data-sentry-2-a-two', 'operators-own']);
+  const listed = await images.list();
+  assert.deepEqual(
+    listed.map((i) => i.name),
+    ['data-sentry-2-a-three', 'data-sentry-2-a-two'],
+    "newest first, Rampart's own only",
+  );
+  const snapshot = (await see.snapshots()).find((x) => x.metadata.name === 'data-sentry-2-a-three')!;
+  assert.equal(snapshot.spec.source.persistentVolumeClaimName, 'data-sentry-2');
+  // Both replicas still run: nothing was stopped for it.
+  assert.equal((await p.list()).filter((i) => i.running).length, 2);
+  // The next replica's claim restores the newest.
+  await p.create(request('sentries-c'));
+  assert.equal((await see.claim(3)).body.spec.dataSource?.name, 'data-sentry-2-a-three');
+});
+
 interface JobBody {
   metadata: { uid: string; labels: Record<string, string> };
   spec: {

@@ -2,7 +2,13 @@
 // cluster's Nodes on another provider's machines (nodePool).
 
 import { z } from 'zod';
-import { kubeCluster, kubeName, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import {
+  kubeCluster,
+  kubeName,
+  name,
+  positiveDuration,
+  positiveDurationDefault,
+} from '../../config-kit/fields.ts';
 import {
   type Connection,
   kindOf,
@@ -47,6 +53,13 @@ export const kubeVolumesConfig = z.strictObject({
    * replica's claim awaits its release. Snapshots Rampart did not take are never touched. Default 3.
    */
   keepSnapshots: z.number().int().min(1).default(3),
+  /**
+   * Take a VolumeSnapshot of a ready replica's claim on this schedule, while it serves (a
+   * crash-consistent copy, as seed 000 snapshots a running sentry's disk), so new replicas
+   * restore close to the tip even when the pool never scales down. Pruned like the others.
+   * Absent: only on scale-down and when asked (`rampart snapshot create --images POOL`).
+   */
+  snapshotEvery: positiveDuration('6h').optional(),
   /** Longest wait for a VolumeSnapshot to be ready or a restore Job to finish. Default 10m. */
   timeout: positiveDurationDefault(
     '10m',
@@ -117,6 +130,12 @@ export const kubeProviderConfig = z
         code: 'custom',
         path: ['workload', 'volumes', 'job'],
         message: 'restore: job needs the job container',
+      });
+    if (v?.snapshotEvery !== undefined && v.restore !== 'volume-snapshot')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workload', 'volumes', 'snapshotEvery'],
+        message: `snapshotEvery takes VolumeSnapshots, which new replicas restore only with restore: volume-snapshot (restore is ${v.restore})`,
       });
   });
 

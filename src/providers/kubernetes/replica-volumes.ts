@@ -465,16 +465,50 @@ export class ReplicaVolumes {
     const claim = this.claimName(ordinal);
     const found = await this.#c.find<Claim>(this.#claimPath(claim));
     if (!found || found.metadata.deletionTimestamp) return;
-    if (mode === 'snapshot') await this.#snapshot(claim, ordinal, node);
+    if (mode === 'snapshot') await this.#snapshot(claim, this.snapshotName(ordinal, node.nodeId), node);
     await this.#c.mergePatch(this.#claimPath(claim), {
       metadata: { annotations: { [RELEASED_BY_ANNOTATION]: node.nodeId } },
     });
   }
 
-  async #snapshot(claim: string, ordinal: number, node: { nodeId: string; actionId: string }) {
-    const name = this.snapshotName(ordinal, node.nodeId);
+  /**
+   * A VolumeSnapshot of a serving replica's claim (`snapshotEvery`, or asked for), named after
+   * the action so a retry finds its own, waited for until ready; then the older ones beyond
+   * `keepSnapshots` are pruned. Returns its name and those pruned.
+   */
+  async snapshotLive(
+    ordinal: number,
+    node: { nodeId: string; actionId: string },
+  ): Promise<{ readonly image: string; readonly retired: readonly string[] }> {
+    const claim = this.claimName(ordinal);
+    const name = `${claim}-${node.actionId}`.slice(0, 253).replace(/[-.]+$/, '');
+    await this.#snapshot(claim, name, node, '; the replica kept serving, nothing else changed');
+    return { image: name, retired: await this.pruneSnapshots() };
+  }
+
+  /** The ready VolumeSnapshots Rampart took of this pool's replicas, newest first. */
+  async snapshots(): Promise<{ readonly name: string; readonly createdAt: number }[]> {
+    return (await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() }))
+      .filter(
+        (s) =>
+          s.status?.readyToUse === true &&
+          !s.metadata.deletionTimestamp &&
+          s.metadata.annotations?.[NODE_ANNOTATION] !== undefined,
+      )
+      .sort(newestFirst)
+      .map((s) => ({
+        name: s.metadata.name,
+        createdAt: Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0,
+      }));
+  }
+
+  async #snapshot(
+    claim: string,
+    name: string,
+    node: { nodeId: string; actionId: string },
+    kept = '; the scale-down was abandoned: the replica and its volume are kept, nothing was removed',
+  ) {
     const what = `VolumeSnapshot ${this.#o.namespace}/${name} of ${claim}`;
-    const kept = '; the scale-down was abandoned: the replica and its volume are kept, nothing was removed';
     let found = await this.#c.find<VolumeSnapshot>(this.#snapshotPath(name));
     if (found && !found.status?.readyToUse && found.status?.error) {
       this.#o.log?.warn(

@@ -12,7 +12,7 @@ import {
   kubePath,
   readyCondition,
 } from '../../kube/kube-client.ts';
-import type { CreateRequest, Instance, PlatformStatus, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, PlatformStatus, Provider } from '../provider.ts';
 import type { KubeVolumesConfig } from './config.ts';
 import { NodeConfigMap, nodeKey } from './node-config-map.ts';
 import {
@@ -187,6 +187,29 @@ export class StatefulSetProvider implements Provider {
           [STATEFULSET_LABEL]: options.statefulSet,
         })
       : undefined;
+  }
+
+  /**
+   * VolumeSnapshots of a serving replica's claim, as the controller's image rotation: on
+   * `volumes.snapshotEvery` and when asked. New replicas restore the newest (restore:
+   * volume-snapshot). Absent without CSI snapshots (restore other than volume-snapshot).
+   */
+  get images(): ImageBaking | undefined {
+    const v = this.options.volumes;
+    const volumes = this.#volumes;
+    if (!volumes || v?.restore !== 'volume-snapshot') return undefined;
+    return {
+      everyMs: v.snapshotEvery,
+      keep: v.keepSnapshots,
+      live: true,
+      list: () => volumes.snapshots(),
+      bake: async (instance, id) => {
+        const ordinal = this.#ordinalOf(instance);
+        if (ordinal === undefined)
+          throw new Error(`${this.#where}: ${instance.id} is not one of its replicas: no claim to snapshot`);
+        return await volumes.snapshotLive(ordinal, { nodeId: instance.nodeId, actionId: id });
+      },
+    };
   }
 
   get #mode(): AddressMode {
