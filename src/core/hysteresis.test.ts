@@ -40,4 +40,38 @@ describe('hysteresis', () => {
       h = recordTick(h, { now: T + i * 10_000, need: 3 + (i % 2 === 0 ? 0.5 : -0.5) });
     assert.ok(Math.abs(hysteresisBand({ band: 'auto' }, h, T + 300_000) - Math.SQRT2) < 1e-9);
   });
+
+  test('the band is measured from the top of the recent need, not from the current sample', () => {
+    // 400 units/s with 5% noise at a target of 90 per node: a need of 4.44 nodes, up to ~4.9 at
+    // the top of the noise. A removal from 6 tried at every tick would otherwise go through at the
+    // first low sample (4.2 nodes is half a node and more below 5), leaving 5 for a top of 4.9.
+    const needs = [4.4, 4.5, 4.3, 4.9, 4.6, 4.4, 4.5, 4.2];
+    let h = emptyHistory();
+    needs.forEach((need, i) => {
+      h = recordTick(h, { now: T + i * 10_000, need });
+    });
+    const now = T + (needs.length - 1) * 10_000;
+    const six = outsideDeadBand({ band: 'auto' }, h, now, 6, 4.2);
+    assert.equal(six.blocks, true);
+    assert.equal(
+      six.reasons[0]!.text,
+      'hysteresis: one node less would leave 5 for a need of 4.9 nodes at the top of its noise over the last 5m, inside the dead band of 0.5 nodes: staying at 6',
+    );
+    assert.equal(
+      outsideDeadBand({ band: 'auto' }, h, now, 7, 4.2).blocks,
+      false,
+      'a whole node and more above the top',
+    );
+    // The operator's band is measured from the top too.
+    assert.equal(outsideDeadBand({ band: 0.1 }, h, now, 6, 4.2).blocks, false);
+    assert.equal(outsideDeadBand({ band: 0.2 }, h, now, 6, 4.2).blocks, true);
+    // A burst is not noise: the hold and the forecast keep its nodes, not the dead band.
+    const burst = recordTick(h, { now: now + 10_000, need: 30 });
+    const after = recordTick(burst, { now: now + 20_000, need: 4.2 });
+    assert.equal(outsideDeadBand({ band: 0.5 }, after, now + 20_000, 7, 4.2).blocks, false);
+    assert.equal(outsideDeadBand({ band: 0.5 }, after, now + 20_000, 6, 4.2).blocks, true);
+    // Five minutes after the top, it no longer counts.
+    const later = recordTick(h, { now: now + 300_000, need: 4.2 });
+    assert.equal(outsideDeadBand({ band: 'auto' }, later, now + 300_000, 6, 4.2).blocks, false);
+  });
 });

@@ -211,6 +211,26 @@ export function burstSpacing(history: PoolHistory | undefined, since: number): n
   return gaps[Math.floor(gaps.length / 2)]!;
 }
 
+/**
+ * The top of the need's noise at or after `since` in the fine tier: its highest value that is no
+ * burst, a burst being what `isOnset` calls one — at least twice the lowest value and 2 nodes
+ * above it. (A burst is the hold's and the forecast's to keep, not noise.)
+ */
+export function noiseTop(history: PoolHistory | undefined, since: number): number | undefined {
+  const fine = history?.need[0];
+  if (!fine) return undefined;
+  const low = lowestSince(fine, since);
+  if (low === undefined) return undefined;
+  let high: number | undefined;
+  const first = Math.max(0, Math.floor((since - fine.start) / fine.step));
+  for (let i = first; i < fine.values.length; i++) {
+    const x = fine.values[i];
+    if (x === null || x === undefined || (x >= 2 * low && x - low >= 2)) continue;
+    if (high === undefined || x > high) high = x;
+  }
+  return high;
+}
+
 /** Standard deviation of the need's tick-to-tick noise over the last `span` ms of the fine tier. */
 export function needNoise(history: PoolHistory | undefined, now: number, span: number): number {
   const fine = history?.need[0];
