@@ -45,7 +45,7 @@ describe('hysteresis', () => {
     // 400 units/s with 5% noise at a target of 90 per node: a need of 4.44 nodes, up to ~4.9 at
     // the top of the noise. A removal from 6 tried at every tick would otherwise go through at the
     // first low sample (4.2 nodes is half a node and more below 5), leaving 5 for a top of 4.9.
-    const needs = [4.4, 4.5, 4.3, 4.9, 4.6, 4.4, 4.5, 4.2];
+    const needs = [...Array.from({ length: 24 }, () => 4.4), 4.5, 4.3, 4.9, 4.6, 4.4, 4.5, 4.2];
     let h = emptyHistory();
     needs.forEach((need, i) => {
       h = recordTick(h, { now: T + i * 10_000, need });
@@ -73,5 +73,19 @@ describe('hysteresis', () => {
     // Five minutes after the top, it no longer counts.
     const later = recordTick(h, { now: now + 300_000, need: 4.2 });
     assert.equal(outsideDeadBand({ band: 'auto' }, later, now + 300_000, 6, 4.2).blocks, false);
+  });
+
+  test('until the history spans the noise window, its top is not known: a removal waits', () => {
+    let h = emptyHistory();
+    for (let i = 0; i <= 6; i++) h = recordTick(h, { now: T + i * 10_000, need: 2 });
+    const young = outsideDeadBand({ band: 'auto' }, h, T + 60_000, 6, 2);
+    assert.equal(young.blocks, true);
+    assert.equal(
+      young.reasons[0]!.text,
+      "hysteresis: 1m of the need's history, 5m needed to place the dead band above its noise: staying at 6",
+    );
+    for (let i = 7; i <= 30; i++) h = recordTick(h, { now: T + i * 10_000, need: 2 });
+    assert.equal(outsideDeadBand({ band: 'auto' }, h, T + 300_000, 6, 2).blocks, false);
+    assert.equal(outsideDeadBand({ band: 'auto' }, undefined, T, 6, 2).blocks, false, 'no history: no band');
   });
 });

@@ -41,6 +41,21 @@ export function outsideDeadBand(
 ): { blocks: boolean; reasons: Reason[] } {
   if (need === undefined) return { blocks: false, reasons: [] };
   const band = hysteresisBand(h, history, now);
+  // The top of the noise is known only once the history spans the noise window: until then (a
+  // pool just started, with nothing stored) a removal waits, as HPA's stabilization window,
+  // seeded with the current size, keeps a new controller from scaling in for its first 5 minutes.
+  const fine = history?.need[0];
+  if (fine !== undefined && fine.start > now - NOISE_SPAN_MS)
+    return {
+      blocks: true,
+      reasons: [
+        {
+          code: 'hysteresis',
+          text: `hysteresis: ${formatDuration(now - fine.start)} of the need's history, ${formatDuration(NOISE_SPAN_MS)} needed to place the dead band above its noise: staying at ${base}`,
+          value: need,
+        },
+      ],
+    };
   const top = Math.max(need, noiseTop(history, now - NOISE_SPAN_MS) ?? need);
   const topBand = h.band === 'auto' ? AUTO_MIN_BAND : h.band;
   const fromNow = need > base - 1 - band;
