@@ -7,8 +7,6 @@ import { formatDuration } from './duration.ts';
 import { formatNumber } from './format.ts';
 import type { PredictPolicy } from './policy.ts';
 import {
-  bucketAt,
-  bucketCount,
   COARSE_STEP_MS,
   FINE_STEP_MS,
   type HistoryTier,
@@ -141,19 +139,19 @@ export function currentPeriod(history: PoolHistory, now: number): PeriodEstimate
   const grown = (p: TierPeriod) =>
     p.buckets !== undefined &&
     fineTier !== undefined &&
-    bucketCount(fineTier) >= Math.max(p.buckets * 1.5, p.buckets + 2);
+    fineTier.values.length >= Math.max(p.buckets * 1.5, p.buckets + 2);
   const fine =
     fresh(old?.fine, REDETECT_MS[0]) && !grown(old.fine)
       ? old.fine
       : {
           ...(fineTier ? detectPeriod(fineTier.values) : { lag: 0, strength: 0 }),
           at: now,
-          buckets: fineTier ? bucketCount(fineTier) : 0,
+          buckets: fineTier?.values.length ?? 0,
         };
   let coarse = old?.coarse;
   if (!fresh(coarse, REDETECT_MS[1])) {
     const c =
-      coarseTier && bucketCount(coarseTier) * COARSE_STEP_MS > 2 * 3_600_000
+      coarseTier && coarseTier.values.length * COARSE_STEP_MS > 2 * 3_600_000
         ? detectPeriod(coarseTier.values)
         : { lag: 0, strength: 0 };
     coarse = c.lag * COARSE_STEP_MS > 30 * 60_000 ? { ...c, at: now } : { lag: 0, strength: 0, at: now };
@@ -326,9 +324,8 @@ export function trendAt(
   let sxx = 0;
   let sxy = 0;
   let syy = 0;
-  const count = bucketCount(fine);
-  for (let i = first; i < count; i++) {
-    const y = bucketAt(fine, i);
+  for (let i = first; i < fine.values.length; i++) {
+    const y = fine.values[i];
     if (y === null || y === undefined) continue;
     const x = i - first;
     n++;
@@ -346,8 +343,9 @@ export function trendAt(
   const slope = cov / vx;
   const r2 = (cov * cov) / (vx * vy);
   if (slope <= 0 || r2 < TREND_R2) return undefined;
-  const lastX = count - 1 - first;
+  const lastX = fine.values.length - 1 - first;
   const intercept = (sy - slope * sx) / n;
-  const need = intercept + slope * (lastX + (at - (fine.start + (count - 1) * fine.step)) / fine.step);
+  const need =
+    intercept + slope * (lastX + (at - (fine.start + (fine.values.length - 1) * fine.step)) / fine.step);
   return { need, slopePerMin: (slope * 60_000) / fine.step, r2 };
 }

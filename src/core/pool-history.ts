@@ -3,142 +3,13 @@
 // how long its nodes take to join. A plain value: the core returns the next one with each plan;
 // the simulator keeps it, the controller stores it with the pool so a restart keeps it too.
 
-/**
- * Buckets of equal length, oldest first; each holds the largest need seen in it (null: none).
- * This is also the stored form; the core's own tiers (`addToTier`) read the same but append
- * without copying: read them through `bucketCount` and `bucketAt` where it runs every tick.
- */
+/** Buckets of equal length, oldest first; each holds the largest need seen in it (null: none). */
 export interface HistoryTier {
   /** Bucket length, ms. */
   readonly step: number;
   /** Start of the first bucket, ms since the epoch (a multiple of step). */
   readonly start: number;
   readonly values: readonly (number | null)[];
-}
-
-/**
- * A tier that grows without copying. Its closed buckets are a range of a buffer shared with the
- * tiers before and after it: a buffer is only ever appended to, and only by the tier whose range
- * ends at the buffer's end (a second tier made from an older one copies its range first), so
- * every tier ever returned reads the same forever. The open bucket, the only one whose value
- * still rises, is kept apart. `values` is the plain array (made once per tier, on demand), and
- * JSON has only step, start and values: stored, it is the plain form.
- */
-class GrowingTier implements HistoryTier {
-  readonly step: number;
-  readonly start: number;
-  declare readonly values: readonly (number | null)[];
-  readonly #buffer: (number | null)[];
-  readonly #from: number;
-  /** Closed buckets: buffer[from, from + closed). */
-  readonly #closed: number;
-  /** The newest bucket's value. */
-  readonly #open: number | null;
-  #values: readonly (number | null)[] | undefined;
-
-  constructor(
-    step: number,
-    start: number,
-    buffer: (number | null)[],
-    from: number,
-    closed: number,
-    open: number | null,
-  ) {
-    this.step = step;
-    this.start = start;
-    this.#buffer = buffer;
-    this.#from = from;
-    this.#closed = closed;
-    this.#open = open;
-    // An own, enumerable accessor, so that comparing two tiers (assert.deepStrictEqual, spread)
-    // compares their buckets, as it does for plain tiers.
-    Object.defineProperty(this, 'values', { enumerable: true, get: () => this.materialize() });
-  }
-
-  static fresh(step: number, start: number, v: number): GrowingTier {
-    return new GrowingTier(step, start, [], 0, 0, v);
-  }
-
-  /**
-   * A stored tier, read in place. Its array ends with the open bucket, one past the closed range,
-   * so it is never appended to: it is copied once, at the first bucket that opens.
-   */
-  static of(tier: HistoryTier): GrowingTier {
-    if (tier instanceof GrowingTier) return tier;
-    const n = tier.values.length;
-    return new GrowingTier(
-      tier.step,
-      tier.start,
-      tier.values as (number | null)[],
-      0,
-      n - 1,
-      tier.values[n - 1] ?? null,
-    );
-  }
-
-  get count(): number {
-    return this.#closed + 1;
-  }
-
-  at(i: number): number | null | undefined {
-    if (i < 0 || i > this.#closed) return undefined;
-    return i < this.#closed ? this.#buffer[this.#from + i] : this.#open;
-  }
-
-  materialize(): readonly (number | null)[] {
-    if (this.#values === undefined) {
-      const values = this.#buffer.slice(this.#from, this.#from + this.#closed);
-      values.push(this.#open);
-      this.#values = values;
-    }
-    return this.#values;
-  }
-
-  toJSON(): HistoryTier {
-    return { step: this.step, start: this.start, values: this.materialize() };
-  }
-
-  /** The newest bucket raised to `v`. */
-  raised(v: number): GrowingTier {
-    return new GrowingTier(this.step, this.start, this.#buffer, this.#from, this.#closed, v);
-  }
-
-  /**
-   * Opens the bucket `index` (after the newest) with `v`: the buckets between stay empty (null),
-   * and the oldest go once there are more than `capacity`.
-   */
-  opened(index: number, v: number, capacity: number): GrowingTier {
-    let buffer = this.#buffer;
-    let from = this.#from;
-    const end = from + this.#closed;
-    // Append in place only at the buffer's end, and copy when the dropped head outgrows the
-    // kept range (so a buffer holds at most about twice what its tiers read).
-    if (buffer.length !== end || from > capacity) {
-      buffer = buffer.slice(from, end);
-      from = 0;
-    }
-    buffer.push(this.#open);
-    for (let i = this.#closed + 1; i < index; i++) buffer.push(null);
-    let closed = index;
-    let start = this.start;
-    const drop = Math.max(0, closed + 1 - capacity);
-    if (drop > 0) {
-      from += drop;
-      closed -= drop;
-      start += drop * this.step;
-    }
-    return new GrowingTier(this.step, start, buffer, from, closed, v);
-  }
-}
-
-/** Buckets in a tier. */
-export function bucketCount(tier: HistoryTier): number {
-  return tier instanceof GrowingTier ? tier.count : tier.values.length;
-}
-
-/** The value of bucket `i` (null: none seen; undefined: outside the tier). */
-export function bucketAt(tier: HistoryTier, i: number): number | null | undefined {
-  return tier instanceof GrowingTier ? tier.at(i) : tier.values[i];
 }
 
 export interface PoolHistory {
@@ -228,10 +99,7 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
   };
 }
 
-/**
- * Adds `v` to the bucket of `now` (keeping the larger), opening buckets and dropping old ones.
- * The tier returned shares what it can with `tier`, which still reads as before: no copy per tick.
- */
+/** Adds `v` to the bucket of `now` (keeping the larger), opening buckets and dropping old ones. */
 export function addToTier(
   tier: HistoryTier | undefined,
   step: number,
@@ -241,26 +109,23 @@ export function addToTier(
 ): HistoryTier {
   const bucket = Math.floor(now / step) * step;
   const capacity = Math.max(1, Math.floor(span / step));
-  if (!tier || tier.step !== step || bucket < tier.start || bucketCount(tier) === 0)
-    return GrowingTier.fresh(step, bucket, v);
+  if (!tier || tier.step !== step || bucket < tier.start) return { step, start: bucket, values: [v] };
   const index = (bucket - tier.start) / step;
-  const count = bucketCount(tier);
-  if (index < count - 1) {
-    // An older bucket (a clock that went back within the tier): rare, so the plain way.
+  if (index < tier.values.length) {
     const old = tier.values[index];
     if (old !== null && old !== undefined && old >= v) return tier;
     const values = tier.values.slice();
     values[index] = v;
-    const t = GrowingTier.of({ step, start: tier.start, values });
-    return t;
+    return { step, start: tier.start, values };
   }
-  if (index === count - 1) {
-    const old = bucketAt(tier, index);
-    if (old !== null && old !== undefined && old >= v) return tier;
-    return GrowingTier.of(tier).raised(v);
-  }
-  if (index - count >= capacity) return GrowingTier.fresh(step, bucket, v);
-  return GrowingTier.of(tier).opened(index, v, capacity);
+  if (index - tier.values.length >= capacity) return { step, start: bucket, values: [v] };
+  const values = tier.values.slice();
+  while (values.length < index) values.push(null);
+  values.push(v);
+  const drop = Math.max(0, values.length - capacity);
+  return drop > 0
+    ? { step, start: tier.start + drop * step, values: values.slice(drop) }
+    : { step, start: tier.start, values };
 }
 
 /** A burst starts when the need doubles over the lowest of the last two minutes, by 2 nodes or more. */
@@ -271,7 +136,7 @@ function isOnset(h: PoolHistory, now: number, v: number): boolean {
   if (last !== undefined && now - last < 60_000) return false;
   const low = lowestSince(fine, now - 120_000);
   if (low === undefined) return false;
-  const prev = bucketAt(fine, bucketCount(fine) - 1);
+  const prev = fine.values[fine.values.length - 1];
   const risingNow = prev === null || prev === undefined || prev < 2 * low;
   return risingNow && v >= 2 * low && v - low >= 2;
 }
@@ -279,8 +144,8 @@ function isOnset(h: PoolHistory, now: number, v: number): boolean {
 function lowestSince(tier: HistoryTier, since: number): number | undefined {
   let low: number | undefined;
   const first = Math.max(0, Math.floor((since - tier.start) / tier.step));
-  for (let i = first, n = bucketCount(tier); i < n; i++) {
-    const x = bucketAt(tier, i);
+  for (let i = first; i < tier.values.length; i++) {
+    const x = tier.values[i];
     if (x !== null && x !== undefined && (low === undefined || x < low)) low = x;
   }
   return low;
@@ -330,7 +195,8 @@ export function needNear(tier: HistoryTier, at: number): number | undefined {
   const i = Math.floor((at - tier.start) / tier.step);
   let best: number | undefined;
   for (let j = i - 1; j <= i + 1; j++) {
-    const x = bucketAt(tier, j);
+    if (j < 0 || j >= tier.values.length) continue;
+    const x = tier.values[j];
     if (x !== null && x !== undefined && (best === undefined || x > best)) best = x;
   }
   return best;
@@ -357,8 +223,8 @@ export function noiseTop(history: PoolHistory | undefined, since: number): numbe
   if (low === undefined) return undefined;
   let high: number | undefined;
   const first = Math.max(0, Math.floor((since - fine.start) / fine.step));
-  for (let i = first, n = bucketCount(fine); i < n; i++) {
-    const x = bucketAt(fine, i);
+  for (let i = first; i < fine.values.length; i++) {
+    const x = fine.values[i];
     if (x === null || x === undefined || (x >= 2 * low && x - low >= 2)) continue;
     if (high === undefined || x > high) high = x;
   }
@@ -372,9 +238,9 @@ export function needNoise(history: PoolHistory | undefined, now: number, span: n
   const first = Math.max(1, Math.floor((now - span - fine.start) / fine.step));
   let sum = 0;
   let n = 0;
-  for (let i = first, count = bucketCount(fine); i < count; i++) {
-    const a = bucketAt(fine, i - 1);
-    const b = bucketAt(fine, i);
+  for (let i = first; i < fine.values.length; i++) {
+    const a = fine.values[i - 1];
+    const b = fine.values[i];
     if (a === null || a === undefined || b === null || b === undefined) continue;
     sum += (b - a) * (b - a);
     n++;
