@@ -87,5 +87,14 @@ describe('hysteresis', () => {
     for (let i = 7; i <= 30; i++) h = recordTick(h, { now: T + i * 10_000, need: 2 });
     assert.equal(outsideDeadBand({ band: 'auto' }, h, T + 300_000, 6, 2).blocks, false);
     assert.equal(outsideDeadBand({ band: 'auto' }, undefined, T, 6, 2).blocks, false, 'no history: no band');
+    // A history kept for less than the window (historyRetention: 2m) waits only until it is full.
+    let short = emptyHistory();
+    for (let i = 0; i <= 30; i++)
+      short = recordTick(short, { now: T + i * 10_000, need: 2, retention: 120_000 });
+    assert.equal(outsideDeadBand({ band: 'auto' }, short, T + 300_000, 6, 2, 120_000).blocks, false);
+    let young2 = emptyHistory();
+    for (let i = 0; i <= 6; i++)
+      young2 = recordTick(young2, { now: T + i * 10_000, need: 2, retention: 120_000 });
+    assert.equal(outsideDeadBand({ band: 'auto' }, young2, T + 60_000, 6, 2, 120_000).blocks, true);
   });
 });

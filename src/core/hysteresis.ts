@@ -6,7 +6,7 @@
 import { formatDuration } from './duration.ts';
 import { formatNumber } from './format.ts';
 import type { HysteresisPolicy } from './policy.ts';
-import { needNoise, noiseTop, type PoolHistory } from './pool-history.ts';
+import { FINE_STEP_MS, needNoise, noiseTop, type PoolHistory, tierSpans } from './pool-history.ts';
 import type { Reason } from './pool-plan.ts';
 
 /** The noise is measured over this span of the need's history. */
@@ -38,20 +38,24 @@ export function outsideDeadBand(
   now: number,
   base: number,
   need: number | undefined,
+  /** `controller.historyRetention`, ms (default two days). */
+  retention?: number | undefined,
 ): { blocks: boolean; reasons: Reason[] } {
   if (need === undefined) return { blocks: false, reasons: [] };
   const band = hysteresisBand(h, history, now);
   // The top of the noise is known only once the history spans the noise window: until then (a
   // pool just started, with nothing stored) a removal waits, as HPA's stabilization window,
   // seeded with the current size, keeps a new controller from scaling in for its first 5 minutes.
+  // (A retention shorter than the window caps the wait at what the history can hold.)
   const fine = history?.need[0];
-  if (fine !== undefined && fine.start > now - NOISE_SPAN_MS)
+  const window = Math.min(NOISE_SPAN_MS, tierSpans(retention)[0] - FINE_STEP_MS);
+  if (fine !== undefined && now - fine.start < window)
     return {
       blocks: true,
       reasons: [
         {
           code: 'hysteresis',
-          text: `hysteresis: ${formatDuration(now - fine.start)} of the need's history, ${formatDuration(NOISE_SPAN_MS)} needed to place the dead band above its noise: staying at ${base}`,
+          text: `hysteresis: ${formatDuration(now - fine.start)} of the need's history, ${formatDuration(window)} needed to place the dead band above its noise: staying at ${base}`,
           value: need,
         },
       ],

@@ -81,9 +81,9 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
   if (tick.need !== undefined && Number.isFinite(tick.need) && tick.need >= 0) {
     const v = Math.round(tick.need * 100) / 100;
     if (isOnset(h, now, v)) onsets = [...h.onsets.slice(1 - ONSETS_KEPT), now];
-    const coarseSpan = Math.min(COARSE_SPAN_MS, Math.max(COARSE_STEP_MS, tick.retention ?? COARSE_SPAN_MS));
+    const coarseSpan = tierSpans(tick.retention)[1];
     need = [
-      addToTier(h.need[0], FINE_STEP_MS, Math.min(FINE_SPAN_MS, coarseSpan), now, v),
+      addToTier(h.need[0], FINE_STEP_MS, tierSpans(tick.retention)[0], now, v),
       addToTier(h.need[1], COARSE_STEP_MS, coarseSpan, now, v),
     ];
     lastAt = now;
@@ -97,6 +97,12 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
     period: h.period,
     lastAt,
   };
+}
+
+/** How long the fine and the coarse tier reach back under `historyRetention` (ms; default two days). */
+export function tierSpans(retention: number | undefined): readonly [number, number] {
+  const coarse = Math.min(COARSE_SPAN_MS, Math.max(COARSE_STEP_MS, retention ?? COARSE_SPAN_MS));
+  return [Math.min(FINE_SPAN_MS, coarse), coarse];
 }
 
 /** Adds `v` to the bucket of `now` (keeping the larger), opening buckets and dropping old ones. */
