@@ -2,7 +2,8 @@
 // today's reactive policy, the recommended one and the baselines, each scored against the oracle
 // in the same run. One JSON line per trace and policy, then one summary line per policy with the
 // medians and worst cases of its ratios. Pools: RAMPART_POOLS (comma-separated, default
-// "sentries,sentries-reactive") from examples/simulate.yaml.
+// "sentries,sentries-reactive") from examples/simulate.yaml; traces: every CSV in RAMPART_TRACES
+// (a folder, default sim/traces), so families made from other seeds are scored the same way.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const file = path.join(root, 'examples/simulate.yaml');
 const { config } = parseConfigText(readFileSync(file, 'utf8'), file);
 const pools = (process.env.RAMPART_POOLS ?? 'sentries,sentries-reactive').split(',');
-const traceDir = path.join(root, 'sim/traces');
+const traceDir = process.env.RAMPART_TRACES ?? path.join(root, 'sim/traces');
 const traces = readdirSync(traceDir)
   .filter((f) => f.endsWith('.csv'))
   .sort();

@@ -27,7 +27,10 @@ const hold = z
 
 const hysteresis = z
   .strictObject({
-    /** Dead band in nodes, or `auto` (half a node, or twice the need's recent noise). Default auto. */
+    /**
+     * Dead band in nodes below one node less, from the top of the need's recent noise, or `auto`
+     * (half a node from that top, and half a node or twice the noise from the current need). Default auto.
+     */
     band: z
       .union([z.literal('auto'), z.number().min(0).max(100)], {
         error: 'auto, or a number of nodes from 0 to 100, such as 0.5',

@@ -296,7 +296,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       if (held.blocks) return plan('hold', base);
     }
     if (policy.hysteresis) {
-      const band = outsideDeadBand(policy.hysteresis, history, now, base, up.need);
+      const band = outsideDeadBand(policy.hysteresis, history, now, base, up.need, input.historyRetention);
       add(band);
       if (band.blocks) return plan('steady', base);
     }

@@ -115,7 +115,10 @@ export interface HoldPolicy {
 
 /** A removal waits until the need is this far below the smaller size. */
 export interface HysteresisPolicy {
-  /** Dead band in nodes, or `auto`: half a node or twice the need's recent noise, the larger. */
+  /**
+   * Dead band in nodes, measured from the top of the need's noise over the last 5 minutes; `auto`:
+   * half a node from that top, and half a node or twice the noise from the current need.
+   */
   readonly band: number | 'auto';
 }
 

@@ -81,9 +81,9 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
   if (tick.need !== undefined && Number.isFinite(tick.need) && tick.need >= 0) {
     const v = Math.round(tick.need * 100) / 100;
     if (isOnset(h, now, v)) onsets = [...h.onsets.slice(1 - ONSETS_KEPT), now];
-    const coarseSpan = Math.min(COARSE_SPAN_MS, Math.max(COARSE_STEP_MS, tick.retention ?? COARSE_SPAN_MS));
+    const coarseSpan = tierSpans(tick.retention)[1];
     need = [
-      addToTier(h.need[0], FINE_STEP_MS, Math.min(FINE_SPAN_MS, coarseSpan), now, v),
+      addToTier(h.need[0], FINE_STEP_MS, tierSpans(tick.retention)[0], now, v),
       addToTier(h.need[1], COARSE_STEP_MS, coarseSpan, now, v),
     ];
     lastAt = now;
@@ -97,6 +97,12 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
     period: h.period,
     lastAt,
   };
+}
+
+/** How long the fine and the coarse tier reach back under `historyRetention` (ms; default two days). */
+export function tierSpans(retention: number | undefined): readonly [number, number] {
+  const coarse = Math.min(COARSE_SPAN_MS, Math.max(COARSE_STEP_MS, retention ?? COARSE_SPAN_MS));
+  return [Math.min(FINE_SPAN_MS, coarse), coarse];
 }
 
 /** Adds `v` to the bucket of `now` (keeping the larger), opening buckets and dropping old ones. */
@@ -209,6 +215,26 @@ export function burstSpacing(history: PoolHistory | undefined, since: number): n
   const gaps = recent.slice(1).map((t, i) => t - recent[i]!);
   gaps.sort((a, b) => a - b);
   return gaps[Math.floor(gaps.length / 2)]!;
+}
+
+/**
+ * The top of the need's noise at or after `since` in the fine tier: its highest value that is no
+ * burst, a burst being what `isOnset` calls one — at least twice the lowest value and 2 nodes
+ * above it. (A burst is the hold's and the forecast's to keep, not noise.)
+ */
+export function noiseTop(history: PoolHistory | undefined, since: number): number | undefined {
+  const fine = history?.need[0];
+  if (!fine) return undefined;
+  const low = lowestSince(fine, since);
+  if (low === undefined) return undefined;
+  let high: number | undefined;
+  const first = Math.max(0, Math.floor((since - fine.start) / fine.step));
+  for (let i = first; i < fine.values.length; i++) {
+    const x = fine.values[i];
+    if (x === null || x === undefined || (x >= 2 * low && x - low >= 2)) continue;
+    if (high === undefined || x > high) high = x;
+  }
+  return high;
 }
 
 /** Standard deviation of the need's tick-to-tick noise over the last `span` ms of the fine tier. */
