@@ -20,7 +20,7 @@ import { createRuntime } from '../../src/runtime/runtime.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
 import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
 import { createGaiaChain } from '../support/gaia-chain.ts';
-import { startBankSendLoad } from '../support/gaia-load.ts';
+import { startBankSendLoad } from '../../src/nodes/cometbft/bank-send-load.ts';
 import { skipUnlessInstalled } from '../support/servers.ts';
 
 const silent = process.env.RAMPART_TEST_LOG
