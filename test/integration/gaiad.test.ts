@@ -5,11 +5,12 @@
 // bare CometBFT from one suite: cometbft.test.ts.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Controller } from '../../src/controller/controller.ts';
 import { getTomlValue, splitList } from '../../src/nodes/cometbft/config-toml.ts';
+import { accountState } from '../../src/nodes/cometbft/cosmos-tx.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { rpcResult } from '../support/cometbft-net.ts';
 import { runCli, waitFor } from '../support/fleet.ts';
@@ -23,7 +24,7 @@ test('a gaiad sentry pool with stateSync auto: joins by state sync and by snapsh
   // Every 10 blocks (5 s here), kept for 50 snapshots: a snapshot the new node picks must
   // outlive its discovery (5 s) and fetch, or the source answers "no such chunk".
   const INTERVAL = 10;
-  const { rt, fleet, config, controller, wiredSentries, sentries } = await sentryFleet(
+  const { rt, fleet, config, controller, wiredSentries, sentries, gaia } = await sentryFleet(
     'gaiad',
     (publicPeer) => `      peers: ["${publicPeer}"]
       app: { snapshotInterval: ${INTERVAL}, snapshotKeepRecent: 50 }
@@ -136,4 +137,34 @@ snapshots:
     ),
   );
   for (const n of [first!, second, third, fourth]) t.diagnostic(`${n.id}: ${await createOf(n.id)}`);
+
+  // `rampart load --bank-send`: real bank sends, signed by the CLI from a key file, through
+  // the pool's ready sentries; the chain counts them in the account's sequence.
+  const keyFile = path.join(fleet.dir, 'load.key');
+  writeFileSync(keyFile, `${gaia!.loadKeyHex}\n`, { mode: 0o600 });
+  const account = gaia!.loadAccount.address;
+  const sequenceBefore = (await accountState(gaia!.fullNodes[0]!.rpcUrl, account))!.sequence;
+  const loadRun = runCli([
+    'load',
+    '-c',
+    fleet.configFile,
+    '--rate',
+    '5',
+    '--duration',
+    '6s',
+    '--bank-send',
+    '--key-file',
+    keyFile,
+    '--gas-price',
+    `10${gaia!.denom}`,
+  ]);
+  assert.equal((await loadRun.exited).code, 0, loadRun.output());
+  assert.match(loadRun.output(), new RegExp(`sending 5 bank sends/s from ${account} on ${gaia!.chainId}`));
+  const accepted = Number(/accepted (\d+)/.exec(loadRun.output())?.[1]);
+  assert.ok(accepted > 0, loadRun.output());
+  assert.ok(!loadRun.output().includes(gaia!.loadKeyHex), 'the secret is never printed');
+  await waitFor('the bank sends committed', async () => {
+    const now = (await accountState(gaia!.fullNodes[0]!.rpcUrl, account))!.sequence;
+    return now >= sequenceBefore + BigInt(accepted);
+  });
 });
