@@ -557,7 +557,7 @@ export class Controller {
       pool: pool.name,
       at: obs.at,
       term: ctx.term,
-      body: poolStatusBody(pool, finalPlan, [...byId.values()], po),
+      body: poolStatusBody(pool, finalPlan, [...byId.values()], po, next.joins),
     });
   }
 
@@ -891,9 +891,12 @@ function poolStatusBody(
   plan: PoolPlan,
   nodes: readonly StoredNode[],
   po: PoolObservation,
+  joins: PoolState['joins'],
 ): Record<string, unknown> {
   return {
     role: pool.role,
+    // The last measured join by state sync and by file snapshot (stateSync: auto picks by them).
+    ...(joins ? { joins } : {}),
     size: pool.size ?? null,
     decision: plan.decision,
     ready: plan.ready,

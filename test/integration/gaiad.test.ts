@@ -137,6 +137,15 @@ snapshots:
     ),
   );
   for (const n of [first!, second, third, fourth]) t.diagnostic(`${n.id}: ${await createOf(n.id)}`);
+  // `rampart status` shows the pool's figures as the controller last recorded them.
+  const status = runCli(['status', '-c', fleet.configFile]);
+  assert.equal((await status.exited).code, 0, status.output());
+  assert.match(
+    status.output(),
+    new RegExp(
+      `· last joins, create to ready: state sync ${s(bySync)} \\(${second.id}\\), snapshot \\d+\\.\\d s \\(sentries-[0-9a-f]+\\)`,
+    ),
+  );
 
   // `rampart load --bank-send`: real bank sends, signed by the CLI from a key file, through
   // the pool's ready sentries; the chain counts them in the account's sequence.
