@@ -19,6 +19,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BankSender } from '../src/nodes/cometbft/bank-send-load.ts';
 import { createCometbftKind } from '../src/nodes/cometbft/cometbft-kind.ts';
 import { type CometbftOptions, cometbftKindConfig } from '../src/nodes/cometbft/config.ts';
 import { setTomlValues } from '../src/nodes/cometbft/config-toml.ts';
@@ -30,7 +31,6 @@ import { restoreSource } from '../src/snapshots/snapshot-files.ts';
 import { takeSnapshot } from '../src/snapshots/take-snapshot.ts';
 import { rpcResult } from '../test/support/cometbft-net.ts';
 import { createGaiaChain, type GaiaChain } from '../test/support/gaia-chain.ts';
-import { BankSender } from '../test/support/gaia-load.ts';
 import { findBinary } from '../test/support/servers.ts';
 
 const BENCH = 'restore-vs-genesis-gaiad';

@@ -232,11 +232,21 @@ ${examples('rampart pool pause sentries', 'rampart pool size sentries 5', 'rampa
     )
     .addOption(new Option('--every <duration>', 'periodic mode: from one burst to the next, e.g. 3m'))
     .addOption(new Option('--burst-for <duration>', 'periodic mode: how long each burst lasts, e.g. 40s'))
+    .addOption(
+      new Option(
+        '--bank-send',
+        'a Cosmos SDK chain (gaiad): signed bank sends (with --key-file, --gas-price)',
+      ),
+    )
+    .addOption(new Option('--key-file <file>', "bank sends: the sending account's secret, 64 hex digits"))
+    .addOption(new Option('--gas-price <price>', 'bank sends: fee per unit of gas, e.g. 0.005uatom'))
+    .addOption(new Option('--prefix <hrp>', "bank sends: the chain's address prefix (default cosmos)"))
     .addHelpText(
       'after',
       examples(
         'rampart load -c rampart.yaml --rate 400 --duration 60s',
         'rampart load -c rampart.yaml --rate 40 --burst 330 --every 3m --burst-for 40s',
+        'rampart load -c gaiad.yaml --rate 20 --bank-send --key-file load.key --gas-price 0.005uatom',
       ),
     )
     .action((flags: LoadFlags) => run(import('./commands/load.ts').then((c) => c.load(flags))));

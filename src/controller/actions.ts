@@ -2,6 +2,7 @@
 // leadership term. Every step is idempotent, so a restart can run a removal again.
 
 import type { PoolConfig } from '../config/schema.ts';
+import { chooseJoin, type JoinChoice } from '../core/join-choice.ts';
 import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
@@ -55,7 +56,7 @@ export async function createNode(
   const provider = rt.providers.get(pool.provider)!;
   await runAction(rt, ctx, { pool: pool.name, kind: 'create', nodeId, cause }, async (actionId) => {
     const now = Date.now();
-    const record: StoredNode = {
+    let record: StoredNode = {
       id: nodeId,
       pool: pool.name,
       provider: pool.provider,
@@ -77,9 +78,20 @@ export async function createNode(
     const kind = rt.nodeKind(pool.name);
     const siblings = siblingsOf(po, nodeId);
     const fileSnapshot = await newestSnapshot(rt, pool);
-    // The kind says whether this node joins by state sync instead (its pool's choice).
-    const stateSync = await kind.planStateSync?.({ siblings, snapshot: fileSnapshot?.source });
+    // The kind says whether this node joins by state sync instead (its pool's choice); with
+    // `stateSync: auto`, it plans the state sync it could do, and the faster measured way wins.
+    const planned = await kind.planStateSync?.({ siblings, snapshot: fileSnapshot?.source });
+    const choice: JoinChoice | undefined = choosesByMeasure(pool)
+      ? chooseJoin((await rt.store.getPool(pool.name))?.joins, {
+          stateSync: planned !== undefined,
+          snapshot: fileSnapshot !== undefined,
+        })
+      : undefined;
+    const stateSync = choice && choice.way !== 'state-sync' ? undefined : planned;
     const snapshot = stateSync ? undefined : fileSnapshot;
+    // Its time from create to ready is measured against the other way's (controller.ts).
+    const joinedBy = stateSync ? 'state-sync' : snapshot ? 'snapshot' : undefined;
+    if (joinedBy) record = { ...record, joinedBy };
     try {
       instance = await provider.create({
         nodeId,
@@ -116,6 +128,7 @@ export async function createNode(
         cause,
         snapshot: snapshot?.source.id,
         stateSync: stateSync?.sources.map((s) => s.id),
+        choice: choice?.why,
         warm,
       },
       warm ? 'warm spare created' : 'node created',
@@ -125,7 +138,7 @@ export async function createNode(
       : snapshot
         ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}`
         : snapshotlessWhy(pool);
-    return `instance ${instance.id}; ${how}`;
+    return `instance ${instance.id}; ${how}${choice ? ` (stateSync auto — ${choice.why})` : ''}`;
   });
 }
 
@@ -156,6 +169,11 @@ export async function takeWarmNode(
     return `taken from the warm pool while ${node.state} (${cause})`;
   });
   return taken;
+}
+
+/** Whether the pool has its new nodes join the way last measured faster (`stateSync: auto`). */
+function choosesByMeasure(pool: PoolConfig): boolean {
+  return 'stateSync' in pool.node && pool.node.stateSync === 'auto';
 }
 
 /** The newest complete snapshot of the pool's bootstrap set, if it has one. */

@@ -9,6 +9,7 @@ import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership, Lock } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
+import { recordJoin } from '../core/join-choice.ts';
 import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
@@ -481,6 +482,18 @@ export class Controller {
       const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
       byId.set(u.id, updated);
       await store.putNode(updated, ctx.term);
+      // A node that joined by state sync or a file snapshot is ready for the first time: its
+      // time from create to ready (a failed attempt included: the way's whole cost) is the
+      // pool's new figure for that way, stored with the pool's state.
+      if (n.joinedBy && n.readyAt === undefined && updated.readyAt !== undefined)
+        state = {
+          ...state,
+          joins: recordJoin(state.joins, n.joinedBy, {
+            ms: updated.readyAt - n.createdAt,
+            at: updated.readyAt,
+            node: n.id,
+          }),
+        };
       if (u.state !== n.state)
         this.#log.info({ pool: pool.name, node: u.id, from: n.state, to: u.state }, u.stateReason ?? u.state);
     }
@@ -544,7 +557,7 @@ export class Controller {
       pool: pool.name,
       at: obs.at,
       term: ctx.term,
-      body: poolStatusBody(pool, finalPlan, [...byId.values()], po),
+      body: poolStatusBody(pool, finalPlan, [...byId.values()], po, next.joins),
     });
   }
 
@@ -879,9 +892,12 @@ function poolStatusBody(
   plan: PoolPlan,
   nodes: readonly StoredNode[],
   po: PoolObservation,
+  joins: PoolState['joins'],
 ): Record<string, unknown> {
   return {
     role: pool.role,
+    // The last measured join by state sync and by file snapshot (stateSync: auto picks by them).
+    ...(joins ? { joins } : {}),
     size: pool.size ?? null,
     decision: plan.decision,
     ready: plan.ready,

@@ -150,6 +150,8 @@ export interface NodeKind {
    * For kinds whose new nodes can join by state sync: whether this new node should, given
    * the pool's other running nodes and the file snapshot it would restore otherwise, and
    * from where. Undefined: restore the snapshot, or sync from the network. Never throws.
+   * A pool with `stateSync: auto` gets the plan whenever one is possible: the controller then
+   * picks between it and the snapshot by their measured join times (core/join-choice.ts).
    */
   planStateSync?(ctx: {
     readonly siblings: readonly NodeAddress[];

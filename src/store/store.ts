@@ -3,6 +3,7 @@
 // leadership term; a store refuses a write whose term is older than the newest it has seen.
 
 import type { PoolClocks, Reason } from '../core/decide.ts';
+import type { JoinTimes, JoinWay } from '../core/join-choice.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
 import type { PoolHistory } from '../core/pool-history.ts';
 import type { StateDump } from './state-dump.ts';
@@ -21,6 +22,8 @@ export interface PoolState {
    * with age, recent asks and bursts. Stored with the pool at most once a minute.
    */
   readonly history?: PoolHistory | undefined;
+  /** How long its last joins by state sync and by file snapshot took (`stateSync: auto` picks by them). */
+  readonly joins?: JoinTimes | undefined;
 }
 
 export interface StoredNode extends NodeRecord {
@@ -35,6 +38,8 @@ export interface StoredNode extends NodeRecord {
   /** Wired to its upstream (a sentry registered with its validator). */
   readonly registered: boolean;
   readonly updatedAt: number;
+  /** How its creation had it join, when by state sync or a file snapshot: its join is measured. */
+  readonly joinedBy?: JoinWay | undefined;
 }
 
 export type ActionKind =

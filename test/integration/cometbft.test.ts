@@ -1,20 +1,23 @@
-// Rampart running a real CometBFT network: a validator from the operator's home, a public
-// full node standing for the rest of the chain, and a Rampart-managed sentry pool that grows
-// under transaction load to max and back, wired to the validator as CometBFT's sentry
-// architecture prescribes, restoring new sentries from snapshots that never carry keys.
+// Rampart running a real chain's sentry pool, one scenario on bare CometBFT and on gaiad (the
+// Cosmos Hub's daemon, its genesis made by gaiad's own commands): a validator from the
+// operator's home, a public full node standing for the rest of the chain, and a Rampart-managed
+// sentry pool wired to the validator as CometBFT's sentry architecture prescribes, a snapshot
+// taken while the controller runs (never carrying keys), grown on the chain's transaction rate
+// under real load to max (the new sentry restored from the snapshot) and shrunk when the load
+// stops, sentries unwired before they are removed. Nothing of the validator's files changes
+// but its three peer lists.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
-import pino from 'pino';
-import { loadConfigFile } from '../../src/config/load.ts';
-import { Controller } from '../../src/controller/controller.ts';
+import { after, type TestContext, test } from 'node:test';
 import { FORBIDDEN_FILES } from '../../src/core/forbidden-files.ts';
-import { getTomlValue, splitList } from '../../src/nodes/cometbft/config-toml.ts';
-import { createRuntime } from '../../src/runtime/runtime.ts';
-import { createNetwork, type Network, rpcResult } from '../support/cometbft-net.ts';
-import { makeFleet, runCli, waitFor } from '../support/fleet.ts';
+import { startBankSendLoad } from '../../src/nodes/cometbft/bank-send-load.ts';
+import { getTomlValue, setTomlValues, splitList } from '../../src/nodes/cometbft/config-toml.ts';
+import { rpcResult } from '../support/cometbft-net.ts';
+import type { BedDaemon } from '../support/failover-bed.ts';
+import { runCli, waitFor } from '../support/fleet.ts';
+import { fingerprint, PEER_LISTS, sentryFleet, walk } from '../support/sentry-fleet.ts';
 import { requireBinary } from '../support/servers.ts';
 
 /**
@@ -24,39 +27,35 @@ import { requireBinary } from '../support/servers.ts';
  */
 const DIAL_WINDOW_POLLS = 30;
 
-const silent = process.env.RAMPART_TEST_LOG
-  ? pino({ level: 'debug' }, pino.destination(process.env.RAMPART_TEST_LOG))
-  : pino({ level: 'silent' });
+for (const daemon of ['cometbft', 'gaiad'] as const)
+  test(
+    `a ${daemon} sentry pool: wired, grown on the transaction rate from a snapshot, shrunk, unwired before removal`,
+    { timeout: 480_000 },
+    (t) => sentryPool(t, daemon),
+  );
 
-test('a real CometBFT sentry pool: wiring, load-driven scaling, snapshots', {
-  timeout: 300_000,
-}, async (t) => {
-  if (!requireBinary(t, 'cometbft')) return;
-  const net: Network = await createNetwork({ validators: 1, fullNodes: 1, timeoutCommit: '500ms' });
-  after(() => net.cleanup());
-  const publicNode = net.fullNodes[0]!;
-  await net.start(publicNode);
-  const validatorHome = net.validators[0]!.home;
-
-  const fleet = makeFleet(`version: 1
-controller:
-  evaluationInterval: 500ms
-  store: { kind: sqlite, path: state.db }
-metrics:
-  - { name: nodes, kind: scrape, staleAfter: 5s, timeout: 1s }
-providers:
-  - { name: here, kind: local, dataDir: nodes }
-pools:
-  - name: validator
-    role: validator
-    provider: here
-    node: { kind: cometbft, home: ${validatorHome} }
-    health: { checkInterval: 500ms }
-  - name: sentries
-    role: sentry
-    provider: here
-    node: { kind: cometbft, validatorPool: validator, peers: ["${publicNode.p2pAddress}"], maxLagBlocks: 10 }
-    size: { min: 1, capacity: 2, max: 3 }
+async function sentryPool(t: TestContext, daemon: BedDaemon): Promise<void> {
+  if (!requireBinary(t, daemon)) return;
+  const {
+    net,
+    gaia,
+    publicNode,
+    validatorHome,
+    before,
+    configBefore,
+    fleet,
+    controller,
+    rt,
+    validatorRpc,
+    validatorPeers,
+    sentries,
+    validatorLists,
+    nodeId,
+    wiredSentries,
+  } = await sentryFleet(
+    daemon,
+    (publicPeer) => `      peers: ["${publicPeer}"]
+${appLines(daemon)}    size: { min: 1, capacity: 2, max: 3 }
     bootstrap: { snapshots: sentry-snaps }
     scaleUp:
       cooldown: 3s
@@ -65,31 +64,12 @@ pools:
       period: 3s
       lockAttemptPeriod: 100ms
       rules: [ { metric: "nodes:cometbft_consensus_total_txs", rate: true, aggregate: max, comparator: "<", threshold: 2 } ]
-    health: { checkInterval: 500ms, joinTimeout: 120s }
+    health: { checkInterval: 500ms, joinTimeout: 180s }
 snapshots:
   - { name: sentry-snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }
-`);
-  after(() => fleet.cleanup());
-  const config = loadConfigFile(fleet.configFile).config;
-  const controller = new Controller({ runtime: createRuntime(config), log: silent });
-  await controller.start();
-  after(() => controller.stop().catch(() => undefined));
-  const rt = await fleet.inspect();
-
-  const validatorNode = async () => (await rt.store.listNodes({ pool: 'validator' }))[0];
-  const validatorRpc = async () => {
-    const v = await validatorNode();
-    return v?.ports ? `http://127.0.0.1:${v.ports.rpc}` : undefined;
-  };
-  const sentries = () => rt.store.listNodes({ pool: 'sentries' });
-  const validatorPeers = async (): Promise<string[]> => {
-    const url = await validatorRpc();
-    if (!url) return [];
-    const net = await rpcResult(url, '/net_info').catch(() => undefined);
-    return ((net?.peers as { node_info: { moniker: string } }[] | undefined) ?? []).map(
-      (p) => p.node_info.moniker,
-    );
-  };
+`,
+  );
+  const publicMoniker = path.basename(publicNode.home);
 
   // Invariants at every poll: the validator peers only with registered sentries (and the
   // operator's static sentry, the public node); a registered, ready sentry becomes its peer
@@ -106,7 +86,7 @@ snapshots:
     const registered = new Set(live.filter((n) => n.registered).map((n) => n.id));
     const peers = await validatorPeers();
     for (const p of peers)
-      if (!registered.has(p) && p !== 'node1')
+      if (!registered.has(p) && p !== publicMoniker)
         violations.push(`validator peer ${p} is not a registered sentry`);
     for (const n of live) {
       if (n.registered && n.state === 'ready' && !registeredAt.has(n.id)) registeredAt.set(n.id, polls);
@@ -124,39 +104,58 @@ snapshots:
       const h = Number(
         (s?.sync_info as { latest_block_height?: string } | undefined)?.latest_block_height ?? 0,
       );
-      stalledPolls = h > lastHeight ? 0 : stalledPolls + 1;
+      stalledPolls = lastHeight === 0 || h > lastHeight ? 0 : stalledPolls + 1;
       if (stalledPolls > 30) violations.push(`no new block for ${stalledPolls} polls at height ${h}`);
       lastHeight = Math.max(lastHeight, h);
     }
   }, 300);
   after(() => clearInterval(monitor));
 
+  // The validator runs from the operator's home and makes blocks.
   await waitFor(
-    'two ready sentries, registered and peered with the validator',
+    'the validator making blocks',
     async () => {
-      const ready = (await sentries()).filter((n) => n.state === 'ready' && n.registered);
-      const peers = await validatorPeers();
-      return ready.length === 2 && ready.every((n) => peers.includes(n.id));
+      const url = await validatorRpc();
+      if (!url) return false;
+      const s = await rpcResult(url, '/status');
+      return Number((s.sync_info as { latest_block_height: string }).latest_block_height) > 2;
     },
     120_000,
   );
+  const validator = (await rt.store.listNodes({ pool: 'validator' }))[0]!;
+  const validatorId = await nodeId(validator.ports!.rpc!);
+  if (gaia) {
+    // Its settings came as variables under gaiad's own prefix (its config.toml has Prometheus
+    // off): the metrics endpoint answers where Rampart put it.
+    assert.equal(getTomlValue(configBefore, 'instrumentation', 'prometheus'), false);
+    const metrics = await fetch(`http://127.0.0.1:${validator.ports!.metrics}/metrics`);
+    assert.match(await metrics.text(), /^cometbft_consensus_height\{/m);
+  }
 
-  // Sentry architecture: the validator config lists the sentries as private, unconditional,
-  // persistent peers (so a restart keeps them); each sentry has the validator likewise.
-  const vToml = readFileSync(path.join(validatorHome, 'config', 'config.toml'), 'utf8');
-  const validatorId = ((await rpcResult((await validatorRpc())!, '/status')).node_info as { id: string }).id;
-  const [firstSentry] = (await sentries()).filter((n) => n.registered);
-  const sentryStatus = await rpcResult(`http://127.0.0.1:${firstSentry!.ports!.rpc}`, '/status');
-  const sentryId = (sentryStatus.node_info as { id: string }).id;
-  assert.ok(splitList(getTomlValue(vToml, 'p2p', 'unconditional_peer_ids')).includes(sentryId));
-  assert.ok(splitList(getTomlValue(vToml, 'p2p', 'private_peer_ids')).includes(sentryId));
-  assert.ok(
-    splitList(getTomlValue(vToml, 'p2p', 'persistent_peers')).some((p) => p.startsWith(`${sentryId}@`)),
+  await waitFor(
+    'two ready sentries, registered and peered with the validator',
+    async () => (await wiredSentries()).length === 2,
+    240_000,
   );
-  const sToml = readFileSync(path.join(firstSentry!.dataDir!, 'config', 'config.toml'), 'utf8');
-  assert.equal(getTomlValue(sToml, 'p2p', 'pex'), true);
-  assert.deepEqual(splitList(getTomlValue(sToml, 'p2p', 'private_peer_ids')), [validatorId]);
-  assert.deepEqual(splitList(getTomlValue(sToml, 'p2p', 'unconditional_peer_ids')), [validatorId]);
+  // Sentry architecture: the validator's config lists each sentry as a private,
+  // unconditional, persistent peer (so a restart keeps them); each sentry has the validator
+  // likewise, and pex on. A chain daemon's sentry has Rampart's app.toml.
+  for (const s of await wiredSentries()) {
+    const id = await nodeId(s.ports!.rpc!);
+    const lists = validatorLists();
+    assert.ok(lists.persistent_peers!.includes(`${id}@127.0.0.1:${s.ports!.p2p}`), `${s.id} persistent`);
+    assert.ok(lists.private_peer_ids!.includes(id), `${s.id} private`);
+    assert.ok(lists.unconditional_peer_ids!.includes(id), `${s.id} unconditional`);
+    const sToml = readFileSync(path.join(s.dataDir!, 'config', 'config.toml'), 'utf8');
+    assert.equal(getTomlValue(sToml, 'p2p', 'pex'), true);
+    assert.deepEqual(splitList(getTomlValue(sToml, 'p2p', 'private_peer_ids')), [validatorId]);
+    assert.deepEqual(splitList(getTomlValue(sToml, 'p2p', 'unconditional_peer_ids')), [validatorId]);
+    if (!gaia) continue;
+    const app = readFileSync(path.join(s.dataDir!, 'config', 'app.toml'), 'utf8');
+    assert.equal(getTomlValue(app, '', 'minimum-gas-prices'), '0stake', "the validator's own gas prices");
+    assert.equal(getTomlValue(app, '', 'pruning'), 'everything');
+    assert.equal(getTomlValue(app, 'grpc', 'address'), `127.0.0.1:${s.ports!.grpc}`);
+  }
 
   // A snapshot, asked of the running controller through the CLI, taken from a sentry while
   // the pool has more ready sentries (2) than min (1).
@@ -171,6 +170,11 @@ snapshots:
     files.some((f) => f.includes('blockstore.db')),
     'the snapshot holds the block store',
   );
+  if (gaia)
+    assert.ok(
+      files.some((f) => f.includes('application.db')),
+      "the snapshot holds the application's state",
+    );
   for (const f of files)
     assert.ok(
       !FORBIDDEN_FILES.includes(path.basename(f)),
@@ -179,24 +183,44 @@ snapshots:
   const manifest = JSON.parse(readFileSync(path.join(snapsDir, snapId!, 'manifest.json'), 'utf8'));
   assert.equal(manifest.chainId, net.chainId);
   assert.ok(manifest.height > 0);
-  await waitFor('both sentries ready again after the snapshot', async () => {
-    const ready = (await sentries()).filter((n) => n.state === 'ready' && n.registered && !n.maintenance);
-    return ready.length === 2;
-  });
-
-  // Transaction load drives the pool to max; the new sentry restores from the snapshot.
-  let seq = 0;
-  const load = setInterval(() => {
-    for (let i = 0; i < 10; i++)
-      fetch(`${publicNode.rpcUrl}/broadcast_tx_async?tx="k${Date.now()}-${seq++}=v"`).catch(() => undefined);
-  }, 200);
-  after(() => clearInterval(load));
   await waitFor(
-    'the pool to reach max (3 ready)',
-    async () => (await sentries()).filter((n) => n.state === 'ready').length === 3,
+    'both sentries wired again after the snapshot',
+    async () => (await wiredSentries()).length === 2,
     120_000,
   );
-  clearInterval(load);
+
+  // Transactions on the public node lift the committed-transaction rate read from the
+  // sentries' metrics above the scale-up rule's 15/s, and the pool grows to max; the third
+  // sentry restores the snapshot and is wired. On CometBFT, kvstore pairs at 50/s; on gaiad,
+  // real bank sends, signed here, at 40/s.
+  const stopLoad = gaia
+    ? await (async () => {
+        const load = await startBankSendLoad({
+          rpcUrl: publicNode.rpcUrl,
+          chainId: net.chainId,
+          from: gaia.loadAccount,
+          denom: gaia.denom,
+          rate: 40,
+        });
+        after(() => load.stop());
+        return async () => {
+          const { accepted, rejected, lastRejection } = await load.stop();
+          assert.ok(accepted > 0, `no transaction accepted (${rejected} rejected: ${lastRejection})`);
+        };
+      })()
+    : (() => {
+        let seq = 0;
+        const load = setInterval(() => {
+          for (let i = 0; i < 10; i++)
+            fetch(`${publicNode.rpcUrl}/broadcast_tx_async?tx="k${Date.now()}-${seq++}=v"`).catch(
+              () => undefined,
+            );
+        }, 200);
+        after(() => clearInterval(load));
+        return async () => clearInterval(load);
+      })();
+  await waitFor('three sentries wired under load', async () => (await wiredSentries()).length === 3, 240_000);
+  await stopLoad();
   const creates = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
     (a) => a.kind === 'create',
   );
@@ -204,34 +228,62 @@ snapshots:
     creates.at(-1)!.outcomeDetail ?? '',
     new RegExp(`restored from snapshot ${snapId} at height \\d+`),
   );
+  const decisions = await rt.store.listDecisions({ pool: 'sentries', limit: 1000 });
+  assert.ok(
+    decisions.some(
+      (d) =>
+        d.decision === 'scale-up' &&
+        d.reasons.some((r) => /rate of nodes:cometbft_consensus_total_txs = [\d.]+ > 15/.test(r.text)),
+    ),
+    'a scale-up decided on the transaction rate',
+  );
 
+  // The load gone, the rate falls under 2/s and the pool shrinks back to its capacity: one
+  // sentry goes, unwired from the validator's lists first. The lists are the operator's own
+  // plus the sentries kept.
   await waitFor(
-    'the pool to return to capacity (2)',
+    'the pool back to two ready sentries',
     async () => {
       const live = await sentries();
       return live.length === 2 && live.every((n) => n.state === 'ready');
     },
     120_000,
   );
-  const removed = (await rt.store.listNodes({ pool: 'sentries', all: true })).filter(
-    (n) => n.state === 'gone',
+  const kept = await Promise.all(
+    (await sentries()).map(async (n) => ({ id: await nodeId(n.ports!.rpc!), p2p: n.ports!.p2p! })),
   );
-  assert.ok(removed.length >= 1);
-  const vTomlAfter = readFileSync(path.join(validatorHome, 'config', 'config.toml'), 'utf8');
-  for (const n of removed)
-    assert.ok(
-      !splitList(getTomlValue(vTomlAfter, 'p2p', 'persistent_peers')).some((p) =>
-        p.endsWith(`:${n.ports!.p2p}`),
-      ),
-      `removed sentry ${n.id} is still in the validator's persistent peers`,
-    );
+  const operators = (k: (typeof PEER_LISTS)[number]) => splitList(getTomlValue(configBefore, 'p2p', k));
+  const lists = validatorLists();
+  assert.deepEqual(
+    [...lists.persistent_peers!].sort(),
+    [...operators('persistent_peers'), ...kept.map((k) => `${k.id}@127.0.0.1:${k.p2p}`)].sort(),
+  );
+  assert.deepEqual(
+    [...lists.private_peer_ids!].sort(),
+    [...operators('private_peer_ids'), ...kept.map((k) => k.id)].sort(),
+  );
+  assert.deepEqual(
+    [...lists.unconditional_peer_ids!].sort(),
+    [...operators('unconditional_peer_ids'), ...kept.map((k) => k.id)].sort(),
+  );
   clearInterval(monitor);
   assert.deepEqual(violations, []);
-});
 
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
+  // The validator's files: only the three peer lists of config.toml changed (the chain's data
+  // and CometBFT's address book are the running node's own writes, not Rampart's edits).
+  await controller.stop();
+  const afterwards = fingerprint(validatorHome);
+  const configAfter = readFileSync(path.join(validatorHome, 'config', 'config.toml'), 'utf8');
+  const originalLists = Object.fromEntries(
+    PEER_LISTS.map((k) => [k, String(getTomlValue(configBefore, 'p2p', k) ?? '')]),
+  );
+  assert.equal(setTomlValues(configAfter, { p2p: originalLists }), configBefore);
+  delete before['config/config.toml'];
+  delete afterwards['config/config.toml'];
+  assert.deepEqual(afterwards, before);
+}
+
+/** A gaiad sentry's app.toml setting under test (pruning); bare CometBFT has no app.toml. */
+function appLines(daemon: BedDaemon): string {
+  return daemon === 'gaiad' ? '      app: { pruning: everything }\n' : '';
 }

@@ -5,6 +5,7 @@
 // either: a validator's home is handed to Rampart (which runs it), the others run here.
 
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   mkdirSync,
@@ -19,8 +20,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTomlValues } from '../../src/nodes/cometbft/config-toml.ts';
+import { type Account, newAccount } from '../../src/nodes/cometbft/cosmos-tx.ts';
 import type { NetNode, Network } from './cometbft-net.ts';
-import { type Account, newAccount } from './gaia-tx.ts';
 import { findBinary, freePort } from './servers.ts';
 
 const run = promisify(execFile);
@@ -31,8 +32,10 @@ export interface GaiaChain extends Network {
   /** The first validator's home: keys, genesis, config.toml, app.toml (never started here). */
   readonly validatorHome: string;
   readonly genesisFile: string;
-  /** An account funded at genesis whose key is here, not in a keyring: it signs the load (gaia-tx.ts). */
+  /** An account funded at genesis whose key is here, not in a keyring: it signs the load (src/nodes/cometbft/cosmos-tx.ts). */
   readonly loadAccount: Account;
+  /** Its secret as 64 hex digits, as `rampart load --bank-send --key-file` reads it. */
+  readonly loadKeyHex: string;
   /** The fee denomination, `stake`. */
   readonly denom: string;
 }
@@ -96,7 +99,8 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
     await gaiad('genesis', 'add-genesis-account', address, `1000000000000${DENOM}`, '--home', first);
   }
   // The load's account: its key made here, so transactions are signed without gaiad's CLI.
-  const loadAccount = newAccount();
+  const loadSecret = randomBytes(32);
+  const loadAccount = newAccount(loadSecret);
   await gaiad(
     'genesis',
     'add-genesis-account',
@@ -170,6 +174,7 @@ export async function createGaiaChain(opts: GaiaChainOptions = {}): Promise<Gaia
     validatorHome: first,
     genesisFile,
     loadAccount,
+    loadKeyHex: loadSecret.toString('hex'),
     denom: DENOM,
     validators,
     fullNodes,

@@ -1,11 +1,15 @@
 // `rampart load -c FILE --rate N [--burst M --every P --burst-for B] [--pool P] [--duration D]`:
 // offers load to a pool's ready nodes (their RPC), following the pool as it grows and shrinks;
 // with --burst, periodic bursts on top of the base rate. Ctrl-C stops it; the summary says why
-// requests failed, the most common reasons first.
+// requests failed, the most common reasons first. On a Cosmos SDK chain (gaiad), `--bank-send
+// --key-file K --gas-price P` sends real signed bank transfers instead (bank-send-load.ts).
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.ts';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
+import { type BroadcastStats, startBankSendLoad } from '../../nodes/cometbft/bank-send-load.ts';
+import { type Account, accountFromHex } from '../../nodes/cometbft/cosmos-tx.ts';
 import { LoadGenerator, LoadProfile, type LoadStats } from '../../nodes/simnode/load-generator.ts';
 import { createStore } from '../../runtime/runtime.ts';
 import type { Store } from '../../store/store.ts';
@@ -26,6 +30,45 @@ export interface LoadFlags {
   readonly every?: string | undefined;
   /** How long each burst lasts; less than every. */
   readonly burstFor?: string | undefined;
+  /** Signed bank sends on a Cosmos SDK chain instead of the demo's transactions. */
+  readonly bankSend?: boolean | undefined;
+  /** --bank-send: the sending account's secp256k1 secret, 64 hex digits. */
+  readonly keyFile?: string | undefined;
+  /** --bank-send: the fee per unit of gas with its denomination, e.g. 0.005uatom. */
+  readonly gasPrice?: string | undefined;
+  /** --bank-send: the chain's address prefix. Default cosmos. */
+  readonly prefix?: string | undefined;
+}
+
+/** `0.005uatom` → 0.005 per gas in uatom (the coins sent are 1 of the same denomination). */
+export function parseGasPrice(text: string | undefined): { price: number; denom: string } {
+  const m = /^(\d+(?:\.\d+)?)([a-zA-Z][a-zA-Z0-9/:._-]{1,127})$/.exec(text ?? '');
+  if (!m)
+    throw new UsageError(
+      `rampart load: --bank-send needs --gas-price, the fee per unit of gas with its denomination, e.g. --gas-price 0.005uatom${text === undefined ? '' : ` (got "${text}")`}`,
+    );
+  return { price: Number(m[1]), denom: m[2]! };
+}
+
+/** The sending account from --key-file; neither an error nor a log ever holds the secret. */
+function sendingAccount(flags: LoadFlags): Account {
+  if (flags.keyFile === undefined)
+    throw new UsageError(
+      "rampart load: --bank-send needs --key-file, a file holding the sending account's secret as 64 hex digits (gaiad keys export NAME --unarmored-hex --unsafe)",
+    );
+  let text: string;
+  try {
+    text = readFileSync(flags.keyFile, 'utf8');
+  } catch (e) {
+    throw new UsageError(
+      `rampart load: --key-file ${flags.keyFile}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
+  }
+  try {
+    return accountFromHex(text, flags.prefix ?? 'cosmos');
+  } catch (e) {
+    throw new UsageError(`rampart load: --key-file ${flags.keyFile}: ${(e as Error).message}`);
+  }
 }
 
 /** A burst every `periodMs`, `burstMs` long, at the end of each period: base rate first. */
@@ -77,6 +120,13 @@ export async function load(flags: LoadFlags): Promise<number> {
   if (flags.duration !== undefined && duration === undefined)
     throw new UsageError(`rampart load: --duration "${flags.duration}" is not a duration such as 30s or 5m`);
   const profile = periodicProfile(flags, rate);
+  if (flags.bankSend) {
+    if (profile)
+      throw new UsageError(
+        'rampart load: --bank-send offers a steady --rate; --burst, --every and --burst-for are not for it',
+      );
+    return bankSends(config, flags, pool, rate, duration);
+  }
   const store = createStore(config);
   await store.open();
   const generator = new LoadGenerator({ rate });
@@ -102,6 +152,60 @@ export async function load(flags: LoadFlags): Promise<number> {
   process.stdout.write(`${loadSummary(generator.stats())}\n`);
   await store.close();
   return 0;
+}
+
+/**
+ * Signed bank sends from the key file's account at `rate`, to one ready node of the pool at a
+ * time (one mempool sees the sequence in order), moving to another when it leaves the pool.
+ */
+async function bankSends(
+  config: Config,
+  flags: LoadFlags,
+  pool: string,
+  rate: number,
+  duration: number | undefined,
+): Promise<number> {
+  const { price, denom } = parseGasPrice(flags.gasPrice);
+  const from = sendingAccount(flags);
+  const store = createStore(config);
+  await store.open();
+  try {
+    const readyNodes = async () =>
+      (await store.listNodes({ pool }))
+        .filter((n) => n.state === 'ready' && n.host && n.ports?.rpc)
+        .map((n) => `http://${n.host}:${n.ports!.rpc}`);
+    const first = (await readyNodes())[0];
+    if (!first) {
+      process.stderr.write(`rampart load: pool ${pool} has no ready node to send to\n`);
+      return 1;
+    }
+    const status = (await (await fetch(`${first}/status`, { signal: AbortSignal.timeout(5000) })).json()) as {
+      result: { node_info: { network: string } };
+    };
+    const chainId = status.result.node_info.network;
+    const load = await startBankSendLoad({ rpcUrl: first, chainId, from, denom, gasPrice: price, rate });
+    process.stdout.write(
+      `sending ${rate} bank sends/s from ${from.address} on ${chainId} through the ready nodes of ${pool}${duration ? ` for ${flags.duration}` : ''}; Ctrl-C stops\n`,
+    );
+    const follow = setInterval(() => {
+      void readyNodes()
+        .then((ready) => {
+          if (ready.length > 0 && !ready.includes(load.sender.target)) load.sender.target = ready[0]!;
+        })
+        .catch(() => undefined);
+    }, 1000);
+    await Promise.race([untilStopSignal(), ...(duration ? [sleep(duration)] : [])]);
+    clearInterval(follow);
+    process.stdout.write(`${bankSendSummary(await load.stop())}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `accepted 380, rejected 2 (last: account sequence mismatch, expected 41, got 43)`. */
+export function bankSendSummary(s: BroadcastStats): string {
+  return `accepted ${s.accepted}, rejected ${s.rejected}${s.rejected > 0 ? ` (last: ${s.lastRejection})` : ''}`;
 }
 
 /** Reasons named in the summary; the rest are counted together. */

@@ -53,10 +53,11 @@ export const cometbftKindConfig = z
       .optional(),
     /**
      * New nodes join by CometBFT state sync from the pool's caught-up nodes, which serve the
-     * snapshots app.snapshotInterval makes them take: `prefer` it to a file snapshot, or use
-     * it as the `fallback` when the pool has none yet. Default: never.
+     * snapshots app.snapshotInterval makes them take: `prefer` it to a file snapshot, use it
+     * as the `fallback` when the pool has none yet, or let Rampart pick (`auto`) the way the
+     * pool last measured faster from create to ready (bootstrap.snapshots needed). Default: never.
      */
-    stateSync: z.enum(['prefer', 'fallback']).optional(),
+    stateSync: z.enum(['prefer', 'fallback', 'auto']).optional(),
     /** ABCI application. Default persistent_kvstore (CometBFT's built-in, state on disk). */
     proxyApp: z.string().default('persistent_kvstore'),
     /** genesis.json for new nodes. Default: fetched from the validator's RPC /genesis. */
@@ -99,8 +100,13 @@ export const cometbftKindConfig = z
 
 export type CometbftOptions = z.output<typeof cometbftKindConfig>;
 
-/** A standby's peer pool: defined, and never the validator itself. */
+/** `stateSync: auto` has a file snapshot to measure against; a standby's peer pool is defined, and never the validator. */
 export function checkCometbftPool(c: PoolCheck<CometbftOptions>): void {
+  if (c.entry.stateSync === 'auto' && c.pool.bootstrap?.snapshots === undefined)
+    c.add(
+      c.at('node', 'stateSync'),
+      'auto picks between state sync and a file snapshot by their measured times: set bootstrap.snapshots, or stateSync: prefer',
+    );
   const peerPool = c.entry.peerPool;
   if (peerPool === undefined) return;
   const peers = c.pools.find((p) => p?.name === peerPool);

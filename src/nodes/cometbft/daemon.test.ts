@@ -129,6 +129,34 @@ pools:
     );
   });
 
+  test('state sync picked by measure (auto) needs a file snapshot set to measure against', () => {
+    const sentries = (bootstrap: string) => `version: 1
+providers:
+  - { name: here, kind: local }
+snapshots:
+  - { name: snaps, from: sentries, store: { kind: directory, path: /s } }
+pools:
+  - name: sentries
+    role: sentry
+    provider: here
+    size: { min: 1, capacity: 1, max: 2 }
+    node: { kind: cometbft, binary: gaiad, stateSync: auto, app: { snapshotInterval: 500 } }
+${bootstrap}`;
+    let error: unknown;
+    try {
+      parseConfigText(sentries(''), 'rampart.yaml');
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.issues.map(formatIssue), [
+      'rampart.yaml:11:55 pools[0].node.stateSync: auto picks between state sync and a file snapshot by their measured times: set bootstrap.snapshots, or stateSync: prefer',
+    ]);
+    assert.doesNotThrow(() =>
+      parseConfigText(sentries('    bootstrap: { snapshots: snaps }\n'), 'rampart.yaml'),
+    );
+  });
+
   test('the shipped gaiad example is valid', () => {
     const f = 'examples/gaiad-sentries.yaml';
     assert.doesNotThrow(() => parseConfigText(readFileSync(f, 'utf8'), f));

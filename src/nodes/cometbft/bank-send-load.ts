@@ -1,10 +1,10 @@
-// Real transaction load on a gaiad chain: bank sends from one account, signed here (gaia-tx.ts)
-// and broadcast over CometBFT's RPC (`broadcast_tx_sync`, in JSON-RPC batches) at a steady
-// rate. Sequences are the sender's own count; a node that expected another one says which, and
-// the load goes on from there.
+// Real transaction load on a Cosmos SDK chain (gaiad): bank sends from one account, signed here
+// (cosmos-tx.ts) and broadcast over CometBFT's RPC (`broadcast_tx_sync`, in JSON-RPC batches) at
+// a steady rate. Sequences are the sender's own count; a node that expected another one says
+// which, and the load goes on from there. `rampart load --bank-send` and the tests use it.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Account, accountState, type Coin, randomAddress, signedBankSend } from './gaia-tx.ts';
+import { type Account, accountState, type Coin, randomAddress, signedBankSend } from './cosmos-tx.ts';
 
 export interface BankSendLoadOptions {
   /** The node the transactions go to. */
@@ -18,8 +18,8 @@ export interface BankSendLoadOptions {
   /** MsgSends in each transaction, each to a new account. Default 1. */
   readonly sendsPerTx?: number;
   /**
-   * Fee per unit of gas. Default 10: gaiad's fee market starts at 1 stake/gas and raises it
-   * when blocks run more than half full, which a heavy load does.
+   * Fee per unit of gas, in `denom`. Default 10: gaiad's fee market starts at 1 stake/gas and
+   * raises it when blocks run more than half full, which a heavy load does.
    */
   readonly gasPrice?: number;
 }
@@ -33,6 +33,7 @@ export interface BroadcastStats {
 }
 
 export interface BankSendLoad {
+  readonly sender: BankSender;
   readonly stats: BroadcastStats;
   /** Stops sending (waits for the batch in flight). */
   stop(): Promise<BroadcastStats>;
@@ -50,23 +51,26 @@ export class BankSender {
   readonly stats: BroadcastStats = { accepted: 0, rejected: 0, lastRejection: '' };
 
   private readonly o: Omit<BankSendLoadOptions, 'rate'>;
+  /** The node the transactions go to (rpcUrl at first); one node, so its mempool sees them in order. */
+  target: string;
 
   constructor(o: Omit<BankSendLoadOptions, 'rate'>) {
     this.o = o;
+    this.target = o.rpcUrl;
   }
 
   /** Reads the account's number and sequence from the chain (waits until it knows the account). */
   async sync(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = await accountState(this.o.rpcUrl, this.o.from.address).catch(() => undefined);
+      const s = await accountState(this.target, this.o.from.address).catch(() => undefined);
       if (s) {
         this.accountNumber = s.accountNumber;
         this.sequence = s.sequence;
         return;
       }
       if (Date.now() > deadline)
-        throw new Error(`${this.o.rpcUrl} does not know the account ${this.o.from.address}`);
+        throw new Error(`${this.target} does not know the account ${this.o.from.address}`);
       await sleep(500);
     }
   }
@@ -75,7 +79,7 @@ export class BankSender {
   sign(count: number): Buffer[] {
     const sends = this.o.sendsPerTx ?? 1;
     const gas = GAS_PER_SEND * sends;
-    const fee: Coin = { denom: this.o.denom, amount: String(gas * (this.o.gasPrice ?? 10)) };
+    const fee: Coin = { denom: this.o.denom, amount: String(Math.ceil(gas * (this.o.gasPrice ?? 10))) };
     return Array.from({ length: count }, () =>
       signedBankSend(
         this.o.from,
@@ -114,7 +118,7 @@ export class BankSender {
     type Answer = { id: number; result?: { code: number; log?: string }; error?: { data?: string } };
     let answers: Answer[];
     try {
-      const res = await fetch(this.o.rpcUrl, {
+      const res = await fetch(this.target, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
@@ -168,6 +172,7 @@ export async function startBankSendLoad(o: BankSendLoadOptions): Promise<BankSen
     }
   })();
   return {
+    sender,
     stats: sender.stats,
     async stop() {
       stop.abort();

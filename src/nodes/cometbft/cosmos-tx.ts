@@ -1,7 +1,8 @@
-// Cosmos SDK bank sends signed here, without gaiad: a secp256k1 account, its bech32 address,
-// and MsgSend transactions encoded as protobuf TxRaw and signed in SIGN_MODE_DIRECT. `gaiad tx`
-// costs about a second of CPU per transaction (the CLI's start-up); this costs well under a
-// millisecond, which is what lets a test drive a chain at tens or hundreds of tx/s.
+// Cosmos SDK bank sends signed without the chain's CLI: a secp256k1 account, its bech32
+// address, and MsgSend transactions encoded as protobuf TxRaw and signed in SIGN_MODE_DIRECT.
+// `gaiad tx` costs about a second of CPU per transaction (the CLI's start-up); this costs well
+// under a millisecond, which is what lets `rampart load` (and the tests) drive a chain at tens
+// or hundreds of tx/s. The account's secret never leaves the KeyObject made from it.
 
 import {
   createECDH,
@@ -142,6 +143,19 @@ export function newAccount(secret: Buffer = randomBytes(32), prefix = 'cosmos'):
     format: 'jwk',
   });
   return { address: addressOf(publicKey, prefix), publicKey, privateKey };
+}
+
+/**
+ * The account of a secp256k1 secret given as 64 hex digits (what `gaiad keys export NAME
+ * --unarmored-hex --unsafe` prints). The error never repeats the text it was given.
+ */
+export function accountFromHex(text: string, prefix = 'cosmos'): Account {
+  const hex = text.trim().replace(/^0x/, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new Error(
+      `not a secp256k1 secret: 64 hex digits wanted (gaiad keys export NAME --unarmored-hex --unsafe), got ${hex.length} characters`,
+    );
+  return newAccount(Buffer.from(hex, 'hex'), prefix);
 }
 
 /** A random address of the same chain (a recipient that is a new account). */
