@@ -56,7 +56,7 @@ export function groupMembers(resources: readonly HeatResource[], group: string):
       .at(-1);
     if (stack) byStack.set(stack, [...(byStack.get(stack) ?? []), r]);
   }
-  const top = resources.find((r) => r.resource_name === group && r.parent_resource === undefined);
+  const top = resources.find((r) => r.resource_name === group && r.parent_resource == null);
   if (!top?.physical_resource_id) return [];
   const members = byStack.get(top.physical_resource_id) ?? [];
   return members
@@ -131,12 +131,12 @@ export class HeatGroup {
         path: `${await this.#stackPath()}/resources?nested_depth=2`,
       })
     ).body.resources;
-    const top = resources.find((r) => r.resource_name === this.#o.group && r.parent_resource === undefined);
+    const top = resources.find((r) => r.resource_name === this.#o.group && r.parent_resource == null);
     if (!top)
       throw new Error(
         `${this.#o.where}, providers[].heat.group: stack ${this.#o.stack} has no resource ${JSON.stringify(this.#o.group)} (has ${
           resources
-            .filter((r) => r.parent_resource === undefined)
+            .filter((r) => r.parent_resource == null)
             .map((r) => r.resource_name)
             .join(', ') || 'none'
         })`,
