@@ -285,9 +285,16 @@ describe('Heat mode: a pool that is a ResourceGroup of the operator’s stack', 
   });
 
   const fleets = async (t: TestContext, size: { min: number; capacity: number; max: number }) => {
-    const stack = await stackFor(t, 'crash');
+    const stack = await createSeed003Stack(os.bed(), stackName('crash'));
     const fleet = await makeOpenstackFleet(os.bed(), size, stack);
-    t.after(() => fleet.cleanup());
+    // The fleet's cleanup lists the provider, which reads the stack: the stack goes last.
+    t.after(async () => {
+      try {
+        await fleet.cleanup();
+      } finally {
+        await stack.delete();
+      }
+    });
     const rt = await fleet.inspect();
     await runUntil(
       fleet.configFile,
