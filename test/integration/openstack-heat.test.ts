@@ -262,6 +262,10 @@ describe('Heat mode: a pool that is a ResourceGroup of the operator’s stack', 
     );
     assert.equal(removal?.nodeId, oldest.id);
     assert.equal(removal?.outcome, 'succeeded');
+    const created = (await rt.store.listNodes({ pool: 'members', all: true })).filter((n) => n.readyAt);
+    t.diagnostic(
+      `create → ready (ms, a stack update each): ${created.map((n) => n.readyAt! - n.createdAt).join(', ')}; removal action (ms, member remove and a stack update): ${removal!.outcomeAt! - removal!.startedAt}`,
+    );
 
     // A restart: the new controller finds the three members by their labels and adopts them.
     const servers = (await stack.servers()).map((s) => s.id).sort();
@@ -306,9 +310,15 @@ describe('Heat mode: a pool that is a ResourceGroup of the operator’s stack', 
   };
 
   test('SIGKILL once Heat took a scale-up: the unlabelled member is removed, one new sentry, nothing orphaned', async (t) => {
-    const { fleet, rt } = await fleets(t, { min: 1, capacity: 1, max: 3 });
+    const { fleet, rt, stack } = await fleets(t, { min: 1, capacity: 1, max: 3 });
     fleet.resize({ min: 1, capacity: 2, max: 3 });
     await crashAt(fleet.configFile, 'openstack:after-stack-update', 150_000);
+    // Heat finishes the update without the controller: a second member, which nobody labelled.
+    const made = await waitFor('the member Heat made', async () => {
+      const servers = await stack.servers();
+      return servers.length === 2 ? servers : undefined;
+    });
+    assert.equal(made!.filter((s) => !s.metadata[META.node]).length, 1, 'one member has no label');
     await runUntil(
       fleet.configFile,
       'the pool to converge at 2 after the restart',
@@ -319,11 +329,17 @@ describe('Heat mode: a pool that is a ResourceGroup of the operator’s stack', 
   });
 
   test('SIGKILL once Heat took a scale-in: the removal resumes, the chosen member only', async (t) => {
-    const { fleet, rt } = await fleets(t, { min: 1, capacity: 2, max: 3 });
+    const { fleet, rt, stack } = await fleets(t, { min: 1, capacity: 2, max: 3 });
+    const before = await stack.servers();
     fleet.resize({ min: 1, capacity: 1, max: 3 });
     await crashAt(fleet.configFile, 'openstack:after-removal-update', 150_000);
     await runUntil(fleet.configFile, 'the pool to converge at 1', converged(rt, fleet, 1), 240_000);
     await assertOpenstackConsistent(rt, fleet);
+    const left = await stack.servers();
+    assert.ok(
+      left.length === 1 && before.some((s) => s.id === left[0]!.id),
+      'the member kept is one of the two there were: nothing was made to replace a wrong removal',
+    );
     const removals = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
       (a) => a.kind === 'remove',
     );
