@@ -35,7 +35,7 @@ import { NodePoolProvider } from './kubernetes/node-pool-provider.ts';
 import { StatefulSetProvider } from './kubernetes/stateful-set-provider.ts';
 import { localProviderConfig } from './local/config.ts';
 import { LocalProvider } from './local/local-provider.ts';
-import { checkOpenstackPool, openstackProviderConfig } from './openstack/config.ts';
+import { checkOpenstackPool, checkOpenstackProvider, openstackProviderConfig } from './openstack/config.ts';
 import { OpenstackProvider } from './openstack/openstack-provider.ts';
 import type { Provider } from './provider.ts';
 
@@ -221,6 +221,13 @@ export const PROVIDERS = [
         region: p.region,
         interface: p.interface,
         servers: p.servers,
+        heat: p.heat && {
+          stack: p.heat.stack,
+          group: p.heat.group,
+          countParameter: p.heat.countParameter,
+          removalParameter: p.heat.removalParameter,
+          updateTimeoutMs: p.heat.updateTimeout,
+        },
         address: p.address,
         ports: p.ports,
         dataDir: p.userData.dataDir,
@@ -235,6 +242,7 @@ export const PROVIDERS = [
         log: deps.log,
       }),
     checkPool: checkOpenstackPool,
+    checkProviders: checkOpenstackProvider,
   }),
 ] as const;
 

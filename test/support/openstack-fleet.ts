@@ -10,6 +10,7 @@ import { shortId } from '../../src/runtime/action-journal.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import { type Fleet, makeFleet } from './fleet.ts';
 import { ADMIN_CLOUD, CLOUD, FLAVOR, IMAGE, type OpenStackBed } from './openstack.ts';
+import { COUNT_PARAMETER, GROUP, type HeatStack, REMOVAL_PARAMETER } from './openstack-heat-stack.ts';
 import { type OpenstackMachines, startOpenstackMachines } from './openstack-machines-fake.ts';
 import { freePort } from './servers.ts';
 
@@ -36,7 +37,11 @@ function configText(
   provider: string,
   ports: { rpc: number; metrics: number },
   s: OpenstackFleetSize,
+  stack: HeatStack | undefined,
 ) {
+  const mode = stack
+    ? `heat: { stack: ${stack.name}, group: ${GROUP}, countParameter: ${COUNT_PARAMETER}, removalParameter: ${REMOVAL_PARAMETER}, updateTimeout: 5m }`
+    : `servers: { flavor: ${FLAVOR}, image: ${IMAGE}, networks: none }`;
   return `version: 1
 controller:
   evaluationInterval: 300ms
@@ -50,7 +55,7 @@ providers:
     cloud: ${CLOUD}
     cloudsFile: ${bed.cloudsFile}
     secretFile: ${bed.secretFile}
-    servers: { flavor: ${FLAVOR}, image: ${IMAGE}, networks: none }
+    ${mode}
     address: { metadata: "${ADDRESS_KEY}" }
     ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
     bootTimeout: 2m
@@ -77,14 +82,19 @@ pools:
 `;
 }
 
-/** The fleet's config, a provider name of its own and the machines fake booting its servers. */
+/**
+ * The fleet's config, a provider name of its own and the machines fake booting its servers.
+ * With `stack`, the sentries are that stack's group (Heat mode), and `servers()` lists every
+ * member's server, labelled or not.
+ */
 export async function makeOpenstackFleet(
   bed: OpenStackBed,
   size: OpenstackFleetSize,
+  stack?: HeatStack,
 ): Promise<OpenstackFleet> {
   const provider = `cloud-${shortId()}`.toLowerCase();
   const ports = { rpc: await freePort(), metrics: await freePort() };
-  const fleet = makeFleet(configText(bed, provider, ports, size));
+  const fleet = makeFleet(configText(bed, provider, ports, size, stack));
   const machines = startOpenstackMachines({
     cloudsFile: bed.cloudsFile,
     cloud: ADMIN_CLOUD,
@@ -92,6 +102,7 @@ export async function makeOpenstackFleet(
     addressKey: ADDRESS_KEY,
   });
   const servers = async () => {
+    if (stack) return stack.servers();
     const r = await fetch(`${bed.urls.nova}/servers/detail?tags=${providerTag(provider)}`, {
       headers: { 'x-auth-token': await bed.token(), 'x-openstack-nova-api-version': '2.67' },
     });
@@ -103,7 +114,7 @@ export async function makeOpenstackFleet(
     provider,
     machines,
     servers,
-    resize: (s) => writeFileSync(fleet.configFile, configText(bed, provider, ports, s)),
+    resize: (s) => writeFileSync(fleet.configFile, configText(bed, provider, ports, s, stack)),
     cleanup: async () => {
       await machines.stop();
       await fleet.cleanup();

@@ -36,3 +36,10 @@ test('the boot script names its data dir, quoted, and records the identity', () 
   assert.match(script, /^RAMPART_NODE_ID='etcd-1'$/m);
   assert.equal(dataDirOf('#!/bin/sh\necho hi\n'), undefined);
 });
+
+test("a Heat member's boot script has no identity of its own, only the data dir", () => {
+  const script = renderBootScript({ dataDir: '/var/lib/rampart/node' });
+  assert.equal(dataDirOf(script), '/var/lib/rampart/node');
+  assert.doesNotMatch(script, /RAMPART_NODE_ID|RAMPART_ACTION_ID/);
+  assert.match(script, /rampart:spec-%d/, 'it waits for the process in the metadata all the same');
+});

@@ -45,9 +45,13 @@ export function specFromMetadata(meta: Readonly<Record<string, string>>): Server
 }
 
 export interface BootScriptInput {
-  readonly nodeId: string;
-  readonly pool: string;
-  readonly actionId: string;
+  /**
+   * The node's identity, when known at the create (servers mode). A member a Heat group makes
+   * boots before Rampart names it: its script has none, the identity is in its metadata.
+   */
+  readonly nodeId?: string | undefined;
+  readonly pool?: string | undefined;
+  readonly actionId?: string | undefined;
   readonly dataDir: string;
 }
 
@@ -76,16 +80,23 @@ os.execvpe(spec["command"], [spec["command"]] + spec["args"], env)
 
 /** The script's text (the provider base64-encodes it for Nova). */
 export function renderBootScript(input: BootScriptInput): string {
+  const known = input.nodeId !== undefined;
   return [
     '#!/bin/sh',
-    `# Written by Rampart for node ${input.nodeId} of pool ${input.pool} (action ${input.actionId}).`,
+    known
+      ? `# Written by Rampart for node ${input.nodeId} of pool ${input.pool} (action ${input.actionId}).`
+      : '# Written by Rampart for the members of a Heat group: the identity comes with the metadata.',
     'set -eu',
     'umask 077',
     'mkdir -p /etc/rampart',
     "cat > /etc/rampart/node.env <<'RAMPART_ENV'",
-    `RAMPART_NODE_ID=${shellQuote(input.nodeId)}`,
-    `RAMPART_POOL=${shellQuote(input.pool)}`,
-    `RAMPART_ACTION_ID=${shellQuote(input.actionId)}`,
+    ...(known
+      ? [
+          `RAMPART_NODE_ID=${shellQuote(input.nodeId ?? '')}`,
+          `RAMPART_POOL=${shellQuote(input.pool ?? '')}`,
+          `RAMPART_ACTION_ID=${shellQuote(input.actionId ?? '')}`,
+        ]
+      : []),
     `RAMPART_DATA_DIR=${shellQuote(input.dataDir)}`,
     'RAMPART_ENV',
     `mkdir -p ${shellQuote(input.dataDir)}`,

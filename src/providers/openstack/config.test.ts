@@ -37,8 +37,8 @@ test("an openstack provider gets seed 003's ports and its defaults", () => {
   assert.deepEqual(p.ports, { client: 12379, peer: 12380, metrics: 12381 });
   assert.equal(p.address, 'fixed');
   assert.equal(p.interface, 'public');
-  assert.equal(p.servers.networks, 'auto');
-  assert.deepEqual(p.servers.securityGroups, []);
+  assert.equal(p.servers?.networks, 'auto');
+  assert.deepEqual(p.servers?.securityGroups, []);
   assert.equal(p.userData.dataDir, '/var/lib/rampart/node');
   assert.equal(p.bootTimeout, 600_000);
   assert.deepEqual(p.retry, { attempts: 5, baseDelay: 500, maxDelay: 20_000, callTimeout: 30_000 });
@@ -61,4 +61,45 @@ test('openstack provider errors name the line, the field and what is allowed', (
 test('an openstack provider entry serves one pool', () => {
   const msg = errors(base('{ name: cloud, kind: openstack, servers: { flavor: f, image: i } }', 2));
   assert.match(msg, /pools\[1\]\.provider: .*openstack provider "cloud" already serves pools\[0\]/);
+});
+
+test('heat mode names the stack, the group and its two parameters, with a default update timeout', () => {
+  const { config } = parseConfigText(
+    base(
+      '{ name: cloud, kind: openstack, heat: { stack: etcd-stack, group: etcd_nodes, countParameter: cluster_size, removalParameter: removal_policies } }',
+    ),
+    'rampart.yaml',
+  );
+  const p = config.providers[0]!;
+  if (p.kind !== 'openstack') return assert.fail('an openstack provider');
+  assert.equal(p.servers, undefined);
+  assert.deepEqual(p.heat, {
+    stack: 'etcd-stack',
+    group: 'etcd_nodes',
+    countParameter: 'cluster_size',
+    removalParameter: 'removal_policies',
+    updateTimeout: 900_000,
+  });
+});
+
+test('an openstack entry gives servers or heat, not both, and a heat field error says what is allowed', () => {
+  const heat = 'heat: { stack: s, group: g, countParameter: c, removalParameter: r }';
+  assert.match(
+    errors(base(`{ name: cloud, kind: openstack, servers: { flavor: f, image: i }, ${heat} }`)),
+    /rampart\.yaml:3:\d+ providers\[0\]\.heat: give either servers .* or heat .*, not both/,
+  );
+  assert.match(
+    errors(base('{ name: cloud, kind: openstack }')),
+    /providers\[0\]\.servers: missing: give servers \(\{ flavor, image, ... \}\) or heat/,
+  );
+  assert.match(
+    errors(
+      base('{ name: cloud, kind: openstack, heat: { stack: "my stack", group: g, countParameter: c } }'),
+    ),
+    /providers\[0\]\.heat\.stack: .*a stack name: a letter or digit, then letters, digits, _ \. -/,
+  );
+  assert.match(
+    errors(base('{ name: cloud, kind: openstack, heat: { stack: s, group: g, countParameter: c } }')),
+    /providers\[0\]\.heat\.removalParameter/,
+  );
 });

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { filePath, name, positiveDurationDefault } from '../../config-kit/fields.ts';
-import type { PoolCheck } from '../../config-kit/plugin.ts';
+import type { PoolCheck, ProviderCheck } from '../../config-kit/plugin.ts';
 
 /** How long each OpenStack call may take and how failed calls are retried (5xx, 409, 429, timeouts). */
 const openstackRetry = z.strictObject({
@@ -46,6 +46,39 @@ const openstackServers = z.strictObject({
   availabilityZone: z.string().min(1).max(255).optional(),
 });
 
+/** A Heat parameter or resource name, as a template spells it. */
+const heatName = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/, { message: `a ${what}: letters, digits, _ . : and -` });
+
+/**
+ * Heat mode: the pool is an OS::Heat::ResourceGroup of the operator's stack (seed 003's). The
+ * group's `count` must be `{ get_param: countParameter }` and its `removal_policies`
+ * `{ get_param: removalParameter }` (a json parameter): Rampart scales by a stack update of
+ * those two parameters, every other parameter kept.
+ */
+const openstackHeat = z.strictObject({
+  /** The stack's name (or id). */
+  stack: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+      message: 'a stack name: a letter or digit, then letters, digits, _ . -',
+    }),
+  /** The OS::Heat::ResourceGroup resource of the stack whose members are the pool's nodes. */
+  group: heatName('resource name'),
+  /** The stack parameter the group's count is read from. */
+  countParameter: heatName('parameter name'),
+  /** The stack parameter (type json) the group's removal_policies are read from. */
+  removalParameter: heatName('parameter name'),
+  /** Longest wait for one stack update to reach UPDATE_COMPLETE. Default 15m. */
+  updateTimeout: positiveDurationDefault('15m', 'Longest wait for a stack update to complete.'),
+});
+
 export const openstackProviderConfig = z.strictObject({
   name,
   kind: z.literal('openstack'),
@@ -65,7 +98,10 @@ export const openstackProviderConfig = z.strictObject({
   region: z.string().min(1).max(255).optional(),
   /** Endpoint interface of the catalog. Default public. */
   interface: z.enum(['public', 'internal', 'admin']).default('public'),
-  servers: openstackServers,
+  /** Servers mode: Rampart creates and deletes Nova servers itself. Give this or `heat`. */
+  servers: openstackServers.optional(),
+  /** Heat mode: the pool is a ResourceGroup of an existing stack. Give this or `servers`. */
+  heat: openstackHeat.optional(),
   /**
    * Where a node's address comes from: `fixed` (the server's first fixed IPv4, default),
    * `floating`, or `{ metadata: KEY }` (the value of that server metadata key, written by the
@@ -110,5 +146,20 @@ export function checkOpenstackPool(c: PoolCheck<OpenstackProviderConfig>): void 
     c.add(
       c.at('bootstrap', 'snapshots'),
       `set "${set.name}" is in a ${set.store.kind} store, which servers on OpenStack cannot read: use an s3 store`,
+    );
+}
+
+/** One mode per entry: Nova servers made by Rampart (`servers`) or a stack's group (`heat`). */
+export function checkOpenstackProvider(c: ProviderCheck<OpenstackProviderConfig>): void {
+  const { servers, heat } = c.entry as Partial<OpenstackProviderConfig>;
+  if (servers !== undefined && heat !== undefined)
+    c.add(
+      c.at('heat'),
+      'give either servers (Rampart makes Nova servers) or heat (a ResourceGroup of your stack makes them), not both',
+    );
+  else if (servers === undefined && heat === undefined)
+    c.add(
+      c.at('servers'),
+      'missing: give servers ({ flavor, image, ... }) or heat ({ stack, group, countParameter, removalParameter })',
     );
 }

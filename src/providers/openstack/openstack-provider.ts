@@ -12,6 +12,17 @@
 //
 // Scale-in deletes exactly the chosen server (DELETE /servers/{id}), and waits until Nova no
 // longer lists it.
+//
+// Heat mode (`heat`): the servers are the members of a ResourceGroup of the operator's stack
+// (heat-group.ts). A create raises the group's count by a stack update and labels the member
+// Heat made with the node's metadata and the provider's tag through Nova (Heat cannot: the
+// template is the operator's and is the same for every member, and a value it passes through
+// the group's resource_def is resolved before the member's index is); a removal lowers the
+// count in the same update that names the chosen member in the group's removal_policies. Stack
+// updates run one at a time, and while one runs a member not yet labelled is not listed (it is
+// the running create's); any other member without Rampart's metadata (a controller killed
+// between the update and the labelling, a count raised by hand) is listed as
+// `unmanaged-<server id>` with no action, and the controller's orphan cleanup removes it.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +33,7 @@ import type { LaunchContext } from '../../nodes/node-kind.ts';
 import type { CreateRequest, Instance, Provider } from '../provider.ts';
 import { renderBootScript, type ServerProcess, specMetadata } from './boot-script.ts';
 import { type Cloud, readCloud } from './clouds.ts';
+import { HeatGroup } from './heat-group.ts';
 import { OpenstackCallError, OpenstackSession, type RetryPolicy } from './openstack-session.ts';
 
 /** Metadata keys Rampart puts on every server it creates. */
@@ -50,7 +62,8 @@ export interface OpenstackProviderOptions {
   readonly readCloud?: (() => Cloud) | undefined;
   readonly region?: string | undefined;
   readonly interface?: string | undefined;
-  readonly servers: {
+  /** Servers mode; absent in Heat mode. */
+  readonly servers?: {
     readonly flavor: string;
     readonly image: string;
     readonly networks: 'none' | 'auto' | readonly string[];
@@ -59,6 +72,16 @@ export interface OpenstackProviderOptions {
     readonly serverGroup?: string | undefined;
     readonly availabilityZone?: string | undefined;
   };
+  /** Heat mode: the pool is this ResourceGroup of this stack. */
+  readonly heat?:
+    | {
+        readonly stack: string;
+        readonly group: string;
+        readonly countParameter: string;
+        readonly removalParameter: string;
+        readonly updateTimeoutMs: number;
+      }
+    | undefined;
   readonly address: AddressSource;
   readonly ports: Readonly<Record<string, number>>;
   readonly dataDir: string;
@@ -117,6 +140,12 @@ export class OpenstackProvider implements Provider {
   readonly #o: OpenstackProviderOptions;
   readonly #tag: string;
   readonly #pollMs: number;
+  readonly #heat: HeatGroup | undefined;
+  /** The tail of the Heat stack operations of this object: they run one at a time. */
+  #heatQueue: Promise<unknown> = Promise.resolve();
+  /** Stack operations queued or running: while one is, an unlabelled member is its own. */
+  #heatBusy = 0;
+  #heatChecked = false;
   #refs:
     | Promise<{ flavor: string; image: string; group?: string | undefined; networks: unknown }>
     | undefined;
@@ -154,6 +183,13 @@ export class OpenstackProvider implements Provider {
           `${e.call}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}, try ${e.attempt} of ${e.of}; retrying in ${e.delayMs} ms`,
         ),
     });
+    if (o.heat)
+      this.#heat = new HeatGroup(this.session, {
+        ...o.heat,
+        pollMs: this.#pollMs,
+        where: `openstack provider ${o.name}${o.pool ? ` (pool ${o.pool})` : ''}`,
+      });
+    else if (!o.servers) throw new Error(`openstack provider ${o.name}: give servers or heat`);
   }
 
   // ---- names to ids, once per provider object
@@ -161,7 +197,7 @@ export class OpenstackProvider implements Provider {
   /** Flavor, image, server group and networks as Nova wants them, each named by its config field. */
   #resolve() {
     this.#refs ??= (async () => {
-      const s = this.#o.servers;
+      const s = this.#o.servers!;
       const flavors = (
         await this.session.call<{ flavors: { id: string; name: string }[] }>('list flavors', {
           service: 'compute',
@@ -251,6 +287,13 @@ export class OpenstackProvider implements Provider {
   // ---- reads
 
   async #servers(): Promise<NovaServer[]> {
+    return (await this.#pages(`tags=${encodeURIComponent(this.#tag)}&`)).filter(
+      (s) => s.metadata[META.provider] === this.name && s.metadata[META.node],
+    );
+  }
+
+  /** Every server of the listing `query` selects (`tags=…&` or nothing), page by page. */
+  async #pages(query: string): Promise<NovaServer[]> {
     const out: NovaServer[] = [];
     let marker: string | undefined;
     for (;;) {
@@ -258,13 +301,121 @@ export class OpenstackProvider implements Provider {
         await this.session.call<{ servers: NovaServer[] }>('list servers', {
           service: 'compute',
           method: 'GET',
-          path: `/servers/detail?tags=${encodeURIComponent(this.#tag)}&limit=200${marker ? `&marker=${marker}` : ''}`,
+          path: `/servers/detail?${query}limit=200${marker ? `&marker=${marker}` : ''}`,
         })
       ).body.servers;
-      out.push(...page.filter((s) => s.metadata[META.provider] === this.name && s.metadata[META.node]));
+      out.push(...page);
       if (page.length < 200) return out;
       marker = page.at(-1)!.id;
     }
+  }
+
+  // ---- Heat mode
+
+  /** Runs a stack operation after the ones before it (Heat refuses a second update meanwhile). */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#heatBusy++;
+    const run = this.#heatQueue.then(async () => {
+      if (!this.#heatChecked) {
+        await this.#heat!.check();
+        this.#heatChecked = true;
+      }
+      return fn();
+    });
+    this.#heatQueue = run.catch(() => undefined);
+    return run.finally(() => {
+      this.#heatBusy--;
+    });
+  }
+
+  /** The group's members with their Nova servers, in index order. */
+  async #groupServers(): Promise<{ name: string; server: NovaServer }[]> {
+    const members = await this.#heat!.members();
+    const byId = new Map((await this.#pages('')).map((s) => [s.id, s]));
+    const out: { name: string; server: NovaServer }[] = [];
+    for (const m of members) {
+      const server = m.serverId ? byId.get(m.serverId) : undefined;
+      if (server) out.push({ name: m.name, server });
+    }
+    return out;
+  }
+
+  async #listGroup(): Promise<Instance[]> {
+    const busy = this.#heatBusy > 0;
+    const out: Instance[] = [];
+    for (const { server } of await this.#groupServers()) {
+      if (server.metadata[META.node] && server.metadata[META.provider] === this.name)
+        out.push(this.#toInstance(server));
+      else if (!busy && this.#o.pool)
+        out.push({
+          ...this.#toInstance(server),
+          nodeId: `unmanaged-${server.id}`,
+          pool: this.#o.pool,
+          actionId: '',
+          term: undefined,
+        });
+    }
+    return out;
+  }
+
+  /** Raises the group's count by one and labels the member Heat made; an earlier try's is reused. */
+  #growGroup(req: CreateRequest, subject: string): Promise<NovaServer> {
+    return this.#exclusive(async () => {
+      const heat = this.#heat!;
+      await heat.settled(subject);
+      const before = await this.#groupServers();
+      const earlier = before.find((m) => m.server.metadata[META.action] === req.actionId);
+      if (earlier) return earlier.server;
+      const names = new Set((await heat.members()).map((m) => m.name));
+      await heat.update(subject, names.size + 1, undefined, () => {
+        // Fault injection for the crash-safety tests: dies once Heat took the update.
+        if (process.env.RAMPART_CRASH_AT === 'openstack:after-stack-update')
+          process.kill(process.pid, 'SIGKILL');
+      });
+      const made = (await this.#groupServers()).filter((m) => !names.has(m.name));
+      const mine = made.at(-1);
+      if (!mine)
+        throw new Error(
+          `${this.#where('heat.group')}: the update of stack ${this.#o.heat!.stack} completed but group ${this.#o.heat!.group} has no new member with a server`,
+        );
+      const metadata = {
+        [META.node]: req.nodeId,
+        [META.pool]: req.pool,
+        [META.action]: req.actionId,
+        [META.term]: String(req.term),
+        [META.provider]: this.name,
+        [META.createdAt]: String(Date.now()),
+      };
+      await this.session.call('label server', {
+        service: 'compute',
+        method: 'POST',
+        path: `/servers/${mine.server.id}/metadata`,
+        body: { metadata },
+        subject,
+      });
+      await this.session.call('tag server', {
+        service: 'compute',
+        method: 'PUT',
+        path: `/servers/${mine.server.id}/tags/${encodeURIComponent(this.#tag)}`,
+        subject,
+      });
+      return { ...mine.server, metadata: { ...mine.server.metadata, ...metadata } };
+    });
+  }
+
+  /** Removes exactly the member whose server is `serverId`: count lowered, that member named. */
+  #shrinkGroup(serverId: string, subject: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const heat = this.#heat!;
+      await heat.settled(subject);
+      const members = await heat.members();
+      const chosen = members.find((m) => m.serverId === serverId);
+      if (!chosen) return; // gone already (an earlier try, or a dead controller's update)
+      await heat.update(subject, members.length - 1, [chosen.name], () => {
+        if (process.env.RAMPART_CRASH_AT === 'openstack:after-removal-update')
+          process.kill(process.pid, 'SIGKILL');
+      });
+    });
   }
 
   async #server(id: string, subject: string): Promise<NovaServer | undefined> {
@@ -300,6 +451,7 @@ export class OpenstackProvider implements Provider {
   }
 
   async list(): Promise<Instance[]> {
+    if (this.#heat) return this.#listGroup();
     return (await this.#servers()).map((s) => this.#toInstance(s));
   }
 
@@ -312,7 +464,14 @@ export class OpenstackProvider implements Provider {
         `${this.#where('ports')}: node kind ${req.kind.kind} needs port(s) ${missing.join(', ')}`,
       );
     const subject = `node ${req.nodeId}`;
+    const server = this.#heat ? await this.#growGroup(req, subject) : await this.#createServer(req, subject);
+    return this.#handOver(req, server, subject);
+  }
+
+  /** Servers mode: the server of the action (an earlier try's, or a new one). */
+  async #createServer(req: CreateRequest, subject: string): Promise<NovaServer> {
     const refs = await this.#resolve();
+    const servers = this.#o.servers!;
     const findEarlier = async () =>
       (await this.#servers()).find((s) => s.metadata[META.action] === req.actionId && s.status !== 'ERROR');
     let server = await findEarlier();
@@ -331,13 +490,11 @@ export class OpenstackProvider implements Provider {
                 flavorRef: refs.flavor,
                 imageRef: refs.image,
                 networks: refs.networks,
-                ...(this.#o.servers.securityGroups.length > 0 && this.#o.servers.networks !== 'none'
-                  ? { security_groups: this.#o.servers.securityGroups.map((name) => ({ name })) }
+                ...(servers.securityGroups.length > 0 && servers.networks !== 'none'
+                  ? { security_groups: servers.securityGroups.map((name) => ({ name })) }
                   : {}),
-                ...(this.#o.servers.keyName ? { key_name: this.#o.servers.keyName } : {}),
-                ...(this.#o.servers.availabilityZone
-                  ? { availability_zone: this.#o.servers.availabilityZone }
-                  : {}),
+                ...(servers.keyName ? { key_name: servers.keyName } : {}),
+                ...(servers.availabilityZone ? { availability_zone: servers.availabilityZone } : {}),
                 user_data: Buffer.from(
                   renderBootScript({
                     nodeId: req.nodeId,
@@ -373,6 +530,11 @@ export class OpenstackProvider implements Provider {
         process.kill(process.pid, 'SIGKILL');
       server = { id: created.body.server.id } as NovaServer;
     }
+    return server;
+  }
+
+  /** Waits for the server to boot, prepares the node and writes its process into the metadata. */
+  async #handOver(req: CreateRequest, server: NovaServer, subject: string): Promise<Instance> {
     const booted = await this.#untilBooted(server.id, subject);
     const host = serverAddress(booted, this.#o.address)!;
     const launch: LaunchContext = {
@@ -467,6 +629,7 @@ export class OpenstackProvider implements Provider {
   async destroy(instance: Instance): Promise<void> {
     const subject = `node ${instance.nodeId}, server ${instance.id}`;
     if (!UUID.test(instance.id)) return; // never a server id: nothing of it can exist
+    if (this.#heat) return this.#shrinkGroup(instance.id, subject);
     await this.session.call('delete server', {
       service: 'compute',
       method: 'DELETE',
