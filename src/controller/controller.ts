@@ -428,6 +428,7 @@ export class Controller {
     const store = this.#rt.store;
     const stored = await store.getPool(pool.name);
     let state: PoolState = stored ?? emptyPoolState(pool.name);
+    if (state.actingSince === undefined) state = { ...state, actingSince: obs.at };
     if (!state.everHadNode) {
       // A node that ever got an instance counts (a crashed validator is failed, not gone); a
       // creation abandoned before one, or a fleet the operator took down, does not.

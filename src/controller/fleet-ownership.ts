@@ -189,6 +189,21 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
           );
           continue;
         }
+      } else if (record === undefined && instance.actionId === '') {
+        // Made by the platform, not by Rampart: launched by the group itself after Rampart took
+        // the pool (a replacement, a resize by hand) it is an orphan; there before (the
+        // operator's existing members, an etcd cluster among them) it is left alone.
+        const since = (await rt.store.getPool(instance.pool))?.actingSince;
+        if (since === undefined || instance.createdAt < since) {
+          reportOnce(
+            ctx,
+            `predates:${instance.id}`,
+            { pool: instance.pool, instance: instance.id },
+            `instance ${instance.id} in pool ${instance.pool}'s group was not made by Rampart and was there before Rampart acted on the pool (created ${new Date(instance.createdAt).toISOString()}): left running, not counted; remove it yourself once Rampart's nodes serve`,
+            'warn',
+          );
+          continue;
+        }
       } else if (record === undefined && instance.actionId !== '') {
         const why = await lineage.foreignBecause(instance);
         if (why !== undefined) {
@@ -234,10 +249,16 @@ async function destroyOrphan(
 /** Things already reported (once per instance, not every tick). */
 const reported = new Set<string>();
 
-function reportOnce(ctx: ActContext, key: string, fields: Record<string, unknown>, text: string): void {
+function reportOnce(
+  ctx: ActContext,
+  key: string,
+  fields: Record<string, unknown>,
+  text: string,
+  level: 'warn' | 'error' = 'error',
+): void {
   if (reported.has(key)) return;
   reported.add(key);
-  ctx.log.error(fields, text);
+  ctx.log[level](fields, text);
 }
 
 /**

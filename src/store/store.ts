@@ -24,6 +24,12 @@ export interface PoolState {
   readonly history?: PoolHistory | undefined;
   /** How long its last joins by state sync and by file snapshot took (`stateSync: auto` picks by them). */
   readonly joins?: JoinTimes | undefined;
+  /**
+   * When this store's controller first acted on the pool (ms). A member its platform holds that
+   * Rampart did not make and that is older than this (an operator's existing stack or group
+   * members) was there before: left running, never taken for an orphan.
+   */
+  readonly actingSince?: number | undefined;
 }
 
 export interface StoredNode extends NodeRecord {

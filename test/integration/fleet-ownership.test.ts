@@ -216,3 +216,46 @@ test('an orphan this store made is still removed at start; a validator never is'
   assert.equal(cleanup?.outcome, 'succeeded');
   await check.store.close();
 });
+
+test("a member the platform holds that Rampart did not make: left running if it predates Rampart's first tick of the pool, removed as an orphan if it came after", async () => {
+  const fleet = memoryFleet();
+  after(() => fleet.cleanup());
+  fleet.kind.ready.add('validator');
+  const unmanaged = (id: string, createdAt: number) =>
+    fleet.provider.instances.set(id, {
+      id,
+      nodeId: `unmanaged-${id}`,
+      pool: 'sentries',
+      actionId: '',
+      host: '127.0.0.1',
+      ports: { rpc: 1 },
+      running: true,
+      createdAt,
+    });
+  // The operator's own member, there before Rampart ever ran (seed 003's stack).
+  unmanaged('operators-own', Date.now() - 3_600_000);
+  const rt = fleet.runtime();
+  const controller = fleet.controller(rt);
+  await started(controller);
+  try {
+    for (let i = 0; i < 3; i++) {
+      for (const n of await rt.store.listNodes()) fleet.kind.ready.add(n.id);
+      await controller.tick();
+    }
+    const since = (await rt.store.getPool('sentries'))?.actingSince;
+    assert.ok(since !== undefined && since <= Date.now(), 'the pool records when Rampart first acted on it');
+    // The group launches one by itself afterwards (a resize by hand, a replacement).
+    unmanaged('launched-later', Date.now());
+    await controller.tick();
+    const ids = (await fleet.provider.list()).map((i) => i.id);
+    assert.ok(ids.includes('operators-own'), 'the member that predates Rampart still runs');
+    assert.ok(!ids.includes('launched-later'), 'the one the group launched later was removed');
+    const cleanups = (await rt.store.listActions()).filter((a) => a.kind === 'cleanup');
+    assert.deepEqual(
+      cleanups.map((a) => a.nodeId),
+      ['unmanaged-launched-later'],
+    );
+  } finally {
+    await controller.stop();
+  }
+});

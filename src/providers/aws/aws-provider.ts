@@ -22,7 +22,8 @@
 // never launches a replacement or picks a victim of its own. An instance the group launched
 // by itself (someone raised its desired capacity, or it replaced an unhealthy instance) has
 // no node tags: it is listed as `unmanaged-<id>` of the group's pool, with no live node
-// record, so the controller's orphan cleanup terminates it with a decrement.
+// record, so the controller's orphan cleanup terminates it with a decrement (one there before
+// the controller first acted on the pool is left running: src/controller/fleet-ownership.ts).
 
 import { createHash } from 'node:crypto';
 import {

@@ -19,7 +19,7 @@
 // deleteInstances (the target size goes down by one; the group neither replaces it nor picks
 // a victim). An instance the group made by itself (someone resized it) has no node metadata:
 // it is listed as `unmanaged-<name>` of the group's pool, with no live node record, so the
-// controller's orphan cleanup deletes it. The group's own autoscaler must be off: two
+// controller's orphan cleanup deletes it (unless it predates the controller's first tick of the pool). The group's own autoscaler must be off: two
 // autoscalers on one group fight (checked before every scale-up, with a clear error).
 //
 // Images: `bakeImage` snapshots a stopped node's boot disk and makes an image of it in the

@@ -22,7 +22,9 @@
 // updates run one at a time, and while one runs a member not yet labelled is not listed (it is
 // the running create's); any other member without Rampart's metadata (a controller killed
 // between the update and the labelling, a count raised by hand) is listed as
-// `unmanaged-<server id>` with no action, and the controller's orphan cleanup removes it.
+// `unmanaged-<server id>` with no action, and the controller's orphan cleanup removes it —
+// unless it is older than the controller's first tick of the pool (the operator's members from
+// before Rampart), which the cleanup leaves running.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
