@@ -169,6 +169,8 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
   for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
   const validatorPools = new Set(rt.config.pools.filter((p) => p.role === 'validator').map((p) => p.name));
   const lineage = new Lineage(rt, ctx.term);
+  // Read once per pool per pass: a member left alone is met again at every tick.
+  const actingSince = new Map<string, number | undefined>();
   for (const [providerName, instances] of obs.instances) {
     const provider = rt.providers.get(providerName)!;
     for (const instance of instances) {
@@ -193,7 +195,9 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
         // Made by the platform, not by Rampart: launched by the group itself after Rampart took
         // the pool (a replacement, a resize by hand) it is an orphan; there before (the
         // operator's existing members, an etcd cluster among them) it is left alone.
-        const since = (await rt.store.getPool(instance.pool))?.actingSince;
+        if (!actingSince.has(instance.pool))
+          actingSince.set(instance.pool, (await rt.store.getPool(instance.pool))?.actingSince);
+        const since = actingSince.get(instance.pool);
         if (since === undefined || instance.createdAt < since) {
           reportOnce(
             ctx,
