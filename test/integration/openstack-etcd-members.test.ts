@@ -18,9 +18,10 @@ import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { StoredNode } from '../../src/store/store.ts';
 import { type Replica, startReplica, stopReplica } from '../support/etcd-fleet.ts';
 import { makeFleet, waitFor } from '../support/fleet.ts';
-import { ADMIN_CLOUD, CLOUD, FLAVOR, IMAGE, openstackForFile } from '../support/openstack.ts';
+import { ADMIN_CLOUD, FLAVOR, IMAGE, openstackForFile } from '../support/openstack.ts';
+import { seed003Config } from '../support/openstack-fleet.ts';
 import { startOpenstackMachines } from '../support/openstack-machines-fake.ts';
-import { freePort, skipUnlessInstalled, startEtcd } from '../support/servers.ts';
+import { skipUnlessInstalled, startEtcd } from '../support/servers.ts';
 
 const os = openstackForFile();
 const skip = os.skip || skipUnlessInstalled('etcd');
@@ -38,46 +39,15 @@ after(cleanUp);
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const clientUrl = (n: StoredNode) => `http://${n.host}:${n.ports!.client}`;
 
-async function poolConfig(provider: string, endpoints: readonly string[]): Promise<string> {
-  const bed = os.bed();
-  const prefix = `/rampart-test/${randomBytes(6).toString('hex')}/`;
-  const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
-  return `version: 1
-controller:
-  evaluationInterval: 400ms
-  store: { kind: etcd, endpoints: [${endpoints.join(', ')}], prefix: ${prefix}, timeout: 2s }
-  coordination: { kind: etcd, leaseTtl: 3s }
-metrics:
-  - { name: etcd, kind: scrape, staleAfter: 5s, timeout: 1s }
-providers:
-  - name: ${provider}
-    kind: openstack
-    cloud: ${CLOUD}
-    cloudsFile: ${bed.cloudsFile}
-    secretFile: ${bed.secretFile}
-    region: RegionOne
-    servers: { flavor: ${FLAVOR}, image: ${IMAGE}, networks: none }
-    address: { metadata: "${ADDRESS_KEY}" }
-    ports: { client: ${client}, peer: ${peer}, metrics: ${metrics} }
-    bootTimeout: 2m
-    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: 20s }
-pools:
-  - name: members
-    role: member
-    provider: ${provider}
-    node: { kind: etcd-member, minMembers: 3, timeout: 1s }
-    size: { min: 3, capacity: 3, max: 5 }
-    scaleUp:
-      cooldown: 1s
-      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: ">", threshold: 40, step: 1 } ]
-    scaleDown:
-      period: 1s
-      lockAttemptPeriod: 200ms
-      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: "<", threshold: 5 } ]
-    health: { checkInterval: 400ms, failTolerance: 20, joinRetries: 3, joinTimeout: 90s }
-    scaleIn: { select: newest }
-`;
-}
+const poolConfig = (provider: string, endpoints: readonly string[]): Promise<string> =>
+  seed003Config({
+    bed: os.bed(),
+    provider,
+    endpoints,
+    placement: `servers: { flavor: ${FLAVOR}, image: ${IMAGE}, networks: none }`,
+    max: 5,
+    select: 'newest',
+  });
 
 interface RunningPool {
   readonly rt: Runtime;

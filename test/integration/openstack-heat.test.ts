@@ -24,6 +24,7 @@ import {
   assertOpenstackConsistent,
   makeOpenstackFleet,
   type OpenstackFleet,
+  seed003Config,
 } from '../support/openstack-fleet.ts';
 import {
   COUNT_PARAMETER,
@@ -33,7 +34,7 @@ import {
   REMOVAL_PARAMETER,
 } from '../support/openstack-heat-stack.ts';
 import { startOpenstackMachines } from '../support/openstack-machines-fake.ts';
-import { freePort, skipUnlessInstalled, startEtcd } from '../support/servers.ts';
+import { skipUnlessInstalled, startEtcd } from '../support/servers.ts';
 
 const os = openstackForFile({ heat: true });
 const skip = os.skip || skipUnlessInstalled('etcd');
@@ -57,46 +58,15 @@ async function stackFor(t: TestContext, what: string): Promise<HeatStack> {
   return stack;
 }
 
-async function etcdPoolConfig(provider: string, stack: HeatStack, endpoints: readonly string[]) {
-  const bed = os.bed();
-  const prefix = `/rampart-test/${randomBytes(6).toString('hex')}/`;
-  const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
-  return `version: 1
-controller:
-  evaluationInterval: 400ms
-  store: { kind: etcd, endpoints: [${endpoints.join(', ')}], prefix: ${prefix}, timeout: 2s }
-  coordination: { kind: etcd, leaseTtl: 3s }
-metrics:
-  - { name: etcd, kind: scrape, staleAfter: 5s, timeout: 1s }
-providers:
-  - name: ${provider}
-    kind: openstack
-    cloud: ${CLOUD}
-    cloudsFile: ${bed.cloudsFile}
-    secretFile: ${bed.secretFile}
-    region: RegionOne
-    heat: { stack: ${stack.name}, group: ${GROUP}, countParameter: ${COUNT_PARAMETER}, removalParameter: ${REMOVAL_PARAMETER}, updateTimeout: 5m }
-    address: { metadata: "${ADDRESS_KEY}" }
-    ports: { client: ${client}, peer: ${peer}, metrics: ${metrics} }
-    bootTimeout: 2m
-    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: 20s }
-pools:
-  - name: members
-    role: member
-    provider: ${provider}
-    node: { kind: etcd-member, minMembers: 3, timeout: 1s }
-    size: { min: 3, capacity: 3, max: 4 }
-    scaleUp:
-      cooldown: 1s
-      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: ">", threshold: 40, step: 1 } ]
-    scaleDown:
-      period: 1s
-      lockAttemptPeriod: 200ms
-      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: "<", threshold: 5 } ]
-    health: { checkInterval: 400ms, failTolerance: 20, joinRetries: 3, joinTimeout: 90s }
-    scaleIn: { select: oldest }
-`;
-}
+const etcdPoolConfig = (provider: string, stack: HeatStack, endpoints: readonly string[]) =>
+  seed003Config({
+    bed: os.bed(),
+    provider,
+    endpoints,
+    placement: `heat: { stack: ${stack.name}, group: ${GROUP}, countParameter: ${COUNT_PARAMETER}, removalParameter: ${REMOVAL_PARAMETER}, updateTimeout: 5m }`,
+    max: 4,
+    select: 'oldest',
+  });
 
 /** The group's members as Nova lists them: server name's index → the node it is labelled with. */
 async function memberNodes(stack: HeatStack): Promise<Map<string, string | undefined>> {

@@ -3,6 +3,7 @@
 // the check that no server is orphaned or duplicated.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { NovaServer } from '../../src/providers/openstack/openstack-provider.ts';
 import { META, providerTag } from '../../src/providers/openstack/openstack-provider.ts';
@@ -147,4 +148,57 @@ export async function assertOpenstackConsistent(rt: Runtime, fleet: OpenstackFle
     assert.equal(record.instanceId, s.id, `node ${node} records ${record.instanceId}, runs ${s.id}`);
   }
   for (const n of records) assert.ok(byNode.has(n.id), `live node ${n.id} (${n.state}) has no server`);
+}
+
+/**
+ * Seed 003's pool on OpenStack, as the etcd-member tests run it: an etcd-member pool of 3 voters
+ * scaled on etcd's put rate, Rampart's state and lock on the testbed etcd (`endpoints`, a prefix
+ * of its own). `placement` is the provider's `servers:` or `heat:` line.
+ */
+export async function seed003Config(o: {
+  readonly bed: OpenStackBed;
+  readonly provider: string;
+  readonly endpoints: readonly string[];
+  readonly placement: string;
+  readonly max: number;
+  readonly select: 'oldest' | 'newest';
+}): Promise<string> {
+  const { bed, provider, endpoints } = o;
+  const prefix = `/rampart-test/${randomBytes(6).toString('hex')}/`;
+  const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
+  return `version: 1
+controller:
+  evaluationInterval: 400ms
+  store: { kind: etcd, endpoints: [${endpoints.join(', ')}], prefix: ${prefix}, timeout: 2s }
+  coordination: { kind: etcd, leaseTtl: 3s }
+metrics:
+  - { name: etcd, kind: scrape, staleAfter: 5s, timeout: 1s }
+providers:
+  - name: ${provider}
+    kind: openstack
+    cloud: ${CLOUD}
+    cloudsFile: ${bed.cloudsFile}
+    secretFile: ${bed.secretFile}
+    region: RegionOne
+    ${o.placement}
+    address: { metadata: "${ADDRESS_KEY}" }
+    ports: { client: ${client}, peer: ${peer}, metrics: ${metrics} }
+    bootTimeout: 2m
+    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: 20s }
+pools:
+  - name: members
+    role: member
+    provider: ${provider}
+    node: { kind: etcd-member, minMembers: 3, timeout: 1s }
+    size: { min: 3, capacity: 3, max: ${o.max} }
+    scaleUp:
+      cooldown: 1s
+      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: ">", threshold: 40, step: 1 } ]
+    scaleDown:
+      period: 1s
+      lockAttemptPeriod: 200ms
+      rules: [ { metric: "etcd:etcd_mvcc_put_total", rate: true, aggregate: max, comparator: "<", threshold: 5 } ]
+    health: { checkInterval: 400ms, failTolerance: 20, joinRetries: 3, joinTimeout: 90s }
+    scaleIn: { select: ${o.select} }
+`;
 }
