@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { detectPeriod, forecastNeed, onsetSpread, STALE_HISTORY_MS, trendAt } from './burst-forecast.ts';
+import {
+  burstRhythm,
+  detectPeriod,
+  forecastNeed,
+  onsetSpread,
+  STALE_HISTORY_MS,
+  trendAt,
+} from './burst-forecast.ts';
 import type { PredictPolicy } from './policy.ts';
 import { emptyHistory, type PoolHistory, recordTick } from './pool-history.ts';
 
@@ -117,5 +124,50 @@ describe('forecast', () => {
     assert.ok(Math.abs(t.need - (2 + 680_000 / 60_000)) < 0.05, String(t.need));
     const noisy = history(600_000, (x) => 5 + ((x / 10_000) % 2 === 0 ? 2 : -2) + x / 600_000);
     assert.equal(trendAt(noisy.need[0], T + 590_000, T + 680_000), undefined);
+  });
+});
+
+describe('burst rhythm', () => {
+  // Small bursts (16 nodes) every 3 minutes and large ones (40) every 14, each 60 s, on 4: the
+  // large ones' rhythm is found on its own although the small ones come just before some of them.
+  const two = (t: number) => {
+    const small = t % 180_000 < 60_000 ? 16 : 4;
+    const large = t % 840_000 >= 120_000 && t % 840_000 < 180_000 ? 40 : 4;
+    return Math.max(small, large);
+  };
+  const h = history(3_400_000, two);
+  // Large onsets at 120 s + k × 840 s: 120, 960, 1,800, 2,640 s; the next at 3,480 s.
+  const next = T + 3_480_000;
+
+  test('the large bursts are due one rhythm after the last, and sized by their peaks', () => {
+    const r = burstRhythm(h.need[0], next - 100_000, next)!;
+    assert.deepEqual(r, { need: 40, periodMs: 840_000, seen: 4, spreadMs: 0, regularity: 1 });
+    // Like clockwork: trusted at any confidence up to 1.
+    assert.equal(burstRhythm(h.need[0], next - 100_000, next, { regularity: 1.01 }), undefined);
+    // Beyond the horizon: not due yet.
+    assert.equal(burstRhythm(h.need[0], next - 300_000, next - 200_000), undefined);
+  });
+
+  test('irregular gaps, too few bursts and a missed beat give no rhythm', () => {
+    const irregular = history(2_400_000, (t) =>
+      [60_000, 500_000, 1_300_000, 1_500_000, 2_200_000].some((o) => t >= o && t < o + 60_000) ? 30 : 4,
+    );
+    assert.equal(burstRhythm(irregular.need[0], T + 2_390_000, T + 3_000_000), undefined);
+    const two_only = history(1_000_000, (t) => (t % 600_000 >= 60_000 && t % 600_000 < 120_000 ? 30 : 4));
+    assert.equal(burstRhythm(two_only.need[0], T + 1_190_000, T + 1_300_000), undefined);
+    // Large bursts stopped after 2,640 s: at 4,500 s their beat (3,480 s) is long gone.
+    const stopped = history(4_500_000, (t) => (t < 2_800_000 ? two(t) : t % 180_000 < 60_000 ? 16 : 4));
+    const r = burstRhythm(stopped.need[0], T + 4_490_000, T + 4_600_000);
+    assert.notEqual(r?.need, 40);
+  });
+
+  test('the forecast meets the large bursts where autocorrelation alone does not, and says so', () => {
+    const f = forecastNeed(PREDICT, h, next - 90_000);
+    assert.equal(f.size, 40);
+    assert.match(f.reasons[0]!.text, /from bursts of 40 nodes every 14m \(seen 4 times\) → 40 nodes/);
+    // Due within two horizons but not one: nothing added yet, but 40 kept from removal.
+    const early = forecastNeed(PREDICT, h, next - 150_000);
+    assert.notEqual(early.size, 40);
+    assert.equal(early.keep, 40);
   });
 });

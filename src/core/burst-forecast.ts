@@ -8,6 +8,7 @@ import { formatNumber } from './format.ts';
 import type { PredictPolicy } from './policy.ts';
 import {
   COARSE_STEP_MS,
+  FINE_SPAN_MS,
   FINE_STEP_MS,
   type HistoryTier,
   needNear,
@@ -176,6 +177,11 @@ export interface Forecast {
   readonly size: number | undefined;
   /** The same need before rounding up. */
   readonly need?: number | undefined;
+  /**
+   * Nodes a removal must leave: a recurring burst due within two horizons but not one (no reason
+   * to add nodes yet; a node removed now would be asked back before it comes).
+   */
+  readonly keep?: number | undefined;
   /** The period estimate after this tick (to keep in the history). */
   readonly period: PeriodEstimate | undefined;
   readonly horizonMs: number;
@@ -238,8 +244,35 @@ export function forecastNeed(
       }
     }
   }
+  // Bursts of one size recurring on their own rhythm, which autocorrelation misses when another
+  // rhythm is laid over them (bursts every 3 minutes and larger ones every 25).
+  // The fine tier holds three bursts of a rhythm up to 20 minutes; the coarse one, the longer.
+  // Looked for over two horizons: a burst due in the second is no reason to add nodes yet, but
+  // one to keep those standing (a node removed now would be asked back before it).
+  const until = now + horizonMs + FINE_STEP_MS;
+  const rhythm = dueRhythm(history, now, until, policy.confidence);
+  const later = dueRhythm(history, now, until + horizonMs, policy.confidence);
+  const keep = later !== undefined && (rhythm === undefined || later.need > rhythm.need) ? later : undefined;
+  if (rhythm !== undefined && (seasonal === undefined || rhythm.need > seasonal)) {
+    seasonal = rhythm.need;
+    periodText = `bursts of ${formatNumber(rhythm.need)} nodes every ${formatDuration(rhythm.periodMs)} (seen ${rhythm.seen} times${rhythm.spreadMs > 0 ? `, up to ${formatDuration(rhythm.spreadMs)} off, regularity ${formatNumber(rhythm.regularity)}` : ''})`;
+  }
   const trend = policy.trend ? trendAt(history.need[0], now, now + horizonMs) : undefined;
   if (seasonal === undefined && trend === undefined) {
+    if (keep !== undefined)
+      return {
+        size: undefined,
+        keep: keep.need,
+        period: estimate,
+        horizonMs,
+        reasons: [
+          {
+            code: 'forecast-holds',
+            text: `predict: bursts of ${formatNumber(keep.need)} nodes every ${formatDuration(keep.periodMs)} due within two horizons: none added yet, none removed`,
+            value: keep.need,
+          },
+        ],
+      };
     if (period.lag === 0) return hold('no period found in the history and no steady trend', estimate);
     return hold(
       seen < PERIODS_NEEDED
@@ -257,6 +290,7 @@ export function forecastNeed(
   return {
     size,
     need,
+    ...(keep !== undefined ? { keep: keep.need } : {}),
     period: estimate,
     horizonMs,
     reasons: [
@@ -286,6 +320,137 @@ export function onsetSpread(onsets: readonly number[]): number {
     if (off <= median / 4) spread = Math.max(spread, off - FINE_STEP_MS);
   }
   return spread;
+}
+
+/** Bursts of one size seen at least this often, on a regular rhythm, before they are forecast. */
+const RHYTHM_SEEN = 3;
+/** The coarse tier is read for rhythms this far back (three bursts of up to two hours). */
+const RHYTHM_COARSE_REACH_MS = 6 * 3_600_000;
+/** Burst sizes tried as classes, largest first. */
+const RHYTHM_CLASSES = 3;
+
+/** A recurring burst: its size (need, nodes), rhythm, how often seen and how far off it. */
+export interface BurstRhythm {
+  readonly need: number;
+  readonly periodMs: number;
+  readonly seen: number;
+  readonly spreadMs: number;
+  /** 1 − spread ÷ period: 1 for bursts like clockwork (held to the policy's `confidence`). */
+  readonly regularity: number;
+}
+
+/**
+ * The next burst of a size that recurs on a regular rhythm in a tier (its last `reach` ms), when
+ * it is due by `until`. A burst is a run of buckets at least twice the lowest value and 2 nodes
+ * above it (the onset rule). Sizes are tried as classes, the largest first: a class's bursts are
+ * the runs at or above 3/4 of its size, each starting where the need crosses that line (a small
+ * burst just before a large one does not move the large one's onset). A class whose last
+ * RHYTHM_SEEN onsets come at equal gaps (each within a quarter of their median, and a bucket) is
+ * due one median gap after its last onset, early or late by the gaps' largest deviation; its size
+ * is the median of those bursts' peaks. A rhythm that missed its beat by half a gap has stopped.
+ */
+export function burstRhythm(
+  tier: HistoryTier | undefined,
+  now: number,
+  until: number,
+  opts: {
+    /** Rhythms shorter than this are another tier's. */
+    readonly shortest?: number;
+    /** How far back the tier is read, ms. */
+    readonly reach?: number;
+    /** The least regularity trusted (the policy's `confidence`). */
+    readonly regularity?: number;
+  } = {},
+): BurstRhythm | undefined {
+  if (!tier) return undefined;
+  const { values, step } = tier;
+  const first = Math.max(0, values.length - Math.floor((opts.reach ?? Number.POSITIVE_INFINITY) / step));
+  let low: number | undefined;
+  let high: number | undefined;
+  for (let i = first; i < values.length; i++) {
+    const x = values[i];
+    if (x === null || x === undefined) continue;
+    if (low === undefined || x < low) low = x;
+    if (high === undefined || x > high) high = x;
+  }
+  if (low === undefined || high === undefined) return undefined;
+  const floor = Math.max(2 * low, low + 2);
+  let size = high;
+  for (let tried = 0; tried < RHYTHM_CLASSES && size >= floor; tried++) {
+    const line = Math.max(floor, 0.75 * size);
+    const onsets: number[] = [];
+    const peaks: number[] = [];
+    let inRun = false;
+    // The largest need below this class's line that is still a burst: the next class to try.
+    let below = 0;
+    for (let i = first; i <= values.length; i++) {
+      const x = i < values.length ? values[i] : undefined;
+      if (x !== null && x !== undefined && x >= line) {
+        if (!inRun) {
+          onsets.push(tier.start + i * step);
+          peaks.push(x);
+          inRun = true;
+        } else if (x > peaks[peaks.length - 1]!) peaks[peaks.length - 1] = x;
+        continue;
+      }
+      inRun = false;
+      if (x !== null && x !== undefined && x >= floor) below = Math.max(below, x);
+    }
+    const found = rhythmOf(onsets, peaks, step, now, until, opts.shortest ?? 0);
+    if (found && found.regularity >= (opts.regularity ?? 0)) return found;
+    size = below;
+  }
+  return undefined;
+}
+
+/**
+ * The largest recurring burst due by `until` in either tier: the fine tier holds three bursts of
+ * a rhythm up to 20 minutes, the coarse one (read 6 hours back) the longer ones.
+ */
+function dueRhythm(
+  history: PoolHistory,
+  now: number,
+  until: number,
+  regularity: number,
+): BurstRhythm | undefined {
+  const fine = burstRhythm(history.need[0], now, until, { regularity });
+  const coarse = burstRhythm(history.need[1], now, until, {
+    regularity,
+    shortest: FINE_SPAN_MS / RHYTHM_SEEN,
+    reach: RHYTHM_COARSE_REACH_MS,
+  });
+  return coarse !== undefined && (fine === undefined || coarse.need > fine.need) ? coarse : fine;
+}
+
+/** The rhythm of one class of bursts (see burstRhythm), when due by `until`. */
+function rhythmOf(
+  onsets: readonly number[],
+  peaks: readonly number[],
+  step: number,
+  now: number,
+  until: number,
+  shortest: number,
+): BurstRhythm | undefined {
+  if (onsets.length < RHYTHM_SEEN) return undefined;
+  const recent = onsets.slice(-RHYTHM_SEEN);
+  const gaps = recent.slice(1).map((t, k) => t - recent[k]!);
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const period = sorted[Math.floor(sorted.length / 2)]!;
+  if (period < Math.max(3 * step, shortest)) return undefined;
+  let spread = 0;
+  for (const gap of gaps) spread = Math.max(spread, Math.abs(gap - period));
+  if (spread > Math.max(step, period / 4)) return undefined;
+  const due = recent[recent.length - 1]! + period;
+  // Not due within the horizon (early by the spread), or its beat long missed.
+  if (due - spread - step > until || now > due + spread + step) return undefined;
+  const heights = peaks.slice(-RHYTHM_SEEN).sort((a, b) => a - b);
+  return {
+    need: heights[Math.floor(heights.length / 2)]!,
+    periodMs: period,
+    seen: onsets.length,
+    spreadMs: spread,
+    regularity: 1 - spread / period,
+  };
 }
 
 /** Largest over [from, to] of the median need one, two and three periods earlier. */

@@ -228,6 +228,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     policy.hold !== undefined || policy.hysteresis !== undefined || policy.predict !== undefined;
   let forecast: number | undefined;
   let forecastNeedNodes: number | undefined;
+  let forecastKeep: number | undefined;
   if (remembers) {
     const newestBefore = history?.lastAt;
     history = recordTick(history, {
@@ -243,6 +244,7 @@ export function decidePool(input: DecideInput): PoolPlan {
       add(f);
       forecast = f.size;
       forecastNeedNodes = f.need;
+      forecastKeep = f.keep;
     }
   }
   let ruleDesired = up.desired;
@@ -287,6 +289,14 @@ export function decidePool(input: DecideInput): PoolPlan {
         code: 'forecast-keeps',
         text: `keeping ${base}: the forecast needs ${formatNumber(forecastNeedNodes)} nodes within the horizon${band > 0 ? ` (dead band ${formatNumber(band)})` : ''}`,
         value: forecastNeedNodes,
+      });
+      return plan('hold', base);
+    }
+    if (forecastKeep !== undefined && base - 1 < forecastKeep) {
+      reasons.push({
+        code: 'forecast-keeps',
+        text: `keeping ${base}: a burst of ${formatNumber(forecastKeep)} nodes is due within two horizons`,
+        value: forecastKeep,
       });
       return plan('hold', base);
     }
