@@ -234,6 +234,7 @@ export function decidePool(input: DecideInput): PoolPlan {
     history = recordTick(history, {
       now,
       need: up.need,
+      loads: up.loads,
       ask: up.ask,
       joined: joinTimes(health.updates, input.nodes, now),
       retention: input.historyRetention,

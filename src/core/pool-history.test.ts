@@ -83,3 +83,61 @@ describe('pool history', () => {
     assert.equal(same.lastAt, h.lastAt);
   });
 });
+
+describe("each target rule's own samples", () => {
+  /** Ticks every 10 s with each rule's load; the need is what decidePool passes: max load ÷ target. */
+  const ticks = (
+    h0: ReturnType<typeof emptyHistory>,
+    from: number,
+    n: number,
+    loads: [string, number, number][],
+  ) => {
+    let h = h0;
+    for (let i = 0; i < n; i++) {
+      const now = T + from + i * 10_000;
+      const need = Math.max(...loads.map(([, target, load]) => load / target));
+      h = recordTick(h, {
+        now,
+        need,
+        loads: loads.map(([metric, target, load]) => ({ metric, target, load })),
+      });
+    }
+    return h;
+  };
+
+  test('a changed target recomputes the need of the past from the stored samples', () => {
+    let h = ticks(emptyHistory(), 0, 6, [['tx avg', 100, 800]]);
+    assert.deepEqual(h.need[0]!.values, [8, 8, 8, 8, 8, 8]);
+    assert.deepEqual(h.rules?.[0]?.load[0]?.values, [800, 800, 800, 800, 800, 800]);
+    // The operator halves what one node serves: the same load needed twice the nodes.
+    h = ticks(h, 60_000, 1, [['tx avg', 50, 800]]);
+    assert.deepEqual(h.need[0]!.values, [16, 16, 16, 16, 16, 16, 16]);
+    assert.deepEqual(h.need[1]!.values, [16]);
+    assert.equal(h.rules?.[0]?.target, 50);
+  });
+
+  test('a rule added has no past; a rule removed takes its past with it', () => {
+    let h = ticks(emptyHistory(), 0, 3, [['tx avg', 100, 500]]);
+    h = ticks(h, 30_000, 2, [
+      ['tx avg', 100, 500],
+      ['peers max', 10, 90],
+    ]);
+    assert.deepEqual(h.need[0]!.values, [5, 5, 5, 9, 9]);
+    // The tx rule goes: the past is what the peers rule measured, where it measured.
+    h = ticks(h, 50_000, 1, [['peers max', 10, 90]]);
+    assert.deepEqual([h.need[0]!.start - T, h.need[0]!.values], [30_000, [9, 9, 9]]);
+    assert.deepEqual(
+      h.rules?.map((r) => r.metric),
+      ['peers max'],
+    );
+  });
+
+  test('a history stored before samples were kept keeps its need; samples start now', () => {
+    let old = emptyHistory();
+    for (let i = 0; i < 3; i++) old = recordTick(old, { now: T + i * 10_000, need: 4 });
+    assert.equal(old.rules, undefined);
+    const h = ticks(old, 30_000, 1, [['tx avg', 50, 800]]);
+    assert.deepEqual(h.need[0]!.values, [4, 4, 4, 16]);
+    assert.deepEqual(h.rules?.[0]?.load[0]?.values, [800]);
+  });
+});

@@ -1,6 +1,6 @@
-// What a pool remembers between ticks for the policies that look back and ahead: the nodes its
-// load needed (downsampled with age), the sizes its rules asked for, when its bursts began and
-// how long its nodes take to join. A plain value: the core returns the next one with each plan;
+// What a pool remembers between ticks for the policies that look back and ahead: each target
+// rule's own metric and the nodes the load needed (both downsampled with age), the sizes its rules
+// asked for, when its bursts began and how long its nodes take to join. A plain value: the core returns the next one with each plan;
 // the simulator keeps it, the controller stores it with the pool so a restart keeps it too.
 
 /** Buckets of equal length, oldest first; each holds the largest need seen in it (null: none). */
@@ -12,10 +12,26 @@ export interface HistoryTier {
   readonly values: readonly (number | null)[];
 }
 
+/**
+ * One target rule's own samples: its metric times the ready nodes it was read over (the load it
+ * measured; its need is load ÷ target), fine then coarse. Kept apart from the need so that a
+ * changed target, or a rule added or removed, recomputes the need's past instead of forecasting
+ * from nodes sized for the old one.
+ */
+export interface RuleSeries {
+  /** What identifies the rule across config changes: `metric aggregate` (and ` rate`). */
+  readonly metric: string;
+  /** The target the need tiers were last computed with. */
+  readonly target: number;
+  readonly load: readonly HistoryTier[];
+}
+
 export interface PoolHistory {
   readonly version: 1;
   /** Need in nodes (what the target rules size for), fine then coarse. */
   readonly need: readonly HistoryTier[];
+  /** Each target rule's samples (absent in a history stored before they were kept). */
+  readonly rules?: readonly RuleSeries[] | undefined;
   /** Asked-for sizes as a falling run: each [at, size] the largest ask from `at` on. */
   readonly asks: readonly (readonly [number, number])[];
   /** Starts of recent bursts, ms, oldest first (at most ONSETS_KEPT). */
@@ -63,6 +79,8 @@ export interface HistoryTick {
   readonly now: number;
   /** Nodes the load needs (fractional), when a target rule could read its metric. */
   readonly need?: number | undefined;
+  /** Each target rule that read its metric: its identity, target and load (ready × value). */
+  readonly loads?: readonly RuleLoad[] | undefined;
   /** The largest size a scale-up rule asked for this tick, when any could read its metric. */
   readonly ask?: number | undefined;
   /** Provision-to-ready times of nodes that became ready this tick, ms. */
@@ -71,10 +89,19 @@ export interface HistoryTick {
   readonly retention?: number | undefined;
 }
 
+/** One target rule's reading in a tick. */
+export interface RuleLoad {
+  readonly metric: string;
+  readonly target: number;
+  /** ready × value: the load the rule measured. */
+  readonly load: number;
+}
+
 /** The history after one tick. Returns parts unchanged by reference (it runs every tick). */
 export function recordTick(history: PoolHistory | undefined, tick: HistoryTick): PoolHistory {
-  const h = history ?? emptyHistory();
+  const h0 = history ?? emptyHistory();
   const { now } = tick;
+  const { history: h, rules } = recordLoads(h0, tick);
   let need = h.need;
   let onsets = h.onsets;
   let lastAt = h.lastAt;
@@ -91,12 +118,81 @@ export function recordTick(history: PoolHistory | undefined, tick: HistoryTick):
   return {
     version: 1,
     need,
+    ...(rules !== undefined ? { rules } : {}),
     asks: tick.ask === undefined ? dropOldAsks(h.asks, now) : addAsk(h.asks, now, tick.ask),
     onsets,
     provisionMs: learnProvision(h.provisionMs, tick.joined),
     period: h.period,
     lastAt,
   };
+}
+
+/**
+ * Adds each target rule's load to its own series. When the rules differ from those the need was
+ * computed with — a target changed, a rule added or removed — the need's past is first computed
+ * again from the series of the rules there are now (a bucket's need is the largest load ÷ target
+ * among them; an added rule has no past, a removed rule's goes). A history stored before rules
+ * were kept has no series: its need is kept as it is and the series start now.
+ */
+function recordLoads(
+  h: PoolHistory,
+  tick: HistoryTick,
+): { history: PoolHistory; rules: readonly RuleSeries[] | undefined } {
+  const loads = tick.loads;
+  if (loads === undefined || loads.length === 0) return { history: h, rules: h.rules };
+  const [fineSpan, coarseSpan] = tierSpans(tick.retention);
+  const old = h.rules;
+  const changed =
+    old !== undefined &&
+    (old.length !== loads.length ||
+      loads.some((l, i) => old[i]!.metric !== l.metric || old[i]!.target !== l.target));
+  const rules = loads.map((l): RuleSeries => {
+    const prev = old?.find((r) => r.metric === l.metric);
+    const v = Math.round(l.load * 100) / 100;
+    const load =
+      Number.isFinite(v) && v >= 0
+        ? [
+            addToTier(prev?.load[0], FINE_STEP_MS, fineSpan, tick.now, v),
+            addToTier(prev?.load[1], COARSE_STEP_MS, coarseSpan, tick.now, v),
+          ]
+        : (prev?.load ?? []);
+    return prev !== undefined && prev.target === l.target && load === prev.load
+      ? prev
+      : { metric: l.metric, target: l.target, load };
+  });
+  if (!changed) return { history: h, rules };
+  // Recompute from the series as they stood before this tick (the tick's need is added after).
+  const past = loads.map((l) => ({
+    target: l.target,
+    load: old.find((r) => r.metric === l.metric)?.load ?? [],
+  }));
+  const need = [0, 1].flatMap((k) => {
+    const tier = needFromLoads(past.map((p) => ({ target: p.target, tier: p.load[k] })));
+    return tier ? [tier] : [];
+  });
+  return { history: { ...h, need: need.length === 2 ? need : [] }, rules };
+}
+
+/** A need tier from rules' load tiers of one step: per bucket, the largest load ÷ target. */
+function needFromLoads(
+  series: readonly { readonly target: number; readonly tier: HistoryTier | undefined }[],
+): HistoryTier | undefined {
+  const present = series.filter(
+    (s): s is { target: number; tier: HistoryTier } => s.tier !== undefined && s.target > 0,
+  );
+  if (present.length === 0) return undefined;
+  const step = present[0]!.tier.step;
+  const start = Math.min(...present.map((s) => s.tier.start));
+  const end = Math.max(...present.map((s) => s.tier.start + s.tier.values.length * step));
+  const values: (number | null)[] = new Array((end - start) / step).fill(null);
+  for (const { target, tier } of present)
+    tier.values.forEach((x, i) => {
+      if (x === null || x === undefined) return;
+      const j = (tier.start - start) / step + i;
+      const n = Math.round((x / target) * 100) / 100;
+      if (values[j] === null || n > values[j]!) values[j] = n;
+    });
+  return { step, start, values };
 }
 
 /** How long the fine and the coarse tier reach back under `historyRetention` (ms; default two days). */

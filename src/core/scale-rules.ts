@@ -4,6 +4,7 @@
 import { formatDuration, remaining } from './duration.ts';
 import { formatNumber } from './format.ts';
 import type { PoolPolicy, ScaleRule } from './policy.ts';
+import type { RuleLoad } from './pool-history.ts';
 import type { Reason } from './pool-plan.ts';
 import { compare, type RuleReading, readRule, type SampleWindow } from './rule-evaluation.ts';
 
@@ -20,6 +21,8 @@ export interface ScaleUpVerdict {
    * that read their metric (undefined when none did, or none is a target rule).
    */
   readonly need: number | undefined;
+  /** Each target rule that read its metric: its load (ready × value), for the pool's history. */
+  readonly loads: readonly RuleLoad[];
   /** The largest size a rule asked for, cooldown or not (undefined when no rule could read). */
   readonly ask: number | undefined;
   readonly reasons: readonly Reason[];
@@ -41,6 +44,7 @@ export function scaleUpRules(
   let fired = false;
   let need: number | undefined;
   let ask: number | undefined;
+  const loads: RuleLoad[] = [];
   const held: string[] = [];
   const reasons: Reason[] = [];
   scaleUp.rules.forEach((rule, i) => {
@@ -53,8 +57,12 @@ export function scaleUpRules(
     }
     if (reading.status === 'ok') {
       if (rule.kind === 'target' && readyIds.length > 0) {
-        const n = (readyIds.length * reading.value) / rule.target;
+        const load = readyIds.length * reading.value;
+        const n = load / rule.target;
         if (Number.isFinite(n) && (need === undefined || n > need)) need = n;
+        // Two rules on one metric are one series: the first is kept.
+        const metric = `${rule.metric} ${rule.aggregate}${rule.rate ? ' rate' : ''}`;
+        if (!loads.some((l) => l.metric === metric)) loads.push({ metric, target: rule.target, load });
       }
       if ((rule.kind === 'target' || r.fired) && (ask === undefined || r.desired > ask)) ask = r.desired;
     }
@@ -75,7 +83,7 @@ export function scaleUpRules(
     });
     desired = base;
   }
-  return { desired, fired, held, need, ask, reasons };
+  return { desired, fired, held, need, loads, ask, reasons };
 }
 
 /** Whether the scale-down rules agree on removing a node. */
