@@ -483,14 +483,14 @@ export class Controller {
       const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
       byId.set(u.id, updated);
       await store.putNode(updated, ctx.term);
-      // A node that joined by state sync or a file snapshot is ready for the first time: its
-      // time from create to ready (a failed attempt included: the way's whole cost) is the
-      // pool's new figure for that way, stored with the pool's state.
+      // A node whose join is measured is ready for the first time: its time from its first
+      // attempt by the way it joined to ready (a failed attempt by the same way included: the
+      // way's whole cost) is the pool's new figure for that way, stored with the pool's state.
       if (n.joinedBy && n.readyAt === undefined && updated.readyAt !== undefined)
         state = {
           ...state,
           joins: recordJoin(state.joins, n.joinedBy, {
-            ms: updated.readyAt - n.createdAt,
+            ms: updated.readyAt - (n.joinedBySince ?? n.createdAt),
             at: updated.readyAt,
             node: n.id,
           }),
@@ -540,6 +540,21 @@ export class Controller {
           ],
         };
       }
+    }
+    // A join that timed out is the way's figure too, a lower bound marked so: `auto` then
+    // weighs a way that does not get there, instead of trying it again as unmeasured.
+    for (const a of finalPlan.actions) {
+      const n = a.kind === 'rejoin' ? byId.get(a.nodeId) : undefined;
+      if (n?.joinedBy && n.readyAt === undefined)
+        state = {
+          ...state,
+          joins: recordJoin(state.joins, n.joinedBy, {
+            ms: obs.at - (n.joinedBySince ?? n.createdAt),
+            at: obs.at,
+            node: n.id,
+            timedOut: true,
+          }),
+        };
     }
     const next: PoolState = { ...state, clocks, history };
     if (!stored || !samePoolState(stored, next)) await store.putPool(next, ctx.term);
