@@ -9,7 +9,7 @@ import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership, Lock } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
-import { recordJoin } from '../core/join-choice.ts';
+import { type MeasuredWay, planJoin, recordJoin } from '../core/join-choice.ts';
 import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
@@ -573,7 +573,14 @@ export class Controller {
       pool: pool.name,
       at: obs.at,
       term: ctx.term,
-      body: poolStatusBody(pool, finalPlan, [...byId.values()], po, next.joins),
+      body: poolStatusBody(
+        pool,
+        finalPlan,
+        [...byId.values()],
+        po,
+        next.joins,
+        nextJoinOf(this.#rt, pool, next),
+      ),
     });
   }
 
@@ -903,17 +910,48 @@ function samePoolState(a: PoolState, b: PoolState): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * The way the pool's next join would take once every way it allows is there (a state-sync
+ * source, a file snapshot): its mode, and with `auto` the figures, decide. Undefined for a pool
+ * with no choice of ways. The dashboard shows it beside the figures.
+ */
+function nextJoinOf(rt: Runtime, pool: PoolConfig, state: PoolState): NextJoin | undefined {
+  const kind = rt.nodeKind(pool.name);
+  const mode = kind.capabilities.stateSync;
+  if (mode === 'never' && pool.bootstrap === undefined) return undefined;
+  const possible = {
+    stateSync: mode !== 'never' && kind.planStateSync !== undefined,
+    snapshot: pool.bootstrap !== undefined,
+  };
+  const c = planJoin(mode, state.joins, possible);
+  const ways: MeasuredWay[] = [
+    ...(possible.snapshot ? (['snapshot'] as const) : []),
+    ...(possible.stateSync ? (['state-sync'] as const) : []),
+    'network',
+  ];
+  return { way: c.way ?? 'network', why: c.why, ways };
+}
+
+/** The next join's way and why, and the ways the pool allows (the network always). */
+interface NextJoin {
+  readonly way: MeasuredWay;
+  readonly why: string;
+  readonly ways: readonly MeasuredWay[];
+}
+
 function poolStatusBody(
   pool: PoolConfig,
   plan: PoolPlan,
   nodes: readonly StoredNode[],
   po: PoolObservation,
   joins: PoolState['joins'],
+  nextJoin: NextJoin | undefined,
 ): Record<string, unknown> {
   return {
     role: pool.role,
-    // The last measured join by state sync and by file snapshot (stateSync: auto picks by them).
+    // The last measured join by each way (stateSync: auto picks by them), and the next one's way.
     ...(joins ? { joins } : {}),
+    ...(nextJoin ? { nextJoin } : {}),
     size: pool.size ?? null,
     decision: plan.decision,
     ready: plan.ready,
