@@ -541,10 +541,12 @@ export class Controller {
         };
       }
     }
-    // A join that timed out is the way's figure too, a lower bound marked so: `auto` then
-    // weighs a way that does not get there, instead of trying it again as unmeasured.
+    // A join that timed out (tried again, or the last one allowed) is the way's figure too, a
+    // lower bound marked so: `auto` then weighs a way that does not get there, instead of
+    // trying it again as unmeasured.
     for (const a of finalPlan.actions) {
-      const n = a.kind === 'rejoin' ? byId.get(a.nodeId) : undefined;
+      const timedOut = a.kind === 'rejoin' || (a.kind === 'remove' && a.cause === 'join-exhausted');
+      const n = timedOut ? byId.get(a.nodeId) : undefined;
       if (n?.joinedBy && n.readyAt === undefined)
         state = {
           ...state,
