@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { Config, PoolConfig } from '../config/schema.ts';
 import { type PoolRequestKind, poolRequestRefusal } from '../controller/pool-requests.ts';
+import type { JoinTimes, MeasuredWay } from '../core/join-choice.ts';
 import { readFailover } from '../failover/failover-state.ts';
 import { type PromoteReview, reviewPromotion } from '../failover/promote.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -149,6 +150,7 @@ interface StatusNode {
 }
 
 interface StatusBodyFull {
+  nextJoin?: { way: MeasuredWay; why: string; ways?: MeasuredWay[] };
   decision: string;
   ready: number;
   live: number;
@@ -203,6 +205,27 @@ async function poolView(
       failing: nodes.filter((n) => n.failMarker > 0).length,
       worstFailMarker: nodes.reduce((a, n) => Math.max(a, n.failMarker), 0),
     },
+    joins: joinsView(state?.joins, body?.nextJoin),
+  };
+}
+
+/** The pool's last join by each way it measured, and the way the controller says comes next. */
+function joinsView(
+  joins: JoinTimes | undefined,
+  next: StatusBodyFull['nextJoin'],
+): z.input<typeof s.Pool>['joins'] {
+  if (!joins && !next) return null;
+  const ways = [
+    ['snapshot', joins?.snapshot],
+    ['state-sync', joins?.stateSync],
+    ['network', joins?.network],
+  ] as const;
+  return {
+    last: ways.flatMap(([way, f]) =>
+      f ? [{ way, ms: Math.round(f.ms), at: f.at, node: f.node, timedOut: f.timedOut === true }] : [],
+    ),
+    next: next ? { way: next.way, why: next.why } : null,
+    ways: next?.ways ?? ways.filter(([, f]) => f).map(([w]) => w),
   };
 }
 

@@ -122,6 +122,19 @@ export const RuleInfo = z.object({
   text: z.string().meta({ description: 'The rule in words' }),
 });
 
+const JoinWayName = z.enum(['snapshot', 'state-sync', 'network']);
+
+const JoinFigure = z.object({
+  way: JoinWayName,
+  ms: z
+    .number()
+    .int()
+    .meta({ description: 'From its first attempt by this way to ready (or to its timeout)' }),
+  at: ms('When the node was ready, or its join timed out'),
+  node: z.string(),
+  timedOut: z.boolean().meta({ description: 'It did not get there: ms is a lower bound' }),
+});
+
 export const Pool = z.object({
   name: z.string(),
   role: z.string(),
@@ -158,6 +171,22 @@ export const Pool = z.object({
     failing: z.number().int().meta({ description: 'Nodes whose fail marker is above 0' }),
     worstFailMarker: z.number().int(),
   }),
+  joins: z
+    .object({
+      last: z.array(JoinFigure),
+      ways: z
+        .array(JoinWayName)
+        .meta({ description: 'The ways the pool allows its new nodes to join by (the network always)' }),
+      next: z
+        .object({ way: JoinWayName, why: z.string() })
+        .nullable()
+        .meta({ description: 'The way the next join would take once every way the pool allows is there' }),
+    })
+    .nullable()
+    .meta({
+      description:
+        'How new nodes joined (create to ready, by snapshot, state sync or the network); null for a pool with no choice of ways',
+    }),
 });
 
 export const Node = z.object({

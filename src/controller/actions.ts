@@ -2,8 +2,8 @@
 // leadership term. Every step is idempotent, so a restart can run a removal again.
 
 import type { PoolConfig } from '../config/schema.ts';
-import { chooseJoin, type JoinChoice } from '../core/join-choice.ts';
-import type { NodeAddress, RestoreSource } from '../nodes/node-kind.ts';
+import { chooseRejoin, type JoinChoice, type JoinPossible, planJoin } from '../core/join-choice.ts';
+import type { NodeAddress, NodeKind, RestoreSource, StateSyncPlan } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
 import { addressOf, recordedInstance, withInstance } from '../runtime/node-records.ts';
@@ -77,21 +77,14 @@ export async function createNode(
     let instance: Instance;
     const kind = rt.nodeKind(pool.name);
     const siblings = siblingsOf(po, nodeId);
-    const fileSnapshot = await newestSnapshot(rt, pool);
-    // The kind says whether this node joins by state sync instead (its pool's choice); with
-    // `stateSync: auto`, it plans the state sync it could do, and the faster measured way wins.
-    const planned = await kind.planStateSync?.({ siblings, snapshot: fileSnapshot?.source });
-    const choice: JoinChoice | undefined = choosesByMeasure(pool)
-      ? chooseJoin((await rt.store.getPool(pool.name))?.joins, {
-          stateSync: planned !== undefined,
-          snapshot: fileSnapshot !== undefined,
-        })
-      : undefined;
-    const stateSync = choice && choice.way !== 'state-sync' ? undefined : planned;
-    const snapshot = stateSync ? undefined : fileSnapshot;
-    // Its time from create to ready is measured against the other way's (controller.ts).
-    const joinedBy = stateSync ? 'state-sync' : snapshot ? 'snapshot' : undefined;
-    if (joinedBy) record = { ...record, joinedBy };
+    // What is possible now (a state-sync source, a file snapshot); the pool's mode, as its kind
+    // says, and with `auto` the faster measured way, pick among them (core/join-choice.ts).
+    const ways = await joinWays(rt, pool, kind, siblings);
+    const mode = kind.capabilities.stateSync;
+    const choice = planJoin(mode, (await rt.store.getPool(pool.name))?.joins, ways.possible);
+    const { stateSync, snapshot } = takenWay(choice, ways);
+    // Its time to ready is measured against the other ways' (controller.ts).
+    if (ways.measured) record = { ...record, ...joinRecord(choice, ways, now) };
     try {
       instance = await provider.create({
         nodeId,
@@ -133,12 +126,8 @@ export async function createNode(
       },
       warm ? 'warm spare created' : 'node created',
     );
-    const how = stateSync
-      ? `state sync from ${stateSync.sources.map((s) => s.id).join(', ')}, trusting height ${stateSync.trustHeight}`
-      : snapshot
-        ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}`
-        : snapshotlessWhy(pool);
-    return `instance ${instance.id}; ${how}${choice ? ` (stateSync auto — ${choice.why})` : ''}`;
+    const how = howJoined(pool, stateSync, snapshot);
+    return `instance ${instance.id}; ${how}${mode === 'auto' ? ` (stateSync auto — ${choice.why})` : ''}`;
   });
 }
 
@@ -171,9 +160,71 @@ export async function takeWarmNode(
   return taken;
 }
 
-/** Whether the pool has its new nodes join the way last measured faster (`stateSync: auto`). */
-function choosesByMeasure(pool: PoolConfig): boolean {
-  return 'stateSync' in pool.node && pool.node.stateSync === 'auto';
+/** The ways a node of the pool could join now, and whether the pool measures its joins. */
+interface JoinWays {
+  readonly possible: JoinPossible & { readonly newestSnapshotId?: string | undefined };
+  readonly planned: StateSyncPlan | undefined;
+  readonly fileSnapshot: { source: RestoreSource } | undefined;
+  /** The pool has a choice of ways (its kind can state sync, or it has a snapshot set). */
+  readonly measured: boolean;
+}
+
+async function joinWays(
+  rt: Runtime,
+  pool: PoolConfig,
+  kind: NodeKind,
+  siblings: readonly NodeAddress[],
+): Promise<JoinWays> {
+  const fileSnapshot = await newestSnapshot(rt, pool);
+  const planned =
+    kind.capabilities.stateSync === 'never' ? undefined : await kind.planStateSync?.({ siblings });
+  return {
+    possible: {
+      stateSync: planned !== undefined,
+      snapshot: fileSnapshot !== undefined,
+      newestSnapshotId: fileSnapshot?.source.id,
+    },
+    planned,
+    fileSnapshot,
+    measured: kind.capabilities.stateSync !== 'never' || pool.bootstrap !== undefined,
+  };
+}
+
+/** What the launch is given for the way chosen. */
+function takenWay(
+  choice: JoinChoice,
+  ways: JoinWays,
+): { stateSync: StateSyncPlan | undefined; snapshot: { source: RestoreSource } | undefined } {
+  return {
+    stateSync: choice.way === 'state-sync' ? ways.planned : undefined,
+    snapshot: choice.way === 'snapshot' ? ways.fileSnapshot : undefined,
+  };
+}
+
+/** The node's record of the way its attempt joins by, from `since` unless it kept its way. */
+function joinRecord(
+  choice: JoinChoice,
+  ways: JoinWays,
+  since: number,
+): Pick<StoredNode, 'joinedBy' | 'joinedBySince' | 'joinedFrom'> {
+  return {
+    joinedBy: choice.way ?? 'network',
+    joinedBySince: since,
+    joinedFrom: choice.way === 'snapshot' ? ways.fileSnapshot?.source.id : undefined,
+  };
+}
+
+/** How the node joins, in the action's outcome. */
+function howJoined(
+  pool: PoolConfig,
+  stateSync: StateSyncPlan | undefined,
+  snapshot: { source: RestoreSource } | undefined,
+): string {
+  return stateSync
+    ? `state sync from ${stateSync.sources.map((s) => s.id).join(', ')}, trusting height ${stateSync.trustHeight}`
+    : snapshot
+      ? `restored from snapshot ${snapshot.source.id} at height ${snapshot.source.height}`
+      : snapshotlessWhy(pool);
 }
 
 /** The newest complete snapshot of the pool's bootstrap set, if it has one. */
@@ -314,15 +365,36 @@ export async function rejoinNode(
   attempt: number,
 ): Promise<void> {
   const provider = rt.providers.get(pool.provider)!;
+  const kind = rt.nodeKind(pool.name);
+  const siblings = siblingsOf(po, node.id);
+  // The pool's bootstrap mode again, past the way that just failed (core/join-choice.ts): a
+  // state sync that timed out falls back to the file snapshot, a restore to a newer snapshot or
+  // to state sync, and the network only when no other way is left.
+  const ways = await joinWays(rt, pool, kind, siblings);
+  const failedWay = node.joinedBy === 'network' ? undefined : node.joinedBy;
+  const choice = chooseRejoin(
+    kind.capabilities.stateSync,
+    (await rt.store.getPool(pool.name))?.joins,
+    { way: failedWay, snapshotId: node.joinedFrom },
+    ways.possible,
+  );
+  const { stateSync, snapshot } = takenWay(choice, ways);
   await runAction(
     rt,
     ctx,
-    { pool: pool.name, kind: 'rejoin', nodeId: node.id, cause: `join timed out: attempt ${attempt + 1}` },
+    {
+      pool: pool.name,
+      kind: 'rejoin',
+      nodeId: node.id,
+      cause: `join timed out: attempt ${attempt + 1}${ways.measured ? `, by ${choice.why}` : ''}`,
+    },
     async (actionId) => {
       const instance = po.instances.get(node.id);
       ctx.guard();
       if (instance) await provider.destroy(instance);
       const now = Date.now();
+      // A join kept on its way (a newer snapshot) keeps its clock: the figure is the way's cost.
+      const kept = ways.measured && (choice.way ?? 'network') === node.joinedBy;
       const record: StoredNode = {
         ...node,
         state: 'provisioning',
@@ -332,6 +404,9 @@ export async function rejoinNode(
         registered: false,
         actionId,
         updatedAt: now,
+        ...(ways.measured
+          ? joinRecord(choice, ways, kept ? (node.joinedBySince ?? node.createdAt) : now)
+          : {}),
       };
       await rt.store.putNode(record, ctx.term);
       ctx.guard();
@@ -340,17 +415,19 @@ export async function rejoinNode(
         pool: pool.name,
         actionId,
         term: ctx.term,
-        kind: rt.nodeKind(pool.name),
+        kind,
         launch: {
           role: pool.role,
           upstream: upstreamFor(po),
-          siblings: siblingsOf(po, node.id),
+          siblings,
           peers: await peersOf(rt, pool),
           options: pool.node,
+          snapshot: snapshot?.source,
+          stateSync,
         },
       });
       await rt.store.putNode(withInstance(record, fresh), ctx.term);
-      return `instance ${fresh.id}`;
+      return `instance ${fresh.id}; ${howJoined(pool, stateSync, snapshot)}`;
     },
   );
 }

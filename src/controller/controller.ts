@@ -9,7 +9,7 @@ import { createAlertDispatcher } from '../alerts/create-alert-dispatcher.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Leadership, Lock } from '../coordination/coordination.ts';
 import type { PlannedAction, PoolClocks, PoolPlan } from '../core/decide.ts';
-import { recordJoin } from '../core/join-choice.ts';
+import { type MeasuredWay, planJoin, recordJoin } from '../core/join-choice.ts';
 import type { PoolHistory } from '../core/pool-history.ts';
 import type { Sample } from '../core/types.ts';
 import { FailoverMonitor } from '../failover/monitor.ts';
@@ -483,14 +483,14 @@ export class Controller {
       const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
       byId.set(u.id, updated);
       await store.putNode(updated, ctx.term);
-      // A node that joined by state sync or a file snapshot is ready for the first time: its
-      // time from create to ready (a failed attempt included: the way's whole cost) is the
-      // pool's new figure for that way, stored with the pool's state.
+      // A node whose join is measured is ready for the first time: its time from its first
+      // attempt by the way it joined to ready (a failed attempt by the same way included: the
+      // way's whole cost) is the pool's new figure for that way, stored with the pool's state.
       if (n.joinedBy && n.readyAt === undefined && updated.readyAt !== undefined)
         state = {
           ...state,
           joins: recordJoin(state.joins, n.joinedBy, {
-            ms: updated.readyAt - n.createdAt,
+            ms: updated.readyAt - (n.joinedBySince ?? n.createdAt),
             at: updated.readyAt,
             node: n.id,
           }),
@@ -541,6 +541,23 @@ export class Controller {
         };
       }
     }
+    // A join that timed out (tried again, or the last one allowed) is the way's figure too, a
+    // lower bound marked so: `auto` then weighs a way that does not get there, instead of
+    // trying it again as unmeasured.
+    for (const a of finalPlan.actions) {
+      const timedOut = a.kind === 'rejoin' || (a.kind === 'remove' && a.cause === 'join-exhausted');
+      const n = timedOut ? byId.get(a.nodeId) : undefined;
+      if (n?.joinedBy && n.readyAt === undefined)
+        state = {
+          ...state,
+          joins: recordJoin(state.joins, n.joinedBy, {
+            ms: obs.at - (n.joinedBySince ?? n.createdAt),
+            at: obs.at,
+            node: n.id,
+            timedOut: true,
+          }),
+        };
+    }
     const next: PoolState = { ...state, clocks, history };
     if (!stored || !samePoolState(stored, next)) await store.putPool(next, ctx.term);
     await this.#record(finalPlan, ctx.term);
@@ -558,7 +575,14 @@ export class Controller {
       pool: pool.name,
       at: obs.at,
       term: ctx.term,
-      body: poolStatusBody(pool, finalPlan, [...byId.values()], po, next.joins),
+      body: poolStatusBody(
+        pool,
+        finalPlan,
+        [...byId.values()],
+        po,
+        next.joins,
+        nextJoinOf(this.#rt, pool, next),
+      ),
     });
   }
 
@@ -888,17 +912,48 @@ function samePoolState(a: PoolState, b: PoolState): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * The way the pool's next join would take once every way it allows is there (a state-sync
+ * source, a file snapshot): its mode, and with `auto` the figures, decide. Undefined for a pool
+ * with no choice of ways. The dashboard shows it beside the figures.
+ */
+function nextJoinOf(rt: Runtime, pool: PoolConfig, state: PoolState): NextJoin | undefined {
+  const kind = rt.nodeKind(pool.name);
+  const mode = kind.capabilities.stateSync;
+  if (mode === 'never' && pool.bootstrap === undefined) return undefined;
+  const possible = {
+    stateSync: mode !== 'never' && kind.planStateSync !== undefined,
+    snapshot: pool.bootstrap !== undefined,
+  };
+  const c = planJoin(mode, state.joins, possible);
+  const ways: MeasuredWay[] = [
+    ...(possible.snapshot ? (['snapshot'] as const) : []),
+    ...(possible.stateSync ? (['state-sync'] as const) : []),
+    'network',
+  ];
+  return { way: c.way ?? 'network', why: c.why, ways };
+}
+
+/** The next join's way and why, and the ways the pool allows (the network always). */
+interface NextJoin {
+  readonly way: MeasuredWay;
+  readonly why: string;
+  readonly ways: readonly MeasuredWay[];
+}
+
 function poolStatusBody(
   pool: PoolConfig,
   plan: PoolPlan,
   nodes: readonly StoredNode[],
   po: PoolObservation,
   joins: PoolState['joins'],
+  nextJoin: NextJoin | undefined,
 ): Record<string, unknown> {
   return {
     role: pool.role,
-    // The last measured join by state sync and by file snapshot (stateSync: auto picks by them).
+    // The last measured join by each way (stateSync: auto picks by them), and the next one's way.
     ...(joins ? { joins } : {}),
+    ...(nextJoin ? { nextJoin } : {}),
     size: pool.size ?? null,
     decision: plan.decision,
     ready: plan.ready,

@@ -1,5 +1,7 @@
 // Domain types shared by the pure core and the adapters around it. No I/O here.
 
+import type { StateSyncMode } from './join-choice.ts';
+
 /** Lifecycle of a node. Only `ready` nodes count as capacity. */
 export type NodeState =
   | 'provisioning'
@@ -83,4 +85,9 @@ export interface NodeKindCapabilities {
   readonly joinsOneAtATime: boolean;
   /** Its nodes hold signing state (a validator's key and last signed height): failover guards them and promotes a standby. */
   readonly holdsSigningState: boolean;
+  /**
+   * How its new nodes may join by state sync (planStateSync), as the pool configured it: the
+   * controller orders the ways by this (core/join-choice.ts) and never reads the kind's config.
+   */
+  readonly stateSync: StateSyncMode;
 }

@@ -147,15 +147,13 @@ export interface NodeKind {
    */
   prepare?(ctx: LaunchContext): Promise<void>;
   /**
-   * For kinds whose new nodes can join by state sync: whether this new node should, given
-   * the pool's other running nodes and the file snapshot it would restore otherwise, and
-   * from where. Undefined: restore the snapshot, or sync from the network. Never throws.
-   * A pool with `stateSync: auto` gets the plan whenever one is possible: the controller then
-   * picks between it and the snapshot by their measured join times (core/join-choice.ts).
+   * For kinds whose new nodes can join by state sync: how this new node could, from the
+   * pool's other running nodes. Undefined: it cannot now (no caught-up source, or the pool
+   * never joins by state sync). Never throws. The controller picks between the plan, the file
+   * snapshot and the network by `capabilities.stateSync` (core/join-choice.ts).
    */
   planStateSync?(ctx: {
     readonly siblings: readonly NodeAddress[];
-    readonly snapshot?: RestoreSource | undefined;
     readonly signal?: AbortSignal | undefined;
   }): Promise<StateSyncPlan | undefined>;
   /**

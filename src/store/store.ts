@@ -3,7 +3,7 @@
 // leadership term; a store refuses a write whose term is older than the newest it has seen.
 
 import type { PoolClocks, Reason } from '../core/decide.ts';
-import type { JoinTimes, JoinWay } from '../core/join-choice.ts';
+import type { JoinTimes, MeasuredWay } from '../core/join-choice.ts';
 import type { NodeRecord } from '../core/node-lifecycle.ts';
 import type { PoolHistory } from '../core/pool-history.ts';
 import type { StateDump } from './state-dump.ts';
@@ -22,7 +22,7 @@ export interface PoolState {
    * with age, recent asks and bursts. Stored with the pool at most once a minute.
    */
   readonly history?: PoolHistory | undefined;
-  /** How long its last joins by state sync and by file snapshot took (`stateSync: auto` picks by them). */
+  /** How long its last joins took by each way (`stateSync: auto` picks by them; the dashboard shows them). */
   readonly joins?: JoinTimes | undefined;
   /**
    * When this store's controller first acted on the pool (ms). A member its platform holds that
@@ -44,8 +44,15 @@ export interface StoredNode extends NodeRecord {
   /** Wired to its upstream (a sentry registered with its validator). */
   readonly registered: boolean;
   readonly updatedAt: number;
-  /** How its creation had it join, when by state sync or a file snapshot: its join is measured. */
-  readonly joinedBy?: JoinWay | undefined;
+  /**
+   * How its current attempt joins, set where the pool has a choice of ways (state sync, a file
+   * snapshot): its join is measured. Absent: not measured (an adopted instance, no choice).
+   */
+  readonly joinedBy?: MeasuredWay | undefined;
+  /** When its attempts by `joinedBy` began (its creation, or the rejoin that changed the way). */
+  readonly joinedBySince?: number | undefined;
+  /** The file snapshot its current attempt restored, when by snapshot (a rejoin takes a newer one). */
+  readonly joinedFrom?: string | undefined;
 }
 
 export type ActionKind =

@@ -1,5 +1,6 @@
 // The whole controller against real simnode processes on this host: scale-up under load,
-// scale-down after, sentries wired to the validator, and a restart that adopts its nodes.
+// scale-down after, sentries wired to the validator, a restart that adopts its nodes, and a
+// join that times out tried again by the pool's bootstrap mode.
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -10,9 +11,20 @@ import { Controller } from '../../src/controller/controller.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
 import { simnodeKind } from '../../src/nodes/simnode/simnode-kind.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
+import { takeSnapshot } from '../../src/snapshots/take-snapshot.ts';
 import { fastFleetConfig, makeFleet, runCli, waitFor } from '../support/fleet.ts';
 
-const fleet = makeFleet(fastFleetConfig({ min: 1, capacity: 2, max: 4 }));
+const fleet = makeFleet(
+  fastFleetConfig(
+    { min: 1, capacity: 2, max: 4 },
+    {
+      // New sentries restore the set's newest snapshot once there is one (none until the end).
+      sentriesExtra: '    bootstrap: { snapshots: snaps }',
+      extra:
+        'snapshots:\n  - { name: snaps, from: sentries, keep: 2, store: { kind: directory, path: snaps } }\n',
+    },
+  ),
+);
 after(() => fleet.cleanup());
 
 const silent = pino({ level: 'silent' });
@@ -133,4 +145,69 @@ test('a sentry pool grows under load to max, shrinks after to capacity, and stay
   } finally {
     await third.stop();
   }
+  // A snapshot of a sentry for the set the pool bootstraps from (taken here, not asked of a
+  // controller: a request waits for the pool to spare a node).
+  // (A node still catching up is refused before it is stopped: asked again until it is level.)
+  const source = (await provider.list()).find((i) => i.pool === 'sentries' && i.running)!;
+  await waitFor('a snapshot of a caught-up sentry', () =>
+    takeSnapshot({
+      set: 'snaps',
+      store: rt.snapshotStores.get('snaps')!,
+      kind: rt.nodeKind('sentries'),
+      provider,
+      pool: 'sentries',
+      nodeId: source.nodeId,
+      instance: source,
+      address: { id: source.nodeId, host: source.host, ports: source.ports },
+    }).then(
+      () => true,
+      (e: Error) => !/still catching up/.test(e.message) && Promise.reject(e),
+    ),
+  );
+
+  // A join that times out is tried again the way the pool's mode allows next, not always from
+  // the network: a third sentry that cannot catch up (1 block/s against the validator's 5) and
+  // must be ready within 1 ms restores the snapshot, times out, syncs from the network (the
+  // only other way: the snapshot that failed is still the newest), times out, restores again.
+  const failing = new Controller({
+    runtime: createRuntime({
+      ...config,
+      pools: config.pools.map((p) =>
+        p.name === 'sentries'
+          ? {
+              ...p,
+              size: { ...p.size!, min: 3, capacity: 3 },
+              node: { ...p.node, syncRate: 1 },
+              health: { ...p.health, joinTimeout: 1 },
+            }
+          : p,
+      ),
+    }),
+    log: silent,
+  });
+  await failing.start();
+  let rejoins: string[] = [];
+  try {
+    rejoins = (await waitFor('two rejoins of the third sentry', async () => {
+      const all = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+        (a) => a.kind === 'rejoin',
+      );
+      const first = all[0]?.nodeId;
+      const its = all.filter((a) => a.nodeId === first).map((a) => a.cause);
+      return its.length >= 2 ? its : undefined;
+    })) as string[];
+  } finally {
+    await failing.stop();
+  }
+  assert.match(
+    rejoins[0]!,
+    /^join timed out: attempt 2, by the network after snapshot timed out \(only snapshot is possible and it just failed\)$/,
+  );
+  assert.match(
+    rejoins[1]!,
+    /^join timed out: attempt 3, by snapshot after the network timed out \(bootstrap\.snapshots\)$/,
+  );
+  // The restore that timed out is the snapshot's figure, marked as a lower bound.
+  const joins = (await rt.store.getPool('sentries'))?.joins;
+  assert.equal(joins?.snapshot?.timedOut, true, JSON.stringify(joins));
 });

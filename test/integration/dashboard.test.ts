@@ -26,7 +26,9 @@ const CONFIG = fastFleetConfig(
     scaleDownPeriod: '30s',
     scaleDownBelow: 0.1,
     sentriesExtra:
-      '    traffic: [ { metric: "nodes:simnode_offered_load_tx_per_second", label: offered load, unit: tx/s } ]',
+      '    traffic: [ { metric: "nodes:simnode_offered_load_tx_per_second", label: offered load, unit: tx/s } ]\n' +
+      // A choice of ways to join (the network until a snapshot is taken): the joins are measured.
+      '    bootstrap: { snapshots: sentry-snapshots }',
     extra:
       'snapshots:\n  - { name: sentry-snapshots, from: sentries, keep: 2, store: { kind: directory, path: snapshots } }\n',
   },
@@ -133,6 +135,33 @@ test('the dashboard shows the fleet, a scale-up with its reason, and a pause tha
   );
   const markerTitle = await page.$eval('#chart-size .marker-up', (e) => e.getAttribute('title') ?? '');
   assert.match(markerTitle, /Scaled up/);
+  // The pool's join figures: no snapshot yet, so its sentries joined from the network, measured
+  // create to ready as the store holds it; the next join would restore the pool's snapshot.
+  await until(
+    page,
+    'the join figures',
+    `/^network \\d+\\.\\d s$/.test(document.querySelector('.join-way[data-way="network"]')?.innerText ?? '')`,
+  );
+  const joins = (await rt.store.getPool('sentries'))?.joins;
+  assert.ok(joins?.network, 'a network join measured');
+  assert.match(
+    (await page.textContent('.join-figures')) ?? '',
+    /create to ready · snapshot not measured · network \d+\.\d s · next: snapshot \(bootstrap\.snapshots\)/,
+  );
+  const view = (await (await fetch(`${api.url}/api/v1/pools/sentries`)).json()) as {
+    joins: {
+      last: { way: string; ms: number; node: string; timedOut: boolean }[];
+      next: { way: string };
+      ways: string[];
+    };
+  };
+  assert.equal(view.joins.next.way, 'snapshot');
+  // A simnode never joins by state sync: only the ways the pool allows are shown.
+  assert.deepEqual(view.joins.ways, ['snapshot', 'network']);
+  assert.ok(
+    view.joins.last.some((f) => f.way === 'network' && !f.timedOut && f.ms > 0),
+    JSON.stringify(view.joins),
+  );
   await browser.screenshot(page, 'pool');
 
   // Each ready node's own line beside the aggregate the rule read: one legend entry per node.

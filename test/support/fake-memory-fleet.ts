@@ -47,7 +47,7 @@ export class FakeMemoryProvider implements Provider {
 /** A node kind whose readiness the test decides, and which records who is wired to whom. */
 export class FakeScriptedKind implements NodeKind {
   readonly kind = 'fake-scripted';
-  readonly capabilities = { joinsOneAtATime: false, holdsSigningState: false };
+  readonly capabilities = { joinsOneAtATime: false, holdsSigningState: false, stateSync: 'never' as const };
   readonly portNames = ['rpc'];
   /** Node ids that probe ready; every other running node is still catching up. */
   readonly ready = new Set<string>();

@@ -231,9 +231,17 @@ export function formatStatus(config: Config, view: StatusView): string {
   return `${out.join('\n')}\n`;
 }
 
-/** `last joins, create to ready: state sync 9.8 s (sentries-a4dc), snapshot 6.5 s (sentries-99cd)`. */
+/**
+ * `last joins, create to ready: state sync 9.8 s (sentries-a4dc), snapshot 6.5 s (sentries-99cd)`,
+ * then the network's when measured; a join that timed out reads `> 120.0 s (timed out, …)`.
+ */
 export function joinsLine(j: JoinTimes): string {
   const one = (what: string, f: JoinFigure | undefined) =>
-    f ? `${what} ${(f.ms / 1000).toFixed(1)} s (${f.node})` : `${what} not measured`;
-  return `last joins, create to ready: ${one('state sync', j.stateSync)}, ${one('snapshot', j.snapshot)}`;
+    !f
+      ? `${what} not measured`
+      : f.timedOut
+        ? `${what} > ${(f.ms / 1000).toFixed(1)} s (timed out, ${f.node})`
+        : `${what} ${(f.ms / 1000).toFixed(1)} s (${f.node})`;
+  const network = j.network ? `, ${one('network', j.network)}` : '';
+  return `last joins, create to ready: ${one('state sync', j.stateSync)}, ${one('snapshot', j.snapshot)}${network}`;
 }

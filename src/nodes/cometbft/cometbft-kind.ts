@@ -163,7 +163,7 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
 
   return {
     kind: 'cometbft',
-    capabilities: { joinsOneAtATime: false, holdsSigningState: true },
+    capabilities: { joinsOneAtATime: false, holdsSigningState: true, stateSync: o.stateSync ?? 'never' },
     // A chain daemon also serves gRPC (queries, transactions): on a port of its own.
     portNames: daemon.appToml ? ['p2p', 'rpc', 'metrics', 'grpc'] : ['p2p', 'rpc', 'metrics'],
 
@@ -282,8 +282,8 @@ export function createCometbftKind(opts: CometbftKindOptions): NodeKind {
       };
     },
 
-    async planStateSync({ siblings, snapshot, signal }): Promise<StateSyncPlan | undefined> {
-      if (o.stateSync === undefined || (o.stateSync === 'fallback' && snapshot)) return undefined;
+    async planStateSync({ siblings, signal }): Promise<StateSyncPlan | undefined> {
+      if (o.stateSync === undefined) return undefined;
       // Sources: the pool's caught-up nodes, far enough past the snapshot interval to hold
       // at least one snapshot (CometBFT's RPC cannot say which snapshots a node has).
       const interval = o.app?.snapshotInterval ?? 0;

@@ -299,7 +299,7 @@ export function createEtcdMemberKind(o: EtcdMemberOptions): NodeKind {
 
   return {
     kind: 'etcd-member',
-    capabilities: { joinsOneAtATime: true, holdsSigningState: false },
+    capabilities: { joinsOneAtATime: true, holdsSigningState: false, stateSync: 'never' },
     portNames: ['client', 'peer', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {

@@ -11,7 +11,7 @@ function platformKind(kind: 'kube-pod' | 'kube-node', what: string): NodeKind {
     kind,
     portNames: [],
     judgedByPlatform: true,
-    capabilities: { joinsOneAtATime: false, holdsSigningState: false },
+    capabilities: { joinsOneAtATime: false, holdsSigningState: false, stateSync: 'never' },
     processSpec() {
       throw new Error(`${kind}: ${what} runs only on the kubernetes provider, never as a local process`);
     },

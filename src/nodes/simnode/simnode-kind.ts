@@ -108,7 +108,7 @@ export function createSimnodeKind(opts: SimnodeKindOptions = {}): NodeKind {
 
   return {
     kind: 'simnode',
-    capabilities: { joinsOneAtATime: false, holdsSigningState: false },
+    capabilities: { joinsOneAtATime: false, holdsSigningState: false, stateSync: 'never' },
     portNames: ['rpc', 'metrics'],
 
     async prepare(ctx: LaunchContext): Promise<void> {

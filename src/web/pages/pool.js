@@ -19,6 +19,36 @@ import {
   sizeGauge,
 } from '../widgets.js';
 
+const WAY_NAME = { snapshot: 'snapshot', 'state-sync': 'state sync', network: 'network' };
+
+/**
+ * The pool's last measured join by each way (create to ready) and the way the next one would
+ * take: `… · snapshot 13.5 s · state sync > 120.0 s (timed out) · next: snapshot: last 13.5 s against …`.
+ */
+function joinFigures(joins) {
+  const last = new Map(joins.last.map((f) => [f.way, f]));
+  const one = (way) => {
+    const f = last.get(way);
+    if (!f) return h('span', { class: 'join-way', 'data-way': way }, `${WAY_NAME[way]} not measured`);
+    const s = `${(f.ms / 1000).toFixed(1)} s`;
+    return h(
+      'span',
+      { class: 'join-way', 'data-way': way, title: `${f.node}, ${ago(f.at)}` },
+      `${WAY_NAME[way]} ${f.timedOut ? `> ${s} (timed out)` : s}`,
+    );
+  };
+  const parts = joins.ways.flatMap((w) => [' · ', one(w)]);
+  return h(
+    'p',
+    { class: 'muted small join-figures' },
+    'Last join, create to ready',
+    ...parts,
+    joins.next
+      ? h('span', { class: 'join-next', 'data-way': joins.next.way }, ` · next: ${joins.next.why}`)
+      : null,
+  );
+}
+
 function markerOf(d) {
   const up = d.decision === 'scale-up';
   const down = d.decision === 'scale-down';
@@ -413,6 +443,7 @@ export function poolPage(app, name, params = new URLSearchParams()) {
           { class: 'muted small' },
           `${p.nodeKind} on ${p.provider}${p.upstream ? ` · sentries of ${p.upstream}` : ''}${st ? ` · decided ${ago(st.at)}` : ''}`,
         ),
+        p.joins ? joinFigures(p.joins) : null,
       );
       replace(
         gauge,
