@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { loadConfigFile } from '../src/config/load.ts';
 import { Controller } from '../src/controller/controller.ts';
-import { getTomlValue, splitList } from '../src/nodes/cometbft/config-toml.ts';
+import { getTomlValue, setTomlValues, splitList } from '../src/nodes/cometbft/config-toml.ts';
 import { createRuntime } from '../src/runtime/runtime.ts';
 import { createNetwork, rpcResult } from '../test/support/cometbft-net.ts';
 import { fakeKubelet } from '../test/support/fake-kubelet.ts';
@@ -104,9 +104,12 @@ const cleanup = () =>
     rmSync(dir, { recursive: true, force: true });
     clearInterval(keepAlive);
   })());
-// Interrupted, it still stops what it started (50 CometBFT processes, the control plane).
+// Interrupted, it still stops what it started (50 CometBFT processes, the validator). `on`, not
+// `once`: the test bed's own handler kills the control plane and raises the signal again, which
+// this one then holds until the rest is stopped.
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (cleaned) return;
     log(`${signal}: stopping everything`);
     void cleanup().then(() => process.exit(130));
   });
@@ -117,6 +120,14 @@ try {
   const net = await createNetwork({ validators: 1, fullNodes: 1, timeoutCommit: '1s' });
   cleanups.push(() => net.cleanup());
   const publicNode = net.fullNodes[0]!;
+  // The public node stands for the rest of the chain, where sentries find many peers to sync
+  // from. Alone, with CometBFT's default 40 inbound peers, it lets ~40 sentries sync and the
+  // rest wait (a first 50-replica run stalled at 39 registered).
+  const publicToml = join(publicNode.home, 'config', 'config.toml');
+  writeFileSync(
+    publicToml,
+    setTomlValues(readFileSync(publicToml, 'utf8'), { p2p: { max_num_inbound_peers: REPLICAS + 20 } }),
+  );
   await net.start(publicNode);
   const validatorHome = net.validators[0]!.home;
 
