@@ -360,7 +360,13 @@ pools:
   const actions = await rt.store.listActions({ pool: 'sentries', limit: 10_000 });
   const persistent = validatorPersistentPeers();
   const live = await sentries();
-  const rows: { nodeId: string; scaleRequestMs: number; registeredMs?: number; connectedMs?: number }[] = [];
+  const rows: {
+    nodeId: string;
+    scaleRequestMs: number;
+    readyMs?: number;
+    registeredMs?: number;
+    connectedMs?: number;
+  }[] = [];
   for (const c of actions.filter(
     (a) => a.kind === 'create' && a.cause === 'scale-up' && a.startedAt >= changedAt,
   )) {
@@ -370,9 +376,12 @@ pools:
     );
     const node = live.find((n) => n.id === c.nodeId);
     const inConfig = node?.host !== undefined && persistent.some((p) => p.endsWith(`@${node.host}:26656`));
+    const readyAt = live.find((n) => n.id === c.nodeId)?.readyAt;
     const row = {
       nodeId: c.nodeId,
       scaleRequestMs: c.startedAt - changedAt,
+      // Caught up (within maxLagBlocks of the chain): what registration waits for.
+      ...(readyAt !== undefined ? { readyMs: readyAt - changedAt } : {}),
       ...(reg?.outcomeAt !== undefined && inConfig ? { registeredMs: reg.outcomeAt - changedAt } : {}),
       ...(connectedAt.has(c.nodeId) ? { connectedMs: connectedAt.get(c.nodeId)! - changedAt } : {}),
     };
@@ -380,6 +389,11 @@ pools:
     process.stdout.write(`${JSON.stringify({ bench: BENCH, ...row })}\n`);
   }
   const registered = rows.flatMap((r) => (r.registeredMs === undefined ? [] : [r.registeredMs]));
+  const ready = rows.flatMap((r) => (r.readyMs === undefined ? [] : [r.readyMs]));
+  // Rampart's own part: caught up → registered.
+  const readyToRegistered = rows.flatMap((r) =>
+    r.readyMs === undefined || r.registeredMs === undefined ? [] : [r.registeredMs - r.readyMs],
+  );
   const connected = rows.flatMap((r) => (r.connectedMs === undefined ? [] : [r.connectedMs]));
   const restarts = [...kubelet.pods().values()].reduce((s, p) => s + p.restarts, 0);
   // At the end: ready, registered and in the validator's config.toml persistent_peers.
@@ -399,6 +413,8 @@ pools:
       reached,
       newSentries: rows.length,
       firstScaleRequestMs: rows.length ? Math.min(...rows.map((r) => r.scaleRequestMs)) : undefined,
+      readyMs: { ...stats(ready), count: ready.length },
+      readyToRegisteredMs: stats(readyToRegistered),
       registeredMs: {
         ...stats(registered),
         count: registered.length,
