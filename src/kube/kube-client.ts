@@ -1,16 +1,17 @@
 // A small client for the Kubernetes API: JSON over HTTPS. It reaches a cluster in-cluster
-// (the pod's ServiceAccount), from an explicit server, CA and token file, or from a kubeconfig
-// (tokens, client certificates, exec credential plugins), as kubectl does. Tokens are read from
-// their files as they rotate, exec credentials re-run on expiry or a 401; no secret ever
-// appears in an error.
+// (the pod's ServiceAccount), from an explicit server, CA and token file, or from a kubeconfig;
+// credentials come from @kubernetes/client-node's KubeConfig (tokens re-read from their files as
+// they rotate, exec plugins re-run on expiry), and on a 401 once more from a fresh one. No secret
+// ever appears in an error.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { Agent, request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Connection } from '../config-kit/plugin.ts';
-import { type ExecCredential, runExecPlugin } from './exec-credential.ts';
-import { defaultKubeconfigFiles, type KubeAccess, loadKubeconfig } from './kubeconfig.ts';
+import { defaultKubeconfigFiles, type KubeAccess, libraryConfig, loadKubeconfig } from './kubeconfig.ts';
 
 /** Where a process running in a pod finds its ServiceAccount (token, ca.crt, namespace). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -125,19 +126,31 @@ export function resolveKubeAccess(
     // Not in a pod: callers fall back to a namespace of their own.
   }
   const caFile = file(c.caFile, 'ca.crt');
-  let ca: Buffer | undefined;
   if (caFile !== undefined && server.startsWith('https:')) {
     try {
-      ca = readFileSync(caFile);
+      readFileSync(caFile);
     } catch (e) {
       throw new Error(`kubernetes: cannot read the CA file ${caFile}: ${(e as Error).message}`);
     }
   }
+  const tokenFile = file(c.tokenFile, 'token');
+  // As KubeConfig.loadFromCluster builds it, from this environment rather than process.env's.
+  const config = libraryConfig(
+    {
+      name: 'cluster',
+      server,
+      skipTLSVerify: false,
+      ...(server.startsWith('https:') && caFile ? { caFile } : {}),
+    },
+    {
+      name: 'user',
+      ...(tokenFile !== undefined ? { authProvider: { name: 'tokenFile', config: { tokenFile } } } : {}),
+    },
+    podNamespace,
+  );
   return {
+    config,
     server,
-    ca,
-    insecureSkipTlsVerify: false,
-    auth: { tokenFile: file(c.tokenFile, 'token') },
     namespace: podNamespace,
     source: inCluster ? `the ServiceAccount in ${saDir}` : `cluster.server ${server}`,
   };
@@ -217,42 +230,30 @@ export interface KubeClientOptions extends KubeConnection {
   readonly baseDir?: string | undefined;
 }
 
-/** How long a read token is trusted before the file is read again (kubelet rotates at 80 % of an hour). */
-const TOKEN_REREAD_MS = 60_000;
+/** Longest an exec credential plugin may take (a cloud CLI fetching a token takes a second or two). */
+const EXEC_TIMEOUT_MS = 60_000;
 
-/** What one request authenticates with. Secret values: never in a message. */
+/** What one request authenticates and connects with: the library's options. Secrets: never in a message. */
 interface Credential {
-  readonly token?: string | undefined;
-  readonly clientCert?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly authorization?: string | undefined;
+  readonly tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
 }
 
 export class KubeClient {
   /** The cluster's access (holds secrets: never log it whole; `source` and `server` are fine). */
   readonly #access: KubeAccess;
+  /** The library's config credentials come from; replaced by a fresh one (empty caches) on a 401. */
+  #config: KubeConfig;
   readonly #timeoutMs: number;
-  readonly #agent: Agent | undefined;
-  readonly #env: NodeJS.ProcessEnv;
-  #token: { value: string; readAt: number } | undefined;
-  /** The exec plugin's credential, or the run that fetches it (one at a time for all requests). */
-  #exec: { cred?: ExecCredential; running?: Promise<ExecCredential> } = {};
-  /** How many times the exec plugin ran (for tests and the log). */
-  execRuns = 0;
+  /** Credentials are applied one request at a time, so concurrent first requests share one plugin run. */
+  #applying: Promise<unknown> = Promise.resolve();
+  /** The agent, and a digest of the TLS options it was built with (an exec plugin's certificate may change). */
+  #agent: { agent: Agent; digest: string } | undefined;
 
   constructor(opts: KubeClientOptions = {}) {
-    this.#env = opts.env ?? process.env;
-    this.#access = resolveKubeAccess(opts, this.#env, opts.baseDir ?? process.cwd());
+    this.#access = resolveKubeAccess(opts, opts.env ?? process.env, opts.baseDir ?? process.cwd());
+    this.#config = this.#access.config;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
-    if (this.#access.server.startsWith('https:')) {
-      const a = this.#access;
-      this.#agent = new Agent({
-        keepAlive: true,
-        maxSockets: 16,
-        ...(a.ca ? { ca: a.ca } : {}),
-        ...(a.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
-        ...(a.tlsServerName ? { servername: a.tlsServerName } : {}),
-        ...(a.auth.clientCert ? { cert: a.auth.clientCert.cert, key: a.auth.clientCert.key } : {}),
-      });
-    }
   }
 
   /** The API server's URL. */
@@ -270,78 +271,90 @@ export class KubeClient {
     return this.#access.namespace ?? fallback;
   }
 
-  #fileToken(force = false): string | undefined {
-    const file = this.#access.auth.tokenFile;
-    if (file === undefined) return undefined;
-    const now = Date.now();
-    if (force || this.#token === undefined || now - this.#token.readAt > TOKEN_REREAD_MS) {
-      try {
-        this.#token = { value: readFileSync(file, 'utf8').trim(), readAt: now };
-      } catch (e) {
-        // The message names the file, never its content.
-        throw new Error(
-          `kubernetes: cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-        );
-      }
-    }
-    return this.#token.value;
-  }
-
-  /** The exec plugin's credential: the one held until it expires, else a new run (shared by concurrent callers). */
-  async #execCredential(): Promise<ExecCredential> {
-    const plugin = this.#access.auth.exec!;
-    const held = this.#exec.cred;
-    if (held && (held.expiresAt === undefined || Date.now() < held.expiresAt)) return held;
-    if (!this.#exec.running) {
-      this.execRuns++;
-      const running = runExecPlugin(plugin, this.#env).finally(() => {
-        if (this.#exec.running === running) this.#exec.running = undefined;
-      });
-      this.#exec.running = running;
-      running.then(
-        (cred) => {
-          this.#exec.cred = cred;
-        },
-        () => undefined,
-      );
-    }
-    return await this.#exec.running;
-  }
-
+  /** The credential the library gives now (a held exec credential until it expires, else a new run). */
   async #credential(): Promise<Credential> {
-    const auth = this.#access.auth;
-    if (auth.exec) return await this.#execCredential();
-    return { token: this.#fileToken() ?? auth.token };
+    const config = this.#config;
+    const o: RequestOptions = { headers: {} };
+    const run = this.#applying.then(() => withTimeout(config.applyToHTTPSOptions(o), EXEC_TIMEOUT_MS));
+    this.#applying = run.catch(() => undefined);
+    try {
+      await run;
+    } catch (e) {
+      throw new Error(this.#credentialError(e));
+    }
+    const auth = (o.headers as Record<string, unknown>).Authorization;
+    return {
+      // Trimmed: a token file written with a trailing newline is common, and illegal in a header.
+      authorization: typeof auth === 'string' ? auth.trim() : undefined,
+      tls: {
+        ...(o.ca ? { ca: o.ca } : {}),
+        ...(o.cert ? { cert: o.cert } : {}),
+        ...(o.key ? { key: o.key } : {}),
+        ...(o.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+        ...(o.servername ? { servername: o.servername } : {}),
+      },
+    };
   }
 
   /**
-   * The server refused `used` (401): forget it if it is still the one held. True when a new
-   * credential may differ (an exec plugin runs again, a token file changed): worth one retry.
+   * What went wrong getting a credential, without it: the library's messages for a plugin quote
+   * what the plugin printed on stdout when it is not JSON, so those are replaced; a failed
+   * plugin's message is its stderr (its own diagnostics), kept as its tail.
    */
-  #refused(used: Credential): boolean {
-    const auth = this.#access.auth;
-    if (auth.exec) {
-      if (this.#exec.cred === used) this.#exec.cred = undefined;
-      return true;
+  #credentialError(e: unknown): string {
+    const err = e as NodeJS.ErrnoException;
+    const exec = this.#access.exec;
+    if (!exec) return `kubernetes (${this.#access.source}): cannot read the credentials: ${err.message}`;
+    const who = `kubernetes: the exec credential plugin ${exec.command} (${exec.where})`;
+    const hint = exec.installHint ? ` — ${exec.installHint.trim()}` : '';
+    if (err instanceof TimeoutError) return `${who} gave no answer within ${EXEC_TIMEOUT_MS / 1000} s`;
+    if (err.code === 'ENOENT') return `${who} is not installed (not found)${hint}`;
+    if (err.code !== undefined || err.syscall !== undefined)
+      return `${who} cannot run: ${err.code ?? 'error'}`;
+    if (err instanceof SyntaxError) return `${who} printed no JSON ExecCredential on stdout`;
+    if (err instanceof TypeError) return `${who} printed JSON that is not an ExecCredential with a status`;
+    const said = String(err.message ?? '')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join(' | ')
+      .slice(-500);
+    return `${who} failed${said ? `; it said: ${said}` : ' (no message on stderr)'}`;
+  }
+
+  /** The agent for these TLS options: one per certificate, so connections are reused while it holds. */
+  #agentFor(tls: Credential['tls']): Agent {
+    const digest = createHash('sha256')
+      .update(JSON.stringify([tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map(String)))
+      .digest('hex');
+    if (this.#agent?.digest !== digest) {
+      // The old agent's connections finish their requests and close when idle.
+      const old = this.#agent?.agent;
+      this.#agent = { agent: new Agent({ keepAlive: true, maxSockets: 16, ...tls }), digest };
+      setTimeout(() => old?.destroy(), 60_000).unref();
     }
-    if (auth.tokenFile !== undefined) return this.#fileToken(true) !== used.token;
-    return false;
+    return this.#agent.agent;
   }
 
   /**
    * One call. Resolves for 2xx; throws KubeError (status, reason, the server's message)
-   * otherwise. A 401 is retried once with a fresh credential (an exec plugin's token revoked
-   * early, a rotated token file): the server authenticates before doing anything.
+   * otherwise. A 401 is retried once with a fresh credential when a fresh config gives a
+   * different one (an exec plugin's token revoked early, a rotated token file): the server
+   * authenticates before doing anything.
    */
   async request<T = unknown>(method: string, urlPath: string, req: KubeRequest = {}): Promise<KubeResult<T>> {
-    for (let attempt = 0; ; attempt++) {
-      const cred = await this.#credential();
-      try {
-        return await this.#send<T>(method, urlPath, req, cred);
-      } catch (e) {
-        if (e instanceof KubeError && e.status === 401 && attempt === 0 && this.#refused(cred)) continue;
-        throw e;
-      }
+    const config = this.#config;
+    const used = await this.#credential();
+    try {
+      return await this.#send<T>(method, urlPath, req, used);
+    } catch (e) {
+      if (!(e instanceof KubeError && e.status === 401)) throw e;
+      // A fresh library config (its exec plugin runs again, its token file is read again),
+      // made once for all the requests this credential failed.
+      if (this.#config === config) this.#config = cloneConfig(config);
+      const fresh = await this.#credential();
+      if (sameCredential(used, fresh)) throw e;
+      return await this.#send<T>(method, urlPath, req, fresh);
     }
   }
 
@@ -356,16 +369,12 @@ export class KubeClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (cred.token) headers.authorization = `Bearer ${cred.token}`;
+    if (cred.authorization) headers.authorization = cred.authorization;
     if (body !== undefined) {
       headers['content-type'] = req.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
-    // An exec plugin's certificate: per request (the agent pools connections by certificate).
-    const tls =
-      this.#access.auth.exec && cred.clientCert
-        ? { cert: cred.clientCert.cert, key: cred.clientCert.key }
-        : {};
+    const agent = url.protocol === 'https:' ? this.#agentFor(cred.tls) : undefined;
     const timeoutMs = Math.max(1, Math.ceil(req.timeoutMs ?? this.#timeoutMs));
     const signal = req.signal
       ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)])
@@ -373,7 +382,7 @@ export class KubeClient {
     const shown = `${url.pathname}`;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const r = send(url, { method, headers, agent: this.#agent, signal, ...tls }, (res) => {
+      const r = send(url, { method, headers, agent, signal }, (res) => {
         if (req.readBody !== undefined) {
           req.readBody(res).then(
             (text) => resolve({ status: res.statusCode ?? 0, text }),
@@ -482,7 +491,7 @@ export class KubeClient {
   }
 
   close(): void {
-    this.#agent?.destroy();
+    this.#agent?.agent.destroy();
   }
 }
 
@@ -532,4 +541,37 @@ export function readyCondition(obj: {
     ready: false,
     detail: `Ready=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}`,
   };
+}
+
+/** The library's config anew: same clusters, users and context, none of its cached credentials. */
+function cloneConfig(c: KubeConfig): KubeConfig {
+  const fresh = new KubeConfig();
+  fresh.loadFromOptions({
+    clusters: c.getClusters(),
+    users: c.getUsers(),
+    contexts: c.getContexts(),
+    currentContext: c.getCurrentContext(),
+  });
+  return fresh;
+}
+
+function sameCredential(a: Credential, b: Credential): boolean {
+  return a.authorization === b.authorization && String(a.tls.cert) === String(b.tls.cert);
+}
+
+class TimeoutError extends Error {}
+
+/** The promise, or a TimeoutError after `ms` (the library gives an exec plugin no time limit). */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

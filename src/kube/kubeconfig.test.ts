@@ -1,6 +1,7 @@
-// Reading kubeconfigs: KUBECONFIG's files merged (the first to define a name wins), paths
-// relative to the file that names them, and every refusal naming the file, context and field
-// without the secret it read. And the ExecCredential a plugin prints, checked field by field.
+// Reading kubeconfigs with the library's KubeConfig: KUBECONFIG's files merged as kubectl merges
+// them (the first to define a name wins), paths relative to the file that names them, what
+// client-go gives an exec plugin, and every refusal naming the file, context and field without
+// the secret it read. (The credentials themselves: test/integration/kube-config.test.ts.)
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { kubeCluster } from '../config-kit/fields.ts';
-import { parseExecCredential } from './exec-credential.ts';
 import { resolveKubeAccess } from './kube-client.ts';
 import { defaultKubeconfigFiles, loadKubeconfig } from './kubeconfig.ts';
 
@@ -47,8 +47,12 @@ test('KUBECONFIG files merge, the first to define a name wins; a missing one in 
   assert.deepEqual(defaultKubeconfigFiles(env), [path.join(dir, 'none.yaml'), a, b]);
   const access = loadKubeconfig({ env });
   assert.equal(access.server, 'https://10.0.0.1:6443', "a's current-context");
-  assert.equal(access.auth.tokenFile, path.join(dir, 'tok'), 'relative to the file that names it');
-  assert.equal(access.ca?.toString(), 'CA');
+  assert.deepEqual(
+    access.config.getCurrentUser()?.authProvider,
+    { name: 'tokenFile', config: { tokenFile: path.join(dir, 'tok') } },
+    'a tokenFile is re-read by the library, relative to the file that names it',
+  );
+  assert.equal(Buffer.from(access.config.getCurrentCluster()?.caData ?? '', 'base64').toString(), 'CA');
   assert.equal(access.namespace, 'chain');
   assert.equal(loadKubeconfig({ env, context: 'second' }).server, 'https://10.0.0.2');
   assert.deepEqual(defaultKubeconfigFiles({ HOME: '/home/me' }), ['/home/me/.kube/config']);
@@ -189,11 +193,19 @@ test('an exec plugin: a relative command is the kubeconfig folder’s, a bare on
       },
     ],
   });
-  const rel = loadKubeconfig({ files: [file('rel.yaml', exec('./bin/auth'))] }).auth.exec;
-  assert.equal(rel?.command, path.join(dir, 'bin', 'auth'));
-  assert.deepEqual(rel?.env, { A: 'b' });
-  assert.equal(rel?.cluster?.server, 'https://10.0.0.1:6443');
-  assert.equal(loadKubeconfig({ files: [file('bare.yaml', exec('aws'))] }).auth.exec?.command, 'aws');
+  const rel = loadKubeconfig({ files: [file('rel.yaml', exec('./bin/auth'))] });
+  const e = rel.config.getCurrentUser()?.exec as { command: string; env: { name: string; value: string }[] };
+  assert.equal(e.command, path.join(dir, 'bin', 'auth'));
+  assert.equal(rel.exec?.command, path.join(dir, 'bin', 'auth'));
+  assert.match(rel.exec?.where ?? '', /user "u" of kubeconfig .*rel\.yaml/);
+  assert.equal(e.env.find((v) => v.name === 'A')?.value, 'b');
+  const info = JSON.parse(e.env.find((v) => v.name === 'KUBERNETES_EXEC_INFO')?.value ?? '{}');
+  assert.equal(info.apiVersion, 'client.authentication.k8s.io/v1');
+  assert.equal(info.spec.interactive, false);
+  assert.equal(info.spec.cluster.server, 'https://10.0.0.1:6443');
+  assert.equal(info.spec.cluster['certificate-authority-data'], Buffer.from('CA').toString('base64'));
+  const bare = loadKubeconfig({ files: [file('bare.yaml', exec('aws'))] });
+  assert.equal(bare.exec?.command, 'aws');
 });
 
 test('where access comes from: a named kubeconfig, server, the pod, then KUBECONFIG; never two at once', () => {
@@ -210,7 +222,7 @@ test('where access comes from: a named kubeconfig, server, the pod, then KUBECON
     { KUBECONFIG: f, KUBERNETES_SERVICE_HOST: '10.96.0.1', RAMPART_SERVICE_ACCOUNT_DIR: saDir },
   );
   assert.equal(inPod.server, 'https://10.96.0.1:443');
-  assert.equal(inPod.auth.tokenFile, path.join(saDir, 'token'));
+  assert.equal(inPod.config.getCurrentUser()?.authProvider?.config.tokenFile, path.join(saDir, 'token'));
   assert.equal(resolveKubeAccess({}, { KUBECONFIG: f }).source, `kubeconfig ${f}, context "ctx"`);
   assert.throws(
     () => resolveKubeAccess({}, { HOME: dir }),
@@ -227,48 +239,4 @@ test('where access comes from: a named kubeconfig, server, the pod, then KUBECON
     [['tokenFile']],
   );
   assert.equal(kubeCluster.safeParse({ context: 'prod', insecureSkipTlsVerify: true }).success, true);
-});
-
-test('an ExecCredential: a token or a certificate pair, the asked apiVersion, an RFC 3339 expiry', () => {
-  const v1 = 'client.authentication.k8s.io/v1';
-  const cred = (status: object, extra: object = {}) => ({
-    apiVersion: v1,
-    kind: 'ExecCredential',
-    status,
-    ...extra,
-  });
-  assert.deepEqual(
-    parseExecCredential(cred({ token: SECRET, expirationTimestamp: '2030-01-01T00:00:00Z' }), v1),
-    {
-      token: SECRET,
-      clientCert: undefined,
-      expiresAt: Date.parse('2030-01-01T00:00:00Z'),
-    },
-  );
-  assert.equal(
-    parseExecCredential(
-      cred({ clientCertificateData: 'C', clientKeyData: 'K' }),
-      v1,
-    ).clientCert?.key.toString(),
-    'K',
-  );
-  const bad: [unknown, RegExp][] = [
-    [
-      cred({ token: SECRET }, { apiVersion: 'client.authentication.k8s.io/v1beta1' }),
-      /answered apiVersion "client\.authentication\.k8s\.io\/v1beta1", the kubeconfig asks for .*\/v1/,
-    ],
-    [cred({ token: SECRET }, { kind: 'Secret' }), /not an ExecCredential/],
-    [cred({}), /neither status\.token nor/],
-    [cred({ clientCertificateData: SECRET }), /clientCertificateData without clientKeyData/],
-    [
-      cred({ token: SECRET, expirationTimestamp: `x${SECRET}` }),
-      /expirationTimestamp that is not an RFC 3339 time/,
-    ],
-    [{ apiVersion: v1, kind: 'ExecCredential' }, /without status/],
-  ];
-  for (const [doc, want] of bad)
-    assert.throws(
-      () => parseExecCredential(doc, v1),
-      (e: Error) => want.test(e.message) && !e.message.includes(SECRET),
-    );
 });
