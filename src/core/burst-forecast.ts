@@ -250,8 +250,9 @@ export function forecastNeed(
   // Looked for over two horizons: a burst due in the second is no reason to add nodes yet, but
   // one to keep those standing (a node removed now would be asked back before it).
   const until = now + horizonMs + FINE_STEP_MS;
-  const rhythm = dueRhythm(history, now, until, policy.confidence);
   const later = dueRhythm(history, now, until + horizonMs, policy.confidence);
+  // Nothing due within two horizons: nothing within one either.
+  const rhythm = later === undefined ? undefined : dueRhythm(history, now, until, policy.confidence);
   const keep = later !== undefined && (rhythm === undefined || later.need > rhythm.need) ? later : undefined;
   if (rhythm !== undefined && (seasonal === undefined || rhythm.need > seasonal)) {
     seasonal = rhythm.need;

@@ -221,6 +221,13 @@ export function addToTier(
     return { step, start: tier.start, values };
   }
   if (index - tier.values.length >= capacity) return { step, start: bucket, values: [v] };
+  if (index === tier.values.length) {
+    // The next bucket (every tick of a 10 s tier): one copy, with the oldest dropped in it.
+    const drop = Math.max(0, index + 1 - capacity);
+    const values = tier.values.slice(drop);
+    values.push(v);
+    return { step, start: tier.start + drop * step, values };
+  }
   const values = tier.values.slice();
   while (values.length < index) values.push(null);
   values.push(v);
