@@ -132,6 +132,29 @@ describe("each target rule's own samples", () => {
     );
   });
 
+  test('a rule that cannot read its metric for a tick keeps its series', () => {
+    let h = ticks(emptyHistory(), 0, 2, [
+      ['tx avg', 100, 500],
+      ['peers max', 10, 90],
+    ]);
+    h = recordTick(h, {
+      now: T + 20_000,
+      need: 5,
+      loads: [
+        { metric: 'tx avg', target: 100, load: 500 },
+        { metric: 'peers max', target: 10, load: undefined },
+      ],
+    });
+    assert.deepEqual(
+      h.rules?.map((r) => [r.metric, r.load[0]!.values]),
+      [
+        ['tx avg', [500, 500, 500]],
+        ['peers max', [90, 90]],
+      ],
+    );
+    assert.deepEqual(h.need[0]!.values, [9, 9, 5]);
+  });
+
   test('a history stored before samples were kept keeps its need; samples start now', () => {
     let old = emptyHistory();
     for (let i = 0; i < 3; i++) old = recordTick(old, { now: T + i * 10_000, need: 4 });

@@ -79,7 +79,7 @@ export interface HistoryTick {
   readonly now: number;
   /** Nodes the load needs (fractional), when a target rule could read its metric. */
   readonly need?: number | undefined;
-  /** Each target rule that read its metric: its identity, target and load (ready × value). */
+  /** Every target rule: its identity, target and load (ready × value) when it read its metric. */
   readonly loads?: readonly RuleLoad[] | undefined;
   /** The largest size a scale-up rule asked for this tick, when any could read its metric. */
   readonly ask?: number | undefined;
@@ -93,8 +93,8 @@ export interface HistoryTick {
 export interface RuleLoad {
   readonly metric: string;
   readonly target: number;
-  /** ready × value: the load the rule measured. */
-  readonly load: number;
+  /** ready × value: the load the rule measured (undefined: it could not read its metric). */
+  readonly load: number | undefined;
 }
 
 /** The history after one tick. Returns parts unchanged by reference (it runs every tick). */
@@ -148,7 +148,7 @@ function recordLoads(
       loads.some((l, i) => old[i]!.metric !== l.metric || old[i]!.target !== l.target));
   const rules = loads.map((l): RuleSeries => {
     const prev = old?.find((r) => r.metric === l.metric);
-    const v = Math.round(l.load * 100) / 100;
+    const v = l.load === undefined ? Number.NaN : Math.round(l.load * 100) / 100;
     const load =
       Number.isFinite(v) && v >= 0
         ? [

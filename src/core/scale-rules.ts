@@ -21,7 +21,7 @@ export interface ScaleUpVerdict {
    * that read their metric (undefined when none did, or none is a target rule).
    */
   readonly need: number | undefined;
-  /** Each target rule that read its metric: its load (ready × value), for the pool's history. */
+  /** Each target rule and its load (ready × value) when it read its metric, for the pool's history. */
   readonly loads: readonly RuleLoad[];
   /** The largest size a rule asked for, cooldown or not (undefined when no rule could read). */
   readonly ask: number | undefined;
@@ -55,14 +55,18 @@ export function scaleUpRules(
       fired = true;
       desired = Math.max(desired, r.desired);
     }
+    if (rule.kind === 'target') {
+      // Every target rule, read or not (a metric missing for a tick keeps the rule's series);
+      // two rules on one metric are one series, the first's.
+      const metric = `${rule.metric} ${rule.aggregate}${rule.rate ? ' rate' : ''}`;
+      const load =
+        reading.status === 'ok' && readyIds.length > 0 ? readyIds.length * reading.value : undefined;
+      if (!loads.some((l) => l.metric === metric)) loads.push({ metric, target: rule.target, load });
+    }
     if (reading.status === 'ok') {
       if (rule.kind === 'target' && readyIds.length > 0) {
-        const load = readyIds.length * reading.value;
-        const n = load / rule.target;
+        const n = (readyIds.length * reading.value) / rule.target;
         if (Number.isFinite(n) && (need === undefined || n > need)) need = n;
-        // Two rules on one metric are one series: the first is kept.
-        const metric = `${rule.metric} ${rule.aggregate}${rule.rate ? ' rate' : ''}`;
-        if (!loads.some((l) => l.metric === metric)) loads.push({ metric, target: rule.target, load });
       }
       if ((rule.kind === 'target' || r.fired) && (ask === undefined || r.desired > ask)) ask = r.desired;
     }
