@@ -13,6 +13,7 @@ import { type ActContext, runAction } from '../runtime/action-journal.ts';
 import { withInstance } from '../runtime/node-records.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { storePlugin } from '../store/registry.ts';
+import type { StoredNode } from '../store/store.ts';
 import { adoptInstance } from './actions.ts';
 import type { Observation } from './observe.ts';
 
@@ -165,8 +166,8 @@ function refusal(config: Config, foreign: readonly Unrecorded[]): string {
  * reported and left running: at the next start, `settleFleetOwnership` refuses or adopts it.
  */
 export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observation): Promise<void> {
-  const live = new Set<string>();
-  for (const po of obs.pools.values()) for (const n of po.nodes) live.add(n.id);
+  const live = new Map<string, StoredNode>();
+  for (const po of obs.pools.values()) for (const n of po.nodes) live.set(n.id, n);
   const validatorPools = new Set(rt.config.pools.filter((p) => p.role === 'validator').map((p) => p.name));
   const lineage = new Lineage(rt, ctx.term);
   // Read once per pool per pass: a member left alone is met again at every tick.
@@ -174,7 +175,11 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
   for (const [providerName, instances] of obs.instances) {
     const provider = rt.providers.get(providerName)!;
     for (const instance of instances) {
-      if (live.has(instance.nodeId)) continue;
+      const node = live.get(instance.nodeId);
+      if (node) {
+        if (isDuplicate(instance, node, instances)) await destroyDuplicate(rt, ctx, providerName, instance);
+        continue;
+      }
       if (validatorPools.has(instance.pool)) {
         await keepValidator(rt, ctx, instance);
         continue;
@@ -223,6 +228,44 @@ export async function cleanUpOrphans(rt: Runtime, ctx: ActContext, obs: Observat
       await destroyOrphan(rt, ctx, providerName, instance, 'instance has no live node record');
     }
   }
+}
+
+/**
+ * A second instance one create made: the node's record names another instance of the same
+ * creating action, which the platform lists too. A create whose call's outcome was unknown (a
+ * timed-out POST the cloud carried out only after the retry had looked for it and made its
+ * own) leaves one. Same action only: a rejoin's or a replacement's new instance carries a new
+ * action id, and a node whose create is still running names no instance yet.
+ */
+function isDuplicate(instance: Instance, node: StoredNode, listed: readonly Instance[]): boolean {
+  return (
+    node.instanceId !== undefined &&
+    instance.id !== node.instanceId &&
+    instance.actionId !== '' &&
+    instance.actionId === node.actionId &&
+    listed.some((i) => i.id === node.instanceId && i.nodeId === node.id && i.running)
+  );
+}
+
+/** Destroys a duplicate once the store's current record still names the other instance. */
+async function destroyDuplicate(
+  rt: Runtime,
+  ctx: ActContext,
+  providerName: string,
+  instance: Instance,
+): Promise<void> {
+  // The observation may be a tick old: an action may have moved the node on since.
+  const now = await rt.store.getNode(instance.nodeId);
+  if (!now || now.state === 'gone' || now.actionId !== instance.actionId || now.instanceId === undefined)
+    return;
+  if (now.instanceId === instance.id) return;
+  await destroyOrphan(
+    rt,
+    ctx,
+    providerName,
+    instance,
+    `duplicate: node ${instance.nodeId}'s create (action ${instance.actionId}) made a second instance; its record names ${now.instanceId}`,
+  );
 }
 
 /** Destroys an orphan as a recorded cleanup action; a failure is logged and retried next time. */

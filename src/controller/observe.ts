@@ -83,7 +83,14 @@ export async function observe(rt: Runtime, signal?: AbortSignal): Promise<Observ
     const kind = rt.nodeKind(pool.name);
     const nodes = records.filter((n) => n.pool === pool.name);
     const byNode = new Map<string, Instance>();
-    for (const i of instances.get(pool.provider) ?? []) if (i.pool === pool.name) byNode.set(i.nodeId, i);
+    const recorded = new Map(nodes.map((n) => [n.id, n.instanceId]));
+    for (const i of instances.get(pool.provider) ?? []) {
+      if (i.pool !== pool.name) continue;
+      // Two instances of one node (a duplicate the orphan cleanup is about to destroy): the
+      // one the record names is the node's.
+      const prev = byNode.get(i.nodeId);
+      if (!prev || prev.id !== recorded.get(i.nodeId)) byNode.set(i.nodeId, i);
+    }
     const upstreamPool = pool.node.validatorPool;
     const upstream: NodeAddress[] = [];
     if (upstreamPool) {

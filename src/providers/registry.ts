@@ -221,6 +221,12 @@ export const PROVIDERS = [
         region: p.region,
         interface: p.interface,
         servers: p.servers,
+        images: p.images && {
+          family: p.images.family,
+          every: p.images.every,
+          keep: p.images.keep,
+          timeout: p.images.timeout,
+        },
         heat: p.heat && {
           stack: p.heat.stack,
           group: p.heat.group,

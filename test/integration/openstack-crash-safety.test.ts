@@ -6,13 +6,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
+import { shortId } from '../../src/runtime/action-journal.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import { crashAt, runUntil, waitFor } from '../support/fleet.ts';
 import { openstackForFile } from '../support/openstack.ts';
+import { startOpenstackFaultProxy } from '../support/openstack-fault-proxy.ts';
 import {
   assertOpenstackConsistent,
   makeOpenstackFleet,
   type OpenstackFleet,
+  type OpenstackFleetExtra,
   type OpenstackFleetSize,
 } from '../support/openstack-fleet.ts';
 
@@ -37,8 +40,9 @@ const converged = (rt: Runtime, fleet: OpenstackFleet, capacity: number) => asyn
 async function fleetAt(
   t: TestContext,
   size: OpenstackFleetSize,
+  extra: OpenstackFleetExtra = {},
 ): Promise<{ fleet: OpenstackFleet; rt: Runtime }> {
-  const fleet = await makeOpenstackFleet(os.bed(), size);
+  const fleet = await makeOpenstackFleet(os.bed(), size, undefined, extra);
   t.after(async () => {
     try {
       // What the test left: its servers go with it.
@@ -114,4 +118,43 @@ describe('crash safety on OpenStack: SIGKILL between intent and outcome, then re
       assert.equal(removals.length, 1, 'the removal ran once, resumed not repeated');
       assert.equal(removals[0]!.outcome, 'finished-after-restart');
     });
+
+  test('a create POST Nova carries out late (after the retry looked and made its own) leaves a duplicate, which the controller destroys', async (t) => {
+    const bed = os.bed();
+    const proxy = await startOpenstackFaultProxy(new URL(bed.urls.nova).origin);
+    const region = `Late${shortId()}`;
+    await bed.addRegion(region, { compute: `${proxy.url}/v2.1` });
+    const { fleet, rt } = await fleetAt(t, { min: 1, capacity: 1, max: 3 }, { region, callTimeout: '8s' });
+    // After the fleet's own cleanup, which reaches Nova through the proxy (hooks run in order).
+    t.after(() => proxy.close());
+    // The first try of the next create is held past the call's timeout and only then reaches
+    // Nova: by then the retry has looked for a server of the action, found none and made one.
+    proxy.inject({ method: 'POST', path: /^\/v2\.1\/servers$/, fault: 'late', times: 1, holdMs: 20_000 });
+    fleet.resize({ min: 1, capacity: 2, max: 3 });
+    const duplicateRemoved = async () =>
+      (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).some(
+        (a) => a.kind === 'cleanup' && a.outcome === 'succeeded' && /^duplicate:/.test(a.cause),
+      );
+    await runUntil(
+      fleet.configFile,
+      'two ready sentries and the late server destroyed as a duplicate',
+      async () => (await duplicateRemoved()) && (await converged(rt, fleet, 2)()),
+      240_000,
+    );
+    assert.ok(
+      proxy.calls.some((c) => c.fault === 'late'),
+      'the late POST was held',
+    );
+    const creates = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).filter(
+      (a) => a.kind === 'create' && a.outcome === 'succeeded',
+    );
+    const cleanup = (await rt.store.listActions({ pool: 'sentries', limit: 1000 })).find(
+      (a) => a.kind === 'cleanup' && /^duplicate:/.test(a.cause),
+    )!;
+    assert.ok(
+      creates.some((c) => cleanup.cause.includes(`(action ${c.id})`)),
+      'the duplicate was made by one of the creates',
+    );
+    await assertOpenstackConsistent(rt, fleet);
+  });
 });

@@ -2,7 +2,9 @@
 // the provider's fault tests: answers chosen calls with a 5xx, a 409 or a 429 shaped as Nova
 // sends them, or a 401 as a service answers an expired token; lets a call reach the service
 // and then drops the answer (the call took effect; a naive retry would make a second server);
-// or passes Keystone's token on with an expiry a few seconds away. Every call is recorded.
+// or passes Keystone's token on with an expiry a few seconds away; or holds a call and passes
+// it on only after `holdMs` (`late`: Nova carries out a POST after the caller gave it up and
+// after its retry had looked for what it made). Every call is recorded.
 
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +15,8 @@ export type OpenstackFault =
   | 'rate-limited'
   | 'token-expired'
   | 'drop-answer'
-  | 'expires-soon';
+  | 'expires-soon'
+  | 'late';
 
 export interface OpenstackFaultRule {
   readonly method: string;
@@ -22,6 +25,8 @@ export interface OpenstackFaultRule {
   readonly fault: OpenstackFault;
   /** How many matching calls get the fault. */
   readonly times: number;
+  /** `late`: how long the call is held before it is passed on (its answer then dropped). */
+  readonly holdMs?: number | undefined;
 }
 
 export interface ProxiedCall {
@@ -42,7 +47,7 @@ export interface OpenstackFaultProxy {
 const EXPIRES_SOON_S = 5;
 
 const BODIES: Record<
-  Exclude<OpenstackFault, 'drop-answer' | 'expires-soon'>,
+  Exclude<OpenstackFault, 'drop-answer' | 'expires-soon' | 'late'>,
   { status: number; body: unknown; headers?: Record<string, string> }
 > = {
   unavailable: {
@@ -93,6 +98,22 @@ export async function startOpenstackFaultProxy(target: string): Promise<Openstac
     const rule = rules.find((r) => r.left > 0 && r.method === method && r.path.test(path));
     if (rule) rule.left--;
     calls.push({ method, path, fault: rule?.fault });
+    if (rule?.fault === 'late') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => {
+        setTimeout(() => {
+          res.destroy();
+          const out = httpRequest(
+            { host: upstream.hostname, port: upstream.port, method, path, headers: req.headers },
+            (answer) => answer.resume(),
+          );
+          out.on('error', () => undefined);
+          out.end(Buffer.concat(chunks));
+        }, rule.holdMs ?? 30_000).unref();
+      });
+      return;
+    }
     if (rule && rule.fault !== 'drop-answer' && rule.fault !== 'expires-soon') {
       const f = BODIES[rule.fault];
       req.resume();

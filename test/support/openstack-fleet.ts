@@ -29,6 +29,8 @@ export interface OpenstackFleet extends Fleet {
   readonly machines: OpenstackMachines;
   /** Rewrites the config with another size (the controller reads it on its next start). */
   resize(size: OpenstackFleetSize): void;
+  /** Rewrites the provider's `images:` (a flow map's inside, or none), as `resize` does the size. */
+  setImages(images: string | undefined): void;
   /** The provider's servers, as the admin sees them. */
   servers(): Promise<NovaServer[]>;
 }
@@ -39,6 +41,7 @@ function configText(
   ports: { rpc: number; metrics: number },
   s: OpenstackFleetSize,
   stack: HeatStack | undefined,
+  extra: OpenstackFleetExtra = {},
 ) {
   const mode = stack
     ? `heat: { stack: ${stack.name}, group: ${GROUP}, countParameter: ${COUNT_PARAMETER}, removalParameter: ${REMOVAL_PARAMETER}, updateTimeout: 5m }`
@@ -55,12 +58,22 @@ providers:
     kind: openstack
     cloud: ${CLOUD}
     cloudsFile: ${bed.cloudsFile}
-    secretFile: ${bed.secretFile}
+    secretFile: ${bed.secretFile}${
+      extra.region
+        ? `
+    region: ${extra.region}`
+        : ''
+    }
     ${mode}
     address: { metadata: "${ADDRESS_KEY}" }
-    ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
+    ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }${
+      extra.images
+        ? `
+    images: { ${extra.images} }`
+        : ''
+    }
     bootTimeout: 2m
-    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: 20s }
+    retry: { attempts: 5, baseDelay: 200ms, maxDelay: 2s, callTimeout: ${extra.callTimeout ?? '20s'} }
 pools:
   - name: validator
     role: validator
@@ -70,7 +83,7 @@ pools:
   - name: sentries
     role: sentry
     provider: ${provider}
-    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: 2000 }
+    node: { kind: simnode, validatorPool: validator, txCapacity: 20, syncRate: ${extra.syncRate ?? 2000} }
     size: { min: ${s.min}, capacity: ${s.capacity}, max: ${s.max} }
     scaleUp:
       cooldown: 1s
@@ -79,8 +92,21 @@ pools:
       period: 1s
       lockAttemptPeriod: 100ms
       rules: [ { metric: "nodes:simnode_utilization_ratio", comparator: "<", threshold: 0.2 } ]
-    health: { checkInterval: 300ms, failTolerance: 20, joinRetries: 3, joinTimeout: 30s }
+    health: { checkInterval: 300ms, failTolerance: ${extra.failTolerance ?? 20}, joinRetries: 3, joinTimeout: 30s }
 `;
+}
+
+export interface OpenstackFleetExtra {
+  /** The provider's `images:` flow map's inside, e.g. `family: f, every: 3s, keep: 1` (servers mode). */
+  readonly images?: string | undefined;
+  /** The provider's `region:` (a region whose compute endpoint is a fault proxy). */
+  readonly region?: string | undefined;
+  /** The provider's retry.callTimeout (default 20s). */
+  readonly callTimeout?: string | undefined;
+  /** The sentries' health.failTolerance (default 20: 1.2 s of failed checks). */
+  readonly failTolerance?: number | undefined;
+  /** Sentries' catch-up rate in blocks/s (default 2000: at once). */
+  readonly syncRate?: number | undefined;
 }
 
 /**
@@ -92,10 +118,12 @@ export async function makeOpenstackFleet(
   bed: OpenStackBed,
   size: OpenstackFleetSize,
   stack?: HeatStack,
+  extra: OpenstackFleetExtra = {},
 ): Promise<OpenstackFleet> {
   const provider = `cloud-${shortId()}`.toLowerCase();
   const ports = { rpc: await freePort(), metrics: await freePort() };
-  const fleet = makeFleet(configText(bed, provider, ports, size, stack));
+  let current = { size, extra };
+  const fleet = makeFleet(configText(bed, provider, ports, size, stack, extra));
   const machines = startOpenstackMachines({
     cloudsFile: bed.cloudsFile,
     cloud: ADMIN_CLOUD,
@@ -115,7 +143,14 @@ export async function makeOpenstackFleet(
     provider,
     machines,
     servers,
-    resize: (s) => writeFileSync(fleet.configFile, configText(bed, provider, ports, s, stack)),
+    resize: (s) => {
+      current = { ...current, size: s };
+      writeFileSync(fleet.configFile, configText(bed, provider, ports, s, stack, current.extra));
+    },
+    setImages: (images) => {
+      current = { ...current, extra: { ...current.extra, images } };
+      writeFileSync(fleet.configFile, configText(bed, provider, ports, current.size, stack, current.extra));
+    },
     cleanup: async () => {
       await machines.stop();
       await fleet.cleanup();

@@ -6,15 +6,27 @@
 // for the node's process in the metadata (boot-script.ts) and starts it there, with the data
 // dir mapped to a folder of the fake's. A server that is deleted or no longer ACTIVE (SHUTOFF)
 // has its process killed; ACTIVE again, the same process starts on the same data.
+//
+// Images, as the fake plays the hypervisor's part of them: Nova's fake driver uploads nothing
+// for a createImage (the image stays `queued` in Glance), so this fake uploads, for a queued
+// image whose `instance_uuid` is a server it runs, a tar of that server's data dir (its "disk")
+// to Glance, which makes the image active. A server booting an image that carries
+// `rampart_family` (one Rampart baked) starts with that tar unpacked into its data dir; a
+// server booting any other image (the bed's blank one) starts with an empty data dir.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dataDirOf, specFromMetadata } from '../../src/providers/openstack/boot-script.ts';
 import { readCloud } from '../../src/providers/openstack/clouds.ts';
-import { META, type NovaServer, providerTag } from '../../src/providers/openstack/openstack-provider.ts';
+import {
+  IMAGE_PROPS,
+  META,
+  type NovaServer,
+  providerTag,
+} from '../../src/providers/openstack/openstack-provider.ts';
 import { OpenstackSession } from '../../src/providers/openstack/openstack-session.ts';
 
 export interface OpenstackMachinesOptions {
@@ -31,6 +43,10 @@ export interface OpenstackMachines {
   running(): string[];
   /** Kills a server's process as a crash would, leaving the server ACTIVE: it is not started again. */
   crash(serverId: string): void;
+  /** The image a server's data dir was unpacked from (a baked one), if any. */
+  restoredFrom(serverId: string): string | undefined;
+  /** Images this fake uploaded a server's data dir to. */
+  uploaded(): string[];
   /** The address given to a server, if booted. */
   addressOf(serverId: string): string | undefined;
   stop(): Promise<void>;
@@ -41,6 +57,7 @@ interface Machine {
   readonly dataDir: string;
   child?: ChildProcess | undefined;
   crashed?: boolean;
+  restoredFrom?: string | undefined;
 }
 
 export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMachines {
@@ -84,6 +101,7 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
       const address = `${net}.${next++}`;
       m = { address, dataDir: path.join(dir, s.id) };
       mkdirSync(m.dataDir, { recursive: true });
+      m.restoredFrom = await restore(s, m.dataDir);
       machines.set(s.id, m);
       (m as { remote?: string }).remote = remote;
       await session.call('set address', {
@@ -114,6 +132,69 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
       if (m.child === child) m.child = undefined;
     });
     m.child = child;
+  };
+
+  /** Unpacks a baked image's data dir into a new server's; undefined for any other image. */
+  const restore = async (s: NovaServer, into: string): Promise<string | undefined> => {
+    const imageId = typeof s.image === 'object' ? s.image?.id : undefined;
+    if (!imageId) return undefined;
+    const image = (
+      await session.call<Record<string, unknown>>('show image', {
+        service: 'image',
+        method: 'GET',
+        path: `/v2/images/${imageId}`,
+      })
+    ).body;
+    if (!image[IMAGE_PROPS.family]) return undefined;
+    const data = await session.call<string>('download image', {
+      service: 'image',
+      method: 'GET',
+      path: `/v2/images/${imageId}/file`,
+      binary: true,
+    });
+    const untar = spawnSync('tar', ['-xzf', '-', '-C', into], { input: data.body });
+    if (untar.status !== 0) throw new Error(`untar image ${imageId}: ${untar.stderr}`);
+    return imageId;
+  };
+
+  const done = new Set<string>();
+  /** Uploads a stopped (or running) server's data dir to each queued image Nova made of it. */
+  const upload = async () => {
+    const queued = (
+      await session.call<{ images: Record<string, string>[] }>('list images', {
+        service: 'image',
+        method: 'GET',
+        path: `/v2/images?status=queued&${IMAGE_PROPS.provider}=${encodeURIComponent(o.provider)}`,
+      })
+    ).body.images;
+    for (const image of queued) {
+      const m = machines.get(image.instance_uuid ?? '');
+      if (!m || done.has(image.id!)) continue;
+      const tar = spawnSync('tar', ['-czf', '-', '--exclude=./node.log', '-C', m.dataDir, '.'], {
+        maxBuffer: 1 << 30,
+      });
+      if (tar.status !== 0) throw new Error(`tar ${m.dataDir}: ${tar.stderr}`);
+      // Glance takes data only once the formats are set: a hypervisor's upload sets them (the
+      // libvirt driver does), Nova's createImage leaves them to it.
+      if (!image.disk_format)
+        await session.call('set image formats', {
+          service: 'image',
+          method: 'PATCH',
+          path: `/v2/images/${image.id}`,
+          body: [
+            { op: 'add', path: '/disk_format', value: 'raw' },
+            { op: 'add', path: '/container_format', value: 'bare' },
+          ],
+          headers: { 'content-type': 'application/openstack-images-v2.1-json-patch' },
+        });
+      await session.call('upload image', {
+        service: 'image',
+        method: 'PUT',
+        path: `/v2/images/${image.id}/file`,
+        raw: { data: tar.stdout, contentType: 'application/octet-stream' },
+      });
+      done.add(image.id!);
+    }
   };
 
   const pass = async () => {
@@ -148,6 +229,9 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
   const loop = (async () => {
     while (!stopped) {
       await pass().catch(() => undefined);
+      await upload().catch((e) => {
+        if (!stopped) console.error(`openstack machines fake: image upload: ${(e as Error).message}`);
+      });
       await sleep(500);
     }
   })();
@@ -162,6 +246,8 @@ export function startOpenstackMachines(o: OpenstackMachinesOptions): OpenstackMa
       m.child = undefined;
     },
     addressOf: (id) => machines.get(id)?.address,
+    restoredFrom: (id) => machines.get(id)?.restoredFrom,
+    uploaded: () => [...done],
     stop: async () => {
       stopped = true;
       await loop;

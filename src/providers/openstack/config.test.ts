@@ -103,3 +103,39 @@ test('an openstack entry gives servers or heat, not both, and a heat field error
     /providers\[0\]\.heat\.removalParameter/,
   );
 });
+
+test('images: a family with defaults; refused on etcd members and in heat mode, naming the field', () => {
+  const sentries = `version: 1
+providers:
+  - { name: here, kind: local, dataDir: nodes }
+  - { name: cloud, kind: openstack, cloud: prod, servers: { flavor: m1.small, image: blank }, images: { family: sentry, every: 6h } }
+pools:
+  - { name: validator, role: validator, provider: here, node: { kind: simnode } }
+  - { name: sentries, role: sentry, provider: cloud, node: { kind: simnode, validatorPool: validator }, size: { min: 1, capacity: 2, max: 3 } }
+`;
+  const { config } = parseConfigText(sentries, 'rampart.yaml');
+  const p = config.providers[1]!;
+  if (p.kind !== 'openstack') return assert.fail('an openstack provider');
+  assert.deepEqual(p.images, { family: 'sentry', every: 21_600_000, keep: 3, timeout: 1_800_000 });
+
+  const members = errors(
+    base(
+      '{ name: cloud, kind: openstack, cloud: prod, servers: { flavor: m1.small, image: etcd }, images: { family: etcd } }',
+    ),
+  );
+  assert.match(
+    members,
+    /rampart\.yaml:\d+:\d+ providers\[0\]\.images: pool "members0" is of etcd members, which never boot from a baked image/,
+  );
+
+  const heat = errors(
+    base(
+      '{ name: cloud, kind: openstack, cloud: prod, heat: { stack: s, group: g, countParameter: n, removalParameter: r }, images: { family: etcd } }',
+    ),
+  );
+  assert.match(heat, /providers\[0\]\.images: baking images is for servers mode/);
+  assert.match(
+    errors(sentries.replace('family: sentry', 'family: "no way"')),
+    /providers\[1\]\.images\.family: a name of letters/,
+  );
+});

@@ -2,7 +2,7 @@
 // credentials the OpenStack way (clouds.yaml and OS_CLOUD, or the OS_* variables).
 
 import { z } from 'zod';
-import { filePath, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import { filePath, name, positiveDuration, positiveDurationDefault } from '../../config-kit/fields.ts';
 import type { PoolCheck, ProviderCheck } from '../../config-kit/plugin.ts';
 
 /** How long each OpenStack call may take and how failed calls are retried (5xx, 409, 429, timeouts). */
@@ -25,7 +25,7 @@ const portName = z
 const openstackServers = z.strictObject({
   /** Flavor name or id, e.g. m1.small (seed 003's instance_type). */
   flavor: z.string().min(1).max(255),
-  /** Image name or id a new server boots (seed 003's image); `images.set` overrides it with its newest image. */
+  /** Image name or id a new server boots (seed 003's image); with `images`, the newest baked image wins once there is one. */
   image: z.string().min(1).max(255),
   /**
    * Networks the server gets (seed 003's net_name), by name or id; `none` (no network: a test
@@ -127,6 +127,27 @@ export const openstackProviderConfig = z.strictObject({
       dataDir: z.string().startsWith('/').default('/var/lib/rampart/node'),
     })
     .prefault({}),
+  /**
+   * Glance images baked from a node of this provider's pool (seed 003's packer images), servers
+   * mode only: the node is stopped, Nova's createImage makes an image of its disk (named
+   * `<family>-<action id>`, its properties `rampart_family`, `rampart_provider`,
+   * `rampart_action`), and new servers boot the newest active image of the family instead of
+   * `servers.image`.
+   */
+  images: z
+    .strictObject({
+      /** Names the images and is their `rampart_family` property. */
+      family: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+        message: 'a name of letters, digits, ., _ and -, at most 63, such as etcd-member',
+      }),
+      /** Bake one on this schedule, e.g. 6h. Absent: only when asked (`rampart snapshot create --images`). */
+      every: positiveDuration('6h').optional(),
+      /** Images kept (the newest); older ones are deleted after each bake, never one a server boots from. Default 3. */
+      keep: z.number().int().min(1).default(3),
+      /** Longest wait for the server to stop and for the image to be active. Default 30m. */
+      timeout: positiveDurationDefault('30m', 'Longest wait for each step of a bake.'),
+    })
+    .optional(),
   /** Longest wait for a new server to be ACTIVE with an address. Default 10m. */
   bootTimeout: positiveDurationDefault('10m', 'Longest wait for a new server to be ACTIVE with an address.'),
   retry: openstackRetry.prefault({}),
@@ -147,6 +168,13 @@ export function checkOpenstackPool(c: PoolCheck<OpenstackProviderConfig>): void 
       c.at('bootstrap', 'snapshots'),
       `set "${set.name}" is in a ${set.store.kind} store, which servers on OpenStack cannot read: use an s3 store`,
     );
+  // A member's disk holds its identity (etcd's WAL names the member): a new member booted from
+  // it would start as the source member, not as the one `member add` made.
+  if (provider.images !== undefined && c.pool.node?.kind === 'etcd-member')
+    c.add(
+      [...(c.providerPath ?? ['providers']), 'images'],
+      `pool "${c.pool.name}" is of etcd members, which never boot from a baked image (a member's disk is its identity; a new member gets its data from the cluster): drop images, and give servers.image a prebuilt image instead (seed 003's packer image)`,
+    );
 }
 
 /** One mode per entry: Nova servers made by Rampart (`servers`) or a stack's group (`heat`). */
@@ -156,6 +184,11 @@ export function checkOpenstackProvider(c: ProviderCheck<OpenstackProviderConfig>
     c.add(
       c.at('heat'),
       'give either servers (Rampart makes Nova servers) or heat (a ResourceGroup of your stack makes them), not both',
+    );
+  else if (heat !== undefined && (c.entry as Partial<OpenstackProviderConfig>).images !== undefined)
+    c.add(
+      c.at('images'),
+      "baking images is for servers mode: in heat mode the stack's template names the image its members boot",
     );
   else if (servers === undefined && heat === undefined)
     c.add(

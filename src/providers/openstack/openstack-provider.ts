@@ -32,10 +32,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { LaunchContext } from '../../nodes/node-kind.ts';
-import type { CreateRequest, Instance, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, Provider } from '../provider.ts';
 import { renderBootScript, type ServerProcess, specMetadata } from './boot-script.ts';
 import { type Cloud, readCloud } from './clouds.ts';
 import { HeatGroup } from './heat-group.ts';
+import { type GlanceImage, imagesToPrune } from './image-pruning.ts';
 import { OpenstackCallError, OpenstackSession, type RetryPolicy } from './openstack-session.ts';
 
 /** Metadata keys Rampart puts on every server it creates. */
@@ -48,6 +49,16 @@ export const META = {
   provider: 'rampart:provider',
   /** ms since the epoch, when Rampart asked for it. */
   createdAt: 'rampart:created-at',
+} as const;
+
+/** Glance properties of the images the provider bakes (Nova's createImage metadata becomes them). */
+export const IMAGE_PROPS = {
+  family: 'rampart_family',
+  provider: 'rampart_provider',
+  /** The bake's action id: a retried bake finds its own image. */
+  action: 'rampart_action',
+  /** The node the image was baked from. */
+  node: 'rampart_node',
 } as const;
 
 /** Nova's microversion the provider speaks: tags at create (2.52), networks none (2.37). */
@@ -84,6 +95,16 @@ export interface OpenstackProviderOptions {
         readonly updateTimeoutMs: number;
       }
     | undefined;
+  /** Glance images baked from the pool's servers; new servers boot the family's newest (servers mode). */
+  readonly images?:
+    | {
+        readonly family: string;
+        readonly every?: number | undefined;
+        readonly keep: number;
+        /** Longest wait for the image to be active. */
+        readonly timeout: number;
+      }
+    | undefined;
   readonly address: AddressSource;
   readonly ports: Readonly<Record<string, number>>;
   readonly dataDir: string;
@@ -107,6 +128,8 @@ export interface NovaServer {
   readonly addresses?: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type'?: string }[]>;
   readonly fault?: { message?: string; code?: number };
   readonly 'OS-EXT-STS:task_state'?: string | null;
+  /** The image it booted (`""` when it booted from a volume). */
+  readonly image?: { id: string } | string;
 }
 
 const RUNNING = new Set([
@@ -148,6 +171,9 @@ export class OpenstackProvider implements Provider {
   /** Stack operations queued or running: while one is, an unlabelled member is its own. */
   #heatBusy = 0;
   #heatChecked = false;
+  /** Image ids creates in flight were given: pruning never deletes them. */
+  readonly #booting = new Map<string, number>();
+  readonly images: ImageBaking | undefined;
   #refs:
     | Promise<{ flavor: string; image: string; group?: string | undefined; networks: unknown }>
     | undefined;
@@ -192,6 +218,20 @@ export class OpenstackProvider implements Provider {
         where: `openstack provider ${o.name}${o.pool ? ` (pool ${o.pool})` : ''}`,
       });
     else if (!o.servers) throw new Error(`openstack provider ${o.name}: give servers or heat`);
+    const images = o.images;
+    if (images && o.heat)
+      throw new Error(`openstack provider ${o.name}: baking images is for servers mode, not heat`);
+    this.images = images
+      ? {
+          everyMs: images.every,
+          keep: images.keep,
+          list: async () =>
+            (await this.listImages())
+              .filter((i) => i.status === 'active')
+              .map((i) => ({ name: i.name, id: i.id, createdAt: i.createdAt })),
+          bake: (instance, id) => this.bakeImage(instance, id),
+        }
+      : undefined;
   }
 
   // ---- names to ids, once per provider object
@@ -478,6 +518,8 @@ export class OpenstackProvider implements Provider {
       (await this.#servers()).find((s) => s.metadata[META.action] === req.actionId && s.status !== 'ERROR');
     let server = await findEarlier();
     if (!server) {
+      const imageRef = (await this.#newestImage())?.id ?? refs.image;
+      this.#booting.set(imageRef, (this.#booting.get(imageRef) ?? 0) + 1);
       const created = await this.session
         .call<{ server: { id: string } }>(
           'create server',
@@ -490,7 +532,7 @@ export class OpenstackProvider implements Provider {
               server: {
                 name: req.nodeId,
                 flavorRef: refs.flavor,
-                imageRef: refs.image,
+                imageRef,
                 networks: refs.networks,
                 ...(servers.securityGroups.length > 0 && servers.networks !== 'none'
                   ? { security_groups: servers.securityGroups.map((name) => ({ name })) }
@@ -526,6 +568,11 @@ export class OpenstackProvider implements Provider {
         )
         .catch((e) => {
           throw this.#explain(e, subject);
+        })
+        .finally(() => {
+          const n = (this.#booting.get(imageRef) ?? 1) - 1;
+          if (n > 0) this.#booting.set(imageRef, n);
+          else this.#booting.delete(imageRef);
         });
       // Fault injection for the crash-safety tests: dies right after Nova took the create.
       if (process.env.RAMPART_CRASH_AT === 'openstack:after-create-server')
@@ -624,6 +671,160 @@ export class OpenstackProvider implements Provider {
         );
       await sleep(this.#pollMs);
     }
+  }
+
+  // ---- images
+
+  /** The images this provider baked into its family (every status), newest first. */
+  async listImages(): Promise<GlanceImage[]> {
+    const family = this.#imagesConfig().family;
+    const out: GlanceImage[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const page = (
+        await this.session.call<{
+          images: { id: string; name: string; status: string; created_at: string }[];
+        }>('list images', {
+          service: 'image',
+          method: 'GET',
+          path: `/v2/images?${IMAGE_PROPS.family}=${encodeURIComponent(family)}&${IMAGE_PROPS.provider}=${encodeURIComponent(this.name)}&sort=created_at:desc&limit=100${marker ? `&marker=${marker}` : ''}`,
+          subject: `family ${family}`,
+        })
+      ).body.images;
+      for (const i of page)
+        out.push({ id: i.id, name: i.name, status: i.status, createdAt: Date.parse(i.created_at) || 0 });
+      if (page.length < 100) return out;
+      marker = page.at(-1)!.id;
+    }
+  }
+
+  #imagesConfig() {
+    const images = this.#o.images;
+    if (!images)
+      throw new Error(`openstack provider ${this.name}: baking images needs providers[].images (a family)`);
+    return images;
+  }
+
+  /** The family's newest active image, the one a new server boots; none before the first bake. */
+  async #newestImage(): Promise<GlanceImage | undefined> {
+    if (!this.#o.images) return undefined;
+    return (await this.listImages()).find((i) => i.status === 'active');
+  }
+
+  /**
+   * Bakes a Glance image of `instance`'s server (stopped by the caller) with Nova's createImage,
+   * named `<family>-<id>` and carrying `id` in its properties, so a retried bake finds its own
+   * image instead of making a second; waits until Glance has it `active`, then deletes the
+   * family's images beyond `keep`.
+   */
+  async bakeImage(instance: Instance, id: string): Promise<{ image: string; retired: string[] }> {
+    const { family, timeout } = this.#imagesConfig();
+    const name = `${family}-${id}`;
+    const subject = `image ${name} of node ${instance.nodeId}, server ${instance.id}`;
+    const mine = async () =>
+      (
+        await this.session.call<{ images: { id: string; status: string }[] }>('find image', {
+          service: 'image',
+          method: 'GET',
+          path: `/v2/images?${IMAGE_PROPS.action}=${encodeURIComponent(id)}&${IMAGE_PROPS.provider}=${encodeURIComponent(this.name)}`,
+          subject,
+        })
+      ).body.images.find((i) => i.status !== 'killed' && i.status !== 'deleted');
+    let imageId = (await mine())?.id;
+    if (!imageId) {
+      const made = await this.session
+        .call<{ image_id: string }>(
+          'create image',
+          {
+            service: 'compute',
+            method: 'POST',
+            path: `/servers/${encodeURIComponent(instance.id)}/action`,
+            subject,
+            body: {
+              createImage: {
+                name,
+                metadata: {
+                  [IMAGE_PROPS.family]: family,
+                  [IMAGE_PROPS.provider]: this.name,
+                  [IMAGE_PROPS.action]: id,
+                  [IMAGE_PROPS.node]: instance.nodeId,
+                },
+              },
+            },
+          },
+          // A try that timed out may have made it: look first.
+          async () => {
+            const earlier = await mine();
+            return earlier
+              ? { status: 202, body: { image_id: earlier.id }, headers: new Headers() }
+              : undefined;
+          },
+        )
+        .catch((e) => {
+          if (e instanceof OpenstackCallError && e.status === 404)
+            return Promise.reject(
+              new Error(`openstack provider ${this.name}: ${subject}: the server is gone`, { cause: e }),
+            );
+          if (e instanceof OpenstackCallError && e.status === 403 && /quota|limit/i.test(e.message))
+            return Promise.reject(
+              new Error(`${this.#where('images')}: image quota exceeded baking ${subject}: ${e.message}`, {
+                cause: e,
+              }),
+            );
+          return Promise.reject(e);
+        });
+      imageId = made.body.image_id;
+    }
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const got = await this.session.call<{ status: string }>('show image', {
+        service: 'image',
+        method: 'GET',
+        path: `/v2/images/${imageId}`,
+        accept: [404],
+        subject,
+      });
+      const status = got.status === 404 ? 'deleted' : got.body.status;
+      if (status === 'active') break;
+      if (status === 'killed' || status === 'deleted') {
+        await this.#deleteImage(imageId, subject);
+        throw new Error(
+          `openstack provider ${this.name}: ${subject} is ${status}: Nova could not upload the server's disk (nova-compute's log says why); deleted it`,
+        );
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          `openstack provider ${this.name}: ${subject} is ${status}, not active, after ${timeout} ms (providers[].images.timeout); left for the next bake's pruning`,
+        );
+      await sleep(this.#pollMs);
+    }
+    return { image: name, retired: await this.pruneImages() };
+  }
+
+  /** Deletes the family's active images beyond `keep`, never one a server or a create in flight uses. */
+  async pruneImages(): Promise<string[]> {
+    const { keep } = this.#imagesConfig();
+    const inUse = new Set<string>(this.#booting.keys());
+    for (const s of await this.#servers()) {
+      const id = typeof s.image === 'object' ? s.image?.id : undefined;
+      if (id) inUse.add(id);
+    }
+    const out: string[] = [];
+    for (const image of imagesToPrune(await this.listImages(), keep, inUse)) {
+      await this.#deleteImage(image.id, `image ${image.name}`);
+      out.push(image.name);
+    }
+    return out;
+  }
+
+  async #deleteImage(id: string, subject: string): Promise<void> {
+    await this.session.call('delete image', {
+      service: 'image',
+      method: 'DELETE',
+      path: `/v2/images/${id}`,
+      accept: [404],
+      subject,
+    });
   }
 
   // ---- destroy, stop, start

@@ -167,6 +167,8 @@ export interface CallSpec {
   readonly headers?: Readonly<Record<string, string>>;
   /** The raw body (an image upload). */
   readonly raw?: { readonly data: Uint8Array; readonly contentType: string };
+  /** The answer's body is bytes (an image download): a Buffer, not text. */
+  readonly binary?: boolean | undefined;
 }
 
 export interface Answer<T> {
@@ -333,6 +335,12 @@ export class OpenstackSession {
       } catch (e) {
         throw this.#networkError(e, signal);
       }
+      if (spec.binary && response.ok)
+        return {
+          status: response.status,
+          body: Buffer.from(await response.arrayBuffer()) as T,
+          headers: response.headers,
+        };
       const text = await response.text();
       if (response.status === 401 && !renewed) continue;
       if (response.ok || spec.accept?.includes(response.status)) {
