@@ -329,8 +329,10 @@ export class OpenstackProvider implements Provider {
   // ---- reads
 
   async #servers(): Promise<NovaServer[]> {
+    // A server Nova has marked DELETED but not yet removed is gone, as `#server` says: a destroy
+    // that returned must not be followed by a listing that still shows it.
     return (await this.#pages(`tags=${encodeURIComponent(this.#tag)}&`)).filter(
-      (s) => s.metadata[META.provider] === this.name && s.metadata[META.node],
+      (s) => s.metadata[META.provider] === this.name && s.metadata[META.node] && s.status !== 'DELETED',
     );
   }
 
@@ -373,7 +375,7 @@ export class OpenstackProvider implements Provider {
   /** The group's members with their Nova servers, in index order. */
   async #groupServers(): Promise<{ name: string; server: NovaServer }[]> {
     const members = await this.#heat!.members();
-    const byId = new Map((await this.#pages('')).map((s) => [s.id, s]));
+    const byId = new Map((await this.#pages('')).filter((s) => s.status !== 'DELETED').map((s) => [s.id, s]));
     const out: { name: string; server: NovaServer }[] = [];
     for (const m of members) {
       const server = m.serverId ? byId.get(m.serverId) : undefined;
@@ -840,8 +842,18 @@ export class OpenstackProvider implements Provider {
       accept: [404],
       subject,
     });
+    // Done only when Nova no longer shows it: a destroy that returned with the server still
+    // there would let the controller count a removal that has not happened.
     const deadline = Date.now() + this.#o.bootTimeoutMs;
-    while ((await this.#server(instance.id, subject)) && Date.now() < deadline) await sleep(this.#pollMs);
+    for (;;) {
+      const s = await this.#server(instance.id, subject);
+      if (!s) return;
+      if (Date.now() >= deadline)
+        throw new Error(
+          `openstack provider ${this.name}: server ${instance.id} (${subject}) is still ${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''} ${this.#o.bootTimeoutMs} ms after its delete`,
+        );
+      await sleep(this.#pollMs);
+    }
   }
 
   async #action(instance: Instance, action: 'os-stop' | 'os-start', want: string): Promise<NovaServer> {
