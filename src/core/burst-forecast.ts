@@ -348,7 +348,8 @@ export interface BurstRhythm {
  * burst just before a large one does not move the large one's onset). A class whose last
  * RHYTHM_SEEN onsets come at equal gaps (each within a quarter of their median, and a bucket) is
  * due one median gap after its last onset, early or late by the gaps' largest deviation; its size
- * is the median of those bursts' peaks. A rhythm that missed its beat by half a gap has stopped.
+ * is the median of those bursts' peaks. A rhythm whose beat passed (by its spread and a bucket)
+ * without a burst has stopped: nothing is due until three bursts set a rhythm again.
  */
 export function burstRhythm(
   tier: HistoryTier | undefined,
