@@ -136,6 +136,6 @@ pools:
   assert.match(heat, /providers\[0\]\.images: baking images is for servers mode/);
   assert.match(
     errors(sentries.replace('family: sentry', 'family: "no way"')),
-    /providers\[1\]\.images\.family: a name of letters/,
+    /providers\[1\]\.images\.family: "no way" is not a name of letters, digits/,
   );
 });
