@@ -486,15 +486,8 @@ export class Controller {
       // A node whose join is measured is ready for the first time: its time from its first
       // attempt by the way it joined to ready (a failed attempt by the same way included: the
       // way's whole cost) is the pool's new figure for that way, stored with the pool's state.
-      if (n.joinedBy && n.readyAt === undefined && updated.readyAt !== undefined)
-        state = {
-          ...state,
-          joins: recordJoin(state.joins, n.joinedBy, {
-            ms: updated.readyAt - (n.joinedBySince ?? n.createdAt),
-            at: updated.readyAt,
-            node: n.id,
-          }),
-        };
+      if (n.readyAt === undefined && updated.readyAt !== undefined)
+        state = withJoinFigure(state, n, updated.readyAt, false);
       if (u.state !== n.state)
         this.#log.info({ pool: pool.name, node: u.id, from: n.state, to: u.state }, u.stateReason ?? u.state);
     }
@@ -547,16 +540,7 @@ export class Controller {
     for (const a of finalPlan.actions) {
       const timedOut = a.kind === 'rejoin' || (a.kind === 'remove' && a.cause === 'join-exhausted');
       const n = timedOut ? byId.get(a.nodeId) : undefined;
-      if (n?.joinedBy && n.readyAt === undefined)
-        state = {
-          ...state,
-          joins: recordJoin(state.joins, n.joinedBy, {
-            ms: obs.at - (n.joinedBySince ?? n.createdAt),
-            at: obs.at,
-            node: n.id,
-            timedOut: true,
-          }),
-        };
+      if (n && n.readyAt === undefined) state = withJoinFigure(state, n, obs.at, true);
     }
     const next: PoolState = { ...state, clocks, history };
     if (!stored || !samePoolState(stored, next)) await store.putPool(next, ctx.term);
@@ -906,6 +890,19 @@ function describeAction(a: PlannedAction): string {
     case 'take-warm':
       return `take warm ${a.nodeId} (${a.cause})`;
   }
+}
+
+/**
+ * The pool's state with a measured join's figure: from its first attempt by the way it joined to
+ * `at` (ready, or timed out: a lower bound, marked). A node whose join is not measured changes nothing.
+ */
+function withJoinFigure(state: PoolState, n: StoredNode, at: number, timedOut: boolean): PoolState {
+  if (!n.joinedBy) return state;
+  const figure = { ms: at - (n.joinedBySince ?? n.createdAt), at, node: n.id };
+  return {
+    ...state,
+    joins: recordJoin(state.joins, n.joinedBy, timedOut ? { ...figure, timedOut: true } : figure),
+  };
 }
 
 function samePoolState(a: PoolState, b: PoolState): boolean {
