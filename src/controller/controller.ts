@@ -478,11 +478,20 @@ export class Controller {
       this.#log.warn({ pool: pool.name, node: n.id }, 'instance is gone: node marked failed');
     }
     const byId = new Map(nodes.map((n) => [n.id, n]));
+    const leaving = new Set(
+      plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'rejoin').map((a) => a.nodeId),
+    );
     for (const u of plan.nodeUpdates) {
       const n = byId.get(u.id)!;
       const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
       byId.set(u.id, updated);
-      await store.putNode(updated, ctx.term);
+      // A sentry turning ready is wired now, its ready state stored with its registration in
+      // one write: never a ready, unwired sentry in the store while this tick's slower actions
+      // (a creation, a drain) run. A failed registration stores it unregistered, retried next
+      // tick; one this tick removes is never wired.
+      const turnsReady = n.state !== 'ready' && updated.state === 'ready' && !leaving.has(u.id);
+      const wired = turnsReady && (await this.#register(pool, po, updated, byId, ctx));
+      if (!wired) await store.putNode(updated, ctx.term);
       // A node whose join is measured is ready for the first time: its time from its first
       // attempt by the way it joined to ready (a failed attempt by the same way included: the
       // way's whole cost) is the pool's new figure for that way, stored with the pool's state.
@@ -841,18 +850,22 @@ export class Controller {
     }
   }
 
-  /** Wires one ready, unregistered, serving node to its upstream, as an action; a failure is retried next tick. */
+  /**
+   * Wires one ready, unregistered, serving node to its upstream, as an action; a failure is
+   * retried next tick. True when it stored the node (registered, or as it was on a failure).
+   */
   async #register(
     pool: PoolConfig,
     po: PoolObservation,
     node: StoredNode,
     nodes: Map<string, StoredNode>,
     ctx: ActContext,
-  ): Promise<void> {
-    if (!pool.node.validatorPool || po.upstream.length === 0 || node.warm || node.registered) return;
+  ): Promise<boolean> {
+    if (!pool.node.validatorPool || po.upstream.length === 0 || node.warm || node.registered) return false;
     const kind = this.#rt.nodeKind(pool.name);
     const address = addressOf(node, po.instances.get(node.id));
-    if (!address) return;
+    if (!address) return false;
+    let stored = false;
     await runAction(
       this.#rt,
       ctx,
@@ -863,6 +876,7 @@ export class Controller {
         const updated = { ...node, registered: true, updatedAt: Date.now() };
         nodes.set(node.id, updated);
         await this.#rt.store.putNode(updated, ctx.term);
+        stored = true;
         try {
           for (const upstream of po.upstream) await kind.register(address, upstream);
         } catch (e) {
@@ -876,6 +890,7 @@ export class Controller {
     ).catch((e) =>
       this.#log.warn({ pool: pool.name, node: node.id, err: e }, 'registration failed; retrying next tick'),
     );
+    return stored;
   }
 }
 

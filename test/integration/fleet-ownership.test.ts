@@ -1,6 +1,7 @@
 // What a controller may do to the instances the platform runs: a node its own tick removed is
-// never wired back to the validator, and a store that knows less than the platform (emptied,
-// another file) never takes the running fleet, validator included, for orphans.
+// never wired back to the validator, one turning ready is wired before anything slower runs,
+// and a store that knows less than the platform (emptied, another file) never takes the
+// running fleet, validator included, for orphans.
 // Real SQLite store and embedded coordination; the fleet itself is held in memory (a fake).
 
 import assert from 'node:assert/strict';
@@ -110,6 +111,47 @@ async function runningFleet() {
   assert.equal(running.length, 2, 'a validator and a sentry run');
   return { fleet, running };
 }
+
+test("a sentry turning ready is stored ready and registered in one write, before the tick's slower actions run", async () => {
+  const fleet = memoryFleet({ capacity: 2 });
+  after(() => fleet.cleanup());
+  const rt = fleet.runtime();
+  const controller = fleet.controller(rt);
+  fleet.kind.ready.add('validator');
+  await started(controller);
+  try {
+    // Two sentries join and stay catching up.
+    for (let i = 0; i < 3 && (await nodesOf(rt, 'sentries')).length < 2; i++) await controller.tick();
+    const [a, b] = await nodesOf(rt, 'sentries');
+    assert.ok(a && b, 'two sentries were created');
+    assert.equal(a.state === 'ready' || b.state === 'ready', false);
+
+    // In one tick, a turns ready and b's instance vanishes: b is replaced by a creation. What
+    // the store says of a while that creation runs is what every reader (the API, the
+    // dashboard, a failover) sees meanwhile.
+    const seen: string[] = [];
+    const create = fleet.provider.create.bind(fleet.provider);
+    fleet.provider.create = async (req) => {
+      const now = await rt.store.getNode(a.id);
+      seen.push(`${now?.state} ${now?.registered ? 'registered' : 'unregistered'}`);
+      return await create(req);
+    };
+    fleet.kind.ready.add(a.id);
+    for (const [id, i] of fleet.provider.instances)
+      if (i.nodeId === b.id) fleet.provider.instances.delete(id);
+    await controller.tick();
+
+    assert.deepEqual(
+      seen,
+      ['ready registered'],
+      'a is ready and registered before the replacement is created',
+    );
+    const [validator] = await nodesOf(rt, 'validator');
+    assert.ok(fleet.kind.wired.get(validator!.id)?.has(a.id), `${a.id} is wired to the validator`);
+  } finally {
+    await controller.stop();
+  }
+});
 
 test('a new, empty store refuses to act on a running fleet, names what runs, and changes nothing', async () => {
   const { fleet, running } = await runningFleet();

@@ -93,10 +93,10 @@ export interface MemoryFleet {
 }
 
 /**
- * A validator and a sentry pool (min 1, capacity 1, max 3, newest removed first) on the fake
- * provider, with intervals so long that nothing happens between the test's own ticks.
+ * A validator and a sentry pool (min 1, capacity 1 unless given, max 3, newest removed first)
+ * on the fake provider, with intervals so long that nothing happens between the test's own ticks.
  */
-export function memoryFleet(): MemoryFleet {
+export function memoryFleet(opts: { capacity?: number } = {}): MemoryFleet {
   const dir = mkdtempSync(path.join(tmpdir(), 'rampart-memory-fleet-'));
   const configFile = path.join(dir, 'rampart.yaml');
   writeFileSync(
@@ -117,7 +117,7 @@ pools:
     role: sentry
     provider: here
     node: { kind: simnode, validatorPool: validator }
-    size: { min: 1, capacity: 1, max: 3 }
+    size: { min: 1, capacity: ${opts.capacity ?? 1}, max: 3 }
     scaleDown: { period: 0s, lockAttemptPeriod: 0s }
     scaleIn: { select: newest }
     health: { checkInterval: 1h, joinTimeout: 1h }
