@@ -803,16 +803,20 @@ export class OpenstackProvider implements Provider {
     return { image: name, retired: await this.pruneImages() };
   }
 
-  /** Deletes the family's active images beyond `keep`, never one a server or a create in flight uses. */
+  /**
+   * Deletes the family's active images beyond `keep`, and those a bake gave up on (still not
+   * active after twice the bake timeout, or killed); never one a server or a create in flight uses.
+   */
   async pruneImages(): Promise<string[]> {
-    const { keep } = this.#imagesConfig();
+    const { keep, timeout } = this.#imagesConfig();
     const inUse = new Set<string>(this.#booting.keys());
     for (const s of await this.#servers()) {
       const id = typeof s.image === 'object' ? s.image?.id : undefined;
       if (id) inUse.add(id);
     }
     const out: string[] = [];
-    for (const image of imagesToPrune(await this.listImages(), keep, inUse)) {
+    const stale = { now: Date.now(), afterMs: 2 * timeout };
+    for (const image of imagesToPrune(await this.listImages(), keep, inUse, stale)) {
       await this.#deleteImage(image.id, `image ${image.name}`);
       out.push(image.name);
     }
