@@ -3,6 +3,7 @@
 
 import type { PoolConfig } from '../config/schema.ts';
 import { chooseRejoin, type JoinChoice, type JoinPossible, planJoin } from '../core/join-choice.ts';
+import type { RemoveCause } from '../core/pool-plan.ts';
 import type { NodeAddress, NodeKind, RestoreSource, StateSyncPlan } from '../nodes/node-kind.ts';
 import type { Instance } from '../providers/provider.ts';
 import { type ActContext, crashPoint, runAction, shortId } from '../runtime/action-journal.ts';
@@ -276,6 +277,27 @@ export async function retryRemoval(
   );
 }
 
+/** Removals that take a node while it serves (not because it failed or never joined). */
+const SERVING_CAUSES: ReadonlySet<string> = new Set<string>([
+  ...(['scale-down', 'above-max', 'manual-size', 'warm-surplus'] satisfies RemoveCause[]),
+  FLEET_DOWN_CAUSE,
+]);
+
+/**
+ * Whether a node goes while serving: it became ready, it is still ready (or being removed
+ * from ready), and it goes for a cause other than failure. Only then may what a provider
+ * keeps of it (a removal snapshot) seed new nodes. A removal tried again carries its first
+ * cause ahead of ` (tried again: …)`.
+ */
+export function removedServing(node: StoredNode, cause: string): boolean {
+  const first = cause.replace(/ \(tried again: .*\)$/, '');
+  return (
+    node.readyAt !== undefined &&
+    (node.state === 'ready' || node.state === 'draining' || node.state === 'deleting') &&
+    SERVING_CAUSES.has(first)
+  );
+}
+
 /**
  * The steps of a removal: drain (unwire from the upstream), delete the instance, mark the
  * node gone. Each is idempotent, so a restart resumes an interrupted removal by running
@@ -341,7 +363,7 @@ export async function removeNodeSteps(
   // its data behind: the provider is given the recorded one, and removes what is left.
   const listed = po.instances.get(node.id);
   const instance = listed ?? recordedInstance(node);
-  if (instance) await provider.destroy(instance);
+  if (instance) await provider.destroy(instance, { serving: removedServing(node, cause) });
   crashPoint('remove:after-destroy');
   await rt.store.putNode(
     { ...current, state: 'gone', registered: false, instanceId: undefined, updatedAt: Date.now() },

@@ -80,6 +80,17 @@ export interface ImageBaking {
   ): Promise<{ readonly image: string; readonly retired: readonly string[] }>;
 }
 
+/** Why an instance goes, as far as what is kept of it matters. */
+export interface Removal {
+  /**
+   * The node was ready and serving when its removal began (a scale-in, a size lowered): its
+   * data is a caught-up copy of the chain. False or absent — a failed node, a join that timed
+   * out, a stale or orphan instance — its data may be empty, behind or broken: whatever is kept
+   * of it is never a restore source.
+   */
+  readonly serving: boolean;
+}
+
 export interface Provider {
   readonly name: string;
   readonly kind: string;
@@ -98,9 +109,11 @@ export interface Provider {
   /**
    * Stops and removes an instance and its data. Idempotent: a gone instance is not an error.
    * It may be given an instance its listing no longer holds (built from a node's record,
-   * `running: false`): whatever of it is left (a data dir, a volume) goes.
+   * `running: false`): whatever of it is left (a data dir, a volume) goes. What a provider
+   * keeps of a removed instance (a StatefulSet's removal snapshot) seeds new nodes only when
+   * `removal.serving` says the node was serving when it went.
    */
-  destroy(instance: Instance): Promise<void>;
+  destroy(instance: Instance, removal?: Removal): Promise<void>;
   /**
    * For platforms that remove instances in one order only (a StatefulSet, its highest ordinal
    * first): `instances` (of one pool) in the order they can be destroyed, first to go first.

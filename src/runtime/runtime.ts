@@ -72,7 +72,7 @@ export function fencedProvider(provider: Provider, store: Store, coordination?: 
       await coordination?.fence?.(req.term);
       return provider.create(req);
     },
-    destroy: (instance) => provider.destroy(instance),
+    destroy: (instance, removal) => provider.destroy(instance, removal),
     // Baking an image stops and starts a node as a snapshot does: guarded like those.
     images: provider.images,
   };

@@ -7,7 +7,6 @@ import { after, test } from 'node:test';
 import pino from 'pino';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import type { Instance } from '../../src/providers/provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { fastFleetConfig, makeFleet, waitFor } from '../support/fleet.ts';
 
@@ -20,13 +19,13 @@ test('a removal whose destroy failed is tried again by the running controller', 
   const destroy = provider.destroy.bind(provider);
   let refusals = 0;
   let refuse = false;
-  (provider as { destroy: (i: Instance) => Promise<void> }).destroy = async (i) => {
+  provider.destroy = async (i, removal) => {
     if (refuse && i.pool === 'sentries') {
       refuse = false;
       refusals++;
       throw new Error('injected: the provider refused the deletion for good');
     }
-    await destroy(i);
+    await destroy(i, removal);
   };
   const controller = new Controller({ runtime, log: pino({ level: 'silent' }) });
   await controller.start();

@@ -264,8 +264,9 @@ test('scale a StatefulSet: record, readiness, a ready snapshot before removal, r
     contentType: 'application/merge-patch+json',
     body: { metadata: { labels: { [FAKE_FAIL_LABEL]: 'disk-busy' } } },
   });
+  const serving = { serving: true };
   await assert.rejects(
-    p.destroy(listed[1]!),
+    p.destroy(listed[1]!, serving),
     /VolumeSnapshot snapshots\/data-sentry-2-sentries-b of data-sentry-2 failed: status\.error: fake driver: disk-busy; the scale-down was abandoned/,
   );
   assert.equal((await see.sts()).spec.replicas, 3);
@@ -281,7 +282,7 @@ test('scale a StatefulSet: record, readiness, a ready snapshot before removal, r
     body: { metadata: { labels: { [FAKE_NEVER_READY_LABEL]: 'stuck' } } },
   });
   await assert.rejects(
-    provider({ timeout: 2000 }).destroy(listed[1]!),
+    provider({ timeout: 2000 }).destroy(listed[1]!, serving),
     /VolumeSnapshot snapshots\/data-sentry-2-sentries-b of data-sentry-2: not done within 2 s \(volumes\.timeout\); the scale-down was abandoned: the replica and its volume are kept, nothing was removed/,
   );
   assert.equal((await see.sts()).spec.replicas, 3);
@@ -295,7 +296,7 @@ test('scale a StatefulSet: record, readiness, a ready snapshot before removal, r
 
   // Removal: while the snapshot is not ready the replica stays; once ready, it goes, then its claim.
   snapshots.restoreSize = '3Gi';
-  const removal = p.destroy(listed[1]!);
+  const removal = p.destroy(listed[1]!, serving);
   const taken = (await waitFor('the snapshot of the removed replica', async () => {
     const s = await see.snapshots('rampart.dev/action=act-sentries-b');
     return s.length === 1 && !s[0]!.status?.readyToUse ? s[0] : undefined;
@@ -317,7 +318,7 @@ test('scale a StatefulSet: record, readiness, a ready snapshot before removal, r
   assert.equal((await see.pod(2)).status, 404);
   assert.equal((await see.claim(2)).status, 404, 'the claim went once its snapshot was ready');
   // A retried removal is done, not an error, and takes no second snapshot.
-  await p.destroy(listed[1]!);
+  await p.destroy(listed[1]!, serving);
   assert.equal((await see.snapshots('rampart.dev/action=act-sentries-b')).length, 1);
 
   // A newer snapshot of another pool is not this pool's: the next replica restores the newest of its own.
@@ -332,9 +333,20 @@ test('scale a StatefulSet: record, readiness, a ready snapshot before removal, r
     name: 'data-sentry-2-sentries-b',
   });
   assert.equal(restored.body.spec.resources.requests.storage, '3Gi', 'at least the snapshot’s restoreSize');
-  await waitFor('the restored replica ready', async () =>
+  const cReady = (await waitFor('the restored replica ready', async () =>
     (await p.list()).find((i) => i.nodeId === 'sentries-c' && i.status?.ready),
-  );
+  ))!;
+
+  // A replica that goes while not serving (failed, or never caught up): its removal snapshot
+  // is taken as the operator asked, but labelled so, and the next replica restores the last
+  // snapshot of a serving one instead.
+  await p.destroy(cReady);
+  const unserved = await see.snapshots('rampart.dev/action=act-sentries-c');
+  assert.equal(unserved.length, 1);
+  assert.equal(unserved[0]!.metadata.labels?.['rampart.dev/restore-source'], 'false');
+  assert.ok(unserved[0]!.status?.readyToUse, 'the unserved snapshot is ready (taken, kept)');
+  await p.create(request('sentries-d'));
+  assert.equal((await see.claim(2)).body.spec.dataSource?.name, 'data-sentry-2-sentries-b');
 });
 
 test('a replica below the highest is replaced in place: pod and claim go, the claim is restored from the newest snapshot before the pod returns', {

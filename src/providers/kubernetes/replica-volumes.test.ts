@@ -1,10 +1,15 @@
-// Snapshot pruning decided against canned listings (the end-to-end case runs on kwok in
+// Snapshot pruning and the restore source decided against canned listings (the end-to-end case runs on kwok in
 // test/integration/kube-workload.test.ts): which of the pool's VolumeSnapshots go.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeClient } from '../../kube/kube-client.ts';
-import { NODE_ANNOTATION, RELEASED_BY_ANNOTATION, ReplicaVolumes } from './replica-volumes.ts';
+import {
+  NODE_ANNOTATION,
+  RELEASED_BY_ANNOTATION,
+  RESTORE_SOURCE_LABEL,
+  ReplicaVolumes,
+} from './replica-volumes.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 11, 4, 9, 0, s)).toISOString();
 const snapshot = (name: string, second: number, status: object, extra: object = {}, ours = true) => ({
@@ -95,4 +100,35 @@ test('nothing beyond the kept ones: no claim is even listed', async () => {
   const volumes = poolVolumes(client, 2);
   assert.deepEqual(await volumes.pruneSnapshots(), []);
   assert.equal(calls.length, 1);
+});
+
+test('a removal snapshot of a replica that was not serving is never the restore source, and never pushes one out', async () => {
+  const unserved = { labels: { [RESTORE_SOURCE_LABEL]: 'false' } };
+  const snapshots = [
+    snapshot('failed-replica', 9, ready, unserved),
+    snapshot('never-ready-replica', 8, ready, unserved),
+    snapshot('served', 7, ready),
+    snapshot('older-failed-replica', 6, ready, unserved),
+    snapshot('older-served', 5, ready),
+  ];
+  const deleted: string[] = [];
+  const client = {
+    list: async (path: string) => (path.includes('volumesnapshots') ? snapshots : []),
+    delete: async (path: string) => {
+      deleted.push(path.split('/').at(-1)!);
+    },
+  } as unknown as KubeClient;
+  const volumes = poolVolumes(client, 1);
+  assert.equal((await volumes.newestSnapshot())?.metadata.name, 'served');
+  assert.deepEqual(
+    (await volumes.snapshots()).map((s) => s.name),
+    ['served', 'older-served'],
+  );
+  // One of each kind kept: the newest source and the newest of the others.
+  assert.deepEqual(await volumes.pruneSnapshots(), [
+    'never-ready-replica',
+    'older-failed-replica',
+    'older-served',
+  ]);
+  assert.deepEqual(deleted, ['never-ready-replica', 'older-failed-replica', 'older-served']);
 });

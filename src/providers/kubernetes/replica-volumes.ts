@@ -17,6 +17,12 @@ export const RESTORE_LABEL = 'rampart.dev/restore';
  * for that node is ever deleted, so a retried removal never takes a later replica's volume.
  */
 export const RELEASED_BY_ANNOTATION = 'rampart.dev/released-by';
+/**
+ * On a removal snapshot of a replica that was not serving when it went (it failed, or never
+ * became ready): `false`. Kept as the operator asked, but never restored into a new replica
+ * nor counted as the pool's newest image: its data may be empty, behind or broken.
+ */
+export const RESTORE_SOURCE_LABEL = 'rampart.dev/restore-source';
 /** On objects Rampart makes for a node: the node id (annotation: ids can exceed a label's 63 characters). */
 export const NODE_ANNOTATION = 'rampart.dev/node';
 /**
@@ -149,19 +155,24 @@ export class ReplicaVolumes {
     return `${kind} ${this.#o.namespace}/${name}`;
   }
 
-  /** The newest ready snapshot of this pool's replicas (any ordinal: they hold the same chain), if any. */
+  /**
+   * The newest ready snapshot of this pool's replicas (any ordinal: they hold the same chain)
+   * that may seed a replica, if any: not one of a replica removed while not serving.
+   */
   async newestSnapshot(): Promise<VolumeSnapshot | undefined> {
     const all = await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() });
     return all
-      .filter((s) => s.status?.readyToUse === true && !s.metadata.deletionTimestamp)
+      .filter((s) => s.status?.readyToUse === true && !s.metadata.deletionTimestamp && restoresFrom(s))
       .sort(newestFirst)[0];
   }
 
   /**
    * Deletes the VolumeSnapshots Rampart took of this pool beyond the newest `keepSnapshots`
    * ready ones (failed ones among them too), except one a claim is still being restored from
-   * (not Bound yet) and one whose replica's claim still awaits its release. Snapshots Rampart
-   * did not take are not touched. Returns the names deleted.
+   * (not Bound yet) and one whose replica's claim still awaits its release. Removal snapshots
+   * of replicas that were not serving are counted apart (the newest `keepSnapshots` of them
+   * kept), so they never push a restore source out. Snapshots Rampart did not take are not
+   * touched. Returns the names deleted.
    */
   async pruneSnapshots(): Promise<string[]> {
     const keep = this.#o.volumes.keepSnapshots;
@@ -171,9 +182,10 @@ export class ReplicaVolumes {
       .filter((s) => s.metadata.annotations?.[NODE_ANNOTATION] !== undefined && !s.metadata.deletionTimestamp)
       .sort(newestFirst);
     const older: VolumeSnapshot[] = [];
-    let ready = 0;
+    const ready = { source: 0, kept: 0 };
     for (const s of ours) {
-      if (ready < keep) ready += s.status?.readyToUse === true ? 1 : 0;
+      const kind = restoresFrom(s) ? 'source' : 'kept';
+      if (ready[kind] < keep) ready[kind] += s.status?.readyToUse === true ? 1 : 0;
       else if (s.status?.readyToUse === true || s.status?.error !== undefined) older.push(s);
     }
     if (older.length === 0) return [];
@@ -455,17 +467,30 @@ export class ReplicaVolumes {
 
   /**
    * Before a replica goes: with `snapshot`, a VolumeSnapshot of its claim, waited for until
-   * ready; the claim is then marked as released by the node. Throws, having removed
-   * nothing, when the snapshot fails or is not ready in time. A retry reuses this node's
-   * snapshot (ready or still being taken) and replaces one that failed.
+   * ready — one that may seed new replicas only when the replica was `serving` (else labelled
+   * RESTORE_SOURCE_LABEL=false); the claim is then marked as released by the node. Throws,
+   * having removed nothing, when the snapshot fails or is not ready in time. A retry reuses
+   * this node's snapshot (ready or still being taken) and replaces one that failed.
    */
-  async beforeRemoval(ordinal: number, node: { nodeId: string; actionId: string }): Promise<void> {
+  async beforeRemoval(
+    ordinal: number,
+    node: { nodeId: string; actionId: string },
+    serving: boolean,
+  ): Promise<void> {
     const mode = this.mode;
     if (mode === 'retain') return;
     const claim = this.claimName(ordinal);
     const found = await this.#c.find<Claim>(this.#claimPath(claim));
     if (!found || found.metadata.deletionTimestamp) return;
-    if (mode === 'snapshot') await this.#snapshot(claim, this.snapshotName(ordinal, node.nodeId), node);
+    if (mode === 'snapshot') {
+      const extra: Record<string, string> = serving ? {} : { [RESTORE_SOURCE_LABEL]: 'false' };
+      if (!serving)
+        this.#o.log?.info(
+          { claim, node: node.nodeId },
+          'the replica goes while not serving: its removal snapshot is kept but never restored',
+        );
+      await this.#snapshot(claim, this.snapshotName(ordinal, node.nodeId), node, undefined, extra);
+    }
     await this.#c.mergePatch(this.#claimPath(claim), {
       metadata: { annotations: { [RELEASED_BY_ANNOTATION]: node.nodeId } },
     });
@@ -486,14 +511,15 @@ export class ReplicaVolumes {
     return { image: name, retired: await this.pruneSnapshots() };
   }
 
-  /** The ready VolumeSnapshots Rampart took of this pool's replicas, newest first. */
+  /** The ready VolumeSnapshots Rampart took of this pool's replicas that may seed new ones, newest first. */
   async snapshots(): Promise<{ readonly name: string; readonly createdAt: number }[]> {
     return (await this.#c.list<VolumeSnapshot>(this.#snapshotPath(), { labelSelector: this.#selector() }))
       .filter(
         (s) =>
           s.status?.readyToUse === true &&
           !s.metadata.deletionTimestamp &&
-          s.metadata.annotations?.[NODE_ANNOTATION] !== undefined,
+          s.metadata.annotations?.[NODE_ANNOTATION] !== undefined &&
+          restoresFrom(s),
       )
       .sort(newestFirst)
       .map((s) => ({
@@ -507,6 +533,7 @@ export class ReplicaVolumes {
     name: string,
     node: { nodeId: string; actionId: string },
     kept = '; the scale-down was abandoned: the replica and its volume are kept, nothing was removed',
+    labels: Record<string, string> = {},
   ) {
     const what = `VolumeSnapshot ${this.#o.namespace}/${name} of ${claim}`;
     let found = await this.#c.find<VolumeSnapshot>(this.#snapshotPath(name));
@@ -519,13 +546,20 @@ export class ReplicaVolumes {
       await this.#gone(this.#snapshotPath(name), what);
       found = undefined;
     }
+    // A retry that reuses an earlier attempt's snapshot adds what it says of it (a replica
+    // no longer serving); it never takes a label away.
+    const missing = Object.entries(labels).filter(([k, v]) => found?.metadata.labels?.[k] !== v);
+    if (found && missing.length > 0)
+      await this.#c.mergePatch(this.#snapshotPath(name), {
+        metadata: { labels: Object.fromEntries(missing) },
+      });
     if (!found) {
       await this.#c.create(this.#snapshotPath(), {
         apiVersion: `${SNAPSHOT_GROUP}/v1`,
         kind: 'VolumeSnapshot',
         metadata: {
           name,
-          labels: this.#labels({ 'rampart.dev/action': node.actionId }),
+          labels: this.#labels({ 'rampart.dev/action': node.actionId, ...labels }),
           annotations: { [NODE_ANNOTATION]: node.nodeId },
         },
         spec: {
@@ -648,6 +682,11 @@ export class ReplicaVolumes {
 }
 
 /** Newest first by the snapshot's own time; the name breaks ties, so every caller agrees. */
+/** Whether a snapshot may seed a replica: all but removal snapshots of replicas not serving. */
+function restoresFrom(s: VolumeSnapshot): boolean {
+  return s.metadata.labels?.[RESTORE_SOURCE_LABEL] !== 'false';
+}
+
 function newestFirst(a: VolumeSnapshot, b: VolumeSnapshot): number {
   const time = (s: VolumeSnapshot) =>
     Date.parse(s.status?.creationTime ?? s.metadata.creationTimestamp ?? '') || 0;

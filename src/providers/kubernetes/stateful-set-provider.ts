@@ -12,7 +12,7 @@ import {
   kubePath,
   readyCondition,
 } from '../../kube/kube-client.ts';
-import type { CreateRequest, ImageBaking, Instance, PlatformStatus, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, PlatformStatus, Provider, Removal } from '../provider.ts';
 import type { KubeVolumesConfig } from './config.ts';
 import { NodeConfigMap, nodeKey } from './node-config-map.ts';
 import {
@@ -599,7 +599,7 @@ export class StatefulSetProvider implements Provider {
    * the pod waited out, the claim deleted (snapshot and delete modes). Idempotent: a
    * replica already gone only has its volume settled.
    */
-  async destroy(instance: Instance): Promise<void> {
+  async destroy(instance: Instance, removal?: Removal): Promise<void> {
     const ordinal = this.#ordinalOf(instance);
     if (ordinal === undefined) {
       this.options.log?.debug(
@@ -655,7 +655,7 @@ export class StatefulSetProvider implements Provider {
           { statefulSet: this.options.statefulSet },
           `${this.#where} has persistentVolumeClaimRetentionPolicy.whenScaled: Delete: Kubernetes deletes the claim Rampart was told to retain`,
         );
-      await this.#volumes?.beforeRemoval(ordinal, instance);
+      await this.#volumes?.beforeRemoval(ordinal, instance, removal?.serving === true);
       const next = { ...record };
       delete next[String(ordinal)];
       for (const k of Object.keys(next)) if (Number(k) >= ordinal) delete next[k];
