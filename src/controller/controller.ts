@@ -481,6 +481,17 @@ export class Controller {
     const leaving = new Set(
       plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'rejoin').map((a) => a.nodeId),
     );
+    const portsKey = (p: Readonly<Record<string, number>> | undefined) =>
+      JSON.stringify(Object.entries(p ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    /** A recorded address its instance no longer has (a pod recreated elsewhere): rewired below. */
+    const addressMoved = (n: StoredNode) => {
+      const i = po.instances.get(n.id);
+      return (
+        n.host !== undefined &&
+        i !== undefined &&
+        (i.host !== n.host || portsKey(i.ports) !== portsKey(n.ports))
+      );
+    };
     for (const u of plan.nodeUpdates) {
       const n = byId.get(u.id)!;
       const updated: StoredNode = { ...n, ...u, updatedAt: obs.at };
@@ -488,8 +499,9 @@ export class Controller {
       // A sentry turning ready is wired now, its ready state stored with its registration in
       // one write: never a ready, unwired sentry in the store while this tick's slower actions
       // (a creation, a drain) run. A failed registration stores it unregistered, retried next
-      // tick; one this tick removes is never wired.
-      const turnsReady = n.state !== 'ready' && updated.state === 'ready' && !leaving.has(u.id);
+      // tick; one this tick removes is never wired, one that moved is wired at its new address below.
+      const turnsReady =
+        n.state !== 'ready' && updated.state === 'ready' && !leaving.has(u.id) && !addressMoved(updated);
       const wired = turnsReady && (await this.#register(pool, po, updated, byId, ctx));
       if (!wired) await store.putNode(updated, ctx.term);
       // A node whose join is measured is ready for the first time: its time from its first
@@ -502,8 +514,6 @@ export class Controller {
     }
     // A pod's address is known only once it is scheduled: the record follows its instance, so
     // what reads records alone (a promotion's sentries, a standby's peers) reaches it.
-    const portsKey = (p: Readonly<Record<string, number>> | undefined) =>
-      JSON.stringify(Object.entries(p ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     for (const n of byId.values()) {
       const i = po.instances.get(n.id);
       if (!i || (i.host === n.host && portsKey(i.ports) === portsKey(n.ports))) continue;
