@@ -79,7 +79,7 @@ test('an azure scale set serves one pool and restores no snapshots yet', () => {
 test('azure images: a family, keep 3 and a 30m timeout by default; their errors name the field', () => {
   const { config } = parseConfigText(
     base(
-      `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, images: { family: sentry } }`,
+      `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, customData: {}, images: { family: sentry } }`,
     ),
     '/etc/rampart/rampart.yaml',
   );
@@ -100,5 +100,14 @@ test('azure images: a family, keep 3 and a 30m timeout by default; their errors 
   assert.match(
     text,
     /providers\[0\]\.images\.storage: unknown field "storage" \(allowed here: family, every, keep, timeout\)/,
+  );
+  // Images without a boot script, or on etcd members: refused.
+  assert.match(
+    errors(
+      base(
+        `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, images: { family: sentry } }`,
+      ).replace('{ kind: simnode }', '{ kind: etcd-member }'),
+    ),
+    /providers\[0\]\.images: .*images need customData: its boot script removes the node keys[\s\S]*pool "sentries" is of etcd members, which never boot from a baked image/,
   );
 });

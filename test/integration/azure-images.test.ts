@@ -4,7 +4,8 @@
 // of it, and starts it again; the next scale-up boots that image and starts from the chain
 // height the source had. Then, on the provider: a second bake leaves the first image while a
 // VM boots from it (keep 1), a retried bake makes nothing twice, and once that VM is gone the
-// first image goes with its snapshot. Logs the join time from a blank disk and from the image.
+// first image goes with its snapshot. Logs the join time from a blank disk and from the image
+// (the fake's machines, not Azure's: mostly their boot and poll time, the chain being short).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ test('a sentry baked into a managed image; a new VM boots it at its height; keep
 
   // Join time of each sentry: from its create action to the node first seen ready.
   const joinMs = new Map<string, number>();
-  const watch = setInterval(async () => {
+  const record = async () => {
     const nodes = await rt.store.listNodes({ pool: 'sentries' }).catch(() => []);
     for (const n of nodes) {
       if (n.state !== 'ready' || joinMs.has(n.id)) continue;
@@ -60,7 +61,8 @@ test('a sentry baked into a managed image; a new VM boots it at its height; keep
       );
       if (create) joinMs.set(n.id, Date.now() - create.startedAt);
     }
-  }, 100);
+  };
+  const watch = setInterval(record, 100);
   t.after(() => clearInterval(watch));
 
   // 1. The rotation (every 1h, none yet: at once) bakes one image from a ready sentry.
@@ -110,8 +112,9 @@ test('a sentry baked into a managed image; a new VM boots it at its height; keep
     },
     90_000,
   );
-  await again.stop();
   clearInterval(watch);
+  await record();
+  await again.stop();
   const booted = liveVms(fake, fleet.scaleSet).find((vm) => !blank.has(vm.name))!;
   const storage = booted.properties.storageProfile as { imageReference?: { id?: string } };
   assert.equal(storage.imageReference?.id, first.wire.id, 'the new VM boots the baked image');

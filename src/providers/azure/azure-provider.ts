@@ -547,6 +547,8 @@ export class AzureProvider implements Provider {
       actionId: req.actionId,
       dataDir: settings.dataDir,
       command: settings.command,
+      // A baked image is a copy of another node's whole disk: its keys go before first start.
+      purgeCopiedKeys: this.#opts.images !== undefined,
     });
   }
 

@@ -137,6 +137,19 @@ export function checkAzurePool(c: PoolCheck<AzureProviderConfig>): void {
       c.at('provider'),
       `azure provider "${provider.name}"${provider.scaleSet === undefined ? '' : ` (scale set ${provider.scaleSet})`} already serves pools[${c.firstServed}]: give each pool its own scale set`,
     );
+  const images = [...(c.providerPath ?? ['providers']), 'images'];
+  if (provider.images !== undefined && provider.customData === undefined)
+    c.add(
+      images,
+      `azure provider "${provider.name}": images need customData: its boot script removes the node keys and signing state a baked image copied from its source before the node first starts, so no two nodes share a key`,
+    );
+  // A member's disk holds its identity (etcd's WAL names the member): a new member booted from
+  // it would start as the source member, not as the one `member add` made.
+  if (provider.images !== undefined && c.pool.node?.kind === 'etcd-member')
+    c.add(
+      images,
+      `pool "${c.pool.name}" is of etcd members, which never boot from a baked image (a member's disk is its identity; a new member gets its data from the cluster): drop images, and give the scale set's profile a prebuilt image instead`,
+    );
   if (c.pool.bootstrap?.snapshots !== undefined)
     c.add(
       c.at('bootstrap', 'snapshots'),
