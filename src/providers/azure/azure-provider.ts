@@ -143,6 +143,12 @@ function powerState(m: Machine): string | undefined {
   return statuses.find((s) => s.code?.startsWith('PowerState/'))?.code?.slice('PowerState/'.length);
 }
 
+/** An earlier try's created-at tag, kept by the PUT that follows it (its age counts from the first). */
+function keptCreatedAt(tags: Record<string, string> | undefined): Record<string, string> {
+  const at = tags?.[TAGS.createdAt];
+  return at ? { [TAGS.createdAt]: at } : {};
+}
+
 /** 404 on a read: the resource does not exist (any more). */
 function notFound(e: unknown): boolean {
   return (e as { statusCode?: number }).statusCode === 404;
@@ -416,10 +422,11 @@ export class AzureProvider implements Provider {
           (i) => i.state === 'Succeeded',
         )
       : undefined;
-    const body = this.#vmBody(set, req, vmName, customData, await this.#zoneFor(set), image?.id);
+    // Held from its choice on: a retirement running meanwhile leaves it.
     const held = image?.id.toLowerCase();
     if (held) this.#booting.set(held, (this.#booting.get(held) ?? 0) + 1);
     try {
+      const body = this.#vmBody(set, req, vmName, customData, await this.#zoneFor(set), image?.id);
       const made = await this.#step('virtualMachines.createOrUpdate', async () => {
         const poller = this.#client.virtualMachines.createOrUpdate(this.#rg, vmName, body, this.#lro());
         // Fault injection for the crash-safety tests: dies once Azure accepted the VM, mid-creation.
@@ -729,7 +736,7 @@ export class AzureProvider implements Provider {
           name,
           {
             location: source.location,
-            tags,
+            tags: { ...tags, ...keptCreatedAt(found?.tags) },
             osType: source.osType,
             incremental: false,
             creationData: { createOption: 'Copy', sourceResourceId: source.diskId },
@@ -755,7 +762,7 @@ export class AzureProvider implements Provider {
           name,
           {
             location: snapshot.location,
-            tags: { ...tags, [IMAGE_TAGS.snapshot]: name },
+            tags: { ...tags, ...keptCreatedAt(found?.tags), [IMAGE_TAGS.snapshot]: name },
             hyperVGeneration: snapshot.hyperVGeneration,
             storageProfile: {
               osDisk: {
