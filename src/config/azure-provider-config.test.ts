@@ -75,3 +75,39 @@ test('an azure scale set serves one pool and restores no snapshots yet', () => {
     /azure provider "cloud" \(scale set vmss\) already serves pools\[0\]: give each pool its own scale set/,
   );
 });
+
+test('azure images: a family, keep 3 and a 30m timeout by default; their errors name the field', () => {
+  const { config } = parseConfigText(
+    base(
+      `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, customData: {}, images: { family: sentry } }`,
+    ),
+    '/etc/rampart/rampart.yaml',
+  );
+  const p = config.providers[0]!;
+  if (p.kind !== 'azure') throw new Error('not azure');
+  assert.deepEqual(p.images, { family: 'sentry', keep: 3, timeout: 1_800_000 });
+  const text = errors(
+    base(
+      `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, images: { family: "-bad/name", keep: 0, every: 0s, storage: x } }`,
+    ),
+  );
+  assert.match(
+    text,
+    /rampart\.yaml:3:\d+ providers\[0\]\.images\.family: .*a name of letters, digits, -, _ and \., at most 40/,
+  );
+  assert.match(text, /providers\[0\]\.images\.keep: /);
+  assert.match(text, /providers\[0\]\.images\.every: .*more than 0/);
+  assert.match(
+    text,
+    /providers\[0\]\.images\.storage: unknown field "storage" \(allowed here: family, every, keep, timeout\)/,
+  );
+  // Images without a boot script, or on etcd members: refused.
+  assert.match(
+    errors(
+      base(
+        `{ name: cloud, kind: azure, subscriptionId: ${SUB}, resourceGroup: rg, scaleSet: vmss, images: { family: sentry } }`,
+      ).replace('{ kind: simnode }', '{ kind: etcd-member }'),
+    ),
+    /providers\[0\]\.images: .*images need customData: its boot script removes the node keys[\s\S]*pool "sentries" is of etcd members, which never boot from a baked image/,
+  );
+});

@@ -136,6 +136,7 @@ export const PROVIDERS = [
           operationTimeoutMs: p.retry.operationTimeout,
         },
         customData: p.customData,
+        images: p.images,
         pool: deps.pool,
         log: deps.log,
       });
@@ -143,7 +144,7 @@ export const PROVIDERS = [
     checkPool: checkAzurePool,
     connections: azureConnections,
     machinesForNodePools: true,
-    snapshotsInstead: 'boot the scale set from a prebuilt image (its model) instead',
+    snapshotsInstead: 'bake managed images from a stopped VM instead (providers[].images)',
   }),
   provider({
     config: gceProviderConfig,

@@ -28,6 +28,8 @@ export interface AzureFleet extends Fleet {
   readonly scaleSet: string;
   readonly machines: AzureMachines;
   resize(size: AzureFleetSize): void;
+  /** Rewrites the provider's `images` settings (YAML flow entries, `family: f, keep: 1`); '' drops them. */
+  setImages(images: string): void;
 }
 
 function configText(
@@ -35,6 +37,7 @@ function configText(
   scaleSet: string,
   ports: { rpc: number; metrics: number },
   s: AzureFleetSize,
+  images: string,
 ) {
   return `version: 1
 controller:
@@ -56,7 +59,7 @@ providers:
     ports: { rpc: ${ports.rpc}, metrics: ${ports.metrics} }
     retry: { attempts: 4, baseDelay: 50ms, maxDelay: 500ms, callTimeout: 3s, pollInterval: 100ms, operationTimeout: 30s }
     customData: { dataDir: /var/lib/simnode, command: "simnode --data-dir /var/lib/simnode" }
-pools:
+${images ? `    images: { ${images} }\n` : ''}pools:
   - name: validator
     role: validator
     provider: here
@@ -79,7 +82,12 @@ pools:
 }
 
 /** A fresh Flexible scale set on the fake, the fleet's config with its service principal files, and the machines fake. */
-export async function makeAzureFleet(fake: FakeAzureCompute, size: AzureFleetSize): Promise<AzureFleet> {
+export async function makeAzureFleet(
+  fake: FakeAzureCompute,
+  size: AzureFleetSize,
+  /** The provider's `images` settings as YAML flow entries; absent: no images. */
+  images = '',
+): Promise<AzureFleet> {
   const scaleSet = `sentries-${shortId()}`;
   fake.addScaleSet({
     resourceGroup: RESOURCE_GROUP,
@@ -88,7 +96,8 @@ export async function makeAzureFleet(fake: FakeAzureCompute, size: AzureFleetSiz
     zones: ['1', '2'],
   });
   const ports = { rpc: await freePort(), metrics: await freePort() };
-  const fleet = makeFleet(configText(fake, scaleSet, ports, size));
+  let current = { size, images };
+  const fleet = makeFleet(configText(fake, scaleSet, ports, size, images));
   // The service principal as a Kubernetes secret mounted as a folder: one file per key.
   const sp = path.join(fleet.dir, 'azure-sp');
   mkdirSync(sp, { mode: 0o700 });
@@ -114,7 +123,14 @@ export async function makeAzureFleet(fake: FakeAzureCompute, size: AzureFleetSiz
     ...fleet,
     scaleSet,
     machines,
-    resize: (s) => writeFileSync(fleet.configFile, configText(fake, scaleSet, ports, s)),
+    resize: (s) => {
+      current = { ...current, size: s };
+      writeFileSync(fleet.configFile, configText(fake, scaleSet, ports, s, current.images));
+    },
+    setImages: (i) => {
+      current = { ...current, images: i };
+      writeFileSync(fleet.configFile, configText(fake, scaleSet, ports, current.size, i));
+    },
     cleanup: async () => {
       await machines.stop();
       await fleet.cleanup();

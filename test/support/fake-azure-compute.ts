@@ -4,24 +4,32 @@
 // operations.js, generated from Microsoft's REST specification), and request bodies are read
 // with the client's own deserializers. It answers the operations it models (scale set get and
 // deleteInstances, scale set VMs list/get/delete, virtual machines createOrUpdate/get/list/
-// delete with the scale set reference, deallocate/start of VMs and instances, one
-// Microsoft.Insights autoscale listing) and refuses every other operation with a 501 naming it. Long-running operations answer 201/202 with
-// Azure-AsyncOperation or Location and finish after some polls or some time; 429 with
-// Retry-After, 5xx and quota/SKU/allocation errors can be injected. It also serves the
+// delete with the scale set reference, deallocate/start of VMs and instances; managed
+// snapshots createOrUpdate (a Copy of a VM's OS disk)/get/listByResourceGroup/delete;
+// managed images createOrUpdate (from a snapshot)/get/listByResourceGroup/delete; one
+// Microsoft.Insights autoscale listing) and refuses every other operation with a 501 naming
+// it. Long-running operations answer 201/202 with Azure-AsyncOperation or Location and finish
+// after some polls or some time; 429 with Retry-After, 5xx and quota/SKU/allocation errors can
+// be injected. Disks are folders: each VM's OS disk is one (empty, or a copy of the image it
+// boots), a snapshot copies its disk when asked, an image its snapshot. It also serves the
 // Microsoft Entra token endpoint a service principal's credential flow uses. HTTPS with a
 // throwaway self-signed certificate: the client refuses bearer tokens over plain HTTP.
 // What it cannot prove about real Azure: docs/azure.md.
 
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { virtualMachineDeserializer } from '../../node_modules/@azure/arm-compute/dist/esm/models/compute/models.js';
+import {
+  imageDeserializer,
+  virtualMachineDeserializer,
+} from '../../node_modules/@azure/arm-compute/dist/esm/models/compute/models.js';
+import { snapshotDeserializer } from '../../node_modules/@azure/arm-compute/dist/esm/models/computeDisk/models.js';
 
 const SDK_API = fileURLToPath(
   new URL('../../node_modules/@azure/arm-compute/dist/esm/api/', import.meta.url),
@@ -55,16 +63,18 @@ export function sdkOperations(): SdkOperation[] {
     }
     const statuses = new Map<string, number[]>();
     for (const m of text.matchAll(
-      /export async function _(\w+)Deserialize\(result\) \{\s*const expectedStatuses = \[([^\]]*)\]/g,
+      /export async function _(\$?\w+)Deserialize\(result\) \{\s*const expectedStatuses = \[([^\]]*)\]/g,
     ))
       statuses.set(
-        m[1]!,
+        m[1]!.replace('$', ''),
         [...m[2]!.matchAll(/"(\d+)"/g)].map((s) => Number(s[1])),
       );
     for (const m of text.matchAll(
-      /export function _(\w+)Send\([\s\S]*?expandUrlTemplate\("([^"]+)"([\s\S]*?)context\s*\.path\(path\)\s*\.(get|put|post|patch|delete)\(/g,
+      /export function _(\$?\w+)Send\([\s\S]*?expandUrlTemplate\("([^"]+)"([\s\S]*?)context\s*\.path\(path\)\s*\.(get|put|post|patch|delete)\(/g,
     )) {
-      const [, op, full, between, method] = m;
+      const [, generated, full, between, method] = m;
+      // `delete` is a reserved word: the client names its functions `$delete`.
+      const op = generated!.replace('$', '');
       const template = full!.split('{?')[0]!;
       const params: string[] = [];
       const source = template
@@ -83,7 +93,7 @@ export function sdkOperations(): SdkOperation[] {
         method: method!.toUpperCase(),
         template,
         apiVersion: /"api%2Dversion": "([^"]+)"/.exec(between!)?.[1],
-        statuses: statuses.get(op!) ?? [],
+        statuses: statuses.get(op) ?? [],
         pattern: new RegExp(`^${source}$`, 'i'),
         params,
         literals: template.split('/').filter((s) => s && !s.startsWith('{')).length,
@@ -176,7 +186,19 @@ export interface FakeAzureCompute {
   replaceTags(resourceGroup: string, scaleSet: string, name: string, tags: Record<string, string>): void;
   /** Uniform only: the set adds `count` instances by itself (untagged). */
   grow(resourceGroup: string, scaleSet: string, count: number): void;
+  /** A Flexible VM's OS disk: a folder, what its machine's data lives on. Undefined when gone. */
+  diskDir(resourceGroup: string, vmName: string): string | undefined;
+  /** Managed snapshots of a resource group, as stored, each with the folder it copied. */
+  snapshots(resourceGroup: string): Stored[];
+  /** Managed images of a resource group, as stored, each with the folder it holds. */
+  images(resourceGroup: string): Stored[];
   stop(): Promise<void>;
+}
+
+/** A snapshot or image as stored, and its data (a folder). */
+export interface Stored {
+  readonly wire: Wire;
+  readonly dir: string;
 }
 
 export interface FakeAzureOptions {
@@ -268,6 +290,11 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
   const hookErrors: unknown[] = [];
   const ops = new Map<string, Operation>();
   const calls: CallRecord[] = [];
+  /** OS disks by lower-case VM id; snapshots and images by lower-case resource id. */
+  const disks = new Map<string, { readonly id: string; readonly dir: string }>();
+  const snapshots = new Map<string, Stored>();
+  const images = new Map<string, Stored>();
+  let nextDisk = 0;
   const pollsToFinish = options.pollsToFinish ?? 2;
   const finishAfterMs = options.finishAfterMs ?? 600;
   let base = '';
@@ -275,6 +302,14 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
   const rgPrefix = (rg: string) =>
     `/subscriptions/${subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute`;
   const key = (rg: string, name: string) => `${rg}/${name}`.toLowerCase();
+  const resourceId = (rg: string, type: 'snapshots' | 'images', name: string) =>
+    `${rgPrefix(rg)}/${type}/${name}`;
+  const notFound = (rg: string, type: string, name: string) =>
+    new ArmError(
+      404,
+      type === 'snapshots' ? 'ResourceNotFound' : 'NotFound',
+      `The Resource 'Microsoft.Compute/${type}/${name}' under resource group '${rg}' was not found.`,
+    );
   const scaleSetOf = (rg: string, name: string) => {
     const s = scaleSets.get(key(rg, name));
     if (!s)
@@ -388,9 +423,34 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
     const fault = takeFault('virtualMachines.createOrUpdate');
     if (fault && !fault.async)
       throw new ArmError(fault.status, fault.code, fault.message ?? fault.code, fault.retryAfter);
+    // A managed image booted: the new OS disk is a copy of it.
+    const imageId = parsed.storageProfile?.imageReference?.id;
+    const image = imageId ? images.get(imageId.toLowerCase()) : undefined;
+    if (imageId && !image)
+      throw new ArmError(
+        404,
+        'NotFound',
+        `The Resource '${imageId.replace(/^.*\/providers\//i, '')}' under resource group '${rg}' was not found.`,
+      );
+    if (image && image.wire.properties.provisioningState !== 'Succeeded')
+      throw new ArmError(
+        400,
+        'InvalidParameter',
+        `Image ${image.wire.name} is ${String(image.wire.properties.provisioningState)}: a VM boots a succeeded image only.`,
+      );
     const wireBody = body as { properties: Record<string, unknown>; tags?: Record<string, string> };
+    const vmId = `${rgPrefix(set.resourceGroup)}/virtualMachines/${name}`;
+    const diskName = `${name}_OsDisk_1_${(nextDisk++).toString(16).padStart(8, '0')}`;
+    const disk = {
+      id: `${rgPrefix(set.resourceGroup)}/disks/${diskName}`,
+      dir: path.join(dir, 'disks', diskName),
+    };
+    if (image) cpSync(image.dir, disk.dir, { recursive: true });
+    else mkdirSync(disk.dir, { recursive: true });
+    disks.set(vmId.toLowerCase(), disk);
+    const storage = (wireBody.properties.storageProfile ?? {}) as { osDisk?: Record<string, unknown> };
     const vm = {
-      id: `${rgPrefix(set.resourceGroup)}/virtualMachines/${name}`,
+      id: vmId,
       name,
       type: 'Microsoft.Compute/virtualMachines',
       location: parsed.location,
@@ -398,6 +458,15 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
       ...(parsed.zones ? { zones: parsed.zones } : {}),
       properties: {
         ...wireBody.properties,
+        storageProfile: {
+          ...storage,
+          osDisk: {
+            ...storage.osDisk,
+            osType: 'Linux',
+            name: diskName,
+            managedDisk: { ...(storage.osDisk?.managedDisk as object | undefined), id: disk.id },
+          },
+        },
         provisioningState: 'Creating',
         vmId: randomUUID(),
         timeCreated: new Date().toISOString(),
@@ -420,7 +489,16 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
       (vm as { _power?: string })._power = 'stopping';
     }
     return startOperation(() => {
-      for (const k of keys) set.machines.delete(k);
+      for (const k of keys) {
+        const vm = set.machines.get(k);
+        set.machines.delete(k);
+        // Its OS disk goes with it (deleteOption Delete).
+        const disk = vm && disks.get(vm.id.toLowerCase());
+        if (disk) {
+          disks.delete(vm.id.toLowerCase());
+          rmSync(disk.dir, { recursive: true, force: true });
+        }
+      }
     });
   };
 
@@ -563,7 +641,168 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
       const k = found.vm.name.toLowerCase();
       return { status: 202, headers: asyncHeaders(removeLater(found.set, [k]), 'location') };
     },
+    'snapshots.createOrUpdate': (p, _q, body) => {
+      const rg = p.resourceGroupName!;
+      const name = p.snapshotName!;
+      const id = resourceId(rg, 'snapshots', name);
+      const parsed = snapshotDeserializer(body);
+      const existing = snapshots.get(id.toLowerCase());
+      if (existing) {
+        // The same PUT again: what is there, still being made or made (core-lro polls its state).
+        if (parsed.tags) existing.wire.tags = { ...parsed.tags };
+        return { status: 200, body: existing.wire };
+      }
+      const creation = parsed.creationData;
+      if (!parsed.location || !creation)
+        throw new ArmError(400, 'InvalidParameter', 'location and properties.creationData are required');
+      if (creation.createOption !== 'Copy' || !creation.sourceResourceId)
+        throw new ArmError(
+          501,
+          'NotModelled',
+          `fake-azure-compute models snapshots that Copy a VM's OS disk only, not ${creation.createOption}`,
+        );
+      const disk = [...disks.values()].find(
+        (d) => d.id.toLowerCase() === creation.sourceResourceId!.toLowerCase(),
+      );
+      if (!disk)
+        throw new ArmError(
+          404,
+          'NotFound',
+          `The Resource '${creation.sourceResourceId.replace(/^.*\/providers\//i, '')}' was not found.`,
+        );
+      // A managed snapshot is the disk as it is when asked (point in time).
+      const data = path.join(dir, 'snapshots', name);
+      cpSync(disk.dir, data, { recursive: true });
+      const wire: Wire = {
+        id,
+        name,
+        type: 'Microsoft.Compute/snapshots',
+        location: parsed.location,
+        tags: { ...(parsed.tags ?? {}) },
+        sku: { name: 'Standard_LRS', tier: 'Standard' },
+        properties: {
+          osType: parsed.osType ?? 'Linux',
+          hyperVGeneration: 'V2',
+          creationData: { createOption: 'Copy', sourceResourceId: disk.id, sourceUniqueId: randomUUID() },
+          diskSizeGB: 30,
+          incremental: parsed.incremental ?? false,
+          timeCreated: new Date().toISOString(),
+          uniqueId: randomUUID(),
+          diskState: 'Unattached',
+          provisioningState: 'Creating',
+        },
+      };
+      snapshots.set(id.toLowerCase(), { wire, dir: data });
+      const op = startOperation(() => {
+        wire.properties.provisioningState = 'Succeeded';
+      });
+      return { status: 202, body: wire, headers: asyncHeaders(op, 'async') };
+    },
+    'snapshots.get': (p) => {
+      const s = snapshots.get(resourceId(p.resourceGroupName!, 'snapshots', p.snapshotName!).toLowerCase());
+      if (!s) throw notFound(p.resourceGroupName!, 'snapshots', p.snapshotName!);
+      return { status: 200, body: s.wire };
+    },
+    'snapshots.listByResourceGroup': (p) => ({
+      status: 200,
+      body: { value: inGroup(snapshots, p.resourceGroupName!).map((s) => s.wire) },
+    }),
+    'snapshots.delete': (p) => {
+      const k = resourceId(p.resourceGroupName!, 'snapshots', p.snapshotName!).toLowerCase();
+      const s = snapshots.get(k);
+      if (!s) return { status: 204 };
+      const op = startOperation(() => {
+        snapshots.delete(k);
+        rmSync(s.dir, { recursive: true, force: true });
+      });
+      return { status: 202, headers: asyncHeaders(op, 'location') };
+    },
+    'images.createOrUpdate': (p, _q, body) => {
+      const rg = p.resourceGroupName!;
+      const name = p.imageName!;
+      const id = resourceId(rg, 'images', name);
+      const parsed = imageDeserializer(body);
+      const existing = images.get(id.toLowerCase());
+      if (existing) {
+        if (parsed.tags) existing.wire.tags = { ...parsed.tags };
+        return { status: 200, body: existing.wire };
+      }
+      const os = parsed.storageProfile?.osDisk;
+      if (!parsed.location || !os?.osType || !os.osState)
+        throw new ArmError(
+          400,
+          'InvalidParameter',
+          'location, properties.storageProfile.osDisk.osType and osState are required',
+        );
+      if (!os.snapshot?.id || parsed.sourceVirtualMachine || os.managedDisk || os.blobUri)
+        throw new ArmError(
+          501,
+          'NotModelled',
+          'fake-azure-compute models images made from a managed snapshot (storageProfile.osDisk.snapshot) only',
+        );
+      const snap = snapshots.get(os.snapshot.id.toLowerCase());
+      if (!snap)
+        throw new ArmError(
+          404,
+          'NotFound',
+          `The Resource '${os.snapshot.id.replace(/^.*\/providers\//i, '')}' was not found.`,
+        );
+      if (snap.wire.properties.provisioningState !== 'Succeeded')
+        throw new ArmError(409, 'Conflict', `Snapshot ${snap.wire.name} is not ready yet.`);
+      // The image holds its own copy: deleting the snapshot later leaves it whole.
+      const data = path.join(dir, 'images', name);
+      cpSync(snap.dir, data, { recursive: true });
+      const wire: Wire = {
+        id,
+        name,
+        type: 'Microsoft.Compute/images',
+        location: parsed.location,
+        tags: { ...(parsed.tags ?? {}) },
+        properties: {
+          storageProfile: {
+            osDisk: {
+              osType: os.osType,
+              osState: os.osState,
+              snapshot: { id: snap.wire.id },
+              caching: 'ReadWrite',
+              storageAccountType: 'Standard_LRS',
+            },
+            dataDisks: [],
+          },
+          hyperVGeneration: parsed.hyperVGeneration ?? 'V1',
+          provisioningState: 'Creating',
+        },
+      };
+      images.set(id.toLowerCase(), { wire, dir: data });
+      const op = startOperation(() => {
+        wire.properties.provisioningState = 'Succeeded';
+      });
+      return { status: 201, body: wire, headers: asyncHeaders(op, 'async') };
+    },
+    'images.get': (p) => {
+      const i = images.get(resourceId(p.resourceGroupName!, 'images', p.imageName!).toLowerCase());
+      if (!i) throw notFound(p.resourceGroupName!, 'images', p.imageName!);
+      return { status: 200, body: i.wire };
+    },
+    'images.listByResourceGroup': (p) => ({
+      status: 200,
+      body: { value: inGroup(images, p.resourceGroupName!).map((i) => i.wire) },
+    }),
+    'images.delete': (p) => {
+      const k = resourceId(p.resourceGroupName!, 'images', p.imageName!).toLowerCase();
+      const i = images.get(k);
+      if (!i) return { status: 204 };
+      // Azure deletes a managed image even while VMs made from it run (their disks are their own).
+      i.wire.properties.provisioningState = 'Deleting';
+      const op = startOperation(() => {
+        images.delete(k);
+        rmSync(i.dir, { recursive: true, force: true });
+      });
+      return { status: 202, headers: asyncHeaders(op, 'location') };
+    },
   };
+  const inGroup = (m: Map<string, Stored>, rg: string) =>
+    [...m.values()].filter((x) => x.wire.id.toLowerCase().startsWith(`${rgPrefix(rg)}/`.toLowerCase()));
 
   // Not Microsoft.Compute: the autoscale settings of Microsoft.Insights, whose client is not
   // installed; shape from Microsoft's REST reference (AutoscaleSettingResource).
@@ -958,6 +1197,18 @@ export async function startFakeAzureCompute(options: FakeAzureOptions = {}): Pro
       if (vm) vm.tags = { ...tags };
     },
     grow,
+    diskDir(resourceGroup, vmName) {
+      const found = findVm(resourceGroup, vmName);
+      return found && disks.get(found.vm.id.toLowerCase())?.dir;
+    },
+    snapshots(resourceGroup) {
+      settle();
+      return inGroup(snapshots, resourceGroup);
+    },
+    images(resourceGroup) {
+      settle();
+      return inGroup(images, resourceGroup);
+    },
     async stop() {
       clearInterval(ticker);
       server.closeAllConnections();

@@ -2,10 +2,13 @@
 // VMs run nothing, so this watches its scale set and, for each running VM Rampart created,
 // "boots" it as its custom data says: reads the node id from the boot script Rampart wrote,
 // starts a simnode process on a loopback address of its own and sets the address tag the
-// provider reads, as an image's boot script would. A deleted or deallocated VM's process is killed.
+// provider reads, as an image's boot script would. The node's data lives on the VM's OS disk
+// (a folder of fake-azure-compute): a VM booted from a baked image starts from the data the
+// image's snapshot copied of its source VM. A deallocated VM's process is stopped (SIGTERM: it
+// saves its chain, as a graceful shutdown would), a deleted VM's killed.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +35,8 @@ export interface AzureMachinesOptions {
 export interface AzureMachines {
   /** VM names whose simnode runs now. */
   running(): string[];
+  /** Chain height each machine's data held when it first booted, by VM name (0: a blank disk). */
+  bootHeights(): ReadonlyMap<string, number>;
   stop(): Promise<void>;
 }
 
@@ -53,10 +58,13 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
   };
   process.once('exit', killAll);
 
+  const bootHeights = new Map<string, number>();
   const boot = (name: string, nodeId: string, source: string) => {
     const address = `${net}.${next++}`;
-    const dataDir = path.join(dir, name);
+    // The VM's OS disk; a machine of a VM the fake no longer knows gets a folder of its own.
+    const dataDir = o.fake.diskDir(o.resourceGroup, name) ?? path.join(dir, name);
     mkdirSync(dataDir, { recursive: true });
+    if (!bootHeights.has(name)) bootHeights.set(name, heightIn(dataDir));
     const log = openSync(path.join(dataDir, 'node.log'), 'a');
     const args = [
       SIMNODE,
@@ -75,6 +83,8 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
 
   const pass = async () => {
     const seen = new Set<string>();
+    /** VMs that exist but do not run (deallocating: a graceful shutdown, as Azure's). */
+    const halted = new Set<string>();
     for (const vm of o.fake.machines(o.resourceGroup, o.scaleSet)) {
       const props = vm.properties as {
         provisioningState?: string;
@@ -83,6 +93,7 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
       };
       const nodeId = nodeIdOfCustomData(props.osProfile?.customData);
       const running = props.instanceView?.statuses?.some((st) => st.code === 'PowerState/running');
+      if (props.provisioningState === 'Succeeded' && !running) halted.add(vm.name);
       if (props.provisioningState !== 'Succeeded' || !running || !nodeId || vm.tags?.[TAGS.node] !== nodeId)
         continue;
       seen.add(vm.name);
@@ -92,7 +103,8 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
     }
     for (const [name, child] of machines)
       if (!seen.has(name)) {
-        kill(child);
+        // Deallocated: the node shuts down and saves its chain (what a snapshot then copies).
+        kill(child, halted.has(name) ? 'SIGTERM' : 'SIGKILL');
         machines.delete(name);
       }
   };
@@ -106,6 +118,7 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
 
   return {
     running: () => [...machines.keys()],
+    bootHeights: () => bootHeights,
     stop: async () => {
       stopped = true;
       await loop;
@@ -117,9 +130,19 @@ export function startAzureMachines(o: AzureMachinesOptions): AzureMachines {
   };
 }
 
-function kill(child: ChildProcess): void {
+/** The chain height simnode saved in `dataDir` (0 when none). */
+function heightIn(dataDir: string): number {
   try {
-    process.kill(-child.pid!, 'SIGKILL');
+    const saved = JSON.parse(readFileSync(path.join(dataDir, 'chain.json'), 'utf8')) as { height?: unknown };
+    return typeof saved.height === 'number' ? saved.height : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-child.pid!, signal);
   } catch {
     // Already gone.
   }

@@ -24,10 +24,18 @@
 // A VM in the scale set without Rampart's tags (someone added it) is listed as
 // `unmanaged-<name>` of the pool, with no node record, so the controller's orphan cleanup
 // deletes it.
+//
+// Images (providers[].images): `bakeImage` copies a deallocated VM's OS disk into a managed
+// snapshot and makes a managed image of the snapshot, both named `<family>-<action id>` and
+// tagged with the family, the provider and the action, so a retried bake finds its own work;
+// new VMs boot the family's newest image. Images beyond `keep` go with their snapshots, never
+// one a VM of the resource group boots from or a create in flight was given.
 
 import { createHash } from 'node:crypto';
 import {
   ComputeManagementClient,
+  type Image,
+  type Snapshot,
   type VirtualMachine,
   type VirtualMachineNetworkInterfaceConfiguration,
   type VirtualMachineScaleSet,
@@ -36,7 +44,7 @@ import {
 import type { TokenCredential } from '@azure/identity';
 import type { Logger } from 'pino';
 import { renderBootScript } from '../boot-script.ts';
-import type { CreateRequest, Instance, Provider } from '../provider.ts';
+import type { CreateRequest, ImageBaking, Instance, Provider } from '../provider.ts';
 import { checkAutoscaleOff } from './autoscale-check.ts';
 import {
   type AzureRetryPolicy,
@@ -46,6 +54,7 @@ import {
   named,
   retryReporter,
 } from './azure-call.ts';
+import { type AzureBakedImage, azureImagesToRetire } from './image-retirement.ts';
 
 /** Tags Rampart puts on every VM it creates. */
 export const TAGS = {
@@ -58,6 +67,32 @@ export const TAGS = {
   /** ms since the epoch, when Rampart asked for it. */
   createdAt: 'rampart:created-at',
 } as const;
+
+/** Tags on the snapshots and images Rampart bakes (besides TAGS.action, TAGS.node, TAGS.createdAt). */
+export const IMAGE_TAGS = {
+  family: 'rampart:family',
+  /** The provider's name: a family's listing is this provider's own. */
+  provider: 'rampart:provider',
+  /** On an image: the snapshot it was made from (deleted with it). */
+  snapshot: 'rampart:snapshot',
+} as const;
+
+export interface AzureImagesOptions {
+  readonly family: string;
+  /** Bake on this schedule, ms. Absent: only when asked. */
+  readonly every?: number | undefined;
+  readonly keep: number;
+  /** Longest wait for the snapshot and for the image, each, ms. */
+  readonly timeout: number;
+}
+
+/** The snapshot's and the image's name of a bake: Azure allows 80 of letters, digits, -, _ and . */
+export function imageNameFor(family: string, bakeId: string): string {
+  return `${family}-${bakeId}`
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 80)
+    .replace(/[.-]+$/, '');
+}
 
 export type AzureAddressSource = 'computer-name' | { readonly tag: string };
 
@@ -78,6 +113,8 @@ export interface AzureProviderOptions {
   readonly retry?: AzureRetryPolicy | undefined;
   /** Boot script settings; absent: no custom data (the scale set's own is not readable back). */
   readonly customData?: { readonly dataDir: string; readonly command?: string | undefined } | undefined;
+  /** Managed images baked from the pool's nodes; new VMs boot the newest. Absent: none. */
+  readonly images?: AzureImagesOptions | undefined;
   /** The pool this scale set serves (a VM added by someone else is listed under it). */
   readonly pool?: string | undefined;
   readonly log?: Logger | undefined;
@@ -106,6 +143,12 @@ function powerState(m: Machine): string | undefined {
   return statuses.find((s) => s.code?.startsWith('PowerState/'))?.code?.slice('PowerState/'.length);
 }
 
+/** An earlier try's created-at tag, kept by the PUT that follows it (its age counts from the first). */
+function keptCreatedAt(tags: Record<string, string> | undefined): Record<string, string> {
+  const at = tags?.[TAGS.createdAt];
+  return at ? { [TAGS.createdAt]: at } : {};
+}
+
 /** 404 on a read: the resource does not exist (any more). */
 function notFound(e: unknown): boolean {
   return (e as { statusCode?: number }).statusCode === 404;
@@ -121,6 +164,9 @@ export class AzureProvider implements Provider {
   readonly #address: AzureAddressSource;
   readonly #scaleSetId: string;
   #mode: Mode | undefined;
+  readonly images: ImageBaking | undefined;
+  /** Image ids (lower case) creates in flight were given: never retired under them. */
+  readonly #booting = new Map<string, number>();
 
   constructor(opts: AzureProviderOptions) {
     this.#opts = opts;
@@ -141,6 +187,18 @@ export class AzureProvider implements Provider {
         { policy: retryReporter(opts.log, opts.name, opts.scaleSet), position: 'perRetry' },
       ],
     });
+    const images = opts.images;
+    this.images = images
+      ? {
+          everyMs: images.every,
+          keep: images.keep,
+          list: async () =>
+            (await this.listImages())
+              .filter((i) => i.state === 'Succeeded')
+              .map((i) => ({ name: i.name, createdAt: i.createdAt, id: i.id })),
+          bake: (instance, id) => this.bakeImage(instance, id),
+        }
+      : undefined;
   }
 
   get #rg(): string {
@@ -358,19 +416,36 @@ export class AzureProvider implements Provider {
         });
       // Still being created by an earlier try: the same PUT again follows it to its end.
     }
-    const body = this.#vmBody(set, req, vmName, customData, await this.#zoneFor(set));
-    const made = await this.#step('virtualMachines.createOrUpdate', async () => {
-      const poller = this.#client.virtualMachines.createOrUpdate(this.#rg, vmName, body, this.#lro());
-      // Fault injection for the crash-safety tests: dies once Azure accepted the VM, mid-creation.
-      if (process.env.RAMPART_CRASH_AT === 'create:after-vm-accepted') {
-        await poller.submitted();
-        process.kill(process.pid, 'SIGKILL');
+    // The family's newest baked image, when there is one: the new VM starts from its data.
+    const image = this.#opts.images
+      ? (await this.#step('images.listByResourceGroup', () => this.#familyImages())).find(
+          (i) => i.state === 'Succeeded',
+        )
+      : undefined;
+    // Held from its choice on: a retirement running meanwhile leaves it.
+    const held = image?.id.toLowerCase();
+    if (held) this.#booting.set(held, (this.#booting.get(held) ?? 0) + 1);
+    try {
+      const body = this.#vmBody(set, req, vmName, customData, await this.#zoneFor(set), image?.id);
+      const made = await this.#step('virtualMachines.createOrUpdate', async () => {
+        const poller = this.#client.virtualMachines.createOrUpdate(this.#rg, vmName, body, this.#lro());
+        // Fault injection for the crash-safety tests: dies once Azure accepted the VM, mid-creation.
+        if (process.env.RAMPART_CRASH_AT === 'create:after-vm-accepted') {
+          await poller.submitted();
+          process.kill(process.pid, 'SIGKILL');
+        }
+        return await poller;
+      });
+      // The PUT's final answer has no instance view: read the VM once more for its power state.
+      const now = (await this.#getVm(vmName)) ?? made;
+      return this.#toInstance(now);
+    } finally {
+      if (held) {
+        const n = (this.#booting.get(held) ?? 1) - 1;
+        if (n > 0) this.#booting.set(held, n);
+        else this.#booting.delete(held);
       }
-      return await poller;
-    });
-    // The PUT's final answer has no instance view: read the VM once more for its power state.
-    const now = (await this.#getVm(vmName)) ?? made;
-    return this.#toInstance(now);
+    }
   }
 
   /** The zone of the scale set holding the fewest of its VMs: what the scale set itself would pick. */
@@ -389,6 +464,8 @@ export class AzureProvider implements Provider {
     vmName: string,
     customData: string | undefined,
     zone: string | undefined,
+    /** A baked image's id: booted instead of the profile's image. */
+    imageId: string | undefined,
   ): VirtualMachine {
     const p = set.virtualMachineProfile;
     if (!p?.storageProfile || !p.osProfile || !p.networkProfile?.networkInterfaceConfigurations?.length)
@@ -431,7 +508,7 @@ export class AzureProvider implements Provider {
       virtualMachineScaleSet: { id: set.id ?? this.#scaleSetId },
       hardwareProfile: { vmSize: set.sku?.name },
       storageProfile: {
-        imageReference: p.storageProfile.imageReference,
+        imageReference: imageId ? { id: imageId } : p.storageProfile.imageReference,
         osDisk: {
           createOption: 'FromImage',
           caching: p.storageProfile.osDisk?.caching,
@@ -477,6 +554,8 @@ export class AzureProvider implements Provider {
       actionId: req.actionId,
       dataDir: settings.dataDir,
       command: settings.command,
+      // A baked image is a copy of another node's whole disk: its keys go before first start.
+      purgeCopiedKeys: this.#opts.images !== undefined,
     });
   }
 
@@ -499,6 +578,273 @@ export class AzureProvider implements Provider {
     } catch (e) {
       return `could not delete VM ${vmName} either (${(e as Error).message}): the orphan cleanup will`;
     }
+  }
+
+  // ---- images
+
+  #imagesConfig(): AzureImagesOptions {
+    const images = this.#opts.images;
+    if (!images)
+      throw new Error(
+        `azure provider ${this.name}: baking images needs providers[].images (the family Rampart tags them with)`,
+      );
+    return images;
+  }
+
+  /** Where a bake's failure is about: the pool, the node, the VM, the image and the config field. */
+  #bakeSubject(instance: Instance, name: string): string {
+    return `pool ${instance.pool}, node ${instance.nodeId}, VM ${instance.id}, image ${name}; providers[].images`;
+  }
+
+  /** Options of a bake's long-running operation: its poll interval and images.timeout. */
+  #bakeLro(timeoutMs: number) {
+    return {
+      ...this.#req,
+      updateIntervalInMs: this.#policy.pollIntervalMs,
+      abortSignal: AbortSignal.timeout(timeoutMs),
+    };
+  }
+
+  /** A bake's operation awaited to its end; one still running after images.timeout fails for good (no retry of a half-hour wait). */
+  async #bakeStep<T>(call: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
+    return this.#step(call, async () => {
+      try {
+        return await send();
+      } catch (e) {
+        if ((e as Error).name !== 'AbortError') throw e;
+        throw Object.assign(
+          new Error(`not finished ${timeoutMs / 1000} s after it was sent (providers[].images.timeout)`),
+          { code: 'NotFinishedInTime' },
+        );
+      }
+    });
+  }
+
+  /** The family's images of this provider, in any state, newest first. */
+  async #familyImages(): Promise<AzureBakedImage[]> {
+    const { family } = this.#imagesConfig();
+    const out: AzureBakedImage[] = [];
+    for await (const i of this.#client.images.listByResourceGroup(this.#rg, this.#req)) {
+      const tags = i.tags ?? {};
+      if (tags[IMAGE_TAGS.family] !== family || tags[IMAGE_TAGS.provider] !== this.name) continue;
+      out.push({
+        id: i.id!,
+        name: i.name!,
+        createdAt: Number(tags[TAGS.createdAt]) || 0,
+        state: i.provisioningState ?? 'Unknown',
+        snapshot: tags[IMAGE_TAGS.snapshot] || undefined,
+      });
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt || b.name.localeCompare(a.name));
+  }
+
+  /** Images this provider baked into its family, in any state, newest first. */
+  async listImages(): Promise<AzureBakedImage[]> {
+    const { family } = this.#imagesConfig();
+    return this.#run('images.listByResourceGroup', `family ${family}; providers[].images`, () =>
+      this.#step('images.listByResourceGroup', () => this.#familyImages()),
+    );
+  }
+
+  async #getSnapshot(name: string): Promise<Snapshot | undefined> {
+    try {
+      return await this.#step('snapshots.get', () => this.#client.snapshots.get(this.#rg, name, this.#req));
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #getImage(name: string): Promise<Image | undefined> {
+    try {
+      return await this.#step('images.get', () => this.#client.images.get(this.#rg, name, this.#req));
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** A snapshot or image of this name that another bake (or someone else) made: never taken over. */
+  #notMine(kind: string, name: string, tags: Record<string, string> | undefined, bakeId: string): Error {
+    const action = tags?.[TAGS.action];
+    return Object.assign(
+      new Error(
+        `a ${kind} named ${name} already exists${action ? ` for action ${action}` : ' without Rampart tags'}, not bake ${bakeId}'s`,
+      ),
+      { code: `${kind === 'snapshot' ? 'Snapshot' : 'Image'}NameTaken` },
+    );
+  }
+
+  /**
+   * Bakes a managed image of `instance`'s OS disk (the caller deallocated the VM): a managed
+   * snapshot of the disk, then an image of the snapshot; then images beyond `keep` go. Both
+   * are named after `bakeId` and tagged with it: a retried bake finds and finishes its own
+   * snapshot and image instead of making second ones.
+   */
+  async bakeImage(instance: Instance, bakeId: string): Promise<{ image: string; retired: string[] }> {
+    const { family, timeout } = this.#imagesConfig();
+    const name = imageNameFor(family, bakeId);
+    const subject = this.#bakeSubject(instance, name);
+    const tags = {
+      [IMAGE_TAGS.family]: family,
+      [IMAGE_TAGS.provider]: this.name,
+      [TAGS.action]: bakeId,
+      [TAGS.node]: instance.nodeId,
+      [TAGS.pool]: instance.pool,
+      [TAGS.scaleSet]: this.scaleSet,
+      [TAGS.createdAt]: String(Date.now()),
+    };
+    const done = await this.#run('images.get', subject, () => this.#getImage(name));
+    if (done?.tags?.[TAGS.action] === bakeId && done.provisioningState === 'Succeeded')
+      return { image: name, retired: await this.retireImages() };
+
+    // The source: the VM's OS disk, read once unless this bake's snapshot is already made.
+    const made = await this.#run('snapshots.get', subject, () => this.#getSnapshot(name));
+    let source: { diskId: string; location: string; osType: 'Linux' | 'Windows' } | undefined;
+    if (made?.provisioningState !== 'Succeeded') {
+      const mode = await this.#run('virtualMachineScaleSets.get', subject, () => this.#modeOf());
+      if (mode !== 'Flexible')
+        throw new Error(
+          `azure provider ${this.name}: scale set ${this.scaleSet} has Uniform orchestration: Rampart creates no VMs in it, so a baked image would boot nothing (${subject})`,
+        );
+      const vm = await this.#run('virtualMachines.get', subject, () => this.#getVm(instance.id));
+      const diskId = vm?.storageProfile?.osDisk?.managedDisk?.id;
+      if (!vm || !diskId)
+        throw new Error(
+          `azure provider ${this.name}: virtualMachines.get: ${vm ? `VM ${instance.id} has no managed OS disk to snapshot` : `VM ${instance.id} is gone`} (${subject})`,
+        );
+      source = {
+        diskId,
+        location: vm.location,
+        osType: vm.storageProfile?.osDisk?.osType === 'Windows' ? 'Windows' : 'Linux',
+      };
+    }
+    const snapshot = await this.#run('snapshots.createOrUpdate', subject, async () => {
+      const found = await this.#getSnapshot(name);
+      if (found && found.tags?.[TAGS.action] !== bakeId)
+        throw this.#notMine('snapshot', name, found.tags, bakeId);
+      if (found?.provisioningState === 'Succeeded') return found;
+      if (found?.provisioningState === 'Failed')
+        throw Object.assign(new Error(`snapshot ${name} of this bake is in the Failed state`), {
+          code: 'SnapshotFailed',
+        });
+      if (!source) throw new Error(`snapshot ${name} vanished mid-bake`);
+      // Absent, or still being made by an earlier try: the same PUT follows it to its end.
+      return this.#bakeStep('snapshots.createOrUpdate', timeout, async () =>
+        this.#client.snapshots.createOrUpdate(
+          this.#rg,
+          name,
+          {
+            location: source.location,
+            tags: { ...tags, ...keptCreatedAt(found?.tags) },
+            osType: source.osType,
+            incremental: false,
+            creationData: { createOption: 'Copy', sourceResourceId: source.diskId },
+          },
+          this.#bakeLro(timeout),
+        ),
+      );
+    });
+    // Fault injection for the crash-safety tests: dies between the snapshot and the image.
+    if (process.env.RAMPART_CRASH_AT === 'image:after-disk-snapshot') process.kill(process.pid, 'SIGKILL');
+    await this.#run('images.createOrUpdate', subject, async () => {
+      const found = await this.#getImage(name);
+      if (found && found.tags?.[TAGS.action] !== bakeId)
+        throw this.#notMine('image', name, found.tags, bakeId);
+      if (found?.provisioningState === 'Succeeded') return;
+      if (found?.provisioningState === 'Failed')
+        throw Object.assign(new Error(`image ${name} of this bake is in the Failed state`), {
+          code: 'ImageFailed',
+        });
+      await this.#bakeStep('images.createOrUpdate', timeout, async () =>
+        this.#client.images.createOrUpdate(
+          this.#rg,
+          name,
+          {
+            location: snapshot.location,
+            tags: { ...tags, ...keptCreatedAt(found?.tags), [IMAGE_TAGS.snapshot]: name },
+            hyperVGeneration: snapshot.hyperVGeneration,
+            storageProfile: {
+              osDisk: {
+                osType: snapshot.osType ?? source?.osType ?? 'Linux',
+                // A managed image must be Generalized to create VMs from; Linux VMs from a
+                // disk not deprovisioned still boot (cloud-init runs per instance): docs/azure.md.
+                osState: 'Generalized',
+                snapshot: { id: snapshot.id! },
+              },
+            },
+          },
+          this.#bakeLro(timeout),
+        ),
+      );
+    });
+    return { image: name, retired: await this.retireImages() };
+  }
+
+  /**
+   * Deletes the family's images beyond the newest `keep` (and those a bake gave up on) with
+   * their snapshots, never one a VM of the resource group boots from or a create in flight
+   * was given; then snapshots of the family no image was made from, left by a bake that died
+   * between the two (older than images.timeout: a bake in flight is never swept).
+   */
+  async retireImages(): Promise<string[]> {
+    const { family, keep, timeout } = this.#imagesConfig();
+    const subject = `family ${family}; providers[].images`;
+    const images = await this.listImages();
+    const inUse = new Set(this.#booting.keys());
+    await this.#run('virtualMachines.list', subject, () =>
+      this.#step('virtualMachines.list', async () => {
+        for await (const vm of this.#client.virtualMachines.list(this.#rg, this.#req)) {
+          const id = vm.storageProfile?.imageReference?.id;
+          if (id) inUse.add(id.toLowerCase());
+        }
+      }),
+    );
+    const now = Date.now();
+    const out: string[] = [];
+    for (const image of azureImagesToRetire(images, keep, inUse, { now, afterMs: 2 * timeout })) {
+      await this.#delete('images.delete', `image ${image.name}; ${subject}`, () =>
+        this.#client.images.delete(this.#rg, image.name, this.#lro()),
+      );
+      if (image.snapshot)
+        await this.#delete('snapshots.delete', `snapshot ${image.snapshot}; ${subject}`, () =>
+          this.#client.snapshots.delete(this.#rg, image.snapshot!, this.#lro()),
+        );
+      out.push(image.name);
+    }
+    // Snapshots no image was made from (its bake died or gave up between the two).
+    const used = new Set(images.map((i) => i.snapshot?.toLowerCase()));
+    const orphans = await this.#run('snapshots.listByResourceGroup', subject, () =>
+      this.#step('snapshots.listByResourceGroup', async () => {
+        const found: string[] = [];
+        for await (const s of this.#client.snapshots.listByResourceGroup(this.#rg, this.#req)) {
+          const tags = s.tags ?? {};
+          if (tags[IMAGE_TAGS.family] !== family || tags[IMAGE_TAGS.provider] !== this.name) continue;
+          if (used.has(s.name!.toLowerCase())) continue;
+          if (now - (Number(tags[TAGS.createdAt]) || 0) <= timeout) continue;
+          found.push(s.name!);
+        }
+        return found;
+      }),
+    );
+    for (const name of orphans)
+      await this.#delete('snapshots.delete', `snapshot ${name}; ${subject}`, () =>
+        this.#client.snapshots.delete(this.#rg, name, this.#lro()),
+      );
+    return out;
+  }
+
+  /** A delete followed to its end; already gone counts as done. */
+  async #delete(call: string, subject: string, send: () => PromiseLike<unknown>): Promise<void> {
+    await this.#run(call, subject, () =>
+      this.#step(call, async () => {
+        try {
+          await send();
+        } catch (e) {
+          if (!notFound(e)) throw e;
+        }
+      }),
+    );
   }
 
   // ---- destroy

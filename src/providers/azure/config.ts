@@ -3,7 +3,7 @@
 // whose files a Kubernetes secret mounts.
 
 import { z } from 'zod';
-import { filePath, name, positiveDurationDefault } from '../../config-kit/fields.ts';
+import { filePath, name, positiveDuration, positiveDurationDefault } from '../../config-kit/fields.ts';
 import type { Connection, Parts, PoolCheck } from '../../config-kit/plugin.ts';
 
 /** An Azure resource name: letters, digits, `-`, `_`, `.`, not ending in `.`. */
@@ -101,13 +101,34 @@ export const azureProviderConfig = z.strictObject({
       command: z.string().optional(),
     })
     .optional(),
+  /**
+   * Managed images baked from a node of this provider's pool (chosen and stopped as for a
+   * snapshot: never the validator, a sentry only while ready > min): the VM is deallocated, its
+   * OS disk copied into a managed snapshot, a managed image made of the snapshot (both named
+   * `<family>-<action id>` and tagged `rampart:family`), the VM started again. New VMs boot the
+   * family's newest image instead of the scale set profile's image (docs/azure.md).
+   */
+  images: z
+    .strictObject({
+      /** Names the snapshots and images and is their `rampart:family` tag. */
+      family: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/, {
+        message: 'a name of letters, digits, -, _ and ., at most 40, such as sentry',
+      }),
+      /** Bake one on this schedule, e.g. 6h. Absent: only when asked (`rampart snapshot create --images`). */
+      every: positiveDuration('6h').optional(),
+      /** Images kept (the newest); older ones go with their snapshots after each bake, never one a VM boots from. Default 3. */
+      keep: z.number().int().min(1).default(3),
+      /** Longest wait for the snapshot and for the image, each. Default 30m. */
+      timeout: positiveDurationDefault('30m', 'Longest wait for the snapshot and the image of a bake, each.'),
+    })
+    .optional(),
 });
 
 export type AzureProviderConfig = z.output<typeof azureProviderConfig>;
 
 /**
  * An azure provider is one scale set: it serves one pool, and its instances restore no
- * snapshots yet (docs/azure.md).
+ * snapshot set (a new VM starts from a baked image instead: providers[].images, docs/azure.md).
  */
 export function checkAzurePool(c: PoolCheck<AzureProviderConfig>): void {
   const { entry: provider } = c;
@@ -116,10 +137,23 @@ export function checkAzurePool(c: PoolCheck<AzureProviderConfig>): void {
       c.at('provider'),
       `azure provider "${provider.name}"${provider.scaleSet === undefined ? '' : ` (scale set ${provider.scaleSet})`} already serves pools[${c.firstServed}]: give each pool its own scale set`,
     );
+  const images = [...(c.providerPath ?? ['providers']), 'images'];
+  if (provider.images !== undefined && provider.customData === undefined)
+    c.add(
+      images,
+      `azure provider "${provider.name}": images need customData: its boot script removes the node keys and signing state a baked image copied from its source before the node first starts, so no two nodes share a key`,
+    );
+  // A member's disk holds its identity (etcd's WAL names the member): a new member booted from
+  // it would start as the source member, not as the one `member add` made.
+  if (provider.images !== undefined && c.pool.node?.kind === 'etcd-member')
+    c.add(
+      images,
+      `pool "${c.pool.name}" is of etcd members, which never boot from a baked image (a member's disk is its identity; a new member gets its data from the cluster): drop images, and give the scale set's profile a prebuilt image instead`,
+    );
   if (c.pool.bootstrap?.snapshots !== undefined)
     c.add(
       c.at('bootstrap', 'snapshots'),
-      `pool on azure provider "${provider.name}": restoring snapshots on Azure instances is not supported yet (docs/azure.md)`,
+      `pool on azure provider "${provider.name}": Azure VMs restore no snapshot set; give providers[].images a family and new VMs boot the newest image baked from a node (docs/azure.md)`,
     );
 }
 
