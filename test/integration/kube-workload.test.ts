@@ -530,7 +530,9 @@ test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim i
     return l.length === 3 && l.every((i) => i.status?.ready) ? l : undefined;
   }))!;
 
-  await p.destroy(c!);
+  // Ready replicas scaled in: their removal snapshots may seed new ones.
+  const serving = { serving: true };
+  await p.destroy(c!, serving);
   assert.deepEqual(await names(), ['data-sentry-3-sentries-c', 'operators-own']);
 
   // A claim being restored from c's snapshot (not bound yet): that snapshot must stay.
@@ -551,7 +553,7 @@ test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim i
       },
     },
   });
-  await p.destroy(b!);
+  await p.destroy(b!, serving);
   assert.deepEqual(
     await names(),
     ['data-sentry-2-sentries-b', 'data-sentry-3-sentries-c', 'operators-own'],
@@ -561,7 +563,7 @@ test('only the newest keepSnapshots of Rampart’s snapshots stay; one a claim i
   // Restored (the claim is gone): the next removal prunes both older ones.
   await k.ok('DELETE', `/api/v1/namespaces/${ns}/persistentvolumeclaims/restoring`);
   provisioner.pause(false);
-  await p.destroy(a!);
+  await p.destroy(a!, serving);
   assert.deepEqual(await names(), ['data-sentry-1-sentries-a', 'operators-own']);
   // The one kept is the one the next replica restores.
   await p.create(request('sentries-d'));
