@@ -1,7 +1,8 @@
-// Which baked Glance images go once a new one is active: all but the newest `keep` active ones,
-// never one a server still boots from or a create in flight was given. An image not yet active
-// (queued, saving: a bake in progress) is left while a bake could still be waiting for it; one
-// a bake gave up on (older than twice the bake timeout) goes, as does one Glance killed.
+// Which baked Glance images go once a new one is active: the shared rule
+// (src/providers/image-retirement.ts) with Glance's statuses — `active` is ready, `killed`
+// failed, `queued`/`saving`/`uploading`/`importing` a bake in progress.
+
+import { type BakedImageState, imagesToDelete } from '../image-retirement.ts';
 
 export interface GlanceImage {
   readonly id: string;
@@ -14,8 +15,14 @@ export interface GlanceImage {
 /** Statuses of an image on its way to active: a bake may still be waiting for it. */
 const IN_PROGRESS: ReadonlySet<string> = new Set(['queued', 'saving', 'uploading', 'importing']);
 
+function glanceState(i: GlanceImage): BakedImageState {
+  if (i.status === 'active') return 'ready';
+  if (i.status === 'killed') return 'failed';
+  return IN_PROGRESS.has(i.status) ? 'in-progress' : 'gone';
+}
+
 /**
- * The images to delete, oldest last; `images` in any order, `inUse` ids servers or creates
+ * The images to delete, newest first; `images` in any order, `inUse` ids servers or creates
  * hold. `stale`: an image still in progress this long after its creation (ms), seen at `now`,
  * was given up by its bake.
  */
@@ -25,11 +32,5 @@ export function imagesToPrune(
   inUse: ReadonlySet<string>,
   stale: { readonly now: number; readonly afterMs: number },
 ): GlanceImage[] {
-  const newestFirst = (a: GlanceImage, b: GlanceImage) =>
-    b.createdAt - a.createdAt || b.name.localeCompare(a.name);
-  const active = images.filter((i) => i.status === 'active').sort(newestFirst);
-  const abandoned = images.filter(
-    (i) => i.status === 'killed' || (IN_PROGRESS.has(i.status) && stale.now - i.createdAt > stale.afterMs),
-  );
-  return [...active.slice(Math.max(1, keep)), ...abandoned].sort(newestFirst).filter((i) => !inUse.has(i.id));
+  return imagesToDelete(images, keep, inUse, stale, glanceState);
 }
