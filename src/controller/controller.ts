@@ -84,6 +84,11 @@ export class Controller {
   readonly #failover: FailoverMonitor;
   /** Nodes dialed again since they were last seen connected (to log an episode once). */
   readonly #redialed = new Set<string>();
+  /**
+   * Nodes registered during the tick running now: the tick's view of who the validator is
+   * connected to predates them, so they are not redialed by it (the dial is under way).
+   */
+  readonly #wiredThisTick = new Set<string>();
   /** Resolves after each completed tick (tests and the demo wait on it). */
   #tickWaiters: (() => void)[] = [];
   readonly #onTick: ((report: TickReport) => void) | undefined;
@@ -849,14 +854,18 @@ export class Controller {
     ctx: ActContext,
   ) {
     if (!pool.node.validatorPool || po.upstream.length === 0) return;
-    for (const node of nodes.values()) {
-      // A warm spare is never wired: its upstream learns of it only once a scale-up takes it.
-      if (node.state !== 'ready' || node.warm || this.#stopping.signal.aborted) continue;
-      if (node.registered) {
-        await this.#redialIfDisconnected(pool, po, node, ctx);
-        continue;
+    try {
+      for (const node of nodes.values()) {
+        // A warm spare is never wired: its upstream learns of it only once a scale-up takes it.
+        if (node.state !== 'ready' || node.warm || this.#stopping.signal.aborted) continue;
+        if (node.registered) {
+          if (!this.#wiredThisTick.has(node.id)) await this.#redialIfDisconnected(pool, po, node, ctx);
+          continue;
+        }
+        await this.#register(pool, po, node, nodes, ctx);
       }
-      await this.#register(pool, po, node, nodes, ctx);
+    } finally {
+      for (const id of nodes.keys()) this.#wiredThisTick.delete(id);
     }
   }
 
@@ -889,6 +898,7 @@ export class Controller {
         stored = true;
         try {
           for (const upstream of po.upstream) await kind.register(address, upstream);
+          this.#wiredThisTick.add(node.id);
         } catch (e) {
           for (const upstream of po.upstream) await kind.deregister(address, upstream).catch(() => undefined);
           nodes.set(node.id, node);

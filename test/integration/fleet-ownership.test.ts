@@ -136,6 +136,12 @@ test("a sentry turning ready is stored ready and registered in one write, before
       seen.push(`${now?.state} ${now?.registered ? 'registered' : 'unregistered'}`);
       return await create(req);
     };
+    const registrations: string[] = [];
+    const register = fleet.kind.register.bind(fleet.kind);
+    fleet.kind.register = async (node, upstream) => {
+      registrations.push(node.id);
+      await register(node, upstream);
+    };
     fleet.kind.ready.add(a.id);
     for (const [id, i] of fleet.provider.instances)
       if (i.nodeId === b.id) fleet.provider.instances.delete(id);
@@ -148,6 +154,9 @@ test("a sentry turning ready is stored ready and registered in one write, before
     );
     const [validator] = await nodesOf(rt, 'validator');
     assert.ok(fleet.kind.wired.get(validator!.id)?.has(a.id), `${a.id} is wired to the validator`);
+    // Once: the tick's view of the validator's peers predates the registration, and is no
+    // reason to dial it again in the same tick.
+    assert.deepEqual(registrations, [a.id]);
   } finally {
     await controller.stop();
   }
