@@ -14,5 +14,8 @@ biome check .
 echo "== layers"
 depcruise src --config .dependency-cruiser.cjs
 echo "== tests"
+# Every test file is a process of its own that compiles src/ and the SDKs again (and spawns
+# controllers and nodes that do too): Node's on-disk compile cache does it once per source.
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/rampart-node-compile-cache}"
 node --test --test-concurrency=2 --test-timeout=600000 \
   "src/**/*.test.ts" "test/**/*.test.ts"
