@@ -15,6 +15,7 @@ import { AwsProvider } from '../../src/providers/aws/aws-provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { amiFamily, assertAwsConsistent, liveInstances, makeAwsFleet } from '../support/aws-fleet.ts';
 import { launchBrowser } from '../support/browser.ts';
+import { scaledToThree } from '../support/cloud-scale-scenario.ts';
 import { runCli, waitFor } from '../support/fleet.ts';
 import { createMotoGroup, motoForFile, resetMoto } from '../support/moto-group.ts';
 import { requireBinary } from '../support/servers.ts';
@@ -69,21 +70,7 @@ test('two scheduled rotations make two AMIs, keep 1 leaves one, and new sentries
 
   // A scale-up now boots the newest AMI (no more rotations from here, so it is known).
   fleet.setImages('keep: 1');
-  fleet.resize({ min: 1, capacity: 3, max: 3 });
-  const again = new Controller({
-    runtime: createRuntime(loadConfigFile(fleet.configFile).config),
-    log: silent,
-  });
-  await again.start();
-  t.after(() => again.stop());
-  await waitFor(
-    'three ready sentries',
-    async () => {
-      const live = await rt.store.listNodes({ pool: 'sentries' });
-      return live.length === 3 && live.every((n) => n.state === 'ready' && n.registered && !n.maintenance);
-    },
-    120_000,
-  );
+  const again = await scaledToThree(t, fleet, rt, silent, 120_000);
   await again.stop();
   const youngest = (await liveInstances(fleet.endpoint, fleet.group)).sort(
     (a, b) => (b.LaunchTime?.getTime() ?? 0) - (a.LaunchTime?.getTime() ?? 0),

@@ -17,6 +17,7 @@ import { Controller } from '../../src/controller/controller.ts';
 import { type AzureProvider, IMAGE_TAGS, TAGS } from '../../src/providers/azure/azure-provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
 import { assertAzureConsistent, liveVms, makeAzureFleet, RESOURCE_GROUP } from '../support/azure-fleet.ts';
+import { scaledToThree } from '../support/cloud-scale-scenario.ts';
 import { type FakeAzureCompute, startFakeAzureCompute } from '../support/fake-azure-compute.ts';
 import { waitFor } from '../support/fleet.ts';
 
@@ -97,21 +98,7 @@ test('a sentry baked into a managed image; a new VM boots it at its height; keep
 
   // 2. A scale-up (a controller started on the new size) boots the image and starts at its height.
   await controller.stop();
-  fleet.resize({ min: 1, capacity: 3, max: 3 });
-  const again = new Controller({
-    runtime: createRuntime(loadConfigFile(fleet.configFile).config),
-    log: silent,
-  });
-  await again.start();
-  t.after(() => again.stop());
-  await waitFor(
-    'three ready sentries',
-    async () => {
-      const live = await rt.store.listNodes({ pool: 'sentries' });
-      return live.length === 3 && live.every((n) => n.state === 'ready' && n.registered && !n.maintenance);
-    },
-    90_000,
-  );
+  const again = await scaledToThree(t, fleet, rt, silent, 90_000);
   clearInterval(watch);
   await record();
   await again.stop();

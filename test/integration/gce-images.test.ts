@@ -13,6 +13,7 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { METADATA } from '../../src/providers/gce/gce-provider.ts';
 import { createRuntime } from '../../src/runtime/runtime.ts';
+import { scaledToThree } from '../support/cloud-scale-scenario.ts';
 import { waitFor } from '../support/fleet.ts';
 import { fakeGceForFile } from '../support/gce-bed.ts';
 import { assertGceConsistent, liveMembers, makeGceFleet } from '../support/gce-fleet.ts';
@@ -72,21 +73,7 @@ test('two scheduled rotations make two images, keep 1 leaves one, and new sentri
   await controller.stop();
   // No more rotations from here: the image a new sentry boots is then known.
   fleet.setImages('keep: 1');
-  fleet.resize({ min: 1, capacity: 3, max: 3 });
-  const again = new Controller({
-    runtime: createRuntime(loadConfigFile(fleet.configFile).config),
-    log: silent,
-  });
-  await again.start();
-  t.after(() => again.stop());
-  await waitFor(
-    'three ready sentries',
-    async () => {
-      const live = await rt.store.listNodes({ pool: 'sentries' });
-      return live.length === 3 && live.every((n) => n.state === 'ready' && n.registered && !n.maintenance);
-    },
-    120_000,
-  );
+  const again = await scaledToThree(t, fleet, rt, silent, 120_000);
   await again.stop();
   const newestNow = baked().sort((a, b) => Number(b.id) - Number(a.id))[0]!;
   const youngest = [...fake.instances.values()]

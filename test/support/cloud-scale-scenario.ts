@@ -1,4 +1,4 @@
-// The scenario every cloud provider's controller test runs: a sentry pool (min 1, capacity
+// What every cloud provider's controller tests run. The scale scenario: a sentry pool (min 1, capacity
 // 2, max 4) grows under load to max and shrinks after to capacity on a metric. At every poll
 // the cloud holds at most max machines, and a ready sentry is registered with the validator;
 // at the end each scale-in removed exactly the machine of the node the controller chose, the
@@ -8,8 +8,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { Controller } from '../../src/controller/controller.ts';
 import { LoadGenerator } from '../../src/nodes/simnode/load-generator.ts';
-import type { Runtime } from '../../src/runtime/runtime.ts';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.ts';
 import { waitFor } from './fleet.ts';
 
 /** One machine of the pool as the cloud lists it: its name and the node id Rampart tagged it with. */
@@ -139,4 +143,31 @@ export async function cloudScaleScenario(o: CloudScaleOptions): Promise<CloudSca
   for (const gone of removedNodes) assert.ok(!peers.includes(gone!), `${gone} still a peer of the validator`);
   for (const m of remaining) assert.ok(peers.includes(m.node!), `${m.node} is not a peer of the validator`);
   return { atMax, remaining, violations, check };
+}
+
+/**
+ * A scale-up to three, as an operator makes one: the fleet resized (min 1, capacity and max 3)
+ * and a controller started on the new config; resolves with that controller (stopped after the
+ * test) once three sentries are ready, registered and out of maintenance.
+ */
+export async function scaledToThree(
+  t: TestContext,
+  fleet: { readonly configFile: string; resize(size: { min: number; capacity: number; max: number }): void },
+  rt: Runtime,
+  log: Logger,
+  timeoutMs: number,
+): Promise<Controller> {
+  fleet.resize({ min: 1, capacity: 3, max: 3 });
+  const controller = new Controller({ runtime: createRuntime(loadConfigFile(fleet.configFile).config), log });
+  await controller.start();
+  t.after(() => controller.stop());
+  await waitFor(
+    'three ready sentries',
+    async () => {
+      const live = await rt.store.listNodes({ pool: 'sentries' });
+      return live.length === 3 && live.every((n) => n.state === 'ready' && n.registered && !n.maintenance);
+    },
+    timeoutMs,
+  );
+  return controller;
 }
